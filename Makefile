@@ -1,0 +1,36 @@
+# The two commands of the README: `make run` (set up and start) and `make test`.
+PY        ?= python3
+VENV      := .venv
+BIN       := $(VENV)/bin
+HOST      ?= 127.0.0.1
+PORT      ?= 8000
+# The test suite runs on real PostgreSQL (127.0.0.1:5432, user root, trust auth, as on CI).
+TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/central_logger
+
+.PHONY: run setup test test-sqlite test-postgres clean
+
+$(BIN)/.installed: requirements.txt requirements-dev.txt
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+setup: $(BIN)/.installed
+
+run: setup
+	$(BIN)/python scripts/init_env.py
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py first_run --url http://$(HOST):$(PORT)
+	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn central_logger.wsgi -c gunicorn.conf.py
+
+test: test-postgres
+
+test-postgres: setup
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest
+
+test-sqlite: setup
+	mkdir -p var && DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 $(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) staticfiles var

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+from django.db.backends.base.base import BaseDatabaseWrapper
+from rest_framework.test import APIClient
+
+from conftest import Tenant
+from logs.tests.factories import log_body
+
+pytestmark = pytest.mark.django_db
+
+
+def test_health_reports_healthy(anon: APIClient, settings: Any) -> None:
+    response = anon.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {"status": "healthy", "service": "central-logger",
+                               "environment": settings.ENVIRONMENT, "database": "ok"}
+
+
+def test_health_reports_unhealthy_when_database_is_down(anon: APIClient) -> None:
+    with mock.patch.object(BaseDatabaseWrapper, "ensure_connection", side_effect=OperationalError("down")):
+        response = anon.get("/health")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unhealthy"
+    assert response["Retry-After"]
+
+
+def test_liveness_does_not_touch_the_database(anon: APIClient, django_assert_num_queries: Any) -> None:
+    with django_assert_num_queries(0):
+        assert anon.get("/health/live").json()["status"] == "alive"
+
+
+def test_ingest_is_503_with_retry_after_when_database_is_down(alice: Tenant) -> None:
+    with mock.patch.object(BaseDatabaseWrapper, "ensure_connection", side_effect=OperationalError("down")):
+        response = alice.api.post("/api/v1/logs", log_body(), format="json")
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "database_unavailable"
+    assert int(response["Retry-After"]) > 0
+    # and it recovers by itself once the database answers again
+    assert alice.api.post("/api/v1/logs", log_body(), format="json").status_code == 201
+
+
+def test_unknown_api_path_is_json_404(anon: APIClient) -> None:
+    response = anon.get("/api/v1/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_wrong_method_is_json_405(alice: Tenant) -> None:
+    response = alice.api.delete("/api/v1/logs/batch")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_unexpected_exception_is_json_500_without_traceback(alice: Tenant) -> None:
+    with mock.patch("logs.views.services.log_ingest_many", side_effect=RuntimeError("secret detail")):
+        response = alice.api.post("/api/v1/logs", log_body(), format="json")
+    assert response.status_code == 500
+    assert response.json() == {"error": {"code": "internal_error", "message": "Internal server error.", "details": {}}}
+    assert b"secret detail" not in response.content
+
+
+def test_security_headers_are_set(anon: APIClient) -> None:
+    response = anon.get("/health")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"

@@ -1,0 +1,56 @@
+"""Shared fixtures: two fixed tenants (alice, bob), their keys, and API clients."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tenants.models import Client
+from tenants.services import api_key_issue, client_create
+
+
+@dataclass
+class Tenant:
+    client: Client
+    key: str  # ingest + read
+    api: APIClient
+
+
+def _api(key: str | None) -> APIClient:
+    api = APIClient()
+    if key:
+        api.credentials(HTTP_X_API_KEY=key)
+    return api
+
+
+def make_tenant(slug: str, scopes: list[str] | None = None) -> Tenant:
+    client = client_create(slug=slug, name=slug.title())
+    key = api_key_issue(client=client, name="test", scopes=scopes).plaintext
+    return Tenant(client=client, key=key, api=_api(key))
+
+
+@pytest.fixture
+def alice(db: Any) -> Tenant:
+    return make_tenant("alice")
+
+
+@pytest.fixture
+def bob(db: Any) -> Tenant:
+    return make_tenant("bob")
+
+
+@pytest.fixture
+def anon() -> APIClient:
+    return APIClient()
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)

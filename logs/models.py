@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from django.db import models
+
+from logs.ids import uuid7
+from tenants.models import Client
+
+
+class Status(models.TextChoices):
+    SUCCESS = "SUCCESS"
+    PARTIAL = "PARTIAL"
+    FAILED = "FAILED"
+    ERROR = "ERROR"
+
+
+class Environment(models.TextChoices):
+    PRODUCTION = "production"
+    STAGING = "staging"
+    DEVELOPMENT = "development"
+    TEST = "test"
+
+
+class WorkflowLogQuerySet(models.QuerySet["WorkflowLog"]):
+    def for_client(self, client: Client) -> WorkflowLogQuerySet:
+        """The tenant scope. Every read of logs on behalf of a tenant starts here."""
+        return self.filter(client=client)
+
+
+class WorkflowLog(models.Model):
+    """One workflow run (one ticket handled by the AI), as the client reported it.
+
+    Queryable fields are columns; the heavy, free-form parts are JSON (`metrics`, `payload`
+    with the trace, `metadata`), and every top-level field we do not know is kept in `extra`
+    so nothing a client sends is silently dropped.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="logs")
+    # Client-chosen idempotency key (body `event_id` or `Idempotency-Key` header), unique per tenant.
+    event_id = models.CharField(max_length=200, null=True, blank=True)
+
+    environment = models.CharField(max_length=16, choices=Environment.choices)
+    workflow_version = models.CharField(max_length=100, null=True, blank=True)
+    ticket_id = models.CharField(max_length=255, null=True, blank=True)
+    executed_at = models.DateTimeField()
+    execution_time_seconds = models.FloatField(null=True, blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices)
+    category = models.CharField(max_length=255, null=True, blank=True)
+    resolution_status = models.CharField(max_length=100, null=True, blank=True)
+    customer_type = models.CharField(max_length=100, null=True, blank=True)
+
+    workflow_error = models.TextField(null=True, blank=True)
+    workflow_error_type = models.CharField(max_length=255, null=True, blank=True)
+    workflow_error_node = models.CharField(max_length=255, null=True, blank=True)
+    is_system_error = models.BooleanField(null=True, blank=True)
+
+    ticket_subject_hash = models.CharField(max_length=255, null=True, blank=True)
+    requester_email_hash = models.CharField(max_length=255, null=True, blank=True)
+
+    metrics = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(null=True, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = WorkflowLogQuerySet.as_manager()
+
+    class Meta:
+        db_table = "workflow_logs"
+        ordering = ["-executed_at", "-id"]
+        indexes = [
+            # The default list (newest first), date ranges, and the metrics window.
+            models.Index(fields=["client", "-executed_at", "-id"], name="wl_client_executed"),
+            # status=FAILED,ERROR lists and status counts.
+            models.Index(fields=["client", "status", "-executed_at"], name="wl_client_status"),
+            # category filter and per-category metrics.
+            models.Index(fields=["client", "category", "-executed_at"], name="wl_client_category"),
+            # environment filter (dashboards usually look at production only).
+            models.Index(fields=["client", "environment", "-executed_at"], name="wl_client_env"),
+            # "what did the AI do on ticket 12345".
+            models.Index(fields=["client", "ticket_id"], name="wl_client_ticket"),
+        ]
+        constraints = [
+            # Idempotent retries: one row per (tenant, event_id); also makes concurrent
+            # duplicates safe without locks.
+            models.UniqueConstraint(
+                fields=["client", "event_id"], condition=models.Q(event_id__isnull=False),
+                name="wl_client_event_id_uniq",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(execution_time_seconds__isnull=True) | models.Q(execution_time_seconds__gte=0),
+                name="wl_execution_time_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.ticket_id or '-'} {self.status} @ {self.executed_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from tenants.models import Client
+from tenants.services import api_key_issue, client_create
+
+
+class Command(BaseCommand):
+    help = ("Print where the service listens and how to get an API key; on an empty database, "
+            "create a 'demo' client with one key so the service can be tried at once.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--url", default="http://127.0.0.1:8000")
+
+    def handle(self, *args: Any, url: str, **options: Any) -> None:
+        out = self.stdout.write
+        out(f"\nCentral Logger will listen on {url}  (health: {url}/health, API docs: {url}/api/docs/)")
+        if not Client.objects.exists():
+            client = client_create(slug="demo", name="Demo")
+            key = api_key_issue(client=client, name="first run").plaintext
+            out("Created client 'demo' with an API key (shown only once):")
+            out(f"  {key}")
+            out("Try it:")
+            out(f"  curl -s -X POST {url}/api/v1/logs -H 'X-API-Key: {key}' -H 'Content-Type: application/json' \\")
+            out("    -d '{\"environment\":\"production\",\"executed_at\":\"2025-01-01T12:00:00Z\",\"status\":\"SUCCESS\",\"ticket_id\":\"1\"}'")
+        out("More keys:  .venv/bin/python manage.py create_client <slug> && "
+            ".venv/bin/python manage.py issue_api_key <slug>")
+        out("Operator console: .venv/bin/python manage.py createsuperuser, then " f"{url}/admin/\n")

@@ -1,0 +1,62 @@
+"""Tenant scoping: the one road from a request to its client's rows.
+
+`request_client(request)` is the only way a view learns its tenant, and `TenantScopedViewSet`
+is the only base class for endpoints over tenant data. Its `get_queryset()`/`get_object()`
+start from `Model.objects.for_client(client)` and cannot be overridden (a subclass that tries
+fails at import time), so a new endpoint cannot forget the scope; subclasses narrow the
+already-scoped queryset in `narrow_queryset()`. Another tenant's object is simply not in the
+queryset, which makes it a 404, never a 403.
+"""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Model, QuerySet
+from django.http import Http404
+from rest_framework import exceptions, viewsets
+from rest_framework.request import Request
+
+from tenants.models import Client
+
+
+def request_client(request: Request) -> Client:
+    client = getattr(request.user, "client", None)
+    if not isinstance(client, Client):
+        raise exceptions.NotAuthenticated()
+    return client
+
+
+class TenantScopedViewSet(viewsets.GenericViewSet):
+    scoped_model: type[Model]
+    lookup_value_regex = "[^/]+"
+
+    _sealed = ("get_queryset", "get_object")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in cls._sealed:
+            if name in cls.__dict__:
+                raise TypeError(f"{cls.__name__} must not override {name}(); narrow the scoped "
+                                "queryset in narrow_queryset() instead (see tenants/scoping.py).")
+
+    def narrow_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
+            return self.scoped_model.objects.none()  # type: ignore[attr-defined]
+        scoped = self.scoped_model.objects.for_client(request_client(self.request))  # type: ignore[attr-defined]
+        return self.narrow_queryset(scoped)
+
+    def get_object(self) -> Any:
+        raw = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
+        try:
+            pk = uuid.UUID(str(raw))
+        except ValueError:
+            raise Http404 from None  # a malformed id is as absent as another tenant's
+        obj = self.get_queryset().filter(pk=pk).first()
+        if obj is None:
+            raise Http404
+        self.check_object_permissions(self.request, obj)
+        return obj
