@@ -130,6 +130,7 @@ class CentralLogger:
                 self._disabled_reason = "misconfigured"
 
         self._init_state()
+        self._refresh_spool()  # so flush() right after start-up waits for the replay
         _instances.add(self)
         if flush_at_exit:
             _atexit_instances.add(self)
@@ -177,6 +178,10 @@ class CentralLogger:
         if self._transport is not None:
             self._transport.forget()
         self._init_state()
+        try:
+            self._refresh_spool()
+        except Exception:
+            pass
 
     def _ensure_worker(self) -> None:
         with self._lock:
