@@ -272,6 +272,7 @@ def _error(code: str, message: str) -> dict:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # like real servers; avoids 40 ms delayed-ACK stalls
     collector: FakeCollector
 
     def setup(self) -> None:
