@@ -76,11 +76,15 @@ def validate_log(log: Any) -> Dict[str, List[str]]:
 
 class FakeCollector:
     def __init__(self, api_key: str = API_KEY, *, max_batch: int = 100,
-                 max_body_bytes: int = 10 * 1024 * 1024, port: int = 0) -> None:
+                 max_body_bytes: int = 10 * 1024 * 1024, port: int = 0,
+                 keep_full_logs: bool = True) -> None:
         self.api_key = api_key
         self.max_batch = max_batch
         self.max_body_bytes = max_body_bytes
         self.port = port
+        # standalone/benchmark mode keeps only a summary of each log, so the
+        # fake's own memory and GC pauses do not distort the measurements
+        self.keep_full_logs = keep_full_logs
         self.lock = threading.Lock()
         self.cond = threading.Condition(self.lock)
         self.logs: Dict[str, dict] = {}          # id -> stored log
@@ -234,7 +238,8 @@ class FakeCollector:
                     results.append({"index": i, "status": "duplicate", "id": lid})
                 else:
                     lid = str(uuid.uuid4())
-                    self.logs[lid] = log
+                    self.logs[lid] = log if self.keep_full_logs else {
+                        "event_id": eid, "ticket_id": log.get("ticket_id")}
                     self.order.append(lid)
                     if eid:
                         self.by_event[eid] = lid
@@ -335,7 +340,7 @@ class _Handler(BaseHTTPRequestHandler):
 if __name__ == "__main__":  # standalone, for benchmarks
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     key = sys.argv[2] if len(sys.argv) > 2 else API_KEY
-    fc = FakeCollector(key, port=port).start()
+    fc = FakeCollector(key, port=port, keep_full_logs=False).start()
     print(fc.url, flush=True)
     try:
         while True:
