@@ -116,8 +116,9 @@ class CentralLogger:
         self._spool: Optional[Spool] = None
         if self._enabled:
             try:
-                if not self._api_key or any(c in self._api_key for c in "\r\n\x00"):
-                    raise ValueError("api_key is empty or contains control characters")
+                if not self._api_key or not self._api_key.isascii() or not self._api_key.isprintable() \
+                        or " " in self._api_key:
+                    raise ValueError("api_key is empty or not printable ASCII")
                 if environment not in Environment.ALL:
                     logger.warning(
                         "central_logger_sdk: environment %r is not one of %s; the collector will reject logs",
@@ -317,7 +318,13 @@ class CentralLogger:
             return False
 
     def stats(self) -> Dict[str, Any]:
-        """Counters for monitoring (a snapshot; cheap)."""
+        """Counters for monitoring (a snapshot; cheap). Never raises."""
+        try:
+            return self._stats()
+        except Exception:
+            return {}
+
+    def _stats(self) -> Dict[str, Any]:
         with self._lock:
             dropped = dict(self._dropped)
             worker = self._worker
