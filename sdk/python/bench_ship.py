@@ -95,16 +95,18 @@ def bench_e2e(url: str, key: str, n: int, batch_size: int) -> dict:
     logs = [realistic_log(ticket, i) for i in range(n)]
     client = CentralLogger(url, key, environment="test", batch_size=batch_size,
                            max_queue_size=n + 1, flush_at_exit=False, timeout=30)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     for log in logs:
         client.ship_log(log)
     ok = client.flush(600)
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     st = client.stats()
     client.close(10)
     stored = count_stored(url, key, ticket)
     return {"logs": n, "flushed": ok, "seconds": round(elapsed, 2),
-            "logs_per_second": round(n / elapsed), "sent": st["sent"], "stored": stored,
+            "logs_per_second": round(n / elapsed),
+            "client_cpu_us_per_log": round(cpu / n * 1e6, 1),  # load-independent cost
+            "sent": st["sent"], "stored": stored,
             "batches": st["batches"], "retried": st["retried"], "dropped": st["dropped_total"]}
 
 
@@ -127,7 +129,8 @@ def main() -> None:
         target = "fake collector (separate process)"
     try:
         print("collector: %s" % target)
-        print("python: %s" % sys.version.split()[0])
+        print("python: %s, cpus: %s, load average: %s" % (
+            sys.version.split()[0], os.cpu_count(), " ".join("%.1f" % x for x in os.getloadavg())))
         caller = bench_caller(url, key, args.calls)
         print("ship_log caller cost: %s" % json.dumps(caller))
         e2e = bench_e2e(url, key, args.e2e_logs, args.batch_size)
