@@ -7,12 +7,13 @@ PORT      ?= 8000
 # The test suite runs on real PostgreSQL (127.0.0.1:5432, user root, trust auth, as on CI).
 TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/central_logger
 
-.PHONY: run setup test test-sqlite test-postgres clean
+.PHONY: run setup test test-sqlite test-postgres test-sdk clean
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt
+$(BIN)/.installed: requirements.txt requirements-dev.txt sdk/python/pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet ./sdk/python
 	touch $@
 
 setup: $(BIN)/.installed
@@ -24,10 +25,15 @@ run: setup
 	$(BIN)/python manage.py first_run --url http://$(HOST):$(PORT)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn central_logger.wsgi -c gunicorn.conf.py
 
-test: test-postgres
+test: test-postgres test-sdk
 
+# The server suite (includes the SDK against a real gunicorn collector on PostgreSQL).
 test-postgres: setup
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest
+
+# The SDK's own suite (an in-process fake collector; standard library only).
+test-sdk: setup
+	$(BIN)/python -m pytest sdk/python/tests
 
 test-sqlite: setup
 	mkdir -p var && DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 $(BIN)/python -m pytest
