@@ -8,6 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import is_list_serializer
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -28,6 +30,19 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             {"type": "http", "scheme": "bearer", "bearerFormat": "clk_<prefix>_<secret>",
              "description": "The same API key as a bearer token."},
         ]
+
+
+class EnvelopedListAutoSchema(AutoSchema):
+    """Our `list` actions answer `{"data": [...], "pagination": {...}}`, one object, not a bare
+    array: only a `many=True` serializer makes a response an array."""
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        if serializer is None:
+            serializer = self.get_response_serializers()
+        if isinstance(serializer, dict) and serializer:
+            serializer = {str(code): s for code, s in serializer.items()}
+            serializer = serializer[min(serializer)]
+        return is_list_serializer(serializer)
 
 
 class ErrorBodySerializer(serializers.Serializer):

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from central_logger.errors import BadRequest
-from central_logger.schema import READ_ERRORS, error_responses
+from central_logger.schema import READ_ERRORS, EnvelopedListAutoSchema, error_responses
 from logs import export, selectors, services
 from logs.body import read_json_body
 from logs.filters import (
@@ -75,6 +75,7 @@ class LogViewSet(TenantScopedViewSet):
     """Workflow logs of the caller's client."""
 
     scoped_model = WorkflowLog
+    schema = EnvelopedListAutoSchema()
     # Scope needed per action; ingestion and reading are separate key capabilities.
     write_actions = frozenset({"create", "batch"})
 
