@@ -246,7 +246,7 @@ def test_cursor_pages_through_in_order(alice: Tenant, logs: dict[str, str]) -> N
 
 @pytest.mark.parametrize("ordering", ["-executed_at", "executed_at", "-execution_time_seconds",
                                       "execution_time_seconds"])
-@pytest.mark.parametrize("page_size", [1, 2, 3])
+@pytest.mark.parametrize("page_size", [1, 3])
 def test_cursor_walk_returns_every_row_exactly_once(alice: Tenant, ordering: str, page_size: int) -> None:
     # Ties on both sort keys and several logs without an execution time.
     times = [None, 1.0, 1.0, 3.0, None, 2.0, 1.0, None, 5.0, 3.0]
