@@ -196,6 +196,11 @@ RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 # last_used_at of an API key is written at most this often (seconds), not on every request.
 API_KEY_LAST_USED_INTERVAL = env.int("API_KEY_LAST_USED_INTERVAL", default=60)
 
+# --- Read API -----------------------------------------------------------------------------------
+# List totals are exact up to this many matching logs; above it `total` is the planner's
+# estimate (PostgreSQL) and `total_is_exact` is false, so a page never counts millions of rows.
+LIST_COUNT_EXACT_LIMIT = env.int("LIST_COUNT_EXACT_LIMIT", default=10_000)
+
 # --- Django REST Framework ------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.ApiKeyAuthentication"],
@@ -214,6 +219,12 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Stable enum component names for generated dashboard clients.
+    "ENUM_NAME_OVERRIDES": {
+        "LogStatusEnum": "logs.models.Status",
+        "EnvironmentEnum": "logs.models.Environment",
+        "BatchItemStatusEnum": ["created", "duplicate", "invalid"],
+    },
 }
 
 # --- Logging ----------------------------------------------------------------------------------

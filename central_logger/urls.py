@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from central_logger import health
+from central_logger import schema as _schema  # noqa: F401  registers the OpenAPI auth extension
 
 urlpatterns = [
     path("health", health.health, name="health"),

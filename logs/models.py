@@ -81,6 +81,9 @@ class WorkflowLog(models.Model):
             models.Index(fields=["client", "environment", "-executed_at"], name="wl_client_env"),
             # "what did the AI do on ticket 12345".
             models.Index(fields=["client", "ticket_id"], name="wl_client_ticket"),
+            # Also wl_client_exec_time (client, execution_time_seconds DESC NULLS LAST, id DESC) for
+            # "which tickets took longest", created in migration 0003 with SQL per database
+            # (SQLite rejects NULLS LAST in an index, and sorts NULLs last in DESC anyway).
         ]
         constraints = [
             # Idempotent retries: one row per (tenant, event_id); also makes concurrent

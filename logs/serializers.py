@@ -7,24 +7,51 @@ from rest_framework import serializers
 
 from logs.models import WorkflowLog
 
+# The list representation: everything but the heavy JSON (payload, metadata, extra).
+# The list reads exactly these columns with `.values()` (no model instances on the hot path).
 SUMMARY_FIELDS = (
     "id", "event_id", "environment", "workflow_version", "ticket_id", "executed_at",
     "execution_time_seconds", "status", "category", "resolution_status", "customer_type",
-    "workflow_error", "workflow_error_type", "workflow_error_node", "is_system_error", "created_at",
+    "workflow_error", "workflow_error_type", "workflow_error_node", "is_system_error", "metrics",
+    "created_at",
 )
+DETAIL_FIELDS = (*SUMMARY_FIELDS, "payload", "metadata", "extra", "ticket_subject_hash", "requester_email_hash")
 
 
 def log_summary(row: WorkflowLog) -> dict[str, Any]:
-    """The list representation: everything but the heavy JSON (metrics, payload, metadata, extra)."""
     out = {name: getattr(row, name) for name in SUMMARY_FIELDS}
     out["id"] = str(row.id)
     return out
 
 
+def log_detail(row: WorkflowLog) -> dict[str, Any]:
+    """The complete log: summary + trace/payload, metadata, extra and the hashes."""
+    out = {name: getattr(row, name) for name in DETAIL_FIELDS}
+    out["id"] = str(row.id)
+    return out
+
+
 class LogSummarySerializer(serializers.ModelSerializer):
+    """Documents LogSummary (the list rows)."""
+
+    metrics = serializers.DictField(help_text="The client's metrics object, e.g. overall_confidence, needs_more_info.")
+
     class Meta:
         model = WorkflowLog
         fields = SUMMARY_FIELDS
+        ref_name = "LogSummary"
+
+
+class LogDetailSerializer(LogSummarySerializer):
+    """Documents LogDetail (one complete log)."""
+
+    payload = serializers.DictField(help_text="The full payload; the agent's trace is `payload.trace`.")
+    metadata = serializers.DictField(allow_null=True)
+    extra = serializers.DictField(help_text="Every top-level field the client sent that has no column.")
+
+    class Meta(LogSummarySerializer.Meta):
+        fields = DETAIL_FIELDS
+        ref_name = "LogDetail"
 
 
 class IngestedLogSerializer(LogSummarySerializer):
@@ -32,6 +59,7 @@ class IngestedLogSerializer(LogSummarySerializer):
 
     class Meta(LogSummarySerializer.Meta):
         fields = (*SUMMARY_FIELDS, "duplicate")
+        ref_name = "IngestedLog"
 
 
 class BatchItemResultSerializer(serializers.Serializer):
@@ -54,3 +82,146 @@ class BatchResultSerializer(serializers.Serializer):
 class ConnectivityCheckSerializer(serializers.Serializer):
     status = serializers.CharField()
     test = serializers.BooleanField()
+
+
+# --- read API documentation (responses are built by selectors; these describe them) ------------
+
+class PaginationSerializer(serializers.Serializer):
+    page = serializers.IntegerField(allow_null=True, help_text="Null in cursor mode.")
+    page_size = serializers.IntegerField()
+    total = serializers.IntegerField(
+        allow_null=True, help_text="Exact up to LIST_COUNT_EXACT_LIMIT, else an estimate; null in cursor mode.")
+    pages = serializers.IntegerField(allow_null=True, help_text="ceil(total / page_size); null in cursor mode.")
+    total_is_exact = serializers.BooleanField()
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="Cursor mode: pass as `cursor` for the next page; null at the end (and in page mode).")
+
+    class Meta:
+        ref_name = "Pagination"
+
+
+class LogListSerializer(serializers.Serializer):
+    data = LogSummarySerializer(many=True)
+    pagination = PaginationSerializer()
+
+    class Meta:
+        ref_name = "LogList"
+
+
+class StatusCountsSerializer(serializers.Serializer):
+    SUCCESS = serializers.IntegerField()
+    PARTIAL = serializers.IntegerField()
+    FAILED = serializers.IntegerField()
+    ERROR = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "StatusCounts"
+
+
+class PeriodFiguresSerializer(serializers.Serializer):
+    total_tickets = serializers.IntegerField()
+    success_rate = serializers.FloatField(help_text="Percent of SUCCESS, one decimal; 0 when empty.")
+    avg_execution_time = serializers.FloatField(help_text="Seconds, 3 decimals; 0 when empty.")
+    error_count = serializers.IntegerField(help_text="FAILED + ERROR.")
+    status_counts = StatusCountsSerializer()
+    p50_execution_time = serializers.FloatField()
+    p95_execution_time = serializers.FloatField()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField(help_text="Exclusive.")
+
+    class Meta:
+        ref_name = "PeriodFigures"
+
+
+class OverviewSerializer(PeriodFiguresSerializer):
+    period_days = serializers.IntegerField()
+    previous = PeriodFiguresSerializer(help_text="The same figures for the period of the same length just before.")
+
+    class Meta:
+        ref_name = "MetricsOverview"
+
+
+class _PeriodFieldsSerializer(serializers.Serializer):
+    period_days = serializers.IntegerField()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField(help_text="Exclusive.")
+
+
+class CategoryRowSerializer(serializers.Serializer):
+    category = serializers.CharField(allow_null=True)
+    count = serializers.IntegerField()
+    success_count = serializers.IntegerField()
+    success_rate = serializers.FloatField()
+    error_count = serializers.IntegerField()
+    avg_execution_time = serializers.FloatField()
+
+    class Meta:
+        ref_name = "CategoryRow"
+
+
+class CategoriesSerializer(_PeriodFieldsSerializer):
+    data = CategoryRowSerializer(many=True)
+
+    class Meta:
+        ref_name = "MetricsCategories"
+
+
+class TimeseriesRowSerializer(serializers.Serializer):
+    bucket = serializers.DateTimeField(help_text="Start of the UTC hour or day.")
+    count = serializers.IntegerField()
+    success_count = serializers.IntegerField()
+    success_rate = serializers.FloatField()
+    error_count = serializers.IntegerField()
+    avg_execution_time = serializers.FloatField()
+    p95_execution_time = serializers.FloatField()
+
+    class Meta:
+        ref_name = "TimeseriesRow"
+
+
+class TimeseriesSerializer(_PeriodFieldsSerializer):
+    data = TimeseriesRowSerializer(many=True)
+    interval = serializers.ChoiceField(choices=["hour", "day"])
+
+    class Meta:
+        ref_name = "MetricsTimeseries"
+
+
+class ErrorGroupSerializer(serializers.Serializer):
+    workflow_error_type = serializers.CharField(allow_null=True)
+    workflow_error_node = serializers.CharField(allow_null=True)
+    count = serializers.IntegerField()
+    latest_log_id = serializers.UUIDField()
+    latest_executed_at = serializers.DateTimeField()
+    latest_message = serializers.CharField(allow_null=True, help_text="workflow_error of the latest log (first 1,000 characters).")
+
+    class Meta:
+        ref_name = "ErrorGroup"
+
+
+class ErrorsSerializer(_PeriodFieldsSerializer):
+    data = ErrorGroupSerializer(many=True)
+
+    class Meta:
+        ref_name = "MetricsErrors"
+
+
+class VersionRowSerializer(serializers.Serializer):
+    workflow_version = serializers.CharField(allow_null=True)
+    count = serializers.IntegerField()
+    success_rate = serializers.FloatField()
+    error_count = serializers.IntegerField()
+    avg_execution_time = serializers.FloatField()
+    p95_execution_time = serializers.FloatField()
+    first_seen = serializers.DateTimeField()
+    last_seen = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "VersionRow"
+
+
+class VersionsSerializer(_PeriodFieldsSerializer):
+    data = VersionRowSerializer(many=True)
+
+    class Meta:
+        ref_name = "MetricsVersions"

@@ -4,23 +4,47 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.http import StreamingHttpResponse
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from central_logger.errors import BadRequest
-from logs import services
+from central_logger.schema import READ_ERRORS, EnvelopedListAutoSchema, error_responses
+from logs import export, selectors, services
 from logs.body import read_json_body
+from logs.filters import (
+    INTERVALS,
+    LogFilterSet,
+    MetricsFilterSet,
+    collect_errors,
+    parse_choice,
+    parse_int,
+    parse_period,
+    validated_filterset,
+)
 from logs.models import WorkflowLog
+from logs.openapi import LIST_PARAMETERS, LOG_FILTER_PARAMETERS, METRICS_PARAMETERS, METRICS_FILTER_DESCRIPTION
+from logs.pagination import parse_list_params, parse_ordering
 from logs.serializers import (
     BatchResultSerializer,
+    CategoriesSerializer,
     ConnectivityCheckSerializer,
+    ErrorsSerializer,
     IngestedLogSerializer,
+    LogDetailSerializer,
+    LogListSerializer,
+    OverviewSerializer,
+    TimeseriesSerializer,
+    VersionsSerializer,
+    log_detail,
     log_summary,
 )
 from tenants.permissions import CanIngest, CanRead
@@ -35,6 +59,14 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
 CONNECTIVITY_FIELDS = frozenset({"client_id", "environment", "test", "workflow_version"})
 
 
+class JsonErrorsNegotiation(DefaultContentNegotiation):
+    """The export's `format` query parameter names the file format, not a DRF renderer, and its
+    errors are always the JSON envelope; so skip DRF's `?format=` / Accept negotiation."""
+
+    def select_renderer(self, request: Request, renderers: list[Any], format_suffix: str | None = None) -> Any:
+        return renderers[0], renderers[0].media_type
+
+
 def is_connectivity_check(body: dict[str, Any]) -> bool:
     return body.get("test") is True and set(body) <= CONNECTIVITY_FIELDS
 
@@ -43,6 +75,7 @@ class LogViewSet(TenantScopedViewSet):
     """Workflow logs of the caller's client."""
 
     scoped_model = WorkflowLog
+    schema = EnvelopedListAutoSchema()
     # Scope needed per action; ingestion and reading are separate key capabilities.
     write_actions = frozenset({"create", "batch"})
 
@@ -61,6 +94,7 @@ class LogViewSet(TenantScopedViewSet):
         responses={
             201: IngestedLogSerializer,
             200: OpenApiResponse(IngestedLogSerializer, description="Duplicate (already stored), or a connectivity check."),
+            **error_responses(400, 401, 403, 411, 413, 415, 429, 503),
         },
     )
     def create(self, request: Request) -> Response:
@@ -91,6 +125,7 @@ class LogViewSet(TenantScopedViewSet):
             201: BatchResultSerializer,
             200: OpenApiResponse(BatchResultSerializer, description="Every log was a duplicate."),
             207: OpenApiResponse(BatchResultSerializer, description="Some logs were invalid; the valid ones are stored."),
+            **error_responses(400, 401, 403, 411, 413, 415, 429, 503),
         },
     )
     @action(detail=False, methods=["post"], url_path="batch")
@@ -142,3 +177,149 @@ class LogViewSet(TenantScopedViewSet):
         else:
             code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(data, status=code)
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    @extend_schema(
+        operation_id="logs_list",
+        summary="List logs (summaries), filtered, newest first",
+        description="Filters combine with AND; comma-separated values of one filter with OR. "
+                    + METRICS_FILTER_DESCRIPTION,
+        parameters=[*LOG_FILTER_PARAMETERS, *LIST_PARAMETERS],
+        responses={200: LogListSerializer, **error_responses(*READ_ERRORS)},
+    )
+    def list(self, request: Request) -> Response:
+        queryset, params = collect_errors(
+            lambda: validated_filterset(LogFilterSet, request.query_params, self.get_queryset()),
+            lambda: parse_list_params(request.query_params),
+        )
+        rows, pagination = selectors.log_list(queryset=queryset, params=params)
+        return Response({"data": rows, "pagination": pagination})
+
+    @extend_schema(
+        operation_id="logs_retrieve",
+        summary="One complete log: trace, metrics, payload, metadata, extra",
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The log id.")],
+        responses={200: LogDetailSerializer, **error_responses(401, 403, 404, 429, 503)},
+    )
+    def retrieve(self, request: Request, pk: str | None = None) -> Response:
+        return Response(log_detail(self.get_object()))
+
+    @extend_schema(
+        operation_id="logs_export",
+        summary="Download the filtered logs as CSV or NDJSON (streamed)",
+        description="Same filters and ordering as the list, without pagination. CSV: the summary columns "
+                    "plus one `metrics.<key>` column per metric key found in the exported logs. NDJSON: one "
+                    "complete log (LogDetail) per line. " + METRICS_FILTER_DESCRIPTION,
+        parameters=[
+            OpenApiParameter("format", OpenApiTypes.STR, enum=["csv", "ndjson"], default="csv",
+                             description="File format."),
+            *LOG_FILTER_PARAMETERS, LIST_PARAMETERS[0],
+        ],
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV with a header row."),
+            (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="One JSON log per line."),
+            **error_responses(*READ_ERRORS),
+        },
+    )
+    @action(detail=False, methods=["get"], url_path="export", content_negotiation_class=JsonErrorsNegotiation)
+    def export(self, request: Request) -> StreamingHttpResponse:
+        fmt, queryset, ordering = collect_errors(
+            lambda: parse_choice(request.query_params, "format", ("csv", "ndjson"), "csv"),
+            lambda: validated_filterset(LogFilterSet, request.query_params, self.get_queryset()),
+            lambda: parse_ordering(request.query_params),
+        )
+        client = request_client(request)
+        # Everything that can fail with an envelope happens before the first byte is sent.
+        if fmt == "csv":
+            keys = selectors.log_export_metric_keys(queryset=queryset)
+            rows = selectors.log_export_rows(queryset=queryset, ordering=ordering, detail=False)
+            body, content_type = export.csv_stream(rows, keys), "text/csv; charset=utf-8"
+        else:
+            rows = selectors.log_export_rows(queryset=queryset, ordering=ordering, detail=True)
+            body, content_type = export.ndjson_stream(rows), "application/x-ndjson"
+        stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
+        response = StreamingHttpResponse(body, content_type=content_type)
+        response["Content-Disposition"] = f'attachment; filename="logs-{client.slug}-{stamp}.{fmt}"'
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class MetricsViewSet(TenantScopedViewSet):
+    """Dashboard metrics of the caller's client, computed from its logs (UTC periods)."""
+
+    scoped_model = WorkflowLog
+    permission_classes = [IsAuthenticated, CanRead]
+
+    def _scope(self, request: Request, *extra: Any) -> list[Any]:
+        """The period, the tenant's logs narrowed by the metrics filters, and any extra parsed
+        parameters; every bad parameter reported in one 400."""
+        return collect_errors(
+            lambda: parse_period(request.query_params, now=timezone.now()),
+            lambda: validated_filterset(MetricsFilterSet, request.query_params, self.get_queryset()),
+            *extra,
+        )
+
+    @extend_schema(
+        operation_id="metrics_overview",
+        summary="Totals, success rate, timings and status counts, with the previous period",
+        parameters=METRICS_PARAMETERS,
+        responses={200: OverviewSerializer, **error_responses(*READ_ERRORS)},
+    )
+    @action(detail=False, methods=["get"])
+    def overview(self, request: Request) -> Response:
+        period, queryset = self._scope(request)
+        return Response(selectors.metrics_overview(queryset=queryset, period=period))
+
+    @extend_schema(
+        operation_id="metrics_categories",
+        summary="Per category: count, successes, success rate, errors, average time",
+        parameters=METRICS_PARAMETERS,
+        responses={200: CategoriesSerializer, **error_responses(*READ_ERRORS)},
+    )
+    @action(detail=False, methods=["get"])
+    def categories(self, request: Request) -> Response:
+        period, queryset = self._scope(request)
+        return Response(selectors.metrics_categories(queryset=queryset, period=period))
+
+    @extend_schema(
+        operation_id="metrics_timeseries",
+        summary="Per UTC hour or day: count, success rate, errors, average and p95 time",
+        parameters=[
+            *METRICS_PARAMETERS,
+            OpenApiParameter("interval", OpenApiTypes.STR, enum=list(INTERVALS), default="day",
+                             description="Bucket size; buckets start at UTC hour/day boundaries."),
+        ],
+        responses={200: TimeseriesSerializer, **error_responses(*READ_ERRORS)},
+    )
+    @action(detail=False, methods=["get"])
+    def timeseries(self, request: Request) -> Response:
+        period, queryset, interval = self._scope(
+            request, lambda: parse_choice(request.query_params, "interval", INTERVALS, "day"))
+        return Response(selectors.metrics_timeseries(queryset=queryset, period=period, interval=interval))
+
+    @extend_schema(
+        operation_id="metrics_errors",
+        summary="Most common error type × node, with the latest example",
+        parameters=[
+            *METRICS_PARAMETERS,
+            OpenApiParameter("limit", OpenApiTypes.INT, default=20, description="Groups to return, 1-100."),
+        ],
+        responses={200: ErrorsSerializer, **error_responses(*READ_ERRORS)},
+    )
+    @action(detail=False, methods=["get"])
+    def errors(self, request: Request) -> Response:
+        period, queryset, limit = self._scope(
+            request, lambda: parse_int(request.query_params, "limit", default=20, low=1, high=100))
+        return Response(selectors.metrics_errors(queryset=queryset, period=period, limit=limit))
+
+    @extend_schema(
+        operation_id="metrics_versions",
+        summary="Per workflow version: volume, success rate, errors, timings, first/last seen",
+        parameters=METRICS_PARAMETERS,
+        responses={200: VersionsSerializer, **error_responses(*READ_ERRORS)},
+    )
+    @action(detail=False, methods=["get"])
+    def versions(self, request: Request) -> Response:
+        period, queryset = self._scope(request)
+        return Response(selectors.metrics_versions(queryset=queryset, period=period))

@@ -1,0 +1,81 @@
+"""OpenAPI pieces shared by every endpoint: the API-key security schemes and the error envelope.
+
+Imported from `central_logger/urls.py` so drf-spectacular registers the extension before any
+schema is generated (by `/api/schema/` or `manage.py spectacular`).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import is_list_serializer
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """`tenants.authentication.ApiKeyAuthentication`: `X-API-Key: clk_...` or `Authorization: Bearer clk_...`."""
+
+    target_class = "tenants.authentication.ApiKeyAuthentication"
+    name = ["ApiKeyAuth", "BearerAuth"]
+
+    def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[Any]]]:
+        return [{"ApiKeyAuth": []}, {"BearerAuth": []}]  # either one (OR)
+
+    def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
+        return [
+            {"type": "apiKey", "in": "header", "name": "X-API-Key",
+             "description": "An API key `clk_<prefix>_<secret>` (issue one with `manage.py issue_api_key`)."},
+            {"type": "http", "scheme": "bearer", "bearerFormat": "clk_<prefix>_<secret>",
+             "description": "The same API key as a bearer token."},
+        ]
+
+
+class EnvelopedListAutoSchema(AutoSchema):
+    """Our `list` actions answer `{"data": [...], "pagination": {...}}`, one object, not a bare
+    array: only a `many=True` serializer makes a response an array."""
+
+    def _is_list_view(self, serializer: Any = None) -> bool:
+        if serializer is None:
+            serializer = self.get_response_serializers()
+        if isinstance(serializer, dict) and serializer:
+            serializer = {str(code): s for code, s in serializer.items()}
+            serializer = serializer[min(serializer)]
+        return is_list_serializer(serializer)
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable snake_case code, e.g. validation_error, not_found.")
+    message = serializers.CharField(help_text="A human sentence.")
+    details = serializers.DictField(
+        help_text="Context. For validation errors: each offending field or query parameter mapped to its messages.")
+
+
+class ErrorEnvelopeSerializer(serializers.Serializer):
+    """The one error shape of the API: `{"error": {"code", "message", "details"}}`."""
+
+    error = ErrorBodySerializer()
+
+    class Meta:
+        ref_name = "ErrorEnvelope"
+
+
+_ERROR_DESCRIPTIONS = {
+    400: "Invalid input; `details` names each bad parameter.",
+    401: "Missing, malformed, unknown, revoked or expired API key.",
+    403: "The API key lacks the scope this endpoint needs.",
+    404: "Not found (also another tenant's object).",
+    405: "Method not allowed.",
+    411: "Length required.",
+    413: "Payload too large.",
+    415: "Unsupported media type.",
+    429: "Rate limited; see Retry-After.",
+    503: "Database unavailable; see Retry-After.",
+}
+READ_ERRORS = (400, 401, 403, 429, 503)
+
+
+def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
+    """The error envelope as the documented response for each status code."""
+    return {code: OpenApiResponse(ErrorEnvelopeSerializer, description=_ERROR_DESCRIPTIONS[code]) for code in codes}

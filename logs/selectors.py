@@ -1,0 +1,342 @@
+"""Reads over workflow logs: the list, the export rows, and the dashboard metrics.
+
+Every function takes a queryset that is ALREADY scoped to one tenant (and filtered by the
+query string): scoping happens once, in `tenants.scoping.TenantScopedViewSet`, never here.
+
+Metric definitions (pinned by logs/tests/test_metrics.py with hand-computed numbers; a future
+rollup backend must return the same figures):
+* a log belongs to a period when `period.start <= executed_at < period.end` (UTC);
+* `success_rate` = 100 × SUCCESS / all logs, rounded to one decimal (0 when there are none);
+* `error_count` = FAILED + ERROR (PARTIAL is neither a success nor an error);
+* `avg_execution_time` = mean of the non-null `execution_time_seconds`, 3 decimals;
+* `p50`/`p95` = the continuous percentile of the non-null execution times with linear
+  interpolation between the closest ranks (PostgreSQL's `percentile_cont`): for sorted values
+  v[0..n-1], position p·(n−1), v[lo] + (v[hi] − v[lo])·frac; 3 decimals;
+* every figure of an empty set is 0, never null.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from django.db import connection
+from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Min, Q, QuerySet
+from django.db.models.functions import Trunc
+
+from logs.models import Status
+from logs.pagination import ListParams, Pagination, order_by, paginate
+from logs.serializers import DETAIL_FIELDS, SUMMARY_FIELDS
+
+UTC = dt.timezone.utc
+ERROR_STATUSES = (Status.FAILED, Status.ERROR)
+MAX_EXPORT_METRIC_COLUMNS = 200
+MAX_ERROR_MESSAGE = 1000
+EXPORT_CHUNK_SIZE = 2000
+
+
+# --- logs -------------------------------------------------------------------------------------------
+
+def log_list(*, queryset: QuerySet[Any], params: ListParams) -> tuple[list[dict[str, Any]], Pagination]:
+    """One page of log summaries (no payload/metadata/extra is read from the database)."""
+    return paginate(queryset, params, SUMMARY_FIELDS)
+
+
+def log_export_metric_keys(*, queryset: QuerySet[Any]) -> list[str]:
+    """The sorted union of the top-level `metrics` keys over the filtered logs (the CSV columns).
+
+    A first pass in the database (distinct keys only; no rows travel), so a key that appears in
+    a single log still gets its column. Capped at MAX_EXPORT_METRIC_COLUMNS keys.
+    """
+    sql, params = queryset.order_by().values("metrics").query.sql_with_params()
+    if connection.vendor == "postgresql":
+        keys_sql = (f"SELECT DISTINCT k FROM ({sql}) s, jsonb_object_keys(s.metrics) k "
+                    f"WHERE jsonb_typeof(s.metrics) = 'object' ORDER BY k LIMIT %s")
+    else:
+        keys_sql = (f"SELECT DISTINCT j.key FROM ({sql}) s, json_each(s.metrics) j "
+                    f"WHERE json_type(s.metrics) = 'object' ORDER BY j.key LIMIT %s")
+    with connection.cursor() as cursor:
+        cursor.execute(keys_sql, (*params, MAX_EXPORT_METRIC_COLUMNS))
+        return [row[0] for row in cursor.fetchall()]
+
+
+def log_export_rows(*, queryset: QuerySet[Any], ordering: str, detail: bool) -> Iterator[dict[str, Any]]:
+    """Every filtered log in list order, streamed in chunks (a server-side cursor on PostgreSQL),
+    so memory stays constant whatever the number of rows. `detail` adds payload/metadata/extra."""
+    columns = DETAIL_FIELDS if detail else SUMMARY_FIELDS
+    return queryset.order_by(*order_by(ordering)).values(*columns).iterator(chunk_size=EXPORT_CHUNK_SIZE)
+
+
+# --- periods ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Period:
+    """A half-open UTC interval [start, end) and the one just before it, of the same length."""
+
+    start: dt.datetime
+    end: dt.datetime
+    days: int
+    previous_start: dt.datetime
+    previous_end: dt.datetime
+
+    @classmethod
+    def last_days(cls, days: int, *, now: dt.datetime) -> Period:
+        """The `days` UTC calendar days ending today: 00:00 UTC of (today − days + 1) → now.
+        The previous period is the `days` whole UTC days before that."""
+        now = now.astimezone(UTC)
+        start = dt.datetime(now.year, now.month, now.day, tzinfo=UTC) - dt.timedelta(days=days - 1)
+        return cls(start, now, days, start - dt.timedelta(days=days), start)
+
+    @classmethod
+    def between(cls, start: dt.datetime, end: dt.datetime) -> Period:
+        """A custom range; the previous period is the same duration immediately before."""
+        length = end - start
+        return cls(start, end, math.ceil(length / dt.timedelta(days=1)), start - length, start)
+
+    def fields(self) -> dict[str, Any]:
+        return {"period_days": self.days, "period_start": self.start, "period_end": self.end}
+
+
+def _in(queryset: QuerySet[Any], start: dt.datetime, end: dt.datetime) -> QuerySet[Any]:
+    return queryset.filter(executed_at__gte=start, executed_at__lt=end)
+
+
+# --- shared aggregation ---------------------------------------------------------------------------
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ordered-set aggregate `percentile_cont(f) WITHIN GROUP (ORDER BY x)`."""
+
+    function = "PERCENTILE_CONT"
+    name = "PercentileCont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
+        # `fraction` is one of our constants (FRACTIONS), never user input.
+        super().__init__(expression, fraction=repr(float(fraction)), output_field=FloatField(), **extra)
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """percentile_cont on an ascending list: linear interpolation between the closest ranks."""
+    if not sorted_values:
+        return 0.0
+    position = fraction * (len(sorted_values) - 1)
+    lo = math.floor(position)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (position - lo)
+
+
+class Stats(TypedDict):
+    count: int
+    SUCCESS: int
+    PARTIAL: int
+    FAILED: int
+    ERROR: int
+    avg: float | None
+    first_seen: dt.datetime | None
+    last_seen: dt.datetime | None
+    percentiles: dict[float, float]
+
+
+def _pkey(fraction: float) -> str:
+    return f"p{round(fraction * 1000)}"
+
+
+def _group_stats(queryset: QuerySet[Any], *, group: str | None, fractions: tuple[float, ...] = ()) -> dict[Any, Stats]:
+    """Counts per status, mean, first/last executed_at and percentiles of the execution time,
+    per value of `group` (a field or an annotation on `queryset`), or of the whole set (key None).
+    One SQL aggregation; on SQLite, which has no percentile_cont, percentiles come from one ordered
+    streaming pass holding one group's values at a time."""
+    postgres = connection.vendor == "postgresql"
+    aggregates: dict[str, Any] = {
+        "count": Count("pk"),
+        **{status: Count("pk", filter=Q(status=status)) for status in Status.values},
+        "avg": Avg("execution_time_seconds"),
+        "first_seen": Min("executed_at"),
+        "last_seen": Max("executed_at"),
+    }
+    if postgres:
+        aggregates.update({_pkey(f): PercentileCont("execution_time_seconds", f) for f in fractions})
+    if group is None:
+        rows = [{**queryset.order_by().aggregate(**aggregates), "_group": None}]
+    else:
+        rows = [{**row, "_group": row[group]}
+                for row in queryset.order_by().values(group).annotate(**aggregates).order_by()]
+    out: dict[Any, Stats] = {}
+    for row in rows:
+        out[row["_group"]] = Stats(
+            count=row["count"], SUCCESS=row["SUCCESS"], PARTIAL=row["PARTIAL"], FAILED=row["FAILED"],
+            ERROR=row["ERROR"], avg=row["avg"], first_seen=row["first_seen"], last_seen=row["last_seen"],
+            percentiles={f: row[_pkey(f)] or 0.0 for f in fractions} if postgres else {},
+        )
+    if fractions and not postgres:
+        for key, values in _sorted_values_by_group(queryset, group):
+            if key in out:
+                out[key]["percentiles"] = {f: percentile(values, f) for f in fractions}
+    return out
+
+
+def _sorted_values_by_group(queryset: QuerySet[Any], group: str | None) -> Iterator[tuple[Any, list[float]]]:
+    ordered = queryset.filter(execution_time_seconds__isnull=False)
+    if group is None:
+        values = list(ordered.order_by("execution_time_seconds").values_list("execution_time_seconds", flat=True))
+        yield None, values
+        return
+    stream = ordered.order_by(group, "execution_time_seconds").values_list(group, "execution_time_seconds")
+    current: Any = object()
+    values = []
+    for key, value in stream.iterator(chunk_size=EXPORT_CHUNK_SIZE):
+        if key != current:
+            if values:
+                yield current, values
+            current, values = key, []
+        values.append(value)
+    if values:
+        yield current, values
+
+
+def _rate(part: int, whole: int) -> float:
+    return round(100 * part / whole, 1) if whole else 0.0
+
+
+def _seconds(value: float | None) -> float:
+    return round(value, 3) if value is not None else 0.0
+
+
+def _empty_stats() -> Stats:
+    return Stats(count=0, SUCCESS=0, PARTIAL=0, FAILED=0, ERROR=0, avg=None, first_seen=None,
+                 last_seen=None, percentiles={})
+
+
+# --- metrics --------------------------------------------------------------------------------------
+
+def _period_figures(queryset: QuerySet[Any], start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    stats = _group_stats(_in(queryset, start, end), group=None, fractions=(0.5, 0.95)).get(None) or _empty_stats()
+    total = stats["count"]
+    return {
+        "total_tickets": total,
+        "success_rate": _rate(stats["SUCCESS"], total),
+        "avg_execution_time": _seconds(stats["avg"]),
+        "error_count": stats["FAILED"] + stats["ERROR"],
+        "status_counts": {status: stats[status] for status in Status.values},  # type: ignore[literal-required]
+        "p50_execution_time": _seconds(stats["percentiles"].get(0.5)),
+        "p95_execution_time": _seconds(stats["percentiles"].get(0.95)),
+        "period_start": start,
+        "period_end": end,
+    }
+
+
+def metrics_overview(*, queryset: QuerySet[Any], period: Period) -> dict[str, Any]:
+    """The seed's overview (`total_tickets`, `success_rate`, `avg_execution_time`, `error_count`,
+    `period_days`) plus `status_counts`, p50/p95 execution time, and `previous`: the same figures
+    for the period of the same length just before (see the module docstring for definitions)."""
+    current = _period_figures(queryset, period.start, period.end)
+    previous = _period_figures(queryset, period.previous_start, period.previous_end)
+    return {**current, "period_days": period.days, "previous": previous}
+
+
+def metrics_categories(*, queryset: QuerySet[Any], period: Period) -> dict[str, Any]:
+    """Per `category` (null = logs without one): count, success_count, success_rate, error_count,
+    avg_execution_time; sorted by count descending, then category (null last)."""
+    stats = _group_stats(_in(queryset, period.start, period.end), group="category")
+    rows = [
+        {"category": category, "count": s["count"], "success_count": s["SUCCESS"],
+         "success_rate": _rate(s["SUCCESS"], s["count"]), "error_count": s["FAILED"] + s["ERROR"],
+         "avg_execution_time": _seconds(s["avg"])}
+        for category, s in stats.items()
+    ]
+    rows.sort(key=lambda r: (-r["count"], r["category"] is None, r["category"] or ""))
+    return {"data": rows, **period.fields()}
+
+
+def timeseries_buckets(start: dt.datetime, end: dt.datetime, interval: str) -> list[dt.datetime]:
+    """Every bucket start (UTC hour or day) that overlaps [start, end)."""
+    step = dt.timedelta(hours=1) if interval == "hour" else dt.timedelta(days=1)
+    first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if interval == "day":
+        first = first.replace(hour=0)
+    buckets = []
+    bucket = first
+    while bucket < end:
+        buckets.append(bucket)
+        bucket += step
+    return buckets
+
+
+def metrics_timeseries(*, queryset: QuerySet[Any], period: Period, interval: str) -> dict[str, Any]:
+    """Per UTC hour or day bucket of the period (every bucket present, empty ones all zeros):
+    count, success_count, success_rate, error_count, avg and p95 execution time."""
+    annotated = _in(queryset, period.start, period.end).annotate(
+        bucket=Trunc("executed_at", interval, tzinfo=UTC))
+    stats = {
+        bucket.astimezone(UTC): s
+        for bucket, s in _group_stats(annotated, group="bucket", fractions=(0.95,)).items()
+    }
+    rows = []
+    for bucket in timeseries_buckets(period.start, period.end, interval):
+        s = stats.get(bucket) or _empty_stats()
+        rows.append({
+            "bucket": bucket, "count": s["count"], "success_count": s["SUCCESS"],
+            "success_rate": _rate(s["SUCCESS"], s["count"]), "error_count": s["FAILED"] + s["ERROR"],
+            "avg_execution_time": _seconds(s["avg"]),
+            "p95_execution_time": _seconds(s["percentiles"].get(0.95)),
+        })
+    return {"data": rows, "interval": interval, **period.fields()}
+
+
+def metrics_errors(*, queryset: QuerySet[Any], period: Period, limit: int) -> dict[str, Any]:
+    """The most common (`workflow_error_type`, `workflow_error_node`) pairs among logs that have
+    an error type or status FAILED/ERROR; null type/node form their own groups. Each with its
+    count and the latest log (id, executed_at, first 1,000 characters of workflow_error).
+    Sorted by count desc, then latest first; at most `limit` groups."""
+    failing = _in(queryset, period.start, period.end).filter(
+        Q(workflow_error_type__isnull=False) | Q(status__in=ERROR_STATUSES))
+    groups = list(
+        failing.values("workflow_error_type", "workflow_error_node")
+        .annotate(count=Count("pk"), latest=Max("executed_at"))
+        .order_by("-count", "-latest", F("workflow_error_type").asc(nulls_first=True),
+                  F("workflow_error_node").asc(nulls_first=True))[:limit]
+    )
+    if not groups:
+        return {"data": [], **period.fields()}
+    # One query for every group's latest example: the rows at each group's latest timestamp.
+    match = Q(pk__in=[])
+    for g in groups:
+        match |= Q(executed_at=g["latest"],
+                   **_null_safe("workflow_error_type", g["workflow_error_type"]),
+                   **_null_safe("workflow_error_node", g["workflow_error_node"]))
+    examples: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for row in failing.filter(match).order_by("-executed_at", "-id").values(
+            "id", "executed_at", "workflow_error", "workflow_error_type", "workflow_error_node"):
+        examples.setdefault((row["workflow_error_type"], row["workflow_error_node"]), row)
+    data = []
+    for g in groups:
+        example = examples[(g["workflow_error_type"], g["workflow_error_node"])]
+        message = example["workflow_error"]
+        data.append({
+            "workflow_error_type": g["workflow_error_type"], "workflow_error_node": g["workflow_error_node"],
+            "count": g["count"], "latest_log_id": example["id"], "latest_executed_at": example["executed_at"],
+            "latest_message": message[:MAX_ERROR_MESSAGE] if message is not None else None,
+        })
+    return {"data": data, **period.fields()}
+
+
+def _null_safe(field: str, value: Any) -> dict[str, Any]:
+    return {f"{field}__isnull": True} if value is None else {field: value}
+
+
+def metrics_versions(*, queryset: QuerySet[Any], period: Period) -> dict[str, Any]:
+    """Per `workflow_version` (null = unversioned logs): count, success_rate, error_count, avg and
+    p95 execution time, first/last executed_at within the period; newest version (last_seen)
+    first, so a version and the one before it are adjacent rows."""
+    stats = _group_stats(_in(queryset, period.start, period.end), group="workflow_version", fractions=(0.95,))
+    rows = [
+        {"workflow_version": version, "count": s["count"], "success_rate": _rate(s["SUCCESS"], s["count"]),
+         "error_count": s["FAILED"] + s["ERROR"], "avg_execution_time": _seconds(s["avg"]),
+         "p95_execution_time": _seconds(s["percentiles"].get(0.95)),
+         "first_seen": s["first_seen"], "last_seen": s["last_seen"]}
+        for version, s in stats.items()
+    ]
+    rows.sort(key=lambda r: (r["last_seen"], r["workflow_version"] or ""), reverse=True)
+    return {"data": rows, **period.fields()}
