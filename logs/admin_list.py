@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from typing import Any
 
@@ -16,7 +17,7 @@ from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import OperationalError, connections, transaction
 from django.db.models import Max, Min, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -27,6 +28,9 @@ from logs.models import WorkflowLog
 
 # Exact counts are taken up to this many rows; past it the page says "more than 10,000".
 COUNT_CAP = 10_000
+# On PostgreSQL a filtered count gets this long; a filter no index serves well (say a rare error
+# type across all tenants) then falls back to the planner's estimate instead of stalling the page.
+COUNT_TIMEOUT_MS = 300
 # Rows of the newest logs sampled for the sidebar choices of free-text columns.
 CHOICES_SAMPLE = 2_000
 CHOICES_CACHE_SECONDS = 60
@@ -45,13 +49,37 @@ def table_estimate(queryset: QuerySet[Any]) -> int | None:
     return int(row[0]) if row and row[0] >= 0 else None
 
 
+def plan_estimate(queryset: QuerySet[Any]) -> int:
+    """The planner's row estimate for the queryset (EXPLAIN, which runs nothing)."""
+    plan = json.loads(queryset.order_by().explain(format="json"))
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def bounded_count(queryset: QuerySet[Any]) -> int | None:
+    """COUNT of at most COUNT_CAP + 1 rows; None when PostgreSQL needed more than COUNT_TIMEOUT_MS."""
+    bounded = queryset.order_by()[: COUNT_CAP + 1]
+    connection = connections[queryset.db]
+    if connection.vendor != "postgresql":
+        return bounded.count()
+    with transaction.atomic(using=queryset.db):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = %s", [COUNT_TIMEOUT_MS])
+        try:
+            with transaction.atomic(using=queryset.db):  # a savepoint: the timeout rolls back only this
+                return bounded.count()
+        except OperationalError:  # canceling statement due to statement timeout
+            return None
+
+
 class EstimatedCountPaginator(Paginator):
     """Counts that never walk the whole table.
 
     Unfiltered on PostgreSQL: the planner's estimate (`pg_class.reltuples`, kept fresh by
     autovacuum), flagged `estimated`. Filtered, or a table too small for estimates to matter:
     an exact count of at most COUNT_CAP + 1 rows (`SELECT COUNT(*) FROM (... LIMIT 10001)`),
-    flagged `capped` when there are more. Pages past the count are simply not linked.
+    flagged `capped` when there are more; if that count takes longer than COUNT_TIMEOUT_MS,
+    the planner's estimate for the filter (EXPLAIN), flagged `estimated`. Pages past the count
+    are simply not linked.
     """
 
     estimated = False
@@ -67,7 +95,10 @@ class EstimatedCountPaginator(Paginator):
             if estimate is not None and estimate > COUNT_CAP:
                 self.estimated = True
                 return estimate
-        bounded = queryset.order_by()[: COUNT_CAP + 1].count()
+        bounded = bounded_count(queryset)
+        if bounded is None:
+            self.estimated = True
+            return max(plan_estimate(queryset), 1)
         if bounded > COUNT_CAP:
             self.capped = True
             return COUNT_CAP

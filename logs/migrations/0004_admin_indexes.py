@@ -4,7 +4,7 @@ On PostgreSQL they are built CONCURRENTLY (the migration is non-atomic), so addi
 table that already holds millions of logs does not block ingestion while they build.
 
 Also, on PostgreSQL only: a trigram index over the error text of failed runs, for the admin's
-error-text search (`ILIKE '%timeout%'`). It is partial (only rows that carry an error), so
+error-text search (`UPPER(workflow_error) LIKE '%TIMEOUT%'`). It is partial (only rows that carry an error), so
 successful runs, the bulk of ingestion, pay nothing for it. Skipped when the pg_trgm extension
 cannot be created (no privilege); the search then still works, only slower.
 """
@@ -32,8 +32,9 @@ def create(apps, schema_editor):
             cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         except Exception:  # no privilege: keep the (slower) sequential error search
             return
+        # On PostgreSQL Django's icontains is UPPER(col) LIKE UPPER('%term%'): index that expression.
         cursor.execute('CREATE INDEX CONCURRENTLY IF NOT EXISTS "wl_error_trgm" ON "workflow_logs" '
-                       'USING gin ("workflow_error" gin_trgm_ops) WHERE "workflow_error" IS NOT NULL')
+                       'USING gin (UPPER("workflow_error") gin_trgm_ops) WHERE "workflow_error" IS NOT NULL')
 
 
 def drop(apps, schema_editor):

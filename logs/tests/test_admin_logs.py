@@ -267,3 +267,23 @@ def test_staff_without_the_log_permission_cannot_see_logs(django_user_model: Any
 def test_anonymous_is_sent_to_login(client: Any, logs: dict[str, str]) -> None:
     response = client.get(LIST)
     assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.postgres_only
+def test_bounded_count_gives_up_after_the_timeout(logs: dict[str, str], monkeypatch: Any) -> None:
+    from logs import admin_list
+
+    monkeypatch.setattr(admin_list, "COUNT_TIMEOUT_MS", 20)
+    slow = WorkflowLog.objects.extra(where=["pg_sleep(0.05) IS NOT NULL"])  # 6 rows x 50 ms
+    assert admin_list.bounded_count(slow) is None
+    assert admin_list.bounded_count(WorkflowLog.objects.filter(status="FAILED")) == 2  # connection still usable
+    assert admin_list.plan_estimate(WorkflowLog.objects.all()) >= 1
+
+
+def test_slow_filtered_count_shows_the_plan_estimate(admin_client: Any, logs: dict[str, str],
+                                                     monkeypatch: Any) -> None:
+    monkeypatch.setattr("logs.admin_list.bounded_count", lambda queryset: None)
+    monkeypatch.setattr("logs.admin_list.plan_estimate", lambda queryset: 3)
+    response = admin_client.get(f"{LIST}?status__exact=FAILED")
+    assert tickets(response) == ["B-1", "T-101"]  # the list itself is unaffected
+    assert "about 3 workflow logs (estimated)" in response.content.decode()
