@@ -37,9 +37,9 @@ def _release_live_server_connections(live_server: Any) -> None:
 
     from django.db import connection, connections
 
-    live_server.stop()
     if connection.vendor != "postgresql":
-        return
+        return  # SQLite: the server shares the test's in-memory connection; nothing to release
+    live_server.stop()
     for _ in range(100):
         for each in connections.all():
             each.close_pool()
