@@ -47,7 +47,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin with our own AdminSite (login throttling, operator console branding).
+    "central_logger.apps.OperatorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -200,6 +201,26 @@ API_KEY_LAST_USED_INTERVAL = env.int("API_KEY_LAST_USED_INTERVAL", default=60)
 # List totals are exact up to this many matching logs; above it `total` is the planner's
 # estimate (PostgreSQL) and `total_is_exact` is false, so a page never counts millions of rows.
 LIST_COUNT_EXACT_LIMIT = env.int("LIST_COUNT_EXACT_LIMIT", default=10_000)
+
+# --- Operator console (Django admin) ---------------------------------------------------------
+# Failed admin logins allowed per (username, client IP) within ADMIN_LOGIN_LOCKOUT_SECONDS; the
+# next attempt is refused (HTTP 429) until the lockout expires, even with the right password.
+# Counted in the cache: set REDIS_URL when running more than one process.
+ADMIN_LOGIN_MAX_ATTEMPTS = env.int("ADMIN_LOGIN_MAX_ATTEMPTS", default=5)
+ADMIN_LOGIN_LOCKOUT_SECONDS = env.int("ADMIN_LOGIN_LOCKOUT_SECONDS", default=900)
+if ADMIN_LOGIN_MAX_ATTEMPTS < 1 or ADMIN_LOGIN_LOCKOUT_SECONDS < 1:
+    raise ImproperlyConfigured("ADMIN_LOGIN_MAX_ATTEMPTS and ADMIN_LOGIN_LOCKOUT_SECONDS must be positive")
+
+# --- Retention --------------------------------------------------------------------------------
+# Days of logs kept for a client whose own retention_days is empty; empty = keep forever.
+# A client's own retention_days always wins (see `manage.py prune_logs`).
+_default_retention = env.str("DEFAULT_RETENTION_DAYS", default="").strip()
+try:
+    DEFAULT_RETENTION_DAYS: int | None = int(_default_retention) if _default_retention else None
+except ValueError:
+    raise ImproperlyConfigured(f"DEFAULT_RETENTION_DAYS must be a whole number of days or empty, got {_default_retention!r}") from None
+if DEFAULT_RETENTION_DAYS is not None and DEFAULT_RETENTION_DAYS < 1:
+    raise ImproperlyConfigured("DEFAULT_RETENTION_DAYS must be at least 1 (or empty to keep logs forever)")
 
 # --- Django REST Framework ------------------------------------------------------------------
 REST_FRAMEWORK = {

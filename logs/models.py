@@ -84,6 +84,12 @@ class WorkflowLog(models.Model):
             # Also wl_client_exec_time (client, execution_time_seconds DESC NULLS LAST, id DESC) for
             # "which tickets took longest", created in migration 0003 with SQL per database
             # (SQLite rejects NULLS LAST in an index, and sorts NULLs last in DESC anyway).
+            # Operator console (admin): all tenants newest first (its default ordering), the
+            # date hierarchy's min/max, and status/date filters without a client.
+            models.Index(fields=["-executed_at", "-id"], name="wl_executed"),
+            # Operator console search by ticket id across tenants: exact and prefix (LIKE 'x%'),
+            # which a plain btree cannot serve under a non-C collation.
+            models.Index(fields=["ticket_id"], name="wl_ticket_pattern", opclasses=["varchar_pattern_ops"]),
         ]
         constraints = [
             # Idempotent retries: one row per (tenant, event_id); also makes concurrent
