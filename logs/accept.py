@@ -14,6 +14,7 @@ instead of creating a second log.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +74,14 @@ def _to_spool(client: Client, api_key_id: int | None, items: list[dict[str, Any]
                                              log_id, row=row)
 
 
+def _spool_pending() -> bool:
+    try:
+        return spool.spool_has_pending()
+    except sqlite3.Error:  # an unreadable spool must not stop ingestion into PostgreSQL
+        logger.warning("ingest: spool unreadable; event_ids not checked against it", exc_info=True)
+        return False
+
+
 def log_accept_many(*, client: Client, api_key_id: int | None, items: list[dict[str, Any] | None],
                     load_duplicates: bool = False) -> Accepted:
     """Store validated logs durably (None entries are skipped); one result per entry.
@@ -84,7 +93,7 @@ def log_accept_many(*, client: Client, api_key_id: int | None, items: list[dict[
     items = [None if fields is None else {"id": uuid7(), **fields} for fields in items]
 
     # Logs still waiting in the spool count for idempotency too.
-    if any(f is not None and f.get("event_id") for f in items) and spool.spool_has_pending():
+    if any(f is not None and f.get("event_id") for f in items) and _spool_pending():
         spooled = spool.spool_find_event_ids(
             client_id=client.pk, event_ids=[f["event_id"] for f in items if f is not None and f.get("event_id")])
         for index, fields in enumerate(items):

@@ -130,10 +130,13 @@ def _connect(path: str) -> sqlite3.Connection:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     conn = sqlite3.connect(path, timeout=settings.SPOOL_BUSY_TIMEOUT, isolation_level=None,
                            check_same_thread=True)
-    conn.execute("PRAGMA journal_mode=WAL")
     # FULL: the WAL is fsynced at every commit, so a 202 means the log is on disk.
     conn.execute("PRAGMA synchronous=FULL")
-    conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")  # one transaction: one fsync, not one per statement
+    # Create the file's schema once (a read check first: dozens of threads connect at the same
+    # moment when an outage starts, and must not queue behind one another's DDL).
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'key_snapshot'").fetchone() is None:
+        conn.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
+        conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")  # one transaction, one fsync
     return conn
 
 

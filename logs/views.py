@@ -1,6 +1,8 @@
 """HTTP endpoints over workflow logs. Thin: read input, call a service or selector, answer."""
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Any
 
 from django.conf import settings
@@ -51,6 +53,8 @@ from logs.serializers import (
 from tenants.permissions import CanIngest, CanRead
 from tenants.scoping import TenantScopedViewSet, request_client
 
+logger = logging.getLogger("central_logger.ingest")
+
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
     description="Retry-safe key for this log (same as the body's event_id; the header wins). "
@@ -82,6 +86,12 @@ def accept(request: Request, items: list[dict[str, Any] | None], *, load_duplica
         retry = settings.RETRY_AFTER_SECONDS
         raise ServiceUnavailable("The database is unavailable and the local spool is full; retry later.",
                                  code="spool_full", details={"retry_after": retry}) from None
+    except sqlite3.Error as exc:
+        # Neither store could take the logs: say so honestly (retryable), never a 500.
+        logger.error("ingest: database and spool both unavailable (%s)", exc)
+        raise ServiceUnavailable("The database and the local spool are unavailable; retry later.",
+                                 code="service_unavailable",
+                                 details={"retry_after": settings.RETRY_AFTER_SECONDS}) from None
 
 
 class LogViewSet(TenantScopedViewSet):
