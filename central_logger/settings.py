@@ -255,7 +255,7 @@ SPOOL_DRAIN_BATCH = env.int("SPOOL_DRAIN_BATCH", default=500)
 # Client-side deadline of one drain round, seconds.
 SPOOL_DRAIN_DEADLINE = env.float("SPOOL_DRAIN_DEADLINE", default=30.0)
 # Seconds a writer waits for the spool's lock before giving up.
-SPOOL_BUSY_TIMEOUT = env.float("SPOOL_BUSY_TIMEOUT", default=0.5)
+SPOOL_BUSY_TIMEOUT = env.float("SPOOL_BUSY_TIMEOUT", default=1.0)
 # How often (seconds) a worker re-saves a known key to the outage snapshot, at most.
 KEY_SNAPSHOT_INTERVAL = env.int("KEY_SNAPSHOT_INTERVAL", default=60)
 
