@@ -23,7 +23,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
 
 import orjson
 from django.conf import settings
@@ -157,22 +156,3 @@ class ResilientApiKeyAuthentication(ApiKeyAuthentication):
             dbguard.mark_success()  # the database just answered: stop skipping it
         return result
 
-
-try:
-    from drf_spectacular.extensions import OpenApiAuthenticationExtension
-
-    class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):  # type: ignore[misc]
-        """OpenAPI: both key headers (X-API-Key, or Authorization: Bearer) for the API key classes."""
-
-        target_class = "tenants.authentication.ApiKeyAuthentication"
-        match_subclasses = True
-        name = ["ApiKeyHeader", "BearerKey"]
-        priority = -1  # a more specific extension elsewhere wins
-
-        def get_security_definition(self, auto_schema: Any) -> list[dict[str, Any]]:
-            return [
-                {"type": "apiKey", "in": "header", "name": "X-API-Key"},
-                {"type": "http", "scheme": "bearer", "bearerFormat": "clk_<prefix>_<secret>"},
-            ]
-except ImportError:  # pragma: no cover
-    pass
