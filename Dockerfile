@@ -16,4 +16,4 @@ EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD python -c "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/health/live', timeout=2).status == 200 else 1)"
 
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec gunicorn central_logger.wsgi -c gunicorn.conf.py"]
+CMD ["sh", "-c", "DB_STATEMENT_TIMEOUT_MS=0 python manage.py migrate --noinput && exec gunicorn central_logger.wsgi -c gunicorn.conf.py"]

@@ -20,7 +20,7 @@ setup: $(BIN)/.installed
 
 run: setup
 	$(BIN)/python scripts/init_env.py
-	$(BIN)/python manage.py migrate --noinput
+	DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py first_run --url http://$(HOST):$(PORT)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn central_logger.wsgi -c gunicorn.conf.py

@@ -54,3 +54,24 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     for item in items:
         if "postgres_only" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
+    """Each test gets its own spool file, a closed circuit breaker, no remembered keys and fresh
+    rate-limit counters; no background drainer thread (tests drain explicitly)."""
+    from django.core.cache import cache
+
+    from central_logger import dbguard
+    from logs import spool
+    from tenants import resilience
+
+    settings.SPOOL_PATH = str(tmp_path / "spool.sqlite3")
+    settings.SPOOL_DRAIN_INTERVAL = 0
+    dbguard.reset()
+    resilience.forget_all()
+    cache.clear()
+    yield
+    spool.close_connections()
+    dbguard.reset()
+    resilience.forget_all()

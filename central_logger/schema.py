@@ -18,6 +18,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     """`tenants.authentication.ApiKeyAuthentication`: `X-API-Key: clk_...` or `Authorization: Bearer clk_...`."""
 
     target_class = "tenants.authentication.ApiKeyAuthentication"
+    match_subclasses = True  # also tenants.resilience.ResilientApiKeyAuthentication (the configured class)
     name = ["ApiKeyAuth", "BearerAuth"]
 
     def get_security_requirement(self, auto_schema: Any) -> list[dict[str, list[Any]]]:

@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from central_logger.dbguard import DeadlineConnection
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -63,6 +65,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "central_logger.middleware.DatabaseDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -104,10 +107,21 @@ DB_POOL = _bool("DB_POOL", DB_IS_POSTGRES)
 DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=8)
 DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.0)
+# Default statement_timeout of every PostgreSQL connection (reads, admin, commands), in ms;
+# 0 = none. Ingestion sets its own, shorter one per transaction (INGEST_DB_TIMEOUT_MS).
+DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
+# Budget of PostgreSQL work in one ingestion request (auth included), in ms: past it the logs
+# go to the spool. Enforced on the server (SET LOCAL statement_timeout) and on the client
+# (central_logger/dbguard.py), well inside the real client's 3-second timeout.
+INGEST_DB_TIMEOUT_MS = env.int("INGEST_DB_TIMEOUT_MS", default=1500)
+# After a database failure, ingestion goes straight to the spool for this many seconds.
+DB_CIRCUIT_OPEN_SECONDS = env.float("DB_CIRCUIT_OPEN_SECONDS", default=2.0)
 
 if DB_IS_POSTGRES:
     options = DATABASES["default"].setdefault("OPTIONS", {})
     options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+    if DB_STATEMENT_TIMEOUT_MS:
+        options["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
     if DB_POOL:
         # psycopg 3's pool: a request waits at most DB_POOL_TIMEOUT for a connection, then
         # the API answers 503 + Retry-After instead of hanging (see central_logger/errors.py).
@@ -115,6 +129,8 @@ if DB_IS_POSTGRES:
             "min_size": DB_POOL_MIN_SIZE,
             "max_size": DB_POOL_MAX_SIZE,
             "timeout": DB_POOL_TIMEOUT,
+            # Every socket wait honours the request's deadline, even if the server is frozen.
+            "connection_class": DeadlineConnection,
         }
         DATABASES["default"]["CONN_MAX_AGE"] = 0
     else:
@@ -126,16 +142,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Cache ----------------------------------------------------------------------------------
 # Local memory by default; set REDIS_URL to share rate limits and key lookups across processes.
 REDIS_URL = env.str("REDIS_URL", default="")
+# Keys are prefixed (CACHE_KEY_PREFIX) so several deployments can share one Redis.
+CACHE_KEY_PREFIX = env.str("CACHE_KEY_PREFIX", default="central-logger")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                          "KEY_PREFIX": CACHE_KEY_PREFIX}}
 
 # --- Auth, i18n, static -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -222,9 +242,33 @@ except ValueError:
 if DEFAULT_RETENTION_DAYS is not None and DEFAULT_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("DEFAULT_RETENTION_DAYS must be at least 1 (or empty to keep logs forever)")
 
+# --- Durable spool (logs/spool.py) ---------------------------------------------------------
+# Where ingestion keeps logs while PostgreSQL is unavailable (a SQLite file; keep it on a
+# persistent volume). Logs there survive restarts and are drained automatically.
+SPOOL_PATH = env.str("SPOOL_PATH", default=str(BASE_DIR / "var" / "spool.sqlite3"))
+# Cap on the spooled logs' size; past it ingestion answers 503 + Retry-After.
+SPOOL_MAX_BYTES = env.int("SPOOL_MAX_BYTES", default=512 * 1024 * 1024)
+# Seconds between the background drainer's checks (per worker process); 0 = no background
+# drainer (then run `manage.py drain_spool`).
+SPOOL_DRAIN_INTERVAL = env.float("SPOOL_DRAIN_INTERVAL", default=1.0)
+SPOOL_DRAIN_BATCH = env.int("SPOOL_DRAIN_BATCH", default=500)
+# Client-side deadline of one drain round, seconds.
+SPOOL_DRAIN_DEADLINE = env.float("SPOOL_DRAIN_DEADLINE", default=30.0)
+# Seconds a writer waits for the spool's lock before giving up.
+SPOOL_BUSY_TIMEOUT = env.float("SPOOL_BUSY_TIMEOUT", default=1.0)
+# How often (seconds) a worker re-saves a known key to the outage snapshot, at most.
+KEY_SNAPSHOT_INTERVAL = env.int("KEY_SNAPSHOT_INTERVAL", default=60)
+
+# --- Rate limits (central_logger/throttling.py) ---------------------------------------------------
+# Per API key, "<count>/<sec|min|hour|day>"; empty = unlimited. Shared across processes only with
+# REDIS_URL (local memory is per process).
+RATE_LIMIT_INGEST = env.str("RATE_LIMIT_INGEST", default="6000/min")
+RATE_LIMIT_READ = env.str("RATE_LIMIT_READ", default="1200/min")
+
 # --- Django REST Framework ------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.authentication.ApiKeyAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.resilience.ResilientApiKeyAuthentication"],
+    "DEFAULT_THROTTLE_CLASSES": ["central_logger.throttling.ApiKeyRateThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["central_logger.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["central_logger.parsers.ORJSONParser"],

@@ -8,6 +8,7 @@ from central_logger import schema as _schema  # noqa: F401  registers the OpenAP
 urlpatterns = [
     path("health", health.health, name="health"),
     path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
     path("api/v1/", include("logs.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),

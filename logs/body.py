@@ -69,6 +69,8 @@ def read_json_body(request: Request, *, max_bytes: int) -> JsonBody:
         length = int(declared)
     except ValueError:
         raise BadRequest("Invalid Content-Length header.") from None
+    if length < 0:
+        raise BadRequest("Invalid Content-Length header.")
     encoding = meta.get("HTTP_CONTENT_ENCODING", "identity").strip().lower()
     if encoding not in ("identity", "gzip", ""):
         raise UnsupportedMediaType(f"Unsupported Content-Encoding {encoding!r}; use gzip or none.",

@@ -56,9 +56,11 @@ class LogDetailSerializer(LogSummarySerializer):
 
 class IngestedLogSerializer(LogSummarySerializer):
     duplicate = serializers.BooleanField(help_text="True when this event_id/Idempotency-Key was already stored.")
+    spooled = serializers.BooleanField(help_text="True when the database was unavailable and the log is in the "
+                                                 "durable local spool; it reaches the database later, with this id.")
 
     class Meta(LogSummarySerializer.Meta):
-        fields = (*SUMMARY_FIELDS, "duplicate")
+        fields = (*SUMMARY_FIELDS, "duplicate", "spooled")
         ref_name = "IngestedLog"
 
 
@@ -76,6 +78,7 @@ class BatchResultSerializer(serializers.Serializer):
     created = serializers.IntegerField()
     duplicates = serializers.IntegerField()
     rejected = serializers.IntegerField()
+    spooled = serializers.BooleanField(help_text="True when the logs went to the durable local spool (202).")
     results = BatchItemResultSerializer(many=True)
 
 

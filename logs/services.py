@@ -75,7 +75,9 @@ def log_ingest_many(*, client: Client, items: list[dict[str, Any] | None]) -> li
             if event_id and event_id in known:
                 results[index] = ItemResult(index, DUPLICATE, known[event_id])
                 continue
-            row = WorkflowLog(id=uuid7(), client=client, **fields)
+            # An id may be pre-assigned (logs/accept.py does, so a log keeps its id if it has to
+            # go to the spool instead); otherwise a fresh UUIDv7.
+            row = WorkflowLog(client=client, **{"id": uuid7(), **fields})
             if event_id:
                 known[event_id] = str(row.id)
             to_create.append(row)

@@ -1,6 +1,8 @@
 """HTTP endpoints over workflow logs. Thin: read input, call a service or selector, answer."""
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Any
 
 from django.conf import settings
@@ -16,9 +18,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from central_logger.errors import BadRequest
+from central_logger.errors import BadRequest, ServiceUnavailable
 from central_logger.schema import READ_ERRORS, EnvelopedListAutoSchema, error_responses
-from logs import export, selectors, services
+from logs import export, selectors, services, spool
+from logs.accept import Accepted, log_accept_many
 from logs.body import read_json_body
 from logs.filters import (
     INTERVALS,
@@ -50,6 +53,8 @@ from logs.serializers import (
 from tenants.permissions import CanIngest, CanRead
 from tenants.scoping import TenantScopedViewSet, request_client
 
+logger = logging.getLogger("central_logger.ingest")
+
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
     description="Retry-safe key for this log (same as the body's event_id; the header wins). "
@@ -69,6 +74,24 @@ class JsonErrorsNegotiation(DefaultContentNegotiation):
 
 def is_connectivity_check(body: dict[str, Any]) -> bool:
     return body.get("test") is True and set(body) <= CONNECTIVITY_FIELDS
+
+
+def accept(request: Request, items: list[dict[str, Any] | None], *, load_duplicates: bool = False) -> Accepted:
+    """Store logs durably (PostgreSQL, else the spool); a full spool is a 503 + Retry-After."""
+    api_key = getattr(request.user, "api_key", None)
+    try:
+        return log_accept_many(client=request_client(request), api_key_id=api_key.pk if api_key else None,
+                               items=items, load_duplicates=load_duplicates)
+    except spool.SpoolFull:
+        retry = settings.RETRY_AFTER_SECONDS
+        raise ServiceUnavailable("The database is unavailable and the local spool is full; retry later.",
+                                 code="spool_full", details={"retry_after": retry}) from None
+    except sqlite3.Error as exc:
+        # Neither store could take the logs: say so honestly (retryable), never a 500.
+        logger.error("ingest: database and spool both unavailable (%s)", exc)
+        raise ServiceUnavailable("The database and the local spool are unavailable; retry later.",
+                                 code="service_unavailable",
+                                 details={"retry_after": settings.RETRY_AFTER_SECONDS}) from None
 
 
 class LogViewSet(TenantScopedViewSet):
@@ -95,6 +118,9 @@ class LogViewSet(TenantScopedViewSet):
             201: IngestedLogSerializer,
             200: OpenApiResponse(IngestedLogSerializer, description="Duplicate (already stored), or a connectivity check."),
             **error_responses(400, 401, 403, 411, 413, 415, 429, 503),
+            202: OpenApiResponse(IngestedLogSerializer, description="Accepted into the durable spool while the "
+                                 "database is unavailable (`spooled: true`); stored in the database later, "
+                                 "with this id."),
         },
     )
     def create(self, request: Request) -> Response:
@@ -111,11 +137,21 @@ class LogViewSet(TenantScopedViewSet):
                                               event_id=event_id.strip() if event_id else None)
         if errors:
             raise ValidationError(errors)
-        (result,) = services.log_ingest_many(client=request_client(request), items=[fields])
-        assert result is not None
-        row = result.row or self.get_queryset().get(pk=result.id)
-        data = {**log_summary(row), "duplicate": result.status == services.DUPLICATE}
-        return Response(data, status=status.HTTP_201_CREATED if result.row else status.HTTP_200_OK)
+        accepted = accept(request, [fields], load_duplicates=True)
+        (result,) = accepted.results
+        assert result is not None and result.id is not None
+        duplicate = result.status == services.DUPLICATE
+        row = result.row
+        if row is None:  # a duplicate of a log that is still in the spool
+            spooled_fields = spool.spool_load(client_id=request_client(request).pk, log_id=result.id) or fields
+            row = WorkflowLog(client=request_client(request), **{**spooled_fields, "id": result.id})
+            row.created_at = timezone.now()
+        data = {**log_summary(row), "duplicate": duplicate, "spooled": accepted.spooled}
+        if duplicate:
+            code = status.HTTP_200_OK
+        else:
+            code = status.HTTP_202_ACCEPTED if accepted.spooled else status.HTTP_201_CREATED
+        return Response(data, status=code)
 
     @extend_schema(
         operation_id="logs_ingest_batch",
@@ -126,6 +162,8 @@ class LogViewSet(TenantScopedViewSet):
             200: OpenApiResponse(BatchResultSerializer, description="Every log was a duplicate."),
             207: OpenApiResponse(BatchResultSerializer, description="Some logs were invalid; the valid ones are stored."),
             **error_responses(400, 401, 403, 411, 413, 415, 429, 503),
+            202: OpenApiResponse(BatchResultSerializer, description="Accepted into the durable spool while the "
+                                 "database is unavailable (`spooled: true`)."),
         },
     )
     @action(detail=False, methods=["post"], url_path="batch")
@@ -150,9 +188,11 @@ class LogViewSet(TenantScopedViewSet):
                 invalid[index] = errors
 
         results_by_index = {}
+        spooled = False
         if len(invalid) < len(logs):
-            stored = services.log_ingest_many(client=request_client(request), items=prepared)
-            results_by_index = {r.index: r for r in stored if r is not None}
+            accepted = accept(request, prepared)
+            spooled = accepted.spooled
+            results_by_index = {r.index: r for r in accepted.results if r is not None}
         results = [
             results_by_index.get(i) or services.ItemResult(i, services.INVALID, errors=invalid[i])
             for i in range(len(logs))
@@ -170,10 +210,13 @@ class LogViewSet(TenantScopedViewSet):
             "created": created,
             "duplicates": duplicates,
             "rejected": len(invalid),
+            "spooled": spooled,
             "results": payload,
         }
         if invalid:
             code = status.HTTP_207_MULTI_STATUS
+        elif spooled and created:
+            code = status.HTTP_202_ACCEPTED
         else:
             code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(data, status=code)

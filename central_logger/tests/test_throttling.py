@@ -1,0 +1,111 @@
+"""Per-key rate limits: 429 + Retry-After in the envelope, per tenant, local memory or Redis."""
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from unittest import mock
+
+import pytest
+from django.core.cache import caches
+from django.test import override_settings
+
+from central_logger.throttling import parse_rate
+from conftest import Tenant
+from logs.models import WorkflowLog
+from logs.tests.factories import log_body
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/logs"
+
+
+def test_ingest_over_the_rate_is_429_with_retry_after(alice: Tenant, settings: Any) -> None:
+    settings.RATE_LIMIT_INGEST = "3/min"
+    codes = [alice.api.post(URL, log_body(), format="json").status_code for _ in range(4)]
+    assert codes == [201, 201, 201, 429]
+    response = alice.api.post(URL, log_body(), format="json")
+    error = response.json()["error"]
+    assert error["code"] == "rate_limited"
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert error["details"]["retry_after"] == int(response["Retry-After"])
+    assert WorkflowLog.objects.count() == 3
+
+
+def test_one_tenant_over_its_quota_does_not_limit_another(alice: Tenant, bob: Tenant, settings: Any) -> None:
+    settings.RATE_LIMIT_INGEST = "2/min"
+    for _ in range(3):
+        alice.api.post(URL, log_body(), format="json")
+    assert alice.api.post(URL, log_body(), format="json").status_code == 429
+    assert [bob.api.post(URL, log_body(), format="json").status_code for _ in range(2)] == [201, 201]
+
+
+def test_reads_and_writes_have_separate_budgets(alice: Tenant, settings: Any) -> None:
+    settings.RATE_LIMIT_INGEST = "2/min"
+    settings.RATE_LIMIT_READ = "2/min"
+    for _ in range(2):
+        alice.api.post(URL, log_body(), format="json")
+    assert alice.api.post(URL, log_body(), format="json").status_code == 429
+    # the OpenAPI schema is a read like any other for a caller with a key
+    reads = [alice.api.get("/api/schema/").status_code for _ in range(3)]
+    assert reads == [200, 200, 429]
+
+
+def test_unauthenticated_requests_are_401_not_throttled(anon: Any, settings: Any) -> None:
+    settings.RATE_LIMIT_INGEST = "1/min"
+    assert [anon.post(URL, log_body(), format="json").status_code for _ in range(3)] == [401, 401, 401]
+
+
+def test_a_broken_cache_lets_requests_through(alice: Tenant, settings: Any) -> None:
+    settings.RATE_LIMIT_INGEST = "1/min"
+    with mock.patch("central_logger.throttling.cache.get_many", side_effect=ConnectionError("redis down")):
+        codes = [alice.api.post(URL, log_body(), format="json").status_code for _ in range(3)]
+    assert codes == [201, 201, 201]
+
+
+def test_empty_rate_means_unlimited(alice: Tenant, settings: Any) -> None:
+    settings.RATE_LIMIT_INGEST = ""
+    assert {alice.api.post(URL, log_body(), format="json").status_code for _ in range(5)} == {201}
+
+
+@pytest.mark.parametrize("rate, parsed", [("6000/min", (6000, 60)), ("10/sec", (10, 1)), ("5/hour", (5, 3600)),
+                                          ("1/day", (1, 86400)), ("none", None), ("", None)])
+def test_rates_parse(rate: str, parsed: Any) -> None:
+    assert parse_rate(rate) == parsed
+
+
+@pytest.mark.parametrize("rate", ["fast", "10/fortnight", "x/min"])
+def test_bad_rates_fail_loudly(rate: str) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    with pytest.raises(ImproperlyConfigured):
+        parse_rate(rate)
+
+
+def _redis_available() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=0.5).ping())
+    except Exception:
+        return False
+
+
+@pytest.mark.skipif(not _redis_available(), reason="Redis is not running on 127.0.0.1:6379")
+def test_limits_are_shared_through_redis(alice: Tenant, settings: Any) -> None:
+    prefix = f"cl-test-{uuid.uuid4().hex[:8]}"
+    redis_cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                               "LOCATION": "redis://127.0.0.1:6379/0", "KEY_PREFIX": prefix}}
+    settings.RATE_LIMIT_INGEST = "2/min"
+    with override_settings(CACHES=redis_cache):
+        caches["default"].clear()
+        try:
+            codes = [alice.api.post(URL, log_body(), format="json").status_code for _ in range(3)]
+            # the counter lives in Redis, where another process would see it
+            import redis
+
+            client = redis.Redis(host="127.0.0.1", port=6379)
+            keys = client.keys(f"{prefix}:*rl:ingest:k:{alice.key.split('_')[1]}:*")
+            assert keys and int(client.get(keys[0])) == 2
+            client.delete(*keys)
+        finally:
+            caches["default"].close()
+    assert codes == [201, 201, 429]

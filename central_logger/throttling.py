@@ -1,0 +1,101 @@
+"""Per-API-key rate limits: `RATE_LIMIT_INGEST` for writes, `RATE_LIMIT_READ` for reads.
+
+A sliding-window counter (the previous window's count, weighted by how much of it still
+overlaps, plus the current window's count): two cache reads and one atomic increment per
+request, whatever the rate. DRF's SimpleRateThrottle keeps a list of every request timestamp
+in the cache, which at 6000/min means pickling a 6000-element list on every request.
+
+The counters live in the default cache: local memory (per process) unless REDIS_URL is set,
+which shares them across processes and hosts. Keys are the API key's public prefix, so one
+tenant's traffic never touches another tenant's counters. If the cache itself fails (Redis
+down), requests are let through: a broken rate limiter must not take ingestion down with it.
+Rates are read on every request (not at import, as DRF does), so they can change in tests
+and deployments alike.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.request import Request
+from rest_framework.throttling import BaseThrottle
+
+logger = logging.getLogger("central_logger.throttling")
+
+_PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
+            "d": 86400, "day": 86400}
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def parse_rate(rate: str) -> tuple[int, int] | None:
+    """'6000/min' -> (6000, 60); '' or 'none' -> None (unlimited)."""
+    rate = (rate or "").strip().lower()
+    if rate in ("", "none", "0", "off"):
+        return None
+    try:
+        count, period = rate.split("/")
+        return int(count), _PERIODS[period.strip()]
+    except (ValueError, KeyError):
+        raise ImproperlyConfigured(f"Invalid rate {rate!r}; use e.g. 6000/min (sec, min, hour, day).") from None
+
+
+def _identity(request: Request) -> str | None:
+    user = request.user
+    api_key = getattr(user, "api_key", None)
+    if api_key is not None:
+        return f"k:{api_key.prefix}"
+    if getattr(user, "is_authenticated", False) and getattr(user, "pk", None) is not None:
+        return f"u:{user.pk}"  # a dashboard session
+    client = getattr(user, "client", None)
+    return f"c:{client.pk}" if client is not None else None
+
+
+class ApiKeyRateThrottle(BaseThrottle):
+    """Writes (POST, ...) count against RATE_LIMIT_INGEST, reads (GET) against RATE_LIMIT_READ."""
+
+    def __init__(self) -> None:
+        self._wait: float | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        scope = "read" if request.method in SAFE_METHODS else "ingest"
+        rate = parse_rate(settings.RATE_LIMIT_READ if scope == "read" else settings.RATE_LIMIT_INGEST)
+        ident = _identity(request)
+        if rate is None or ident is None:  # unlimited, or unauthenticated (that is a 401 anyway)
+            return True
+        limit, window = rate
+        now = time.time()
+        current = int(now // window)
+        elapsed = (now % window) / window
+        base = f"rl:{scope}:{ident}:"
+        try:
+            counts = cache.get_many([f"{base}{current}", f"{base}{current - 1}"])
+            mine = int(counts.get(f"{base}{current}", 0))
+            previous = int(counts.get(f"{base}{current - 1}", 0))
+            estimate = previous * (1 - elapsed) + mine
+            if estimate + 1 > limit:
+                self._wait = self._wait_time(limit, window, elapsed, mine, previous)
+                return False
+            try:
+                cache.incr(f"{base}{current}")
+            except ValueError:  # first request of this window
+                if not cache.add(f"{base}{current}", 1, timeout=window * 2 + 1):
+                    cache.incr(f"{base}{current}")
+        except Exception:
+            logger.warning("rate limit cache unavailable; letting the request through", exc_info=False)
+        return True
+
+    @staticmethod
+    def _wait_time(limit: int, window: int, elapsed: float, mine: int, previous: int) -> float:
+        if mine + 1 > limit or previous == 0:
+            return window * (1 - elapsed)  # the current window alone is full: wait for the next
+        # The previous window's weight must fall until one more request fits.
+        needed = 1 - (limit - 1 - mine) / previous
+        return max((needed - elapsed) * window, 1.0)
+
+    def wait(self) -> float | None:
+        return math.ceil(self._wait) if self._wait is not None else None

@@ -1,0 +1,429 @@
+"""The durable spool: where accepted logs wait while PostgreSQL is unavailable or too slow.
+
+A local SQLite file (`SPOOL_PATH`) in WAL mode with `synchronous=FULL`: a log is acknowledged
+(202) only after its spool transaction is on disk, so it survives a crash or a restart of the
+service. Each spooled row keeps the log's pre-assigned UUIDv7 id, its client and API key ids,
+its event_id and the validated field values.
+
+The drainer moves spooled rows into PostgreSQL in acceptance order (`seq`), in batches, with
+INSERT ... ON CONFLICT DO NOTHING: a row whose id is already stored (the database committed a
+write we had given up on, or a drain was interrupted between the insert and the delete) is not
+stored twice, and a row whose event_id the tenant already stored is a duplicate, as it would
+have been online. Only one drainer runs at a time (an exclusive `flock` on `<SPOOL_PATH>.lock`),
+whether it is a gunicorn worker's background thread or `manage.py drain_spool`.
+
+Connections are per thread (sqlite3 objects cannot be shared between threads) and per path.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, close_old_connections, \
+    connection, transaction
+
+from central_logger import dbguard
+
+logger = logging.getLogger("central_logger.spool")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS spooled_logs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,      -- acceptance order
+    id TEXT NOT NULL UNIQUE,                     -- the log's UUIDv7, answered to the client
+    client_id INTEGER NOT NULL,
+    api_key_id INTEGER,
+    event_id TEXT,
+    accepted_at TEXT NOT NULL,
+    fields BLOB NOT NULL,                        -- orjson of the validated field values
+    size INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spooled_logs_event ON spooled_logs (client_id, event_id) WHERE event_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS spool_stats (
+    id INTEGER PRIMARY KEY CHECK (id = 1), rows INTEGER NOT NULL, bytes INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO spool_stats VALUES (1, 0, 0);
+CREATE TRIGGER IF NOT EXISTS spooled_logs_ins AFTER INSERT ON spooled_logs BEGIN
+    UPDATE spool_stats SET rows = rows + 1, bytes = bytes + NEW.size WHERE id = 1;
+END;
+CREATE TRIGGER IF NOT EXISTS spooled_logs_del AFTER DELETE ON spooled_logs BEGIN
+    UPDATE spool_stats SET rows = rows - 1, bytes = bytes - OLD.size WHERE id = 1;
+END;
+-- Rows PostgreSQL refused for a reason that retrying cannot fix (kept for an operator).
+CREATE TABLE IF NOT EXISTS dead_letters (
+    seq INTEGER PRIMARY KEY, id TEXT NOT NULL, client_id INTEGER NOT NULL, api_key_id INTEGER,
+    event_id TEXT, accepted_at TEXT NOT NULL, fields BLOB NOT NULL, size INTEGER NOT NULL,
+    reason TEXT NOT NULL, failed_at TEXT NOT NULL
+);
+-- Last known good API keys (digests only), so a known key still authenticates during an outage.
+CREATE TABLE IF NOT EXISTS key_snapshot (
+    prefix TEXT PRIMARY KEY, digest TEXT NOT NULL, api_key_id INTEGER NOT NULL,
+    client_id INTEGER NOT NULL, client_slug TEXT NOT NULL, scopes TEXT NOT NULL,
+    expires_at TEXT, saved_at TEXT NOT NULL
+);
+"""
+
+
+class SpoolFull(Exception):
+    """The spool reached SPOOL_MAX_BYTES: ingestion answers 503 + Retry-After."""
+
+
+@dataclass
+class SpoolStats:
+    rows: int
+    bytes: int
+    max_bytes: int
+    dead_letters: int = 0
+
+    @property
+    def full(self) -> bool:
+        return self.bytes >= self.max_bytes
+
+
+@dataclass
+class SpoolItem:
+    id: str
+    event_id: str | None
+    fields: dict[str, Any]
+
+
+@dataclass
+class SpoolPut:
+    """Per item: the id answered and whether it was already spooled (same event_id)."""
+
+    ids: list[str]
+    duplicate: list[bool]
+
+
+@dataclass
+class DrainReport:
+    busy: bool = False  # another drainer holds the lock
+    inserted: int = 0
+    skipped: int = 0  # already stored (same id, or the tenant's event_id)
+    dead: int = 0
+    remaining: int = 0
+    error: str | None = None
+    batches: list[int] = field(default_factory=list)
+
+
+# --- connections ----------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def spool_path() -> str:
+    return str(settings.SPOOL_PATH)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    conn = sqlite3.connect(path, timeout=settings.SPOOL_BUSY_TIMEOUT, isolation_level=None,
+                           check_same_thread=True)
+    # FULL: the WAL is fsynced at every commit, so a 202 means the log is on disk.
+    conn.execute("PRAGMA synchronous=FULL")
+    # Create the file's schema once (a read check first: dozens of threads connect at the same
+    # moment when an outage starts, and must not queue behind one another's DDL).
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'key_snapshot'").fetchone() is None:
+        conn.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
+        conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")  # one transaction, one fsync
+    return conn
+
+
+def _conn() -> sqlite3.Connection:
+    path = spool_path()
+    conns: dict[str, sqlite3.Connection] = getattr(_local, "conns", None) or {}
+    _local.conns = conns
+    conn = conns.get(path)
+    if conn is None:
+        conn = conns[path] = _connect(path)
+    return conn
+
+
+def close_connections() -> None:
+    """Close this thread's spool connections (tests reopen the file, as a restart would)."""
+    for conn in (getattr(_local, "conns", None) or {}).values():
+        conn.close()
+    _local.conns = {}
+
+
+@contextlib.contextmanager
+def _write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    # IMMEDIATE takes the write lock up front, so the size check and the insert see one state.
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+# --- reading the state ------------------------------------------------------------------------------
+
+def spool_stats() -> SpoolStats:
+    conn = _conn()
+    rows, size = conn.execute("SELECT rows, bytes FROM spool_stats WHERE id = 1").fetchone()
+    dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
+    return SpoolStats(rows=rows, bytes=size, max_bytes=settings.SPOOL_MAX_BYTES, dead_letters=dead)
+
+
+def spool_has_pending() -> bool:
+    return bool(_conn().execute("SELECT rows FROM spool_stats WHERE id = 1").fetchone()[0])
+
+
+def spool_find_event_ids(*, client_id: int, event_ids: list[str]) -> dict[str, str]:
+    """event_id -> spooled log id, for this tenant's logs that are still in the spool."""
+    if not event_ids:
+        return {}
+    conn = _conn()
+    found: dict[str, str] = {}
+    for start in range(0, len(event_ids), 500):
+        chunk = event_ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for event_id, log_id in conn.execute(
+            f"SELECT event_id, id FROM spooled_logs WHERE client_id = ? AND event_id IN ({marks})",
+            (client_id, *chunk),
+        ):
+            found[event_id] = log_id
+    return found
+
+
+def spool_load(*, client_id: int, log_id: str) -> dict[str, Any] | None:
+    """The field values of one of this tenant's spooled logs (to answer a duplicate), or None."""
+    row = _conn().execute("SELECT fields, accepted_at FROM spooled_logs WHERE client_id = ? AND id = ?",
+                          (client_id, log_id)).fetchone()
+    if row is None:
+        return None
+    fields = _decode(row[0], row[1])
+    fields["extra"].pop("_spooled", None)
+    return fields
+
+
+# --- writing ------------------------------------------------------------------------------------------
+
+def _encode(fields: dict[str, Any]) -> bytes:
+    return orjson.dumps(fields, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+
+
+def spool_put(*, client_id: int, api_key_id: int | None, items: list[SpoolItem]) -> SpoolPut:
+    """Durably store logs; an item whose event_id this tenant already spooled is a duplicate.
+
+    Raises SpoolFull (nothing stored) when the items would take the spool past SPOOL_MAX_BYTES.
+    """
+    encoded = [_encode(item.fields) for item in items]
+    accepted_at = dt.datetime.now(dt.timezone.utc).isoformat()
+    conn = _conn()
+    ids: list[str] = []
+    duplicate: list[bool] = []
+    with _write(conn):
+        _rows, size = conn.execute("SELECT rows, bytes FROM spool_stats WHERE id = 1").fetchone()
+        if size + sum(len(blob) for blob in encoded) > settings.SPOOL_MAX_BYTES:
+            raise SpoolFull(f"The spool is full ({size} of {settings.SPOOL_MAX_BYTES} bytes).")
+        known = spool_find_event_ids(client_id=client_id,
+                                     event_ids=[i.event_id for i in items if i.event_id])
+        for item, blob in zip(items, encoded):
+            if item.event_id and item.event_id in known:
+                ids.append(known[item.event_id])
+                duplicate.append(True)
+                continue
+            conn.execute(
+                "INSERT INTO spooled_logs (id, client_id, api_key_id, event_id, accepted_at, fields, size) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (item.id, client_id, api_key_id, item.event_id, accepted_at, blob, len(blob)),
+            )
+            if item.event_id:
+                known[item.event_id] = item.id
+            ids.append(item.id)
+            duplicate.append(False)
+    return SpoolPut(ids=ids, duplicate=duplicate)
+
+
+# --- draining -------------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _drain_lock() -> Iterator[bool]:
+    path = spool_path() + ".lock"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _decode(blob: bytes, accepted_at: str) -> dict[str, Any]:
+    fields = orjson.loads(blob)
+    fields["executed_at"] = dt.datetime.fromisoformat(fields["executed_at"].replace("Z", "+00:00"))
+    extra = dict(fields.get("extra") or {})
+    # Operators can tell which logs waited in the spool, and since when.
+    extra["_spooled"] = {"accepted_at": accepted_at}
+    fields["extra"] = extra
+    return fields
+
+
+def _allowed(rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Split rows into those whose client and key still allow them, and the rest.
+
+    A key revoked *before* a log was spooled (the outage snapshot could not know) does not get
+    its log stored; a key revoked afterwards does (it was valid when we accepted the log). A
+    deleted client's logs would have been deleted with it.
+    """
+    from tenants.models import ApiKey, Client
+
+    key_ids = {row[3] for row in rows if row[3] is not None}
+    keys = {k["id"]: k for k in ApiKey.objects.filter(id__in=key_ids).values("id", "client_id", "revoked_at")}
+    clients = set(Client.objects.filter(id__in={row[2] for row in rows}).values_list("id", flat=True))
+    ok, refused = [], []
+    for row in rows:
+        _seq, _id, client_id, key_id, _event, accepted_at, _blob, _size = row
+        key = keys.get(key_id) if key_id is not None else None
+        accepted = dt.datetime.fromisoformat(accepted_at)
+        if client_id not in clients or (key_id is not None and (
+                key is None or key["client_id"] != client_id
+                or (key["revoked_at"] is not None and key["revoked_at"] <= accepted))):
+            refused.append(row)
+        else:
+            ok.append(row)
+    return ok, refused
+
+
+def _insert(rows: list[tuple[Any, ...]]) -> int:
+    """Insert rows into PostgreSQL (ON CONFLICT DO NOTHING); returns how many were new."""
+    from logs.models import WorkflowLog
+
+    objs = [WorkflowLog(id=uuid.UUID(row[1]), client_id=row[2], **_decode(row[6], row[5])) for row in rows]
+    ids = [obj.id for obj in objs]
+    with transaction.atomic():
+        before = WorkflowLog.objects.filter(id__in=ids).count()
+        WorkflowLog.objects.bulk_create(objs, ignore_conflicts=True)
+        after = WorkflowLog.objects.filter(id__in=ids).count()
+    return after - before
+
+
+def _bury(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], reason: str) -> None:
+    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    conn.executemany(
+        "INSERT OR REPLACE INTO dead_letters (seq, id, client_id, api_key_id, event_id, accepted_at, fields, size, "
+        "reason, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*row, reason, now) for row in rows],
+    )
+
+
+def spool_drain(*, batch_size: int | None = None, max_batches: int | None = None) -> DrainReport:
+    """Move spooled logs into PostgreSQL, oldest first, exactly once. Safe to run anywhere, any time."""
+    report = DrainReport()
+    batch_size = batch_size or settings.SPOOL_DRAIN_BATCH
+    conn = _conn()
+    with _drain_lock() as locked:
+        if not locked:
+            report.busy = True
+            return report
+        while max_batches is None or len(report.batches) < max_batches:
+            rows = conn.execute(
+                "SELECT seq, id, client_id, api_key_id, event_id, accepted_at, fields, size "
+                "FROM spooled_logs ORDER BY seq LIMIT ?", (batch_size,),
+            ).fetchall()
+            if not rows:
+                break
+            try:
+                ok, refused = _allowed(rows)
+                try:
+                    inserted = _insert(ok) if ok else 0
+                except (OperationalError, InterfaceError):
+                    raise
+                except DatabaseError:
+                    # One bad row must not block the rest: retry one by one, bury the failures.
+                    inserted = 0
+                    for row in ok:
+                        try:
+                            inserted += _insert([row])
+                        except (OperationalError, InterfaceError):
+                            raise
+                        except (DatabaseError, IntegrityError) as exc:
+                            logger.error("spool: log %s refused by the database: %s", row[1], exc.__class__.__name__)
+                            with _write(conn):
+                                _bury(conn, [row], exc.__class__.__name__)
+                                conn.execute("DELETE FROM spooled_logs WHERE seq = ?", (row[0],))
+                            report.dead += 1
+            except (OperationalError, InterfaceError) as exc:
+                dbguard.mark_failure()
+                report.error = exc.__class__.__name__
+                break
+            with _write(conn):
+                if refused:
+                    _bury(conn, refused, "key revoked or client deleted before the log was accepted")
+                conn.executemany("DELETE FROM spooled_logs WHERE seq = ?", [(row[0],) for row in rows])
+            report.dead += len(refused)
+            report.inserted += inserted
+            report.skipped += len(ok) - inserted
+            report.batches.append(len(rows))
+            dbguard.mark_success()
+    report.remaining = spool_stats().rows
+    if report.inserted or report.dead:
+        logger.info("spool: drained %d logs (%d already stored, %d dead letters), %d remaining",
+                    report.inserted, report.skipped, report.dead, report.remaining)
+    return report
+
+
+# --- the background drainer ------------------------------------------------------------------------------
+
+_drainer_lock = threading.Lock()
+_drainer: threading.Thread | None = None
+_drainer_pid: int | None = None
+_stop = threading.Event()
+
+
+def _drain_forever() -> None:
+    interval = settings.SPOOL_DRAIN_INTERVAL
+    while not _stop.wait(interval):
+        try:
+            if not spool_has_pending():
+                continue
+            with dbguard.db_deadline(settings.SPOOL_DRAIN_DEADLINE):
+                spool_drain()
+        except Exception:  # the drainer must survive anything and try again later
+            logger.exception("spool: drain attempt failed")
+        finally:
+            close_old_connections()
+            connection.close()  # give the connection back to the pool between rounds
+
+
+def ensure_drainer() -> None:
+    """Start this process's background drainer once (lazily, after gunicorn forked us)."""
+    global _drainer, _drainer_pid
+    if settings.SPOOL_DRAIN_INTERVAL <= 0:
+        return
+    if _drainer is not None and _drainer_pid == os.getpid() and _drainer.is_alive():
+        return
+    with _drainer_lock:
+        if _drainer is not None and _drainer_pid == os.getpid() and _drainer.is_alive():
+            return
+        _stop.clear()
+        _drainer = threading.Thread(target=_drain_forever, name="spool-drainer", daemon=True)
+        _drainer_pid = os.getpid()
+        _drainer.start()
+
+
+def stop_drainer(timeout: float = 5.0) -> None:
+    """Stop this process's background drainer (tests; gunicorn simply exits)."""
+    global _drainer
+    _stop.set()
+    if _drainer is not None:
+        _drainer.join(timeout)
+    _drainer = None
