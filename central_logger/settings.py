@@ -274,6 +274,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["central_logger.parsers.ORJSONParser"],
     "EXCEPTION_HANDLER": "central_logger.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_METADATA_CLASS": "central_logger.metadata.ApiMetadata",
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
 }
@@ -284,6 +285,10 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "central_logger.schema.close_objects",
+    ],
     # Stable enum component names for generated dashboard clients.
     "ENUM_NAME_OVERRIDES": {
         "LogStatusEnum": "logs.models.Status",

@@ -37,6 +37,9 @@ MAX_VALUES_PER_FILTER = 100
 MAX_VALUE_LENGTH = 255
 MAX_SEARCH_LENGTH = 200
 MAX_METRIC_FILTERS = 10
+# PostgreSQL cannot take U+0000 in a text parameter (the query fails with a DataError), and no
+# stored value contains one (ingestion replaces NULs), so a NUL in a filter value is a 400.
+NUL_MESSAGE = "Null characters are not allowed."
 METRIC_PREFIX = "metrics."
 METRIC_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 METRIC_OPS = ("eq", "ne", "lt", "lte", "gt", "gte")
@@ -98,6 +101,8 @@ class CommaSeparatedField(forms.Field):
     def to_python(self, value: Any) -> list[str] | None:
         if value in (None, ""):
             return None
+        if "\x00" in str(value):
+            raise forms.ValidationError(NUL_MESSAGE)
         items = list(dict.fromkeys(item.strip() for item in str(value).split(",") if item.strip()))
         if not items:
             return None
@@ -267,6 +272,8 @@ def parse_metric_param(param: str, raw: str) -> MetricCondition:
         raise ValueError("The metric key must be 1-64 letters, digits or underscores, "
                          "optionally followed by __eq, __ne, __lt, __lte, __gt or __gte.")
     value = raw.strip()
+    if "\x00" in raw:
+        raise ValueError(NUL_MESSAGE)
     if len(value) > MAX_VALUE_LENGTH:
         raise ValueError(f"The value must be at most {MAX_VALUE_LENGTH} characters.")
     if value.lower() in ("true", "false"):

@@ -1,20 +1,39 @@
 """OpenAPI descriptions of the read API's query parameters (one place, used by the views)."""
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
-from logs.filters import MAX_DAYS, MAX_RANGE_DAYS
+from logs.filters import MAX_DAYS, MAX_RANGE_DAYS, MAX_SEARCH_LENGTH, MAX_VALUE_LENGTH, MAX_VALUES_PER_FILTER
 from logs.models import Environment, Status
 from logs.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ORDERINGS
+from logs.validation import ENVIRONMENT_ALIASES
+
+# The schemas below state the server's rules exactly where OpenAPI can (bounds, lengths, enums,
+# formats, "no NUL"), because the contract-fuzzing test holds the server to them both ways: every
+# request the schema allows must be accepted, and every request it forbids must be a 4xx.
+NO_NUL = "^[^\\u0000]*$"
+
+
+def _comma_list(items: dict[str, Any]) -> dict[str, Any]:
+    """A comma-separated query value (`?status=FAILED,ERROR`): an array serialised with
+    style=form, explode=false. Items cannot contain a comma (it separates them)."""
+    return {"type": "array", "items": items, "maxItems": MAX_VALUES_PER_FILTER}
 
 
 def _multi(name: str, what: str) -> OpenApiParameter:
-    return OpenApiParameter(name, OpenApiTypes.STR,
+    items = {"type": "string", "maxLength": MAX_VALUE_LENGTH, "pattern": "^[^,\\u0000]*$"}
+    return OpenApiParameter(name, _comma_list(items), style="form", explode=False,
                             description=f"{what}. Comma-separated values match any of them (OR).")
 
 
 DATE_HELP = ("ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC.")
+# RFC 3339 full-date or date-time (a naive datetime is accepted too, as UTC).
+DATE_OR_DATETIME: dict[str, Any] = {"anyOf": [{"type": "string", "format": "date"},
+                                              {"type": "string", "format": "date-time"}]}
+SECONDS: dict[str, Any] = {"type": "number", "minimum": 0}
 
 METRICS_FILTER_DESCRIPTION = (
     "Filters on the `metrics` object: `metrics.<key>=<value>` or `metrics.<key>__<op>=<value>` with op one of "
@@ -25,10 +44,12 @@ METRICS_FILTER_DESCRIPTION = (
 )
 
 LOG_FILTER_PARAMETERS = [
-    OpenApiParameter("environment", OpenApiTypes.STR, description=(
-        f"One of {', '.join(Environment.values)} (aliases such as prod, stage, dev accepted). "
+    OpenApiParameter("environment", _comma_list({"type": "string", "enum": sorted(ENVIRONMENT_ALIASES)}),
+                     style="form", explode=False, description=(
+        f"One of {', '.join(Environment.values)} (aliases such as prod, stage, dev accepted; any letter case). "
         "Comma-separated values match any of them.")),
-    OpenApiParameter("status", OpenApiTypes.STR, description=(
+    OpenApiParameter("status", _comma_list({"type": "string", "enum": list(Status.values)}),
+                     style="form", explode=False, description=(
         f"One of {', '.join(Status.values)}, any letter case; e.g. `FAILED,ERROR`. Unknown values are a 400.")),
     _multi("category", "Exact category"),
     _multi("ticket_id", "Exact ticket id"),
@@ -38,35 +59,43 @@ LOG_FILTER_PARAMETERS = [
     _multi("workflow_error_type", "Exact error type"),
     _multi("workflow_error_node", "Exact node where the error happened"),
     OpenApiParameter("is_system_error", OpenApiTypes.BOOL, description="true or false."),
-    OpenApiParameter("start_date", OpenApiTypes.STR, description=f"executed_at on or after this. {DATE_HELP}"),
-    OpenApiParameter("end_date", OpenApiTypes.STR, description=(
+    OpenApiParameter("start_date", DATE_OR_DATETIME, description=(
+        f"executed_at on or after this. {DATE_HELP} Not after end_date (else 400).")),
+    OpenApiParameter("end_date", DATE_OR_DATETIME, description=(
         f"executed_at on or before this; a date-only value includes that whole UTC day. {DATE_HELP}")),
-    OpenApiParameter("min_execution_time", OpenApiTypes.NUMBER, description="execution_time_seconds >= this."),
-    OpenApiParameter("max_execution_time", OpenApiTypes.NUMBER, description="execution_time_seconds <= this."),
-    OpenApiParameter("q", OpenApiTypes.STR, description=(
-        "Case-insensitive substring search in ticket_id, category and workflow_error (max 200 characters).")),
+    OpenApiParameter("min_execution_time", SECONDS, description=(
+        "execution_time_seconds >= this. Not greater than max_execution_time (else 400).")),
+    OpenApiParameter("max_execution_time", SECONDS, description="execution_time_seconds <= this."),
+    OpenApiParameter("q", {"type": "string", "maxLength": MAX_SEARCH_LENGTH, "pattern": NO_NUL}, description=(
+        f"Case-insensitive substring search in ticket_id, category and workflow_error "
+        f"(max {MAX_SEARCH_LENGTH} characters).")),
 ]
 
 LIST_PARAMETERS = [
     OpenApiParameter("ordering", OpenApiTypes.STR, enum=list(ORDERINGS), default="-executed_at", description=(
         "Sort key; ties are broken by id. Logs without an execution time sort as the smallest value.")),
-    OpenApiParameter("page", OpenApiTypes.INT, default=1, description="Page number (>= 1); ignored in cursor mode."),
-    OpenApiParameter("page_size", OpenApiTypes.INT, default=DEFAULT_PAGE_SIZE,
+    OpenApiParameter("page", {"type": "integer", "minimum": 1, "default": 1},
+                     description="Page number (>= 1); ignored in cursor mode."),
+    OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
+                                   "default": DEFAULT_PAGE_SIZE},
                      description=f"Rows per page, 1-{MAX_PAGE_SIZE} (outside that: 400)."),
     OpenApiParameter("cursor", OpenApiTypes.STR, description=(
-        "Cursor mode: pass it empty for the first page, then the previous response's `next_cursor`. "
+        "Cursor mode: pass it empty for the first page, then the previous response's `next_cursor` "
+        "(an opaque token issued by the server, valid only with the same `ordering`; anything else is a 400). "
         "No count is computed (`total`/`pages` null); fast at any depth.")),
 ]
 
 METRICS_PARAMETERS = [
-    OpenApiParameter("days", OpenApiTypes.INT, default=7, description=(
+    OpenApiParameter("days", {"type": "integer", "minimum": 1, "maximum": MAX_DAYS, "default": 7}, description=(
         f"The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-{MAX_DAYS}. "
-        "Not with start_date/end_date.")),
-    OpenApiParameter("start_date", OpenApiTypes.STR, description=(
-        f"Custom range start (with end_date; at most {MAX_RANGE_DAYS} days). {DATE_HELP}")),
-    OpenApiParameter("end_date", OpenApiTypes.STR, description=(
-        f"Custom range end, inclusive; a date-only value includes that whole UTC day. {DATE_HELP}")),
-    OpenApiParameter("environment", OpenApiTypes.STR, description="Only this environment (comma-separated: any)."),
+        "Not with start_date/end_date (else 400).")),
+    OpenApiParameter("start_date", DATE_OR_DATETIME, description=(
+        f"Custom range start: needs end_date, not after it, at most {MAX_RANGE_DAYS} days before it "
+        f"(else 400). {DATE_HELP}")),
+    OpenApiParameter("end_date", DATE_OR_DATETIME, description=(
+        f"Custom range end, inclusive; a date-only value includes that whole UTC day. Needs start_date. {DATE_HELP}")),
+    OpenApiParameter("environment", _comma_list({"type": "string", "enum": sorted(ENVIRONMENT_ALIASES)}),
+                     style="form", explode=False, description="Only this environment (comma-separated: any)."),
     _multi("category", "Only this category"),
     _multi("workflow_version", "Only this workflow version"),
 ]

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -39,10 +39,13 @@ from logs.pagination import parse_list_params, parse_ordering
 from logs.serializers import (
     BatchResultSerializer,
     CategoriesSerializer,
+    ConnectivityCheckInSerializer,
     ConnectivityCheckSerializer,
     ErrorsSerializer,
     IngestedLogSerializer,
+    LogBatchInSerializer,
     LogDetailSerializer,
+    LogInSerializer,
     LogListSerializer,
     OverviewSerializer,
     TimeseriesSerializer,
@@ -56,9 +59,11 @@ from tenants.scoping import TenantScopedViewSet, request_client
 logger = logging.getLogger("central_logger.ingest")
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key", {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"},
+    OpenApiParameter.HEADER, required=False,
     description="Retry-safe key for this log (same as the body's event_id; the header wins). "
-                "Resending the same key returns the original id with 200 and stores nothing.",
+                "Resending the same key returns the original id with 200 and stores nothing. "
+                "1-200 characters, not only whitespace.",
 )
 # Fields a connectivity check may carry (the real client's ping: client_id, environment, test).
 CONNECTIVITY_FIELDS = frozenset({"client_id", "environment", "test", "workflow_version"})
@@ -109,14 +114,17 @@ class LogViewSet(TenantScopedViewSet):
     @extend_schema(
         operation_id="logs_ingest",
         summary="Ingest one log",
-        request=inline_serializer("LogIn", fields={
-            "environment": serializers.CharField(), "executed_at": serializers.CharField(),
-            "status": serializers.CharField(), "ticket_id": serializers.CharField(required=False),
-        }),
+        request=PolymorphicProxySerializer(
+            component_name="LogOrConnectivityCheck", serializers=[LogInSerializer, ConnectivityCheckInSerializer],
+            resource_type_field_name=None),
         parameters=[IDEMPOTENCY_HEADER],
         responses={
             201: IngestedLogSerializer,
-            200: OpenApiResponse(IngestedLogSerializer, description="Duplicate (already stored), or a connectivity check."),
+            200: OpenApiResponse(
+                PolymorphicProxySerializer(component_name="IngestedLogOrConnectivityCheck",
+                                           serializers=[IngestedLogSerializer, ConnectivityCheckSerializer],
+                                           resource_type_field_name=None),
+                description="Duplicate (already stored, `duplicate: true`), or the answer to a connectivity check."),
             **error_responses(400, 401, 403, 411, 413, 415, 429, 503),
             202: OpenApiResponse(IngestedLogSerializer, description="Accepted into the durable spool while the "
                                  "database is unavailable (`spooled: true`); stored in the database later, "
@@ -156,7 +164,7 @@ class LogViewSet(TenantScopedViewSet):
     @extend_schema(
         operation_id="logs_ingest_batch",
         summary="Ingest a batch of logs",
-        request=inline_serializer("LogBatchIn", fields={"logs": serializers.ListField(child=serializers.DictField())}),
+        request=LogBatchInSerializer,
         responses={
             201: BatchResultSerializer,
             200: OpenApiResponse(BatchResultSerializer, description="Every log was a duplicate."),
@@ -346,7 +354,8 @@ class MetricsViewSet(TenantScopedViewSet):
         summary="Most common error type × node, with the latest example",
         parameters=[
             *METRICS_PARAMETERS,
-            OpenApiParameter("limit", OpenApiTypes.INT, default=20, description="Groups to return, 1-100."),
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+                             description="Groups to return, 1-100."),
         ],
         responses={200: ErrorsSerializer, **error_responses(*READ_ERRORS)},
     )
