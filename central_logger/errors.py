@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import DatabaseError, DataError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -145,6 +145,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         else:
             message = _message_of(exc.detail)
         return Response(error_body(code, message, details), status=exc.status_code, headers=headers)
+
+    if isinstance(exc, DataError):
+        # A value the database cannot store or compare (out of range, bad encoding): the request's
+        # fault, and retrying it would fail the same way, so a 400 rather than a retryable 503.
+        logger.warning("database rejected a value: %s", exc.__class__.__name__)
+        return Response(error_body("invalid_value", "A value in the request cannot be stored or compared."),
+                        status=status.HTTP_400_BAD_REQUEST)
 
     if isinstance(exc, DatabaseError):
         # Statement timeouts and similar: retryable, and not the client's fault.

@@ -4,6 +4,9 @@ import os
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
 os.environ.setdefault("API_KEY_PEPPER", "test-pepper-not-for-production")
 os.environ.setdefault("SECURE_COOKIES", "false")
+# Creating and dropping the test database (migrations, CREATE INDEX) on a loaded CI machine can
+# exceed the 5 s production default; the timeouts under test are set per test.
+os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "30000")
 
 from central_logger.settings import *  # noqa: E402,F401,F403
 

@@ -71,3 +71,13 @@ def test_security_headers_are_set(anon: APIClient) -> None:
     assert response["X-Content-Type-Options"] == "nosniff"
     assert response["X-Frame-Options"] == "DENY"
     assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_value_the_database_rejects_is_400_not_a_retryable_503(alice: Tenant) -> None:
+    from django.db import DataError
+
+    with mock.patch("logs.views.services.log_ingest_many", side_effect=DataError("value out of range")):
+        response = alice.api.post("/api/v1/logs/batch", {"logs": [log_body()]}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_value"
+    assert "Retry-After" not in response
