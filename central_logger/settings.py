@@ -216,6 +216,10 @@ NAIVE_TIMESTAMP_TIMEZONE = env.str("NAIVE_TIMESTAMP_TIMEZONE", default="UTC")
 RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 # last_used_at of an API key is written at most this often (seconds), not on every request.
 API_KEY_LAST_USED_INTERVAL = env.int("API_KEY_LAST_USED_INTERVAL", default=60)
+# Seconds an API-key row stays in the shared cache (tenants/keycache.py); revocation is still
+# immediate for every process sharing the cache. Off (0) by default without REDIS_URL, because
+# a per-process cache cannot hear a revocation made by another process.
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5 if REDIS_URL else 0)
 
 # --- Read API -----------------------------------------------------------------------------------
 # List totals are exact up to this many matching logs; above it `total` is the planner's
