@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "tenants",
     "logs",
+    "bench",
 ]
 
 MIDDLEWARE = [

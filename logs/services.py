@@ -1,6 +1,7 @@
 """Log ingestion: from validated field values to durable rows, idempotently."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -206,3 +207,38 @@ def _insert_postgres(client: Client, rows: list[WorkflowLog]) -> set[Any]:
     with connection.cursor() as cursor:
         cursor.execute(_INSERT_SQL, columns)
         return {pk for (pk,) in cursor.fetchall()}
+
+
+def rollups_rebuild(*, client: Client | None = None) -> int:
+    """Recount the metrics rollup (PostgreSQL) of one client, or of all, from workflow_logs.
+
+    The triggers keep the rollup exact as logs come and go; this is the backfill (after a bulk
+    load with triggers disabled, or to check/repair). Per client, in one transaction holding the
+    client's exclusive rollup lock, 31 days at a time. Returns the number of rollup rows.
+    """
+    if connection.vendor != "postgresql":
+        return 0
+    table = WorkflowLog._meta.db_table
+    client_ids = [client.pk] if client is not None else list(
+        WorkflowLog.objects.order_by().values_list("client_id", flat=True).distinct())
+    with connection.cursor() as cursor:
+        if client is None:
+            cursor.execute("DELETE FROM logs_rollup WHERE NOT client_id = ANY(%s)", [client_ids])
+        for client_id in sorted(client_ids):
+            with transaction.atomic():
+                cursor.execute("SELECT pg_advisory_xact_lock(727001, (%s %% 2147483647)::int)", [client_id])
+                cursor.execute("DELETE FROM logs_rollup WHERE client_id = %s", [client_id])
+                cursor.execute(f"SELECT min(executed_at), max(executed_at) FROM {table} WHERE client_id = %s",
+                               [client_id])
+                first, last = cursor.fetchone()
+                if first is None:
+                    continue
+                day = first.astimezone(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+                while day <= last:
+                    # Whole days only: logs_rollup_recount replaces the rollup of [day, day + 31d).
+                    cursor.execute("SELECT logs_rollup_recount(%s, %s, %s)",
+                                   [client_id, day, day + dt.timedelta(days=31)])
+                    day += dt.timedelta(days=31)
+        cursor.execute("SELECT count(*) FROM logs_rollup" + ("" if client is None else " WHERE client_id = %s"),
+                       [] if client is None else [client.pk])
+        return cursor.fetchone()[0]
