@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "central_logger.replica.ReplicaMiddleware",
 ]
 
 ROOT_URLCONF = "central_logger.urls"
@@ -137,6 +138,19 @@ if DB_IS_POSTGRES:
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Optional streaming replica for the dashboard's reads (list, export, metrics): see
+# central_logger/replica.py. Everything else, including every write, uses the primary.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    replica_options = DATABASES["replica"].setdefault("OPTIONS", {})
+    replica_options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+    if DB_POOL and DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        replica_options["pool"] = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE,
+                                   "timeout": DB_POOL_TIMEOUT}
+        DATABASES["replica"]["CONN_MAX_AGE"] = 0
+    DATABASE_ROUTERS = ["central_logger.replica.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -30,7 +30,9 @@ import math
 from collections import defaultdict
 from typing import Any
 
-from django.db import connection
+from django.db import connection, connections, router
+
+from logs.models import WorkflowLog
 
 UTC = dt.timezone.utc
 HOUR = dt.timedelta(hours=1)
@@ -137,7 +139,8 @@ def _rows(client_id: int, start: dt.datetime, end: dt.datetime, kinds: str, *,
         "rb0": parts["raw"][1][0], "rb1": parts["raw"][1][1],
     }
     bucket = "NULL::timestamptz" if interval is None else f"date_trunc('{'hour' if interval == 'hour' else 'day'}', bucket, 'UTC')"
-    with connection.cursor() as cursor:
+    # The dashboard's replica when one is configured (central_logger/replica.py), else default.
+    with connections[router.db_for_read(WorkflowLog)].cursor() as cursor:
         cursor.execute(_SQL.format(bucket=bucket), params)
         return cursor.fetchall()
 
