@@ -234,6 +234,11 @@ API_KEY_LAST_USED_INTERVAL = env.int("API_KEY_LAST_USED_INTERVAL", default=60)
 # Seconds an API-key row stays in the shared cache (tenants/keycache.py); revocation is still
 # immediate for every process sharing the cache. Off (0) by default without REDIS_URL, because
 # a per-process cache cannot hear a revocation made by another process.
+# Metrics (PostgreSQL): read the rollup table (logs/rollups.py) rather than scanning the logs.
+METRICS_USE_ROLLUPS = _bool("METRICS_USE_ROLLUPS", True)
+# Up to this many logs in a metrics answer, p50/p95 are exact (percentile_cont on the table);
+# above it they come from the rollup's histogram, within 2 %.
+METRICS_EXACT_PERCENTILE_LIMIT = env.int("METRICS_EXACT_PERCENTILE_LIMIT", default=5000)
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5 if REDIS_URL else 0)
 
 # --- Read API -----------------------------------------------------------------------------------
