@@ -1,6 +1,6 @@
 """Metrics from the `logs_rollup` table (PostgreSQL), with the same figures as a full scan.
 
-Layout (created and kept exact by triggers, migration 0004_rollups): per client, per UTC hour
+Layout (created and kept exact by triggers, migration 0005_rollups): per client, per UTC hour
 (grain `h`) and per UTC day (grain `d`), rows of six kinds:
 
     S  per status                    n, time_n, time_sum

@@ -219,5 +219,5 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("logs", "0003_execution_time_index"), ("tenants", "0001_initial")]
+    dependencies = [("logs", "0004_admin_indexes"), ("tenants", "0001_initial")]
     operations = [migrations.RunPython(forward, backward)]
