@@ -239,6 +239,8 @@ def rollups_rebuild(*, client: Client | None = None) -> int:
                     cursor.execute("SELECT logs_rollup_recount(%s, %s, %s)",
                                    [client_id, day, day + dt.timedelta(days=31)])
                     day += dt.timedelta(days=31)
+        # Fresh statistics: the planner must know the rollup is no longer tiny (hash aggregation).
+        cursor.execute("ANALYZE logs_rollup")
         cursor.execute("SELECT count(*) FROM logs_rollup" + ("" if client is None else " WHERE client_id = %s"),
                        [] if client is None else [client.pk])
         return cursor.fetchone()[0]

@@ -23,11 +23,13 @@ Semantics (also in the README, "API key lookup cache"):
 """
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.utils import timezone
 
 from tenants.models import ApiKey
 
@@ -86,6 +88,8 @@ def touch_due(api_key: ApiKey) -> bool:
     interval = int(settings.API_KEY_LAST_USED_INTERVAL)
     if ttl <= 0 or interval <= 0:
         return True
+    if api_key.last_used_at is not None and timezone.now() - api_key.last_used_at < dt.timedelta(seconds=interval):
+        return False  # recorded recently: no need to ask the cache (the common case)
     try:
         return bool(cache.add(f"{_PREFIX}touched:{api_key.prefix}", 1, interval))
     except Exception:
