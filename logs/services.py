@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import orjson
+import psycopg
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -128,7 +129,7 @@ _INSERT_SQL = (
         f"u.{name}::jsonb" if kind == "jsonb" else f"u.{name}" for name, kind in _PG_COLUMNS
     )
     + " FROM unnest(" + ", ".join(
-        f"%s::{'text' if kind == 'jsonb' else kind}[]" for _name, kind in _PG_COLUMNS
+        f"%b::{'text' if kind == 'jsonb' else kind}[]" for _name, kind in _PG_COLUMNS
     ) + ") AS u(" + ", ".join(name for name, _ in _PG_COLUMNS) + ") "
     # The partial unique index (client_id, event_id) WHERE event_id IS NOT NULL: a retried log
     # is skipped by the database itself, even when two requests race.
@@ -204,7 +205,12 @@ def _insert_postgres(client: Client, rows: list[WorkflowLog]) -> set[Any]:
             columns.append([_json_text(getattr(row, name)) for row in rows])
         else:
             columns.append([getattr(row, name) for row in rows])
-    with connection.cursor() as cursor:
+    # A server-side-binding psycopg cursor with binary parameters (%b): Django's default
+    # ClientCursor would quote the 1,900 array elements into the SQL text in Python (regex
+    # escaping of every JSON string: measured at ~60 % of a batch's server CPU). Wrapped by
+    # Django so the query is still logged/counted like any other.
+    connection.ensure_connection()
+    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
         cursor.execute(_INSERT_SQL, columns)
         return {pk for (pk,) in cursor.fetchall()}
 
