@@ -25,6 +25,9 @@ export DATABASE_URL=postgres://root@127.0.0.1:5432/$DJANGO_DB
 export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/12}
 export CACHE_KEY_PREFIX=${CACHE_KEY_PREFIX:-bench-django}
 export GUNICORN_ACCESSLOG=""
+# The benchmark measures throughput, not the per-key rate limiter (which still runs).
+export RATE_LIMIT_INGEST=${RATE_LIMIT_INGEST:-100000000/min}
+export RATE_LIMIT_READ=${RATE_LIMIT_READ:-100000000/min}
 export PORT=$DJANGO_PORT
 
 mkdir -p var bench/results

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -161,7 +162,10 @@ def _ingest_postgres(client: Client, items: list[dict[str, Any] | None]) -> list
                 repeats.append((index, event_id))
                 continue
             first_by_event[event_id] = index
-        row = WorkflowLog(id=uuid7(), client=client, created_at=now, **fields)
+        # A pre-assigned id (logs/accept.py, the spool) is kept; otherwise a fresh UUIDv7.
+        row = WorkflowLog(client=client, created_at=now, **{"id": uuid7(), **fields})
+        if not isinstance(row.id, uuid.UUID):  # a spooled log's id may come back as text
+            row.id = uuid.UUID(str(row.id))
         pending.append((index, row))
 
     for _attempt in range(3):

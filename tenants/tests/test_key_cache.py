@@ -22,7 +22,7 @@ from tenants.services import api_key_revoke
 URL = "/api/v1/logs"
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 ROOT = Path(settings.BASE_DIR)
-INSERT_QUERIES = 1 if connection.vendor == "postgresql" else 3  # see test_authentication.py
+INSERT_QUERIES = 4 if connection.vendor == "postgresql" else 5  # see test_authentication.py
 
 
 @pytest.fixture
