@@ -7,7 +7,7 @@ PORT      ?= 8000
 # The test suite runs on real PostgreSQL (127.0.0.1:5432, user root, trust auth, as on CI).
 TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/central_logger
 
-.PHONY: run setup test test-sqlite test-postgres test-sdk clean
+.PHONY: run setup test test-sqlite test-postgres test-sdk clean bench bench-fixture
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt sdk/python/pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -37,6 +37,19 @@ test-sdk: setup
 
 test-sqlite: setup
 	mkdir -p var && DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 $(BIN)/python -m pytest
+
+# Benchmark (bench/README.md): our fixture in bench_django (2M logs; copies the peer's rows
+# from bench_peer when that database is loaded), then the peer and us under the same load.
+BENCH_DJANGO_DB ?= bench_django
+bench-fixture: setup
+	DATABASE_URL=postgres://root@127.0.0.1:5432/$(BENCH_DJANGO_DB) SECRET_KEY=bench API_KEY_PEPPER=bench \
+	  $(BIN)/python manage.py migrate --noinput -v0
+	DATABASE_URL=postgres://root@127.0.0.1:5432/$(BENCH_DJANGO_DB) SECRET_KEY=bench API_KEY_PEPPER=bench \
+	  $(BIN)/python manage.py bench_load_fixture --truncate --logs 2000000 --tenants 10 \
+	  $(if $(BENCH_FROM_PEER),--from-peer-db "host=127.0.0.1 user=root dbname=bench_peer")
+
+bench: setup
+	bench/run.sh
 
 clean:
 	rm -rf $(VENV) staticfiles var

@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "tenants",
     "logs",
+    "bench",
 ]
 
 MIDDLEWARE = [
@@ -75,6 +76,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "central_logger.replica.ReplicaMiddleware",
 ]
 
 ROOT_URLCONF = "central_logger.urls"
@@ -136,6 +138,19 @@ if DB_IS_POSTGRES:
     else:
         DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
         DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# Optional streaming replica for the dashboard's reads (list, export, metrics): see
+# central_logger/replica.py. Everything else, including every write, uses the primary.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    replica_options = DATABASES["replica"].setdefault("OPTIONS", {})
+    replica_options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
+    if DB_POOL and DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        replica_options["pool"] = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE,
+                                   "timeout": DB_POOL_TIMEOUT}
+        DATABASES["replica"]["CONN_MAX_AGE"] = 0
+    DATABASE_ROUTERS = ["central_logger.replica.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -216,6 +231,15 @@ NAIVE_TIMESTAMP_TIMEZONE = env.str("NAIVE_TIMESTAMP_TIMEZONE", default="UTC")
 RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 # last_used_at of an API key is written at most this often (seconds), not on every request.
 API_KEY_LAST_USED_INTERVAL = env.int("API_KEY_LAST_USED_INTERVAL", default=60)
+# Seconds an API-key row stays in the shared cache (tenants/keycache.py); revocation is still
+# immediate for every process sharing the cache. Off (0) by default without REDIS_URL, because
+# a per-process cache cannot hear a revocation made by another process.
+# Metrics (PostgreSQL): read the rollup table (logs/rollups.py) rather than scanning the logs.
+METRICS_USE_ROLLUPS = _bool("METRICS_USE_ROLLUPS", True)
+# Up to this many logs in a metrics answer, p50/p95 are exact (percentile_cont on the table);
+# above it they come from the rollup's histogram, within 2 %.
+METRICS_EXACT_PERCENTILE_LIMIT = env.int("METRICS_EXACT_PERCENTILE_LIMIT", default=5000)
+API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5 if REDIS_URL else 0)
 
 # --- Read API -----------------------------------------------------------------------------------
 # List totals are exact up to this many matching logs; above it `total` is the planner's

@@ -13,6 +13,10 @@ rollup backend must return the same figures):
   interpolation between the closest ranks (PostgreSQL's `percentile_cont`): for sorted values
   v[0..n-1], position p·(n−1), v[lo] + (v[hi] − v[lo])·frac; 3 decimals;
 * every figure of an empty set is 0, never null.
+
+On PostgreSQL, unfiltered metrics (no environment/category/version filter) read the rollup
+table instead of the logs (logs/rollups.py): the same figures, except p50/p95 of answers over
+more than METRICS_EXACT_PERCENTILE_LIMIT logs, which come from its histogram within 2 %.
 """
 from __future__ import annotations
 
@@ -22,16 +26,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Min, Q, QuerySet
 from django.db.models.functions import Trunc
 
+from logs import rollups
 from logs.models import Status
 from logs.pagination import ListParams, Pagination, order_by, paginate
 from logs.serializers import DETAIL_FIELDS, SUMMARY_FIELDS
+from tenants.models import Client
 
 UTC = dt.timezone.utc
 ERROR_STATUSES = (Status.FAILED, Status.ERROR)
+# Metrics filters the rollup cannot answer (it has no such dimension): those requests scan.
+ROLLUP_UNSUPPORTED_FILTERS = ("environment", "category", "workflow_version")
 MAX_EXPORT_METRIC_COLUMNS = 200
 MAX_ERROR_MESSAGE = 1000
 EXPORT_CHUNK_SIZE = 2000
@@ -211,8 +220,39 @@ def _empty_stats() -> Stats:
 
 # --- metrics --------------------------------------------------------------------------------------
 
-def _period_figures(queryset: QuerySet[Any], start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-    stats = _group_stats(_in(queryset, start, end), group=None, fractions=(0.5, 0.95)).get(None) or _empty_stats()
+def metrics_rollup_client(*, client: Client, query: Any) -> Client | None:
+    """The client whose rollup can answer this metrics request, or None to scan its logs.
+
+    The rollup has no environment / category / version dimension for filtering, so any of
+    those filters means a scan of the (already filtered) queryset."""
+    if not (rollups.available() and settings.METRICS_USE_ROLLUPS):
+        return None
+    if any(str(query.get(name, "")).strip() for name in ROLLUP_UNSUPPORTED_FILTERS):
+        return None
+    return client
+
+
+def _stats(queryset: QuerySet[Any], start: dt.datetime, end: dt.datetime, *, group: str | None,
+           fractions: tuple[float, ...] = (), rollup_client: Client | None = None,
+           interval: str | None = None) -> dict[Any, Stats]:
+    """`_group_stats` of the logs in [start, end): from the rollup when `rollup_client` is given,
+    else by aggregating the queryset (group "bucket" = the UTC `interval` buckets)."""
+    if rollup_client is not None:
+        rollup_group = f"bucket:{interval}" if group == "bucket" else group
+        return {key: Stats(**figures) for key, figures in rollups.group_stats(
+            client_id=rollup_client.pk, start=start, end=end, group=rollup_group, fractions=fractions).items()}
+    scoped = _in(queryset, start, end)
+    if group == "bucket":
+        scoped = scoped.annotate(bucket=Trunc("executed_at", interval, tzinfo=UTC))
+        return {bucket.astimezone(UTC): s
+                for bucket, s in _group_stats(scoped, group="bucket", fractions=fractions).items()}
+    return _group_stats(scoped, group=group, fractions=fractions)
+
+
+def _period_figures(queryset: QuerySet[Any], start: dt.datetime, end: dt.datetime,
+                    rollup_client: Client | None = None) -> dict[str, Any]:
+    stats = _stats(queryset, start, end, group=None, fractions=(0.5, 0.95),
+                   rollup_client=rollup_client).get(None) or _empty_stats()
     total = stats["count"]
     return {
         "total_tickets": total,
@@ -227,19 +267,19 @@ def _period_figures(queryset: QuerySet[Any], start: dt.datetime, end: dt.datetim
     }
 
 
-def metrics_overview(*, queryset: QuerySet[Any], period: Period) -> dict[str, Any]:
+def metrics_overview(*, queryset: QuerySet[Any], period: Period, rollup_client: Client | None = None) -> dict[str, Any]:
     """The seed's overview (`total_tickets`, `success_rate`, `avg_execution_time`, `error_count`,
     `period_days`) plus `status_counts`, p50/p95 execution time, and `previous`: the same figures
     for the period of the same length just before (see the module docstring for definitions)."""
-    current = _period_figures(queryset, period.start, period.end)
-    previous = _period_figures(queryset, period.previous_start, period.previous_end)
+    current = _period_figures(queryset, period.start, period.end, rollup_client)
+    previous = _period_figures(queryset, period.previous_start, period.previous_end, rollup_client)
     return {**current, "period_days": period.days, "previous": previous}
 
 
-def metrics_categories(*, queryset: QuerySet[Any], period: Period) -> dict[str, Any]:
+def metrics_categories(*, queryset: QuerySet[Any], period: Period, rollup_client: Client | None = None) -> dict[str, Any]:
     """Per `category` (null = logs without one): count, success_count, success_rate, error_count,
     avg_execution_time; sorted by count descending, then category (null last)."""
-    stats = _group_stats(_in(queryset, period.start, period.end), group="category")
+    stats = _stats(queryset, period.start, period.end, group="category", rollup_client=rollup_client)
     rows = [
         {"category": category, "count": s["count"], "success_count": s["SUCCESS"],
          "success_rate": _rate(s["SUCCESS"], s["count"]), "error_count": s["FAILED"] + s["ERROR"],
@@ -264,15 +304,12 @@ def timeseries_buckets(start: dt.datetime, end: dt.datetime, interval: str) -> l
     return buckets
 
 
-def metrics_timeseries(*, queryset: QuerySet[Any], period: Period, interval: str) -> dict[str, Any]:
+def metrics_timeseries(*, queryset: QuerySet[Any], period: Period, interval: str,
+                       rollup_client: Client | None = None) -> dict[str, Any]:
     """Per UTC hour or day bucket of the period (every bucket present, empty ones all zeros):
     count, success_count, success_rate, error_count, avg and p95 execution time."""
-    annotated = _in(queryset, period.start, period.end).annotate(
-        bucket=Trunc("executed_at", interval, tzinfo=UTC))
-    stats = {
-        bucket.astimezone(UTC): s
-        for bucket, s in _group_stats(annotated, group="bucket", fractions=(0.95,)).items()
-    }
+    stats = _stats(queryset, period.start, period.end, group="bucket", interval=interval, fractions=(0.95,),
+                   rollup_client=rollup_client)
     rows = []
     for bucket in timeseries_buckets(period.start, period.end, interval):
         s = stats.get(bucket) or _empty_stats()
@@ -285,19 +322,28 @@ def metrics_timeseries(*, queryset: QuerySet[Any], period: Period, interval: str
     return {"data": rows, "interval": interval, **period.fields()}
 
 
-def metrics_errors(*, queryset: QuerySet[Any], period: Period, limit: int) -> dict[str, Any]:
+def metrics_errors(*, queryset: QuerySet[Any], period: Period, limit: int,
+                   rollup_client: Client | None = None) -> dict[str, Any]:
     """The most common (`workflow_error_type`, `workflow_error_node`) pairs among logs that have
     an error type or status FAILED/ERROR; null type/node form their own groups. Each with its
     count and the latest log (id, executed_at, first 1,000 characters of workflow_error).
     Sorted by count desc, then latest first; at most `limit` groups."""
     failing = _in(queryset, period.start, period.end).filter(
         Q(workflow_error_type__isnull=False) | Q(status__in=ERROR_STATUSES))
-    groups = list(
-        failing.values("workflow_error_type", "workflow_error_node")
-        .annotate(count=Count("pk"), latest=Max("executed_at"))
-        .order_by("-count", "-latest", F("workflow_error_type").asc(nulls_first=True),
-                  F("workflow_error_node").asc(nulls_first=True))[:limit]
-    )
+    if rollup_client is not None:
+        groups = sorted(
+            rollups.error_groups(client_id=rollup_client.pk, start=period.start, end=period.end),
+            key=lambda g: (-g["count"], -g["latest"].timestamp(),
+                           g["workflow_error_type"] is not None, g["workflow_error_type"] or "",
+                           g["workflow_error_node"] is not None, g["workflow_error_node"] or ""),
+        )[:limit]
+    else:
+        groups = list(
+            failing.values("workflow_error_type", "workflow_error_node")
+            .annotate(count=Count("pk"), latest=Max("executed_at"))
+            .order_by("-count", "-latest", F("workflow_error_type").asc(nulls_first=True),
+                      F("workflow_error_node").asc(nulls_first=True))[:limit]
+        )
     if not groups:
         return {"data": [], **period.fields()}
     # One query for every group's latest example: the rows at each group's latest timestamp.
@@ -326,11 +372,12 @@ def _null_safe(field: str, value: Any) -> dict[str, Any]:
     return {f"{field}__isnull": True} if value is None else {field: value}
 
 
-def metrics_versions(*, queryset: QuerySet[Any], period: Period) -> dict[str, Any]:
+def metrics_versions(*, queryset: QuerySet[Any], period: Period, rollup_client: Client | None = None) -> dict[str, Any]:
     """Per `workflow_version` (null = unversioned logs): count, success_rate, error_count, avg and
     p95 execution time, first/last executed_at within the period; newest version (last_seen)
     first, so a version and the one before it are adjacent rows."""
-    stats = _group_stats(_in(queryset, period.start, period.end), group="workflow_version", fractions=(0.95,))
+    stats = _stats(queryset, period.start, period.end, group="workflow_version", fractions=(0.95,),
+                   rollup_client=rollup_client)
     rows = [
         {"workflow_version": version, "count": s["count"], "success_rate": _rate(s["SUCCESS"], s["count"]),
          "error_count": s["FAILED"] + s["ERROR"], "avg_execution_time": _seconds(s["avg"]),

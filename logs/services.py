@@ -1,10 +1,16 @@
 """Log ingestion: from validated field values to durable rows, idempotently."""
 from __future__ import annotations
 
+import datetime as dt
+import json
+import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from django.db import IntegrityError, transaction
+import orjson
+import psycopg
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from logs.ids import uuid7
 from logs.models import WorkflowLog
@@ -62,7 +68,16 @@ def log_ingest_many(*, client: Client, items: list[dict[str, Any] | None]) -> li
     A log whose `event_id` this tenant already stored is not stored again: its result is
     `duplicate` with the original id. Duplicates inside the same request map to the first.
     The tenant comes only from the argument: any client id in the body stays in `extra`.
+
+    On PostgreSQL the batch is written by one `INSERT ... SELECT FROM unnest(arrays) ON CONFLICT
+    DO NOTHING RETURNING id` (see `_insert_postgres`); elsewhere by the ORM's bulk_create.
     """
+    if connection.vendor == "postgresql":
+        return _ingest_postgres(client, items)
+    return _ingest_orm(client, items)
+
+
+def _ingest_orm(client: Client, items: list[dict[str, Any] | None]) -> list[ItemResult | None]:
     results: list[ItemResult | None] = [None] * len(items)
     for _attempt in range(3):
         event_ids = [f["event_id"] for f in items if f is not None and f.get("event_id")]
@@ -91,3 +106,151 @@ def log_ingest_many(*, client: Client, items: list[dict[str, Any] | None]) -> li
             # insert; look again (the unique constraint guarantees we now see it).
             continue
     raise IntegrityError("Could not store the logs after repeated event_id conflicts.")
+
+
+# --- PostgreSQL fast path ------------------------------------------------------------------------
+# Column name -> SQL array type of the unnest() parameter. One statement whose text does not
+# depend on the batch size: 19 array parameters instead of 19 x 100 scalars, parsed once per
+# connection and planned cheaply. Measured (bench/README.md): ~3x less server CPU per batch
+# than bulk_create, which builds and binds 1,900 parameters and serialises JSON with json.dumps.
+_PG_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("id", "uuid"), ("client_id", "int8"), ("event_id", "text"), ("environment", "text"),
+    ("workflow_version", "text"), ("ticket_id", "text"), ("executed_at", "timestamptz"),
+    ("execution_time_seconds", "float8"), ("status", "text"), ("category", "text"),
+    ("resolution_status", "text"), ("customer_type", "text"), ("workflow_error", "text"),
+    ("workflow_error_type", "text"), ("workflow_error_node", "text"), ("is_system_error", "bool"),
+    ("ticket_subject_hash", "text"), ("requester_email_hash", "text"), ("metrics", "jsonb"),
+    ("payload", "jsonb"), ("metadata", "jsonb"), ("extra", "jsonb"), ("created_at", "timestamptz"),
+)
+_JSON_COLUMNS = frozenset(name for name, kind in _PG_COLUMNS if kind == "jsonb")
+_INSERT_SQL = (
+    f"INSERT INTO {WorkflowLog._meta.db_table} ({', '.join(name for name, _ in _PG_COLUMNS)}) "
+    "SELECT " + ", ".join(
+        # JSON travels as text[] and is cast per element: psycopg has no jsonb[] dumper for str.
+        f"u.{name}::jsonb" if kind == "jsonb" else f"u.{name}" for name, kind in _PG_COLUMNS
+    )
+    + " FROM unnest(" + ", ".join(
+        f"%b::{'text' if kind == 'jsonb' else kind}[]" for _name, kind in _PG_COLUMNS
+    ) + ") AS u(" + ", ".join(name for name, _ in _PG_COLUMNS) + ") "
+    # The partial unique index (client_id, event_id) WHERE event_id IS NOT NULL: a retried log
+    # is skipped by the database itself, even when two requests race.
+    "ON CONFLICT (client_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id"
+)
+
+
+def _json_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits: orjson refuses them, the stdlib does not
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _ingest_postgres(client: Client, items: list[dict[str, Any] | None]) -> list[ItemResult | None]:
+    results: list[ItemResult | None] = [None] * len(items)
+    now = timezone.now()
+    pending: list[tuple[int, WorkflowLog]] = []
+    first_by_event: dict[str, int] = {}
+    repeats: list[tuple[int, str]] = []  # later copies of an event_id inside this request
+    for index, fields in enumerate(items):
+        if fields is None:
+            continue
+        event_id = fields.get("event_id")
+        if event_id:
+            if event_id in first_by_event:
+                repeats.append((index, event_id))
+                continue
+            first_by_event[event_id] = index
+        # A pre-assigned id (logs/accept.py, the spool) is kept; otherwise a fresh UUIDv7.
+        row = WorkflowLog(client=client, created_at=now, **{"id": uuid7(), **fields})
+        if not isinstance(row.id, uuid.UUID):  # a spooled log's id may come back as text
+            row.id = uuid.UUID(str(row.id))
+        pending.append((index, row))
+
+    for _attempt in range(3):
+        inserted = _insert_postgres(client, [row for _, row in pending]) if pending else set()
+        conflicted: list[tuple[int, WorkflowLog]] = []
+        for index, row in pending:
+            if row.id in inserted:
+                results[index] = ItemResult(index, CREATED, str(row.id), row=row)
+            else:
+                conflicted.append((index, row))
+        if not conflicted:
+            break
+        # Rows skipped by ON CONFLICT: their event_id is already stored; answer with that id.
+        known = _existing_ids(client, [row.event_id for _, row in conflicted])
+        pending = []
+        for index, row in conflicted:
+            if row.event_id in known:
+                results[index] = ItemResult(index, DUPLICATE, known[row.event_id])
+            else:
+                # The conflicting row was deleted (retention) between our INSERT and SELECT:
+                # try to store it again.
+                pending.append((index, row))
+        if not pending:
+            break
+    else:
+        raise IntegrityError("Could not store the logs after repeated event_id conflicts.")
+
+    for index, event_id in repeats:
+        first = results[first_by_event[event_id]]
+        assert first is not None
+        results[index] = ItemResult(index, DUPLICATE, first.id)
+    return results
+
+
+def _insert_postgres(client: Client, rows: list[WorkflowLog]) -> set[Any]:
+    columns: list[list[Any]] = []
+    for name, _kind in _PG_COLUMNS:
+        if name == "client_id":
+            columns.append([client.pk] * len(rows))
+        elif name in _JSON_COLUMNS:
+            columns.append([_json_text(getattr(row, name)) for row in rows])
+        else:
+            columns.append([getattr(row, name) for row in rows])
+    # A server-side-binding psycopg cursor with binary parameters (%b): Django's default
+    # ClientCursor would quote the 1,900 array elements into the SQL text in Python (regex
+    # escaping of every JSON string: measured at ~60 % of a batch's server CPU). Wrapped by
+    # Django so the query is still logged/counted like any other.
+    connection.ensure_connection()
+    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
+        cursor.execute(_INSERT_SQL, columns)
+        return {pk for (pk,) in cursor.fetchall()}
+
+
+def rollups_rebuild(*, client: Client | None = None) -> int:
+    """Recount the metrics rollup (PostgreSQL) of one client, or of all, from workflow_logs.
+
+    The triggers keep the rollup exact as logs come and go; this is the backfill (after a bulk
+    load with triggers disabled, or to check/repair). Per client, in one transaction holding the
+    client's exclusive rollup lock, 31 days at a time. Returns the number of rollup rows.
+    """
+    if connection.vendor != "postgresql":
+        return 0
+    table = WorkflowLog._meta.db_table
+    client_ids = [client.pk] if client is not None else list(
+        WorkflowLog.objects.order_by().values_list("client_id", flat=True).distinct())
+    with connection.cursor() as cursor:
+        if client is None:
+            cursor.execute("DELETE FROM logs_rollup WHERE NOT client_id = ANY(%s)", [client_ids])
+        for client_id in sorted(client_ids):
+            with transaction.atomic():
+                cursor.execute("SELECT pg_advisory_xact_lock(727001, (%s %% 2147483647)::int)", [client_id])
+                cursor.execute("DELETE FROM logs_rollup WHERE client_id = %s", [client_id])
+                cursor.execute(f"SELECT min(executed_at), max(executed_at) FROM {table} WHERE client_id = %s",
+                               [client_id])
+                first, last = cursor.fetchone()
+                if first is None:
+                    continue
+                day = first.astimezone(dt.timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+                while day <= last:
+                    # Whole days only: logs_rollup_recount replaces the rollup of [day, day + 31d).
+                    cursor.execute("SELECT logs_rollup_recount(%s, %s, %s)",
+                                   [client_id, day, day + dt.timedelta(days=31)])
+                    day += dt.timedelta(days=31)
+        # Fresh statistics: the planner must know the rollup is no longer tiny (hash aggregation).
+        cursor.execute("ANALYZE logs_rollup")
+        cursor.execute("SELECT count(*) FROM logs_rollup" + ("" if client is None else " WHERE client_id = %s"),
+                       [] if client is None else [client.pk])
+        return cursor.fetchone()[0]

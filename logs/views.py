@@ -311,6 +311,10 @@ class MetricsViewSet(TenantScopedViewSet):
             *extra,
         )
 
+    def _rollup(self, request: Request) -> Any:
+        """The client whose metrics rollup answers this request (None: scan the logs)."""
+        return selectors.metrics_rollup_client(client=request_client(request), query=request.query_params)
+
     @extend_schema(
         operation_id="metrics_overview",
         summary="Totals, success rate, timings and status counts, with the previous period",
@@ -320,7 +324,8 @@ class MetricsViewSet(TenantScopedViewSet):
     @action(detail=False, methods=["get"])
     def overview(self, request: Request) -> Response:
         period, queryset = self._scope(request)
-        return Response(selectors.metrics_overview(queryset=queryset, period=period))
+        return Response(selectors.metrics_overview(queryset=queryset, period=period,
+                                                   rollup_client=self._rollup(request)))
 
     @extend_schema(
         operation_id="metrics_categories",
@@ -331,7 +336,8 @@ class MetricsViewSet(TenantScopedViewSet):
     @action(detail=False, methods=["get"])
     def categories(self, request: Request) -> Response:
         period, queryset = self._scope(request)
-        return Response(selectors.metrics_categories(queryset=queryset, period=period))
+        return Response(selectors.metrics_categories(queryset=queryset, period=period,
+                                                     rollup_client=self._rollup(request)))
 
     @extend_schema(
         operation_id="metrics_timeseries",
@@ -347,7 +353,8 @@ class MetricsViewSet(TenantScopedViewSet):
     def timeseries(self, request: Request) -> Response:
         period, queryset, interval = self._scope(
             request, lambda: parse_choice(request.query_params, "interval", INTERVALS, "day"))
-        return Response(selectors.metrics_timeseries(queryset=queryset, period=period, interval=interval))
+        return Response(selectors.metrics_timeseries(queryset=queryset, period=period, interval=interval,
+                                                     rollup_client=self._rollup(request)))
 
     @extend_schema(
         operation_id="metrics_errors",
@@ -363,7 +370,8 @@ class MetricsViewSet(TenantScopedViewSet):
     def errors(self, request: Request) -> Response:
         period, queryset, limit = self._scope(
             request, lambda: parse_int(request.query_params, "limit", default=20, low=1, high=100))
-        return Response(selectors.metrics_errors(queryset=queryset, period=period, limit=limit))
+        return Response(selectors.metrics_errors(queryset=queryset, period=period, limit=limit,
+                                                 rollup_client=self._rollup(request)))
 
     @extend_schema(
         operation_id="metrics_versions",
@@ -374,4 +382,5 @@ class MetricsViewSet(TenantScopedViewSet):
     @action(detail=False, methods=["get"])
     def versions(self, request: Request) -> Response:
         period, queryset = self._scope(request)
-        return Response(selectors.metrics_versions(queryset=queryset, period=period))
+        return Response(selectors.metrics_versions(queryset=queryset, period=period,
+                                                   rollup_client=self._rollup(request)))

@@ -7,7 +7,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from tenants import keys
+from tenants import keycache, keys
 from tenants.models import ApiKey, Client
 from tenants.services import api_key_touch
 
@@ -53,7 +53,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     * malformed key → 401 without touching the database;
     * unknown, revoked or expired key, or inactive client → 401, all with the same message so
       an attacker learns nothing about which keys exist;
-    * otherwise `(TenantPrincipal, ApiKey)`, after one indexed query (key + client).
+    * otherwise `(TenantPrincipal, ApiKey)`, after one indexed query (key + client), or none
+      when the key row is in the shared key cache (API_KEY_CACHE_SECONDS).
     """
 
     keyword = "Bearer"
@@ -65,7 +66,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         parsed = keys.parse_key(raw)
         if parsed is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")
-        api_key = ApiKey.objects.select_related("client").filter(prefix=parsed.prefix).first()
+        # Usually from the shared key cache (tenants/keycache.py): revocation is still immediate.
+        api_key = keycache.get_key(parsed.prefix)
         if api_key is None or not keys.secret_matches(parsed.secret, api_key.digest):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if api_key.revoked_at is not None or (
@@ -74,7 +76,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if not api_key.client.is_active:
             raise exceptions.AuthenticationFailed("Invalid API key.")
-        api_key_touch(api_key=api_key)
+        if keycache.touch_due(api_key):
+            api_key_touch(api_key=api_key)
         principal = TenantPrincipal(client=api_key.client, scopes=frozenset(api_key.scopes), api_key=api_key)
         return principal, api_key
 

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tenants import keys
+from tenants import keycache, keys
 from tenants.models import ALL_SCOPES, ApiKey, Client, slug_validator
 
 
@@ -80,6 +80,8 @@ def api_key_revoke(*, prefix: str) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
+    # Overwrite any cached copy of the key in every process sharing the cache (tenants/keycache.py).
+    keycache.publish_revocation(api_key)
     return api_key
 
 

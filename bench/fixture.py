@@ -1,0 +1,239 @@
+"""Load the benchmark fixture into `workflow_logs` by COPY (no HTTP), fast.
+
+The logs are the ones the shared harness loads into the peer (bench/gen.py, same seeds, same
+clients, same anchor), turned into our rows by the same `clean_log()` that ingestion uses, so
+the two servers are measured on the same data. Generation runs in worker processes; the main
+process streams their COPY text into one COPY. Secondary indexes are dropped during the load
+and rebuilt after it (several times faster than maintaining them row by row), the metrics
+rollups are rebuilt from the table, then VACUUM ANALYZE.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import multiprocessing as mp
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+from django.db import connection, transaction
+from django.utils import timezone
+
+from bench import gen
+from logs.ids import uuid7
+from logs.models import WorkflowLog
+from logs.services import _PG_COLUMNS, _json_text
+from logs.validation import clean_log
+from tenants.models import Client
+
+CHUNK = 2000
+MAIN_CLIENT = "bench-main"
+WRITER_CLIENT = "bench-writer"
+COLUMNS = tuple(name for name, _ in _PG_COLUMNS)
+
+
+def other_client(k: int) -> str:
+    return f"bench-other-{k:02d}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which logs go to which client: (client slug, seed offset, first index, count) chunks."""
+
+    main_rows: int
+    other_clients: int
+    other_rows: int
+
+    def clients(self) -> list[tuple[str, int, int]]:
+        """(slug, seed offset, rows): the same split and seeds as the shared fixture.py."""
+        out = [(MAIN_CLIENT, 0, self.main_rows)]
+        if self.other_clients:
+            per = self.other_rows // self.other_clients
+            for k in range(1, self.other_clients + 1):
+                out.append((other_client(k), k, per + (self.other_rows % self.other_clients if k == 1 else 0)))
+        return out
+
+    def chunks(self) -> list[tuple[str, int, int, int]]:
+        jobs = [(slug, off, start, min(CHUNK, n - start))
+                for slug, off, n in self.clients() for start in range(0, n, CHUNK)]
+        jobs.sort(key=lambda j: (j[2], j[0]))  # interleave clients, as real traffic mixes them
+        return jobs
+
+
+def _copy_text(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    s = str(value)
+    if "\\" in s or "\t" in s or "\n" in s or "\r" in s:
+        s = s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return s
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(seed: int, anchor: str, span_days: int, client_ids: dict[str, int], created_at: str) -> None:
+    _WORKER.update(seed=seed, anchor=dt.datetime.fromisoformat(anchor), span=span_days,
+                   client_ids=client_ids, created_at=created_at, gens={})
+
+
+def _worker_chunk(job: tuple[str, int, int, int]) -> tuple[int, bytes]:
+    slug, seed_off, start, n = job
+    g = _WORKER["gens"].get(slug)
+    if g is None:
+        g = _WORKER["gens"][slug] = gen.LogGen(seed=_WORKER["seed"] + seed_off, anchor=_WORKER["anchor"],
+                                               span_days=_WORKER["span"], client_id=slug)
+    client_id = _WORKER["client_ids"][slug]
+    lines = []
+    for i in range(start, start + n):
+        fields, errors = clean_log(g.log(i))
+        if fields is None:  # the generator only makes valid logs; a failure is a bug here
+            raise ValueError(f"generated log {slug}#{i} is invalid: {errors}")
+        row = {**fields, "id": uuid7(), "client_id": client_id, "created_at": _WORKER["created_at"]}
+        lines.append("\t".join(
+            _copy_text(_json_text(row.get(name)) if kind == "jsonb" else row.get(name))
+            for name, kind in _PG_COLUMNS
+        ))
+    return n, ("\n".join(lines) + "\n").encode()
+
+
+_PEER_SELECT = ("SELECT client_id, environment, workflow_version, ticket_id, executed_at, execution_time_seconds, "
+                "status, category, resolution_status, metrics::text, payload::text FROM workflow_logs")
+
+
+def _worker_convert(rows: list[tuple[Any, ...]]) -> tuple[int, bytes]:
+    """Peer rows (the shared harness's schema, fields without a column inside payload) back to
+    the body the generator produced, then through clean_log() like any ingested log."""
+    lines = []
+    for (slug, environment, version, ticket, executed_at, seconds, status, category, resolution,
+         metrics, payload) in rows:
+        payload = orjson.loads(payload) if payload else {}
+        body = {k: payload.pop(k) for k in gen.EXTRA_FIELDS if k in payload}
+        body.update(client_id=slug, environment=environment, workflow_version=version, ticket_id=ticket,
+                    executed_at=executed_at.isoformat(), execution_time_seconds=seconds, status=status,
+                    category=category, resolution_status=resolution,
+                    metrics=orjson.loads(metrics) if metrics else {}, payload=payload)
+        fields, errors = clean_log(body)
+        if fields is None:
+            raise ValueError(f"peer row of {slug} at {executed_at} is invalid here: {errors}")
+        row = {**fields, "id": uuid7(), "client_id": _WORKER["client_ids"][slug], "created_at": _WORKER["created_at"]}
+        lines.append("\t".join(
+            _copy_text(_json_text(row.get(name)) if kind == "jsonb" else row.get(name))
+            for name, kind in _PG_COLUMNS
+        ))
+    return len(rows), ("\n".join(lines) + "\n").encode()
+
+
+def _peer_chunks(dsn: str) -> Iterator[list[tuple[Any, ...]]]:
+    with psycopg.connect(dsn) as source, source.cursor(name="bench_fixture_source") as cur:
+        cur.itersize = CHUNK
+        cur.execute(_PEER_SELECT)
+        while rows := cur.fetchmany(CHUNK):
+            yield rows
+
+
+def ensure_clients(plan: Plan) -> dict[str, Client]:
+    slugs = [slug for slug, _, _ in plan.clients()] + [WRITER_CLIENT]
+    out = {}
+    for slug in slugs:
+        out[slug], _ = Client.objects.get_or_create(slug=slug, defaults={"name": slug})
+    return out
+
+
+def _secondary_indexes() -> list[tuple[str, str]]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN "
+            "(SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+            [WorkflowLog._meta.db_table, WorkflowLog._meta.db_table])
+        return cursor.fetchall()
+
+
+def load(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jobs: int, truncate: bool,
+         progress: Callable[[str], None], source_dsn: str | None = None) -> dict[str, Any]:
+    """Load the fixture; returns a summary (rows, seconds, sizes).
+
+    With `source_dsn`, the logs are not generated but read from the peer's already loaded
+    fixture (the shared harness's load/fixture.py, same generator and seeds): the same logs,
+    several times faster than generating them again, and byte-for-byte the same data for both
+    servers. Its clients must be the plan's (bench-main, bench-other-NN).
+    """
+    if connection.vendor != "postgresql":
+        raise ValueError("The benchmark fixture needs PostgreSQL (COPY).")
+    table = WorkflowLog._meta.db_table
+    clients = ensure_clients(plan)
+    t0 = time.perf_counter()
+    with connection.cursor() as cursor:
+        if truncate:
+            cursor.execute(f"TRUNCATE {table}")
+    dropped = _secondary_indexes()
+    with connection.cursor() as cursor:
+        for name, _ in dropped:
+            cursor.execute(f'DROP INDEX "{name}"')
+        # One COPY of millions of rows would hand the rollup trigger one giant transition
+        # table; the caller rebuilds the rollup afterwards instead (rollups_rebuild).
+        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER logs_rollup_insert")
+
+    chunks = plan.chunks()
+    total = sum(n for *_, n in chunks)
+    if source_dsn:
+        with psycopg.connect(source_dsn) as source:
+            slugs = [r[0] for r in source.execute("SELECT DISTINCT client_id FROM workflow_logs")]
+            total = source.execute("SELECT count(*) FROM workflow_logs").fetchone()[0]
+        for slug in slugs:
+            clients.setdefault(slug, Client.objects.get_or_create(slug=slug, defaults={"name": slug})[0])
+    progress(f"loading {total} rows ({len(plan.clients())} clients, anchor {anchor.isoformat()}, {jobs} jobs)")
+    done = 0
+    created_at = timezone.now().isoformat()
+    client_ids = {slug: c.pk for slug, c in clients.items()}
+    # fork: the workers inherit the configured Django (clean_log reads settings) but never
+    # touch the database connection, which stays with this process.
+    ctx = mp.get_context("fork")
+    connection.close()  # fork with no open database socket to share
+    with ctx.Pool(jobs, initializer=_worker_init,
+                  initargs=(seed, anchor.isoformat(), span_days, client_ids, created_at)) as pool:
+        with transaction.atomic(), connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+                produced = (pool.imap(_worker_convert, _peer_chunks(source_dsn), chunksize=1) if source_dsn
+                            else pool.imap(_worker_chunk, chunks, chunksize=1))
+                for n, data in produced:
+                    copy.write(data)
+                    done += n
+                    if done % 100_000 < CHUNK:
+                        progress(f"  {done:>9d} rows  {done / (time.perf_counter() - t0):7.0f} rows/s")
+    t_copy = time.perf_counter() - t0
+    progress(f"COPY done: {total} rows in {t_copy:.0f}s ({total / t_copy:.0f} rows/s)")
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER logs_rollup_insert")
+        cursor.execute("SET maintenance_work_mem = '512MB'")
+        for name, ddl in dropped:
+            t = time.perf_counter()
+            cursor.execute(ddl)
+            progress(f"  index {name}: {time.perf_counter() - t:.0f}s")
+    return {"rows": total, "copy_seconds": round(t_copy, 1), "rows_per_second": round(total / t_copy)}
+
+
+def vacuum_analyze() -> tuple[int, float]:
+    table = WorkflowLog._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"VACUUM (ANALYZE) {table}")
+        cursor.execute(f"SELECT pg_total_relation_size('{table}'), pg_relation_size('{table}')")
+        total, heap = cursor.fetchone()
+    return total, heap
+
+
+def delete_client_logs(slug: str) -> int:
+    """Remove the rows a benchmark wrote (e.g. the POST scenarios' bench-writer)."""
+    client = Client.objects.filter(slug=slug).first()
+    if client is None:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {WorkflowLog._meta.db_table} WHERE client_id = %s", [client.pk])
+        return cursor.rowcount

@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection
+
+from logs.services import rollups_rebuild
+from tenants.services import TenantError, client_get
+
+
+class Command(BaseCommand):
+    help = ("Recount the metrics rollup (PostgreSQL) from workflow_logs, for one client or all. "
+            "Triggers keep it exact as logs are written and deleted; this is the backfill/repair.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--client", metavar="SLUG", help="only this client (default: every client)")
+
+    def handle(self, *args: Any, client: str | None = None, **options: Any) -> None:
+        if connection.vendor != "postgresql":
+            raise CommandError("Rollups exist only on PostgreSQL; on SQLite metrics read the table directly.")
+        try:
+            target = client_get(slug=client) if client else None
+        except TenantError as exc:
+            raise CommandError(str(exc)) from None
+        rows = rollups_rebuild(client=target)
+        self.stdout.write(f"Rebuilt the rollup of {client or 'every client'}: {rows} rollup rows.")

@@ -1,0 +1,96 @@
+"""A short-lived shared cache of API-key rows, so most requests skip the key query.
+
+Semantics (also in the README, "API key lookup cache"):
+
+* The cached value is the key row with its client, keyed by the key's public prefix. The
+  presented secret is still compared with the stored digest on every request, expiry is
+  still checked against the clock on every request, so the cache never lets a wrong secret
+  or an expired key in.
+* Revocation is immediate: `api_key_revoke` writes the revoked row into the cache after its
+  transaction commits (not a delete: a request that read the row just before the revocation
+  cannot put the live row back, because filling the cache uses `add`, which never
+  overwrites). Every process reading the same cache sees the revocation on its next request.
+* The cache is Django's `default` cache. Across processes that is only true when it is shared:
+  with `REDIS_URL` set it is Redis, and revocation from `manage.py revoke_api_key`, the admin or
+  another app server reaches every worker at once. Without Redis the default cache is local
+  memory of one process, which a revocation in another process cannot reach; that is why
+  `API_KEY_CACHE_SECONDS` defaults to 0 (off) when `REDIS_URL` is not set.
+* Other changes to a key or its client (client deactivated, expiry edited in the admin) are
+  seen within `API_KEY_CACHE_SECONDS`.
+* When the cache is unreachable the lookup falls back to the database (never a 500); a
+  revocation that could not be written to the cache is logged, and the cached row expires
+  within `API_KEY_CACHE_SECONDS`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from tenants.models import ApiKey
+
+log = logging.getLogger(__name__)
+_PREFIX = "clk:apikey:v1:"
+
+
+def _ttl() -> int:
+    return int(settings.API_KEY_CACHE_SECONDS)
+
+
+def get_key(prefix: str) -> ApiKey | None:
+    """The key row (with its client) for `prefix`, from the cache or the database."""
+    ttl = _ttl()
+    if ttl > 0:
+        try:
+            cached = cache.get(_PREFIX + prefix)
+        except Exception:  # cache down: the database is the source of truth
+            log.warning("API key cache unavailable; reading the key from the database", exc_info=True)
+            cached, ttl = None, 0
+        if cached is not None:
+            return cached
+    api_key = ApiKey.objects.select_related("client").filter(prefix=prefix).first()
+    if api_key is not None and ttl > 0:
+        try:
+            # add(), not set(): never overwrite a revoked row written meanwhile.
+            cache.add(_PREFIX + prefix, api_key, ttl)
+        except Exception:
+            log.warning("API key cache unavailable; not caching", exc_info=True)
+    return api_key
+
+
+def publish_revocation(api_key: ApiKey) -> None:
+    """Make every process sharing the cache see `api_key` as revoked, once the revocation commits."""
+    if _ttl() <= 0:
+        return
+
+    def write() -> None:
+        try:
+            cache.set(_PREFIX + api_key.prefix, api_key, _ttl())
+        except Exception:
+            log.error("Could not publish the revocation of API key %s to the cache; cached copies "
+                      "expire within %ss", api_key.prefix, _ttl(), exc_info=True)
+
+    transaction.on_commit(write)
+
+
+def touch_due(api_key: ApiKey) -> bool:
+    """Whether this request should record `last_used_at` (see `api_key_touch`).
+
+    A cached row carries the `last_used_at` of when it was cached, so without this gate every
+    request would try the (no-op) UPDATE once that value is a minute old, until the entry
+    expires. One shared marker per key and interval lets exactly one request through.
+    """
+    ttl = _ttl()
+    interval = int(settings.API_KEY_LAST_USED_INTERVAL)
+    if ttl <= 0 or interval <= 0:
+        return True
+    if api_key.last_used_at is not None and timezone.now() - api_key.last_used_at < dt.timedelta(seconds=interval):
+        return False  # recorded recently: no need to ask the cache (the common case)
+    try:
+        return bool(cache.add(f"{_PREFIX}touched:{api_key.prefix}", 1, interval))
+    except Exception:
+        return True
