@@ -11,7 +11,9 @@ the shared cluster on 5432 is never touched, then:
   4. stops PostgreSQL for 15 s (pg_ctlcluster stop -m fast, then start);
   5. freezes PostgreSQL for 10 s (SIGSTOP to the postmaster and every backend, then SIGCONT);
   6. kill -9 one gunicorn worker;
-  7. restarts gunicorn (SIGTERM, then a new master);
+  7. restarts gunicorn: by default the way production restarts it (SIGHUP: new workers boot,
+     old ones finish their requests, the listening socket stays open); `--restart term` stops
+     the master instead (SIGTERM, then a new master), which refuses connections while it boots;
   8. stops the load, waits for the spool to drain, and checks: every id answered 2xx is in the
      table exactly once; no request took longer than 2.5 s; how many logs were stored without
      an acknowledgement (the baseline stack had 16).
@@ -131,6 +133,8 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=40.0)
     parser.add_argument("--keep-cluster", action="store_true", help="leave the chaos cluster running")
+    parser.add_argument("--restart", choices=["hup", "term"], default="hup",
+                        help="how to restart gunicorn: graceful reload (default) or stop + start")
     args = parser.parse_args()
 
     WORK.mkdir(parents=True, exist_ok=True)
@@ -178,10 +182,18 @@ def main() -> int:
         mark(f"kill -9 gunicorn worker {victim}")
         os.kill(victim, signal.SIGKILL)
         time.sleep(10)
-        mark("gunicorn restart (SIGTERM, new master)")
-        gunicorn.send_signal(signal.SIGTERM)
-        gunicorn.wait(timeout=30)
-        gunicorn = start_gunicorn(env)
+        if args.restart == "hup":
+            old_workers = set(worker_pids(gunicorn.pid))
+            mark("gunicorn restart (SIGHUP: graceful reload)")
+            gunicorn.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and set(worker_pids(gunicorn.pid)) & old_workers:
+                time.sleep(0.2)
+        else:
+            mark("gunicorn restart (SIGTERM, new master)")
+            gunicorn.send_signal(signal.SIGTERM)
+            gunicorn.wait(timeout=30)
+            gunicorn = start_gunicorn(env)
         mark("gunicorn up again")
         load.wait(timeout=total_seconds + 30)
         mark("load finished; waiting for the spool to drain")
