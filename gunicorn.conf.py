@@ -11,6 +11,10 @@ threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))
 keepalive = 5
+# Load the app once in the master: a replaced worker (after kill -9, or a SIGHUP reload) forks
+# ready to serve instead of importing Django while requests queue, which kept chaos-test requests
+# waiting past the client's 3 s. Code deploys then need a new master (restart or USR2).
+preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() in ("1", "true", "yes", "on")
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None  # empty: no access log
 errorlog = "-"
 

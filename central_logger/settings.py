@@ -115,7 +115,7 @@ DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
 # Budget of PostgreSQL work in one ingestion request (auth included), in ms: past it the logs
 # go to the spool. Enforced on the server (SET LOCAL statement_timeout) and on the client
 # (central_logger/dbguard.py), well inside the real client's 3-second timeout.
-INGEST_DB_TIMEOUT_MS = env.int("INGEST_DB_TIMEOUT_MS", default=1500)
+INGEST_DB_TIMEOUT_MS = env.int("INGEST_DB_TIMEOUT_MS", default=1000)
 # After a database failure, ingestion goes straight to the spool for this many seconds.
 DB_CIRCUIT_OPEN_SECONDS = env.float("DB_CIRCUIT_OPEN_SECONDS", default=2.0)
 
