@@ -1,0 +1,157 @@
+"""Dashboard sign-in: /api/v1/session endpoints. Thin: validate, call tenants.memberships, answer.
+
+The SPA calls GET /csrf once (sets the csrftoken cookie), then sends `X-CSRFToken` with every
+POST. Login is CSRF-protected too (against login CSRF) and throttled per (username, IP).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate, login, logout
+from django.middleware.csrf import get_token
+from django.utils.decorators import method_decorator
+from django.views.decorators.csrf import ensure_csrf_cookie
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from central_logger.errors import ApiError
+from tenants.login_throttle import login_failed, login_retry_after, login_succeeded
+from tenants.memberships import (
+    current_client_switch,
+    current_membership,
+    memberships_of,
+)
+from tenants.models import Membership
+from tenants.services import TenantError
+from tenants.session_auth import DjangoUserSessionAuthentication
+from tenants.session_serializers import (
+    ClientSwitchSerializer,
+    CsrfSerializer,
+    LoginSerializer,
+    SessionStateSerializer,
+)
+
+TAGS = ["session"]
+
+
+def _client_out(membership: Membership) -> dict[str, str]:
+    client = membership.client
+    return {"slug": client.slug, "name": client.name or client.slug, "role": membership.role}
+
+
+def session_state(request: Request) -> dict[str, Any]:
+    user = request.user
+    memberships = memberships_of(user=user)
+    current = current_membership(memberships=memberships, session=request._request.session)
+    return {
+        "user": {"username": user.get_username(), "email": user.email or ""},
+        "memberships": [_client_out(m) for m in memberships],
+        "current_client": _client_out(current) if current else None,
+        "session_expires_at": request._request.session.get_expiry_date(),
+    }
+
+
+def _client_ip(request: Request) -> str:
+    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a proxy we trust rewrites
+    # it, and trusting it would let an attacker pick a fresh "IP" for every guess.
+    return request.META.get("REMOTE_ADDR", "") or "unknown"
+
+
+class SessionView(APIView):
+    authentication_classes = [DjangoUserSessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(operation_id="session_get", tags=TAGS, summary="The signed-in user, their clients and the current one",
+                   responses={200: SessionStateSerializer})
+    def get(self, request: Request) -> Response:
+        return Response(session_state(request))
+
+
+@method_decorator(ensure_csrf_cookie, name="get")
+class CsrfView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="session_csrf", tags=TAGS, summary="Set the CSRF cookie", auth=[],
+                   responses={200: CsrfSerializer})
+    def get(self, request: Request) -> Response:
+        return Response({"csrf_token": get_token(request._request)})
+
+
+class LoginView(APIView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="session_login", tags=TAGS, summary="Sign in with a dashboard user", auth=[],
+        request=LoginSerializer,
+        responses={
+            200: SessionStateSerializer,
+            400: OpenApiResponse(description="Missing username or password (error envelope)."),
+            401: OpenApiResponse(description="Wrong username or password (error envelope)."),
+            403: OpenApiResponse(description="CSRF token missing, or the user has no client (error envelope)."),
+            429: OpenApiResponse(description="Too many failed attempts; see Retry-After (error envelope)."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        # Django's CsrfViewMiddleware skips DRF views; check here so a third-party page cannot
+        # sign a victim's browser into the attacker's account (login CSRF).
+        DjangoUserSessionAuthentication().enforce_csrf(request)
+        form = LoginSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        username, password = form.validated_data["username"], form.validated_data["password"]
+        ip = _client_ip(request)
+        retry_after = login_retry_after(username=username, ip=ip)
+        if retry_after is not None:
+            raise ApiError(f"Too many failed sign-in attempts; try again in {retry_after} s.",
+                           code="rate_limited", status_code=429, details={"retry_after": retry_after})
+        user = authenticate(request._request, username=username, password=password)
+        if user is None:
+            login_failed(username=username, ip=ip)
+            raise ApiError("Wrong username or password.", code="invalid_credentials", status_code=401)
+        if not memberships_of(user=user):
+            # The password was right, so this is not a guess: don't count it, but don't sign in
+            # a user who could see nothing (operators use /admin/).
+            raise ApiError("This user has no access to any client; ask an operator to add a membership.",
+                           code="no_membership", status_code=403)
+        login_succeeded(username=username, ip=ip)
+        login(request._request, user)  # rotates the session key and the CSRF token
+        request.user = user
+        return Response(session_state(request))
+
+
+class LogoutView(APIView):
+    authentication_classes = [DjangoUserSessionAuthentication]
+    permission_classes = [AllowAny]
+
+    @extend_schema(operation_id="session_logout", tags=TAGS, summary="Sign out", request=None,
+                   responses={204: OpenApiResponse(description="Signed out (also when already signed out).")})
+    def post(self, request: Request) -> Response:
+        logout(request._request)  # flushes the session server-side
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ClientSwitchView(APIView):
+    authentication_classes = [DjangoUserSessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="session_client_switch", tags=TAGS, summary="Switch the current client",
+        request=ClientSwitchSerializer,
+        responses={200: SessionStateSerializer,
+                   404: OpenApiResponse(description="Not one of your clients (error envelope).")},
+    )
+    def post(self, request: Request) -> Response:
+        form = ClientSwitchSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        try:
+            current_client_switch(user=request.user, session=request._request.session,
+                                  client_slug=form.validated_data["client"])
+        except TenantError:
+            # 404 like every other tenant object you can't see: no hint that the client exists.
+            raise ApiError("Not found.", code="not_found", status_code=404) from None
+        return Response(session_state(request))
