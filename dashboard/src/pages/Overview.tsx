@@ -1,0 +1,209 @@
+import { Link, useSearchParams } from "react-router-dom";
+import { Bar, CartesianGrid, Cell, ComposedChart, Legend, Line, Pie, PieChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { getJson } from "../api/client";
+import { STATUSES, type DataList, type ErrorRow, type Overview, type TimeseriesRow } from "../api/types";
+import { KpiCard } from "../components/KpiCard";
+import { RangeBar } from "../components/RangeBar";
+import { Card, EmptyState, ErrorState, STATUS_COLORS, Spinner } from "../components/ui";
+import { formatBucket, formatCount, formatDateTime, formatPercent, formatSeconds } from "../lib/format";
+import { useLoader } from "../lib/hooks";
+import { useLiveUpdates } from "../lib/live";
+import { rangeParams, readRange, writeRange, type RangeState } from "../lib/range";
+import { useSession } from "../session";
+
+interface OverviewData {
+  overview: Overview;
+  series: DataList<TimeseriesRow> & { interval?: string };
+  errors: DataList<ErrorRow>;
+  interval: "hour" | "day";
+}
+
+async function loadOverview(range: RangeState): Promise<OverviewData> {
+  const { params, interval } = rangeParams(range);
+  const [overview, series, errors] = await Promise.all([
+    getJson<Overview>("/api/v1/metrics/overview", params),
+    getJson<DataList<TimeseriesRow>>("/api/v1/metrics/timeseries", { ...params, interval }),
+    getJson<DataList<ErrorRow>>("/api/v1/metrics/errors", { ...params, limit: 10 }),
+  ]);
+  return { overview, series, errors, interval };
+}
+
+function previousLabel(range: RangeState): string {
+  if (range.preset === "24h") return "previous 24 h";
+  if (range.preset === "custom") return "previous period";
+  return `previous ${range.preset.replace("d", "")} days`;
+}
+
+export function OverviewPage() {
+  const [search, setSearch] = useSearchParams();
+  const range = readRange(search);
+  const { clientKey } = useSession();
+  const key = `${clientKey}|${range.preset}|${range.from}|${range.to}|${range.environment}`;
+  const { data, error, loading, reload } = useLoader(key, () => loadOverview(range));
+  useLiveUpdates(reload, { probeFilters: range.environment ? { environment: range.environment } : {} });
+
+  return (
+    <div className="space-y-6">
+      <div className="flex flex-wrap items-center justify-between gap-3">
+        <h1 className="text-2xl font-bold text-slate-900">Overview</h1>
+      </div>
+      <RangeBar range={range} onChange={(next) => setSearch(writeRange(search, next))} live />
+      {error && !data ? <ErrorState error={error} onRetry={reload} /> : null}
+      {!data && loading ? <Spinner label="Loading the overview…" /> : null}
+      {data ? <OverviewBody data={data} range={range} /> : null}
+    </div>
+  );
+}
+
+function OverviewBody({ data, range }: { data: OverviewData; range: RangeState }) {
+  const { overview, series, errors, interval } = data;
+  const prev = overview.previous;
+  const label = previousLabel(range);
+  const periodFilters = new URLSearchParams({ start_date: overview.period_start, end_date: overview.period_end });
+  if (range.environment) periodFilters.set("environment", range.environment);
+
+  return (
+    <>
+      <p className="text-sm text-slate-600">
+        {formatDateTime(overview.period_start)} → {formatDateTime(overview.period_end)}
+      </p>
+      <div className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-5">
+        <KpiCard testId="kpi-tickets" label="Tickets" value={formatCount(overview.total_tickets)} current={overview.total_tickets} previous={prev.total_tickets} unit="percent" direction="neutral" previousLabel={label} />
+        <KpiCard testId="kpi-success" label="Success rate" value={formatPercent(overview.success_rate)} current={overview.success_rate} previous={prev.success_rate} unit="points" direction="up-good" previousLabel={label} />
+        <KpiCard testId="kpi-avg" label="Average time" value={formatSeconds(overview.avg_execution_time)} current={overview.avg_execution_time} previous={prev.avg_execution_time} unit="percent" direction="down-good" previousLabel={label} />
+        <KpiCard testId="kpi-p95" label="p95 time" value={formatSeconds(overview.p95_execution_time)} current={overview.p95_execution_time} previous={prev.p95_execution_time} unit="percent" direction="down-good" previousLabel={label} />
+        <KpiCard testId="kpi-errors" label="Errors (failed + error)" value={formatCount(overview.error_count)} current={overview.error_count} previous={prev.error_count} unit="percent" direction="down-good" previousLabel={label} />
+      </div>
+
+      {overview.total_tickets === 0 ? (
+        <EmptyState title="No tickets in this period.">Pick a longer range, or check that your workflow is sending logs.</EmptyState>
+      ) : (
+        <>
+          <Card title="Tickets and success rate over time">
+            <div className="h-72" data-testid="chart-timeseries">
+              <ResponsiveContainer width="100%" height="100%">
+                <ComposedChart data={series.data} margin={{ top: 5, right: 10, left: 0, bottom: 5 }}>
+                  <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+                  <XAxis dataKey="bucket" tickFormatter={(v: string) => formatBucket(v, interval)} tick={{ fontSize: 12, fill: "#334155" }} minTickGap={24} />
+                  <YAxis yAxisId="count" allowDecimals={false} tick={{ fontSize: 12, fill: "#334155" }} width={48} />
+                  <YAxis yAxisId="rate" orientation="right" domain={[0, 100]} unit="%" tick={{ fontSize: 12, fill: "#334155" }} width={48} />
+                  <Tooltip labelFormatter={(v) => formatBucket(String(v), interval)} formatter={(value, name) => (name === "Success rate" ? formatPercent(Number(value)) : formatCount(Number(value)))} />
+                  <Legend />
+                  <Bar yAxisId="count" dataKey="count" name="Tickets" fill="#6366f1" isAnimationActive={false} />
+                  <Bar yAxisId="count" dataKey="error_count" name="Errors" fill="#dc2626" isAnimationActive={false} />
+                  <Line yAxisId="rate" dataKey="success_rate" name="Success rate" stroke="#059669" strokeWidth={2} dot={false} isAnimationActive={false} />
+                </ComposedChart>
+              </ResponsiveContainer>
+            </div>
+          </Card>
+
+          <div className="grid gap-4 lg:grid-cols-3">
+            <Card title="Status breakdown">
+              <StatusBreakdown counts={overview.status_counts} total={overview.total_tickets} periodFilters={periodFilters} />
+            </Card>
+            <Card
+              title="Top error types"
+              className="lg:col-span-2"
+              actions={
+                <Link className="text-sm text-indigo-800 underline" to={`/logs?${withParam(periodFilters, "status", "FAILED,ERROR")}`}>
+                  All failed runs →
+                </Link>
+              }
+            >
+              <ErrorsTable rows={errors.data} periodFilters={periodFilters} />
+            </Card>
+          </div>
+        </>
+      )}
+    </>
+  );
+}
+
+function withParam(base: URLSearchParams, key: string, value: string): string {
+  const next = new URLSearchParams(base);
+  next.set(key, value);
+  return next.toString();
+}
+
+function StatusBreakdown({ counts, total, periodFilters }: { counts: Overview["status_counts"]; total: number; periodFilters: URLSearchParams }) {
+  const rows = STATUSES.map((status) => ({ status, count: counts?.[status] ?? 0 }));
+  return (
+    <div className="flex flex-col items-center gap-3 sm:flex-row lg:flex-col xl:flex-row">
+      <div className="h-40 w-40 shrink-0" aria-hidden="true">
+        <ResponsiveContainer width="100%" height="100%">
+          <PieChart>
+            <Pie data={rows.filter((r) => r.count > 0)} dataKey="count" nameKey="status" innerRadius={40} outerRadius={70} isAnimationActive={false}>
+              {rows.filter((r) => r.count > 0).map((r) => (
+                <Cell key={r.status} fill={STATUS_COLORS[r.status]} />
+              ))}
+            </Pie>
+          </PieChart>
+        </ResponsiveContainer>
+      </div>
+      <table className="w-full text-sm" data-testid="status-breakdown">
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.status} className="border-b border-slate-100 last:border-0">
+              <td className="py-1">
+                <Link to={`/logs?${withParam(periodFilters, "status", r.status)}`} className="inline-flex items-center gap-2 text-slate-800 hover:underline">
+                  <span className="h-2.5 w-2.5 rounded-full" style={{ background: STATUS_COLORS[r.status] }} aria-hidden="true" />
+                  {r.status}
+                </Link>
+              </td>
+              <td className="py-1 text-right tabular-nums" data-testid={`status-${r.status}`}>
+                {formatCount(r.count)}
+              </td>
+              <td className="py-1 pl-2 text-right tabular-nums text-slate-600">{total ? formatPercent((r.count / total) * 100) : "—"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function ErrorsTable({ rows, periodFilters }: { rows: ErrorRow[]; periodFilters: URLSearchParams }) {
+  if (!rows.length) return <EmptyState title="No errors in this period." />;
+  return (
+    <div className="overflow-x-auto">
+      <table className="w-full text-left text-sm" data-testid="errors-table">
+        <thead className="text-xs uppercase text-slate-600">
+          <tr>
+            <th className="py-1 pr-3 font-medium">Error type</th>
+            <th className="py-1 pr-3 font-medium">Node</th>
+            <th className="py-1 pr-3 text-right font-medium">Count</th>
+            <th className="py-1 font-medium">Latest</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row, index) => {
+            const filters = new URLSearchParams(periodFilters);
+            if (row.workflow_error_type) filters.set("workflow_error_type", row.workflow_error_type);
+            else filters.set("status", "FAILED,ERROR");
+            if (row.workflow_error_node) filters.set("workflow_error_node", row.workflow_error_node);
+            return (
+              <tr key={index} className="border-t border-slate-100 align-top">
+                <td className="py-1.5 pr-3">
+                  <Link to={`/logs?${filters.toString()}`} className="font-medium text-indigo-800 hover:underline">
+                    {row.workflow_error_type ?? "(no type)"}
+                  </Link>
+                </td>
+                <td className="py-1.5 pr-3 text-slate-800">{row.workflow_error_node ?? "—"}</td>
+                <td className="py-1.5 pr-3 text-right tabular-nums">{formatCount(row.count)}</td>
+                <td className="py-1.5 text-slate-700">
+                  {row.latest_log_id ? (
+                    <Link to={`/logs/${row.latest_log_id}`} className="hover:underline" title={row.latest_message ?? ""}>
+                      <span className="line-clamp-1 break-all">{row.latest_message ?? formatDateTime(row.latest_executed_at)}</span>
+                    </Link>
+                  ) : (
+                    "—"
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}
