@@ -12,7 +12,7 @@ interface SessionContextValue {
   switchClient: (slug: string) => Promise<void>;
 }
 
-const SessionContext = createContext<SessionContextValue | null>(null);
+export const SessionContext = createContext<SessionContextValue | null>(null);
 
 export async function ensureCsrf(): Promise<void> {
   unwrap(await api.GET("/api/v1/session/csrf"));

@@ -113,10 +113,9 @@ export function normalizeTrace(trace: unknown): NormalizedTrace {
     if (result.auditEvents.length === trace.audit_events.length) consumed.add("audit_events");
   }
   for (const { key, title } of KNOWN_SECTIONS) {
-    if (key in trace && trace[key] !== null && trace[key] !== undefined) {
-      result.sections.push({ key, title, value: trace[key] });
-      consumed.add(key);
-    }
+    if (!(key in trace)) continue;
+    consumed.add(key); // a null section is simply absent
+    if (trace[key] !== null && trace[key] !== undefined) result.sections.push({ key, title, value: trace[key] });
   }
   for (const [key, value] of Object.entries(trace)) {
     if (!consumed.has(key)) result.other.push({ key, title: key, value });
