@@ -5,10 +5,13 @@ POST. Login is CSRF-protected too (against login CSRF) and throttled per (userna
 """
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import authenticate, login, logout
 from django.middleware.csrf import get_token
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -43,16 +46,20 @@ def _client_out(membership: Membership) -> dict[str, str]:
     return {"slug": client.slug, "name": client.name or client.slug, "role": membership.role}
 
 
-def session_state(request: Request) -> dict[str, Any]:
-    user = request.user
+def session_payload(*, user: Any, session: Any) -> dict[str, Any]:
+    """What GET /api/v1/session answers; also embedded in the dashboard's index.html."""
     memberships = memberships_of(user=user)
-    current = current_membership(memberships=memberships, session=request._request.session)
+    current = current_membership(memberships=memberships, session=session)
     return {
         "user": {"username": user.get_username(), "email": user.email or ""},
         "memberships": [_client_out(m) for m in memberships],
         "current_client": _client_out(current) if current else None,
-        "session_expires_at": request._request.session.get_expiry_date(),
+        "session_expires_at": session.get_expiry_date(),
     }
+
+
+def session_state(request: Request) -> dict[str, Any]:
+    return session_payload(user=request.user, session=request._request.session)
 
 
 def _client_ip(request: Request) -> str:
@@ -120,6 +127,9 @@ class LoginView(APIView):
                            code="no_membership", status_code=403)
         login_succeeded(username=username, ip=ip)
         login(request._request, user)  # rotates the session key and the CSRF token
+        # An absolute end (not "AGE after the last change"): switching clients or any other
+        # session write must not keep a sign-in alive forever.
+        request._request.session.set_expiry(timezone.now() + dt.timedelta(seconds=settings.SESSION_COOKIE_AGE))
         request.user = user
         return Response(session_state(request))
 

@@ -18,11 +18,24 @@ export async function ensureCsrf(): Promise<void> {
   unwrap(await api.GET("/api/v1/session/csrf"));
 }
 
+/** The session state Django inlined into index.html (saves a round trip on the first screen). */
+export function bootstrapSession(): SessionState | null {
+  const element = typeof document === "undefined" ? null : document.getElementById("session-state");
+  if (!element?.textContent) return null;
+  try {
+    return JSON.parse(element.textContent) as SessionState;
+  } catch {
+    return null;
+  }
+}
+
 export function SessionProvider({ children }: { children: ReactNode }) {
-  const [session, setSession] = useState<SessionState | null>(null);
-  const [checking, setChecking] = useState(true);
+  const [initial] = useState(bootstrapSession);
+  const [session, setSession] = useState<SessionState | null>(initial);
+  const [checking, setChecking] = useState(initial === null);
 
   useEffect(() => {
+    if (initial) return; // already known; any 401 later still signs the user out (below)
     let cancelled = false;
     api
       .GET("/api/v1/session")
@@ -34,7 +47,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     return () => {
       cancelled = true;
     };
-  }, []);
+  }, [initial]);
 
   // Any 401 from the API means the session ended (expiry, sign-out in another tab).
   useEffect(() => onUnauthorized(() => setSession(null)), []);

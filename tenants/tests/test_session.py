@@ -209,6 +209,14 @@ def test_session_expires_after_session_cookie_age(alice: Any) -> None:
     assert browser.get("/api/v1/session").status_code == 401
 
 
+def test_session_end_is_absolute_not_extended_by_activity(alice: Any, bob: Any) -> None:
+    make_user("carol", "alice", "bob")
+    browser = signed_in("carol")
+    first = browser.get("/api/v1/session").json()["session_expires_at"]
+    browser.post_json("/api/v1/session/client", {"client": "bob"})  # a session write
+    assert browser.get("/api/v1/session").json()["session_expires_at"] == first
+
+
 def test_csrf_endpoint_sets_cookie() -> None:
     browser = Browser()
     response = browser.get("/api/v1/session/csrf")

@@ -1,7 +1,7 @@
-import { useState } from "react";
+import { Suspense, useState } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router-dom";
 import { useSession } from "../session";
-import { errorMessage } from "./ui";
+import { Spinner, errorMessage } from "./ui";
 
 const NAV = [
   { to: "/overview", label: "Overview" },
@@ -102,7 +102,9 @@ export function Layout() {
         ) : null}
       </header>
       <main className="mx-auto max-w-7xl px-4 py-6">
-        <Outlet />
+        <Suspense fallback={<Spinner />}>
+          <Outlet />
+        </Suspense>
       </main>
     </div>
   );
