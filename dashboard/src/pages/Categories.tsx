@@ -9,6 +9,7 @@ import { useLoader } from "../lib/hooks";
 import { useLiveUpdates } from "../lib/live";
 import { rangeParams, readRange, writeRange, type RangeState } from "../lib/range";
 import { useSession } from "../session";
+import { chartRows } from "../lib/charts";
 
 const NONE = "(none)";
 
@@ -114,7 +115,7 @@ function Trend({ category, rangeKey: key, range }: { category: string; rangeKey:
   return (
     <div className="h-72" data-testid="category-trend">
       <ResponsiveContainer width="100%" height="100%">
-        <LineChart data={series.data.data} margin={{ top: 5, right: 10, left: 0, bottom: 5 }}>
+        <LineChart data={chartRows(series.data.data)} margin={{ top: 5, right: 10, left: 0, bottom: 5 }}>
           <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
           <XAxis dataKey="bucket" tickFormatter={(v: string) => formatBucket(v, interval)} tick={{ fontSize: 12, fill: "#334155" }} minTickGap={24} />
           <YAxis yAxisId="count" allowDecimals={false} tick={{ fontSize: 12, fill: "#334155" }} width={40} />

@@ -162,7 +162,7 @@ export function LogsPage() {
                       className={`cursor-pointer border-t border-slate-100 hover:bg-indigo-50 focus:bg-indigo-50 ${fresh.has(log.id) ? "bg-emerald-50" : ""}`}
                     >
                       <td className="whitespace-nowrap px-3 py-2 tabular-nums text-slate-800">{formatDateTime(log.executed_at)}</td>
-                      <td className="px-3 py-2">
+                      <td className="whitespace-nowrap px-3 py-2">
                         <Link to={`/logs/${log.id}`} onClick={(e) => e.stopPropagation()} tabIndex={-1} className="font-medium text-indigo-800 hover:underline">
                           {log.ticket_id ?? "—"}
                         </Link>

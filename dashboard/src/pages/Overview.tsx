@@ -10,6 +10,7 @@ import { useLoader } from "../lib/hooks";
 import { useLiveUpdates } from "../lib/live";
 import { rangeParams, readRange, writeRange, type RangeState } from "../lib/range";
 import { useSession } from "../session";
+import { chartRows } from "../lib/charts";
 
 interface OverviewData {
   overview: Overview;
@@ -82,7 +83,7 @@ function OverviewBody({ data, range }: { data: OverviewData; range: RangeState }
           <Card title="Tickets and success rate over time">
             <div className="h-72" data-testid="chart-timeseries">
               <ResponsiveContainer width="100%" height="100%">
-                <ComposedChart data={series.data} margin={{ top: 5, right: 10, left: 0, bottom: 5 }}>
+                <ComposedChart data={chartRows(series.data)} margin={{ top: 5, right: 10, left: 0, bottom: 5 }}>
                   <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
                   <XAxis dataKey="bucket" tickFormatter={(v: string) => formatBucket(v, interval)} tick={{ fontSize: 12, fill: "#334155" }} minTickGap={24} />
                   <YAxis yAxisId="count" allowDecimals={false} tick={{ fontSize: 12, fill: "#334155" }} width={48} />
