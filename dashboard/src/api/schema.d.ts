@@ -11,13 +11,37 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List logs (summaries), filtered, newest first
+         * @description Filters combine with AND; comma-separated values of one filter with OR. Filters on the `metrics` object: `metrics.<key>=<value>` or `metrics.<key>__<op>=<value>` with op one of `eq`, `ne`, `lt`, `lte`, `gt`, `gte` (key: 1-64 letters, digits or underscores). `true`/`false` compare as booleans, numbers numerically (only values stored as JSON numbers match), anything else as a string (eq/ne only). `ne` also matches logs without the key. Examples: `metrics.overall_confidence__lt=0.5`, `metrics.needs_more_info=true`. At most 10 metrics filters.
+         */
+        get: operations["logs_list"];
         put?: never;
         /**
          * Ingest one log
          * @description Workflow logs of the caller's client.
          */
         post: operations["logs_ingest"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/logs/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One complete log: trace, metrics, payload, metadata, extra
+         * @description Workflow logs of the caller's client.
+         */
+        get: operations["logs_retrieve"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -38,6 +62,126 @@ export interface paths {
          * @description Workflow logs of the caller's client.
          */
         post: operations["logs_ingest_batch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/logs/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download the filtered logs as CSV or NDJSON (streamed)
+         * @description Same filters and ordering as the list, without pagination. CSV: the summary columns plus one `metrics.<key>` column per metric key found in the exported logs. NDJSON: one complete log (LogDetail) per line. Filters on the `metrics` object: `metrics.<key>=<value>` or `metrics.<key>__<op>=<value>` with op one of `eq`, `ne`, `lt`, `lte`, `gt`, `gte` (key: 1-64 letters, digits or underscores). `true`/`false` compare as booleans, numbers numerically (only values stored as JSON numbers match), anything else as a string (eq/ne only). `ne` also matches logs without the key. Examples: `metrics.overall_confidence__lt=0.5`, `metrics.needs_more_info=true`. At most 10 metrics filters.
+         */
+        get: operations["logs_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/categories": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per category: count, successes, success rate, errors, average time
+         * @description Dashboard metrics of the caller's client, computed from its logs (UTC periods).
+         */
+        get: operations["metrics_categories"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Most common error type × node, with the latest example
+         * @description Dashboard metrics of the caller's client, computed from its logs (UTC periods).
+         */
+        get: operations["metrics_errors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Totals, success rate, timings and status counts, with the previous period
+         * @description Dashboard metrics of the caller's client, computed from its logs (UTC periods).
+         */
+        get: operations["metrics_overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/timeseries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per UTC hour or day: count, success rate, errors, average and p95 time
+         * @description Dashboard metrics of the caller's client, computed from its logs (UTC periods).
+         */
+        get: operations["metrics_timeseries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Per workflow version: volume, success rate, errors, timings, first/last seen
+         * @description Dashboard metrics of the caller's client, computed from its logs (UTC periods).
+         */
+        get: operations["metrics_versions"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -135,7 +279,7 @@ export interface components {
     schemas: {
         BatchItemResult: {
             index: number;
-            status: components["schemas"]["BatchItemResultStatusEnum"];
+            status: components["schemas"]["BatchItemStatusEnum"];
             /** Format: uuid */
             id?: string;
             errors?: {
@@ -148,7 +292,7 @@ export interface components {
          *     * `invalid` - invalid
          * @enum {string}
          */
-        BatchItemResultStatusEnum: "created" | "duplicate" | "invalid";
+        BatchItemStatusEnum: "created" | "duplicate" | "invalid";
         BatchResult: {
             /** @description One entry per submitted log, in request order; null for invalid logs. */
             ids: (string | null)[];
@@ -158,6 +302,16 @@ export interface components {
             duplicates: number;
             rejected: number;
             results: components["schemas"]["BatchItemResult"][];
+        };
+        CategoryRow: {
+            category: string | null;
+            count: number;
+            success_count: number;
+            /** Format: double */
+            success_rate: number;
+            error_count: number;
+            /** Format: double */
+            avg_execution_time: number;
         };
         ClientSwitchRequest: {
             /** @description Slug of one of your clients. */
@@ -175,6 +329,32 @@ export interface components {
          * @enum {string}
          */
         EnvironmentEnum: "production" | "staging" | "development" | "test";
+        ErrorBody: {
+            /** @description Machine-readable snake_case code, e.g. validation_error, not_found. */
+            code: string;
+            /** @description A human sentence. */
+            message: string;
+            /** @description Context. For validation errors: each offending field or query parameter mapped to its messages. */
+            details: {
+                [key: string]: unknown;
+            };
+        };
+        /** @description The one error shape of the API: `{"error": {"code", "message", "details"}}`. */
+        ErrorEnvelope: {
+            error: components["schemas"]["ErrorBody"];
+        };
+        ErrorGroup: {
+            workflow_error_type: string | null;
+            workflow_error_node: string | null;
+            count: number;
+            /** Format: uuid */
+            latest_log_id: string;
+            /** Format: date-time */
+            latest_executed_at: string;
+            /** @description workflow_error of the latest log (first 1,000 characters). */
+            latest_message: string | null;
+        };
+        /** @description Documents LogSummary (the list rows). */
         IngestedLog: {
             /** Format: uuid */
             readonly id: string;
@@ -186,7 +366,7 @@ export interface components {
             executed_at: string;
             /** Format: double */
             execution_time_seconds?: number | null;
-            status: components["schemas"]["IngestedLogStatusEnum"];
+            status: components["schemas"]["LogStatusEnum"];
             category?: string | null;
             resolution_status?: string | null;
             customer_type?: string | null;
@@ -194,10 +374,75 @@ export interface components {
             workflow_error_type?: string | null;
             workflow_error_node?: string | null;
             is_system_error?: boolean | null;
+            /** @description The client's metrics object, e.g. overall_confidence, needs_more_info. */
+            metrics: {
+                [key: string]: unknown;
+            };
             /** Format: date-time */
             readonly created_at: string;
             /** @description True when this event_id/Idempotency-Key was already stored. */
             duplicate: boolean;
+        };
+        /**
+         * @description * `hour` - hour
+         *     * `day` - day
+         * @enum {string}
+         */
+        IntervalEnum: "hour" | "day";
+        LogBatchInRequest: {
+            logs: {
+                [key: string]: unknown;
+            }[];
+        };
+        /** @description Documents LogDetail (one complete log). */
+        LogDetail: {
+            /** Format: uuid */
+            readonly id: string;
+            event_id?: string | null;
+            environment: components["schemas"]["EnvironmentEnum"];
+            workflow_version?: string | null;
+            ticket_id?: string | null;
+            /** Format: date-time */
+            executed_at: string;
+            /** Format: double */
+            execution_time_seconds?: number | null;
+            status: components["schemas"]["LogStatusEnum"];
+            category?: string | null;
+            resolution_status?: string | null;
+            customer_type?: string | null;
+            workflow_error?: string | null;
+            workflow_error_type?: string | null;
+            workflow_error_node?: string | null;
+            is_system_error?: boolean | null;
+            /** @description The client's metrics object, e.g. overall_confidence, needs_more_info. */
+            metrics: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            readonly created_at: string;
+            /** @description The full payload; the agent's trace is `payload.trace`. */
+            payload: {
+                [key: string]: unknown;
+            };
+            metadata: {
+                [key: string]: unknown;
+            } | null;
+            /** @description Every top-level field the client sent that has no column. */
+            extra: {
+                [key: string]: unknown;
+            };
+            ticket_subject_hash?: string | null;
+            requester_email_hash?: string | null;
+        };
+        LogInRequest: {
+            environment: string;
+            executed_at: string;
+            status: string;
+            ticket_id?: string;
+        };
+        LogList: {
+            data: components["schemas"]["LogSummary"][];
+            pagination: components["schemas"]["Pagination"];
         };
         /**
          * @description * `SUCCESS` - Success
@@ -206,21 +451,151 @@ export interface components {
          *     * `ERROR` - Error
          * @enum {string}
          */
-        IngestedLogStatusEnum: "SUCCESS" | "PARTIAL" | "FAILED" | "ERROR";
-        LogBatchInRequest: {
-            logs: {
-                [key: string]: unknown;
-            }[];
-        };
-        LogInRequest: {
-            environment: string;
+        LogStatusEnum: "SUCCESS" | "PARTIAL" | "FAILED" | "ERROR";
+        /** @description Documents LogSummary (the list rows). */
+        LogSummary: {
+            /** Format: uuid */
+            readonly id: string;
+            event_id?: string | null;
+            environment: components["schemas"]["EnvironmentEnum"];
+            workflow_version?: string | null;
+            ticket_id?: string | null;
+            /** Format: date-time */
             executed_at: string;
-            status: string;
-            ticket_id?: string;
+            /** Format: double */
+            execution_time_seconds?: number | null;
+            status: components["schemas"]["LogStatusEnum"];
+            category?: string | null;
+            resolution_status?: string | null;
+            customer_type?: string | null;
+            workflow_error?: string | null;
+            workflow_error_type?: string | null;
+            workflow_error_node?: string | null;
+            is_system_error?: boolean | null;
+            /** @description The client's metrics object, e.g. overall_confidence, needs_more_info. */
+            metrics: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            readonly created_at: string;
         };
         LoginRequest: {
             username: string;
             password: string;
+        };
+        MetricsCategories: {
+            period_days: number;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
+            data: components["schemas"]["CategoryRow"][];
+        };
+        MetricsErrors: {
+            period_days: number;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
+            data: components["schemas"]["ErrorGroup"][];
+        };
+        MetricsOverview: {
+            total_tickets: number;
+            /**
+             * Format: double
+             * @description Percent of SUCCESS, one decimal; 0 when empty.
+             */
+            success_rate: number;
+            /**
+             * Format: double
+             * @description Seconds, 3 decimals; 0 when empty.
+             */
+            avg_execution_time: number;
+            /** @description FAILED + ERROR. */
+            error_count: number;
+            status_counts: components["schemas"]["StatusCounts"];
+            /** Format: double */
+            p50_execution_time: number;
+            /** Format: double */
+            p95_execution_time: number;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
+            period_days: number;
+            /** @description The same figures for the period of the same length just before. */
+            previous: components["schemas"]["PeriodFigures"];
+        };
+        MetricsTimeseries: {
+            period_days: number;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
+            data: components["schemas"]["TimeseriesRow"][];
+            interval: components["schemas"]["IntervalEnum"];
+        };
+        MetricsVersions: {
+            period_days: number;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
+            data: components["schemas"]["VersionRow"][];
+        };
+        Pagination: {
+            /** @description Null in cursor mode. */
+            page: number | null;
+            page_size: number;
+            /** @description Exact up to LIST_COUNT_EXACT_LIMIT, else an estimate; null in cursor mode. */
+            total: number | null;
+            /** @description ceil(total / page_size); null in cursor mode. */
+            pages: number | null;
+            total_is_exact: boolean;
+            /** @description Cursor mode: pass as `cursor` for the next page; null at the end (and in page mode). */
+            next_cursor: string | null;
+        };
+        PeriodFigures: {
+            total_tickets: number;
+            /**
+             * Format: double
+             * @description Percent of SUCCESS, one decimal; 0 when empty.
+             */
+            success_rate: number;
+            /**
+             * Format: double
+             * @description Seconds, 3 decimals; 0 when empty.
+             */
+            avg_execution_time: number;
+            /** @description FAILED + ERROR. */
+            error_count: number;
+            status_counts: components["schemas"]["StatusCounts"];
+            /** Format: double */
+            p50_execution_time: number;
+            /** Format: double */
+            p95_execution_time: number;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
         };
         /**
          * @description * `viewer` - Viewer
@@ -248,6 +623,43 @@ export interface components {
             username: string;
             email: string;
         };
+        StatusCounts: {
+            SUCCESS: number;
+            PARTIAL: number;
+            FAILED: number;
+            ERROR: number;
+        };
+        TimeseriesRow: {
+            /**
+             * Format: date-time
+             * @description Start of the UTC hour or day.
+             */
+            bucket: string;
+            count: number;
+            success_count: number;
+            /** Format: double */
+            success_rate: number;
+            error_count: number;
+            /** Format: double */
+            avg_execution_time: number;
+            /** Format: double */
+            p95_execution_time: number;
+        };
+        VersionRow: {
+            workflow_version: string | null;
+            count: number;
+            /** Format: double */
+            success_rate: number;
+            error_count: number;
+            /** Format: double */
+            avg_execution_time: number;
+            /** Format: double */
+            p95_execution_time: number;
+            /** Format: date-time */
+            first_seen: string;
+            /** Format: date-time */
+            last_seen: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -257,6 +669,109 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    logs_list: {
+        parameters: {
+            query?: {
+                /** @description Exact category. Comma-separated values match any of them (OR). */
+                category?: string;
+                /** @description Cursor mode: pass it empty for the first page, then the previous response's `next_cursor`. No count is computed (`total`/`pages` null); fast at any depth. */
+                cursor?: string;
+                /** @description Exact customer type. Comma-separated values match any of them (OR). */
+                customer_type?: string;
+                /** @description executed_at on or before this; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                end_date?: string;
+                /** @description One of production, staging, development, test (aliases such as prod, stage, dev accepted). Comma-separated values match any of them. */
+                environment?: string;
+                /** @description true or false. */
+                is_system_error?: boolean;
+                /** @description execution_time_seconds <= this. */
+                max_execution_time?: number;
+                /** @description execution_time_seconds >= this. */
+                min_execution_time?: number;
+                /** @description Sort key; ties are broken by id. Logs without an execution time sort as the smallest value. */
+                ordering?: "-executed_at" | "-execution_time_seconds" | "executed_at" | "execution_time_seconds";
+                /** @description Page number (>= 1); ignored in cursor mode. */
+                page?: number;
+                /** @description Rows per page, 1-500 (outside that: 400). */
+                page_size?: number;
+                /** @description Case-insensitive substring search in ticket_id, category and workflow_error (max 200 characters). */
+                q?: string;
+                /** @description Exact resolution status. Comma-separated values match any of them (OR). */
+                resolution_status?: string;
+                /** @description executed_at on or after this. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                start_date?: string;
+                /** @description One of SUCCESS, PARTIAL, FAILED, ERROR, any letter case; e.g. `FAILED,ERROR`. Unknown values are a 400. */
+                status?: string;
+                /** @description Exact ticket id. Comma-separated values match any of them (OR). */
+                ticket_id?: string;
+                /** @description Exact node where the error happened. Comma-separated values match any of them (OR). */
+                workflow_error_node?: string;
+                /** @description Exact error type. Comma-separated values match any of them (OR). */
+                workflow_error_type?: string;
+                /** @description Exact workflow version. Comma-separated values match any of them (OR). */
+                workflow_version?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogList"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     logs_ingest: {
         parameters: {
             query?: never;
@@ -288,6 +803,145 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["IngestedLog"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Length required. */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Payload too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported media type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    logs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The log id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogDetail"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -329,6 +983,568 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["BatchResult"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Length required. */
+            411: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Payload too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Unsupported media type. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    logs_export: {
+        parameters: {
+            query?: {
+                /** @description Exact category. Comma-separated values match any of them (OR). */
+                category?: string;
+                /** @description Exact customer type. Comma-separated values match any of them (OR). */
+                customer_type?: string;
+                /** @description executed_at on or before this; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                end_date?: string;
+                /** @description One of production, staging, development, test (aliases such as prod, stage, dev accepted). Comma-separated values match any of them. */
+                environment?: string;
+                /** @description File format. */
+                format?: "csv" | "ndjson";
+                /** @description true or false. */
+                is_system_error?: boolean;
+                /** @description execution_time_seconds <= this. */
+                max_execution_time?: number;
+                /** @description execution_time_seconds >= this. */
+                min_execution_time?: number;
+                /** @description Sort key; ties are broken by id. Logs without an execution time sort as the smallest value. */
+                ordering?: "-executed_at" | "-execution_time_seconds" | "executed_at" | "execution_time_seconds";
+                /** @description Case-insensitive substring search in ticket_id, category and workflow_error (max 200 characters). */
+                q?: string;
+                /** @description Exact resolution status. Comma-separated values match any of them (OR). */
+                resolution_status?: string;
+                /** @description executed_at on or after this. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                start_date?: string;
+                /** @description One of SUCCESS, PARTIAL, FAILED, ERROR, any letter case; e.g. `FAILED,ERROR`. Unknown values are a 400. */
+                status?: string;
+                /** @description Exact ticket id. Comma-separated values match any of them (OR). */
+                ticket_id?: string;
+                /** @description Exact node where the error happened. Comma-separated values match any of them (OR). */
+                workflow_error_node?: string;
+                /** @description Exact error type. Comma-separated values match any of them (OR). */
+                workflow_error_type?: string;
+                /** @description Exact workflow version. Comma-separated values match any of them (OR). */
+                workflow_version?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description CSV with a header row. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                    "application/x-ndjson": string;
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    metrics_categories: {
+        parameters: {
+            query?: {
+                /** @description Only this category. Comma-separated values match any of them (OR). */
+                category?: string;
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date. */
+                days?: number;
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                end_date?: string;
+                /** @description Only this environment (comma-separated: any). */
+                environment?: string;
+                /** @description Custom range start (with end_date; at most 366 days). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                start_date?: string;
+                /** @description Only this workflow version. Comma-separated values match any of them (OR). */
+                workflow_version?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsCategories"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    metrics_errors: {
+        parameters: {
+            query?: {
+                /** @description Only this category. Comma-separated values match any of them (OR). */
+                category?: string;
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date. */
+                days?: number;
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                end_date?: string;
+                /** @description Only this environment (comma-separated: any). */
+                environment?: string;
+                /** @description Groups to return, 1-100. */
+                limit?: number;
+                /** @description Custom range start (with end_date; at most 366 days). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                start_date?: string;
+                /** @description Only this workflow version. Comma-separated values match any of them (OR). */
+                workflow_version?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsErrors"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    metrics_overview: {
+        parameters: {
+            query?: {
+                /** @description Only this category. Comma-separated values match any of them (OR). */
+                category?: string;
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date. */
+                days?: number;
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                end_date?: string;
+                /** @description Only this environment (comma-separated: any). */
+                environment?: string;
+                /** @description Custom range start (with end_date; at most 366 days). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                start_date?: string;
+                /** @description Only this workflow version. Comma-separated values match any of them (OR). */
+                workflow_version?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsOverview"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    metrics_timeseries: {
+        parameters: {
+            query?: {
+                /** @description Only this category. Comma-separated values match any of them (OR). */
+                category?: string;
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date. */
+                days?: number;
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                end_date?: string;
+                /** @description Only this environment (comma-separated: any). */
+                environment?: string;
+                /** @description Bucket size; buckets start at UTC hour/day boundaries. */
+                interval?: "day" | "hour";
+                /** @description Custom range start (with end_date; at most 366 days). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                start_date?: string;
+                /** @description Only this workflow version. Comma-separated values match any of them (OR). */
+                workflow_version?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsTimeseries"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    metrics_versions: {
+        parameters: {
+            query?: {
+                /** @description Only this category. Comma-separated values match any of them (OR). */
+                category?: string;
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date. */
+                days?: number;
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                end_date?: string;
+                /** @description Only this environment (comma-separated: any). */
+                environment?: string;
+                /** @description Custom range start (with end_date; at most 366 days). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                start_date?: string;
+                /** @description Only this workflow version. Comma-separated values match any of them (OR). */
+                workflow_version?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsVersions"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };

@@ -49,7 +49,9 @@ export function writeRange(search: URLSearchParams, range: RangeState): URLSearc
   return next;
 }
 
-export type RangeParams = Record<string, string | number>;
+import type { MetricsQuery } from "../api/types";
+
+export type RangeParams = Pick<MetricsQuery, "days" | "start_date" | "end_date" | "environment">;
 
 /** Period parameters for every metrics endpoint, plus the bucket size that suits the range. */
 export function rangeParams(range: RangeState, now: Date = new Date()): { params: RangeParams; interval: "hour" | "day" } {

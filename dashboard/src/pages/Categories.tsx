@@ -1,7 +1,6 @@
 import { Link, useSearchParams } from "react-router-dom";
 import { Bar, BarChart, CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis, Legend } from "recharts";
-import { getJson } from "../api/client";
-import type { CategoryRow, DataList, TimeseriesRow } from "../api/types";
+import { api, unwrap } from "../api/client";
 import { RangeBar } from "../components/RangeBar";
 import { Card, EmptyState, ErrorState, Spinner } from "../components/ui";
 import { formatBucket, formatCount, formatPercent, formatSeconds } from "../lib/format";
@@ -18,7 +17,7 @@ export function CategoriesPage() {
   const range = readRange(search);
   const { clientKey } = useSession();
   const rangeKey = `${clientKey}|${range.preset}|${range.from}|${range.to}|${range.environment}`;
-  const list = useLoader(rangeKey, () => getJson<DataList<CategoryRow>>("/api/v1/metrics/categories", rangeParams(range).params));
+  const list = useLoader(rangeKey, () => api.GET("/api/v1/metrics/categories", { params: { query: rangeParams(range).params } }).then(unwrap));
   useLiveUpdates(list.reload, { probeFilters: range.environment ? { environment: range.environment } : {} });
 
   const rows = list.data?.data ?? [];
@@ -109,7 +108,9 @@ export function CategoriesPage() {
 
 function Trend({ category, rangeKey: key, range }: { category: string; rangeKey: string; range: RangeState }) {
   const { params, interval } = rangeParams(range);
-  const series = useLoader(`${key}|${category}`, () => getJson<DataList<TimeseriesRow>>("/api/v1/metrics/timeseries", { ...params, interval, category }));
+  const series = useLoader(`${key}|${category}`, () =>
+    api.GET("/api/v1/metrics/timeseries", { params: { query: { ...params, interval, category } } }).then(unwrap),
+  );
   if (series.error) return <ErrorState error={series.error} onRetry={series.reload} />;
   if (!series.data) return <Spinner />;
   return (

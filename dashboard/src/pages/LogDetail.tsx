@@ -1,5 +1,5 @@
 import { Link, useLocation, useParams } from "react-router-dom";
-import { ApiError, getJson } from "../api/client";
+import { ApiError, api, unwrap } from "../api/client";
 import type { LogDetail } from "../api/types";
 import { KeyValues, TraceViewer } from "../components/TraceViewer";
 import { Boundary, Card, CopyButton, EmptyState, ErrorState, JsonBlock, Spinner, StatusBadge } from "../components/ui";
@@ -13,7 +13,7 @@ export function LogDetailPage() {
   const { clientKey } = useSession();
   const location = useLocation();
   const back = (location.state as { back?: string } | null)?.back ?? "/logs";
-  const { data, error, loading, reload } = useLoader(`${clientKey}|${id}`, () => getJson<LogDetail>(`/api/v1/logs/${encodeURIComponent(id)}`, {}));
+  const { data, error, loading, reload } = useLoader(`${clientKey}|${id}`, () => api.GET("/api/v1/logs/{id}", { params: { path: { id } } }).then(unwrap));
 
   return (
     <div className="space-y-4">

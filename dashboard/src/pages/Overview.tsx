@@ -1,7 +1,7 @@
 import { Link, useSearchParams } from "react-router-dom";
 import { Bar, CartesianGrid, Cell, ComposedChart, Legend, Line, Pie, PieChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
-import { getJson } from "../api/client";
-import { STATUSES, type DataList, type ErrorRow, type Overview, type TimeseriesRow } from "../api/types";
+import { api, unwrap } from "../api/client";
+import { STATUSES, type ErrorRow, type ErrorsResponse, type Overview, type TimeseriesResponse } from "../api/types";
 import { KpiCard } from "../components/KpiCard";
 import { RangeBar } from "../components/RangeBar";
 import { Card, EmptyState, ErrorState, STATUS_COLORS, Spinner } from "../components/ui";
@@ -14,17 +14,17 @@ import { chartRows } from "../lib/charts";
 
 interface OverviewData {
   overview: Overview;
-  series: DataList<TimeseriesRow> & { interval?: string };
-  errors: DataList<ErrorRow>;
+  series: TimeseriesResponse;
+  errors: ErrorsResponse;
   interval: "hour" | "day";
 }
 
 async function loadOverview(range: RangeState): Promise<OverviewData> {
   const { params, interval } = rangeParams(range);
   const [overview, series, errors] = await Promise.all([
-    getJson<Overview>("/api/v1/metrics/overview", params),
-    getJson<DataList<TimeseriesRow>>("/api/v1/metrics/timeseries", { ...params, interval }),
-    getJson<DataList<ErrorRow>>("/api/v1/metrics/errors", { ...params, limit: 10 }),
+    api.GET("/api/v1/metrics/overview", { params: { query: params } }).then(unwrap),
+    api.GET("/api/v1/metrics/timeseries", { params: { query: { ...params, interval } } }).then(unwrap),
+    api.GET("/api/v1/metrics/errors", { params: { query: { ...params, limit: 10 } } }).then(unwrap),
   ]);
   return { overview, series, errors, interval };
 }
