@@ -21,7 +21,7 @@ function freePort() {
   });
 }
 
-export async function startServer({ databaseUrl }) {
+export async function startServer({ databaseUrl, fresh = !process.env.E2E_KEEP_DB, clients = ["alpha", "beta"], userSuffix = "" }) {
   const port = Number(process.env.E2E_PORT || (await freePort()));
   const env = {
     ...process.env,
@@ -38,11 +38,11 @@ export async function startServer({ databaseUrl }) {
     GUNICORN_ACCESSLOG: "/dev/null",
     HOST: "127.0.0.1",
     PORT: String(port),
-    LOG_LEVEL: "WARNING",
+    LOG_LEVEL: "ERROR",
   };
   const manage = (...args) => execFileSync(PYTHON, ["manage.py", ...args], { cwd: ROOT, env, encoding: "utf8" });
 
-  if (!process.env.E2E_KEEP_DB) {
+  if (fresh) {
     // A fresh database every run, so the known data is all there is.
     execFileSync(
       PYTHON,
@@ -64,15 +64,17 @@ with psycopg.connect(admin, autocommit=True) as c:
   manage("collectstatic", "--noinput", "-v0");
 
   const tenants = {};
-  for (const slug of ["alpha", "beta"]) {
-    if (!process.env.E2E_KEEP_DB) manage("create_client", slug, "--name", slug === "alpha" ? "Alpha Support" : "Beta Retail");
+  for (const slug of clients) {
+    if (fresh) manage("create_client", slug, "--name", slug === "alpha" ? "Alpha Support" : "Beta Retail");
     tenants[slug] = { key: manage("issue_api_key", slug, "--scopes", "ingest,read", "--quiet").trim() };
   }
   const users = {};
-  const addUser = (client, username) => {
+  const addUser = (client, name) => {
+    const username = name + userSuffix;
+    if (!clients.includes(client)) return;
     const out = manage("add_dashboard_user", client, username, "--email", `${username}@example.com`, "--no-input");
     const lines = out.trim().split("\n");
-    if (lines.includes("Password (shown only once):")) users[username] = lines.at(-1).trim();
+    if (lines.includes("Password (shown only once):")) users[name] = lines.at(-1).trim();
   };
   addUser("alpha", "ana"); // alpha only
   addUser("beta", "ben"); // beta only
@@ -93,6 +95,7 @@ with psycopg.connect(admin, autocommit=True) as c:
   }
   return {
     base,
+    manage,
     tenants,
     users,
     stop: () =>
