@@ -198,6 +198,8 @@ try {
     let probes = 0;
     const count = (request) => request.url().includes("cursor=") && probes++;
     page.on("request", count);
+    await page.waitForTimeout(6000);
+    assert.ok(probes >= 2, `only ${probes} live probes in 6 s while visible`);
     await page.evaluate(() => {
       Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
       document.dispatchEvent(new Event("visibilitychange"));

@@ -75,11 +75,12 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
   );
 }
 
-/** Query-string serialisation the API expects: plain key=value, comma-joined lists, no empties. */
+/** Query-string serialisation the API expects: plain key=value; undefined/null are left out, an
+ * empty string is kept (`cursor=` means "cursor mode, first page"). */
 export function toQuery(params: Record<string, string | number | boolean | undefined | null>): string {
   const search = new URLSearchParams();
   for (const [key, value] of Object.entries(params)) {
-    if (value === undefined || value === null || value === "") continue;
+    if (value === undefined || value === null) continue;
     search.set(key, String(value));
   }
   return search.toString();

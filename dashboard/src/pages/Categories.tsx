@@ -122,7 +122,7 @@ function Trend({ category, rangeKey: key, range }: { category: string; rangeKey:
           <YAxis yAxisId="count" allowDecimals={false} tick={{ fontSize: 12, fill: "#334155" }} width={40} />
           <YAxis yAxisId="rate" orientation="right" domain={[0, 100]} unit="%" tick={{ fontSize: 12, fill: "#334155" }} width={48} />
           <Tooltip labelFormatter={(v) => formatBucket(String(v), interval)} />
-          <Legend />
+          <Legend formatter={(value) => <span style={{ color: "#1e293b" }}>{value}</span>} />
           <Line yAxisId="count" dataKey="count" name="Tickets" stroke="#6366f1" strokeWidth={2} dot={false} isAnimationActive={false} />
           <Line yAxisId="rate" dataKey="success_rate" name="Success rate" stroke="#059669" strokeWidth={2} dot={false} isAnimationActive={false} />
         </LineChart>

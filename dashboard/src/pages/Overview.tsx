@@ -89,7 +89,7 @@ function OverviewBody({ data, range }: { data: OverviewData; range: RangeState }
                   <YAxis yAxisId="count" allowDecimals={false} tick={{ fontSize: 12, fill: "#334155" }} width={48} />
                   <YAxis yAxisId="rate" orientation="right" domain={[0, 100]} unit="%" tick={{ fontSize: 12, fill: "#334155" }} width={48} />
                   <Tooltip labelFormatter={(v) => formatBucket(String(v), interval)} formatter={(value, name) => (name === "Success rate" ? formatPercent(Number(value)) : formatCount(Number(value)))} />
-                  <Legend />
+                  <Legend formatter={(value) => <span style={{ color: "#1e293b" }}>{value}</span>} />
                   <Bar yAxisId="count" dataKey="count" name="Tickets" fill="#6366f1" isAnimationActive={false} />
                   <Bar yAxisId="count" dataKey="error_count" name="Errors" fill="#dc2626" isAnimationActive={false} />
                   <Line yAxisId="rate" dataKey="success_rate" name="Success rate" stroke="#059669" strokeWidth={2} dot={false} isAnimationActive={false} />
