@@ -48,6 +48,18 @@ describe("Overview page", () => {
     expect(calls.find((u) => u.pathname.endsWith("/timeseries"))!.searchParams.get("interval")).toBe("day");
   });
 
+  it("keeps the KPIs when another panel's request fails", async () => {
+    mockFetch((url) => {
+      if (url.pathname.endsWith("/overview")) return { body: overview };
+      if (url.pathname.endsWith("/errors")) return { status: 503, body: { error: { code: "database_unavailable", message: "The database is unavailable; retry later.", details: {} } } };
+      return { body: { data: [], interval: "day" } };
+    });
+    renderAt("/overview", "/overview", <OverviewPage />);
+    expect(await screen.findByTestId("kpi-tickets-value")).toHaveTextContent("1,500");
+    expect(await screen.findByRole("alert")).toHaveTextContent("The database is unavailable; retry later.");
+    expect(screen.getByRole("button", { name: "Try again" })).toBeInTheDocument();
+  });
+
   it("shows an empty state for a period without tickets", async () => {
     const empty = { ...overview, total_tickets: 0, previous: { ...overview.previous, total_tickets: 0 } };
     mockFetch((url) => ({ body: url.pathname.endsWith("/overview") ? empty : { data: [] } }));

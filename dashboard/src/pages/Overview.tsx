@@ -6,27 +6,25 @@ import { KpiCard } from "../components/KpiCard";
 import { RangeBar } from "../components/RangeBar";
 import { Card, EmptyState, ErrorState, STATUS_COLORS, Spinner } from "../components/ui";
 import { formatBucket, formatCount, formatDateTime, formatPercent, formatSeconds } from "../lib/format";
-import { useLoader } from "../lib/hooks";
+import { useLoader, type Loaded } from "../lib/hooks";
 import { useLiveUpdates } from "../lib/live";
 import { rangeParams, readRange, writeRange, type RangeState } from "../lib/range";
 import { useSession } from "../session";
 import { chartRows } from "../lib/charts";
 
-interface OverviewData {
-  overview: Overview;
-  series: TimeseriesResponse;
-  errors: ErrorsResponse;
-  interval: "hour" | "day";
+// Three independent requests, each drawn as soon as it arrives: the KPIs don't wait for the
+// chart, and one failing endpoint shows its own error instead of blanking the page.
+function loadKpis(range: RangeState): Promise<Overview> {
+  return api.GET("/api/v1/metrics/overview", { params: { query: rangeParams(range).params } }).then(unwrap);
 }
 
-async function loadOverview(range: RangeState): Promise<OverviewData> {
+function loadSeries(range: RangeState): Promise<TimeseriesResponse> {
   const { params, interval } = rangeParams(range);
-  const [overview, series, errors] = await Promise.all([
-    api.GET("/api/v1/metrics/overview", { params: { query: params } }).then(unwrap),
-    api.GET("/api/v1/metrics/timeseries", { params: { query: { ...params, interval } } }).then(unwrap),
-    api.GET("/api/v1/metrics/errors", { params: { query: { ...params, limit: 10 } } }).then(unwrap),
-  ]);
-  return { overview, series, errors, interval };
+  return api.GET("/api/v1/metrics/timeseries", { params: { query: { ...params, interval } } }).then(unwrap);
+}
+
+function loadErrors(range: RangeState): Promise<ErrorsResponse> {
+  return api.GET("/api/v1/metrics/errors", { params: { query: { ...rangeParams(range).params, limit: 10 } } }).then(unwrap);
 }
 
 function previousLabel(range: RangeState): string {
@@ -40,8 +38,17 @@ export function OverviewPage() {
   const range = readRange(search);
   const { clientKey } = useSession();
   const key = `${clientKey}|${range.preset}|${range.from}|${range.to}|${range.environment}`;
-  const { data, error, loading, reload } = useLoader(key, () => loadOverview(range));
-  useLiveUpdates(reload, { probeFilters: range.environment ? { environment: range.environment } : {} });
+  const kpis = useLoader(key, () => loadKpis(range));
+  const series = useLoader(key, () => loadSeries(range));
+  const errors = useLoader(key, () => loadErrors(range));
+  useLiveUpdates(
+    () => {
+      kpis.reload();
+      series.reload();
+      errors.reload();
+    },
+    { probeFilters: range.environment ? { environment: range.environment } : {} },
+  );
 
   return (
     <div className="space-y-6">
@@ -49,15 +56,15 @@ export function OverviewPage() {
         <h1 className="text-2xl font-bold text-slate-900">Overview</h1>
       </div>
       <RangeBar range={range} onChange={(next) => setSearch(writeRange(search, next))} live />
-      {error && !data ? <ErrorState error={error} onRetry={reload} /> : null}
-      {!data && loading ? <Spinner label="Loading the overview…" /> : null}
-      {data ? <OverviewBody data={data} range={range} /> : null}
+      {kpis.error && !kpis.data ? <ErrorState error={kpis.error} onRetry={kpis.reload} /> : null}
+      {!kpis.data && kpis.loading ? <Spinner label="Loading the overview…" /> : null}
+      {kpis.data ? <OverviewBody overview={kpis.data} series={series} errors={errors} range={range} /> : null}
     </div>
   );
 }
 
-function OverviewBody({ data, range }: { data: OverviewData; range: RangeState }) {
-  const { overview, series, errors, interval } = data;
+function OverviewBody({ overview, series, errors, range }: { overview: Overview; series: Loaded<TimeseriesResponse>; errors: Loaded<ErrorsResponse>; range: RangeState }) {
+  const interval = rangeParams(range).interval;
   const prev = overview.previous;
   const label = previousLabel(range);
   const periodFilters = new URLSearchParams({ start_date: overview.period_start, end_date: overview.period_end });
@@ -81,21 +88,25 @@ function OverviewBody({ data, range }: { data: OverviewData; range: RangeState }
       ) : (
         <>
           <Card title="Tickets and success rate over time">
-            <div className="h-72" data-testid="chart-timeseries">
-              <ResponsiveContainer width="100%" height="100%">
-                <ComposedChart data={chartRows(series.data)} margin={{ top: 5, right: 10, left: 0, bottom: 5 }}>
-                  <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                  <XAxis dataKey="bucket" tickFormatter={(v: string) => formatBucket(v, interval)} tick={{ fontSize: 12, fill: "#334155" }} minTickGap={24} />
-                  <YAxis yAxisId="count" allowDecimals={false} tick={{ fontSize: 12, fill: "#334155" }} width={48} />
-                  <YAxis yAxisId="rate" orientation="right" domain={[0, 100]} unit="%" tick={{ fontSize: 12, fill: "#334155" }} width={48} />
-                  <Tooltip labelFormatter={(v) => formatBucket(String(v), interval)} formatter={(value, name) => (name === "Success rate" ? formatPercent(Number(value)) : formatCount(Number(value)))} />
-                  <Legend formatter={(value) => <span style={{ color: "#1e293b" }}>{value}</span>} />
-                  <Bar yAxisId="count" dataKey="count" name="Tickets" fill="#6366f1" isAnimationActive={false} />
-                  <Bar yAxisId="count" dataKey="error_count" name="Errors" fill="#dc2626" isAnimationActive={false} />
-                  <Line yAxisId="rate" dataKey="success_rate" name="Success rate" stroke="#059669" strokeWidth={2} dot={false} isAnimationActive={false} />
-                </ComposedChart>
-              </ResponsiveContainer>
-            </div>
+            <Pending loaded={series} label="Loading the chart…">
+              {(data) => (
+                <div className="h-72" data-testid="chart-timeseries">
+                  <ResponsiveContainer width="100%" height="100%">
+                    <ComposedChart data={chartRows(data.data)} margin={{ top: 5, right: 10, left: 0, bottom: 5 }}>
+                      <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
+                      <XAxis dataKey="bucket" tickFormatter={(v: string) => formatBucket(v, interval)} tick={{ fontSize: 12, fill: "#334155" }} minTickGap={24} />
+                      <YAxis yAxisId="count" allowDecimals={false} tick={{ fontSize: 12, fill: "#334155" }} width={48} />
+                      <YAxis yAxisId="rate" orientation="right" domain={[0, 100]} unit="%" tick={{ fontSize: 12, fill: "#334155" }} width={48} />
+                      <Tooltip labelFormatter={(v) => formatBucket(String(v), interval)} formatter={(value, name) => (name === "Success rate" ? formatPercent(Number(value)) : formatCount(Number(value)))} />
+                      <Legend formatter={(value) => <span style={{ color: "#1e293b" }}>{value}</span>} />
+                      <Bar yAxisId="count" dataKey="count" name="Tickets" fill="#6366f1" isAnimationActive={false} />
+                      <Bar yAxisId="count" dataKey="error_count" name="Errors" fill="#dc2626" isAnimationActive={false} />
+                      <Line yAxisId="rate" dataKey="success_rate" name="Success rate" stroke="#059669" strokeWidth={2} dot={false} isAnimationActive={false} />
+                    </ComposedChart>
+                  </ResponsiveContainer>
+                </div>
+              )}
+            </Pending>
           </Card>
 
           <div className="grid gap-4 lg:grid-cols-3">
@@ -111,13 +122,22 @@ function OverviewBody({ data, range }: { data: OverviewData; range: RangeState }
                 </Link>
               }
             >
-              <ErrorsTable rows={errors.data} periodFilters={periodFilters} />
+              <Pending loaded={errors} label="Loading errors…">
+                {(data) => <ErrorsTable rows={data.data} periodFilters={periodFilters} />}
+              </Pending>
             </Card>
           </div>
         </>
       )}
     </>
   );
+}
+
+/** A card body that loads on its own: spinner, error with retry, or the content. */
+function Pending<T>({ loaded, label, children }: { loaded: Loaded<T>; label: string; children: (data: T) => React.ReactNode }) {
+  if (loaded.data !== undefined) return <>{children(loaded.data)}</>;
+  if (loaded.error) return <ErrorState error={loaded.error} onRetry={loaded.reload} />;
+  return <Spinner label={label} />;
 }
 
 function withParam(base: URLSearchParams, key: string, value: string): string {
