@@ -8,6 +8,9 @@ and it can never ingest (no `ingest` scope).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from rest_framework import authentication
 from rest_framework.request import Request
 
@@ -16,6 +19,24 @@ from tenants.memberships import current_membership, memberships_of
 from tenants.models import SCOPE_READ
 
 SESSION_SCOPES = frozenset({SCOPE_READ})
+
+
+@dataclass
+class SessionPrincipal(TenantPrincipal):
+    """A TenantPrincipal that also knows the signed-in user.
+
+    `pk` is the user's, so per-caller machinery (the read rate limit in
+    central_logger/throttling.py) counts each dashboard user on their own, as it counts each key.
+    """
+
+    user: Any = None
+
+    @property
+    def pk(self) -> Any:
+        return self.user.pk if self.user is not None else None
+
+    def __str__(self) -> str:
+        return f"{self.client.slug}:user:{self.user.get_username() if self.user else '?'}"
 
 
 class DjangoUserSessionAuthentication(authentication.SessionAuthentication):
@@ -39,7 +60,7 @@ class DashboardSessionAuthentication(DjangoUserSessionAuthentication):
       the browser automatically, so without this any site could make a user's browser call us.
     """
 
-    def authenticate(self, request: Request) -> tuple[TenantPrincipal, None] | None:
+    def authenticate(self, request: Request) -> tuple[SessionPrincipal, None] | None:
         user = getattr(request._request, "user", None)
         if user is None or not user.is_authenticated or not user.is_active:
             return None
@@ -47,5 +68,5 @@ class DashboardSessionAuthentication(DjangoUserSessionAuthentication):
         membership = current_membership(memberships=memberships_of(user=user), session=request._request.session)
         if membership is None:
             return None
-        principal = TenantPrincipal(client=membership.client, scopes=SESSION_SCOPES)
+        principal = SessionPrincipal(client=membership.client, scopes=SESSION_SCOPES, user=user)
         return principal, None

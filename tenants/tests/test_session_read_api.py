@@ -151,3 +151,18 @@ def test_a_session_costs_a_fixed_number_of_queries(two_tenants: Any, django_asse
     # session + user + memberships (with client) + the list (count and rows).
     with django_assert_max_num_queries(6):
         assert browser.get("/api/v1/logs").status_code == 200
+
+
+def test_read_rate_limit_counts_each_dashboard_user_separately(two_tenants: Any) -> None:
+    from django.test import override_settings
+
+    make_user("carol", "alice")
+    make_user("dave", "alice")
+    carol, dave = signed_in("carol"), signed_in("dave")
+    with override_settings(RATE_LIMIT_READ="3/min"):
+        assert [carol.get("/api/v1/logs").status_code for _ in range(3)] == [200, 200, 200]
+        limited = carol.get("/api/v1/logs")
+        assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+        assert int(limited["Retry-After"]) >= 1
+        # Another user of the same client has a budget of their own.
+        assert dave.get("/api/v1/logs").status_code == 200

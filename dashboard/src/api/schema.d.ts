@@ -301,6 +301,8 @@ export interface components {
             created: number;
             duplicates: number;
             rejected: number;
+            /** @description True when the logs went to the durable local spool (202). */
+            spooled: boolean;
             results: components["schemas"]["BatchItemResult"][];
         };
         CategoryRow: {
@@ -382,6 +384,8 @@ export interface components {
             readonly created_at: string;
             /** @description True when this event_id/Idempotency-Key was already stored. */
             duplicate: boolean;
+            /** @description True when the database was unavailable and the log is in the durable local spool; it reaches the database later, with this id. */
+            spooled: boolean;
         };
         /**
          * @description * `hour` - hour
@@ -805,6 +809,15 @@ export interface operations {
                     "application/json": components["schemas"]["IngestedLog"];
                 };
             };
+            /** @description Accepted into the durable spool while the database is unavailable (`spooled: true`); stored in the database later, with this id. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestedLog"];
+                };
+            };
             /** @description Invalid input; `details` names each bad parameter. */
             400: {
                 headers: {
@@ -969,6 +982,15 @@ export interface operations {
                 };
             };
             201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BatchResult"];
+                };
+            };
+            /** @description Accepted into the durable spool while the database is unavailable (`spooled: true`). */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
