@@ -59,7 +59,7 @@ SELECT gen_random_uuid(), %(client)s,
     jsonb_build_object('priority', 'normal'),
     '{}'::jsonb,
     now()
-FROM generate_series(%(start)s, %(stop)s) AS g,
+FROM generate_series(%(start)s::bigint, %(stop)s::bigint) AS g,
 LATERAL (SELECT random() AS e, random() AS v, random() AS t, random() AS d, random() AS c, random() AS s) AS raw,
 LATERAL (SELECT raw.*, CASE WHEN raw.s < 0.85 THEN 'SUCCESS' WHEN raw.s < 0.92 THEN 'PARTIAL'
                               WHEN raw.s < 0.97 THEN 'FAILED' ELSE 'ERROR' END AS status) AS r

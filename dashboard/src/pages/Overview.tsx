@@ -1,16 +1,18 @@
 import { Link, useSearchParams } from "react-router-dom";
-import { Bar, CartesianGrid, Cell, ComposedChart, Legend, Line, Pie, PieChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { lazy, Suspense } from "react";
 import { api, unwrap } from "../api/client";
 import { STATUSES, type ErrorRow, type ErrorsResponse, type Overview, type TimeseriesResponse } from "../api/types";
 import { KpiCard } from "../components/KpiCard";
 import { RangeBar } from "../components/RangeBar";
 import { Card, EmptyState, ErrorState, STATUS_COLORS, Spinner } from "../components/ui";
-import { formatBucket, formatCount, formatDateTime, formatPercent, formatSeconds } from "../lib/format";
+import { formatCount, formatDateTime, formatPercent, formatSeconds } from "../lib/format";
 import { useLoader, type Loaded } from "../lib/hooks";
 import { useLiveUpdates } from "../lib/live";
 import { rangeParams, readRange, writeRange, type RangeState } from "../lib/range";
 import { useSession } from "../session";
-import { chartRows } from "../lib/charts";
+
+// The chart library is big: loading it apart lets the KPI cards appear before it arrives.
+const TimeseriesChart = lazy(() => import("../components/TimeseriesChart"));
 
 // Three independent requests, each drawn as soon as it arrives: the KPIs don't wait for the
 // chart, and one failing endpoint shows its own error instead of blanking the page.
@@ -90,21 +92,9 @@ function OverviewBody({ overview, series, errors, range }: { overview: Overview;
           <Card title="Tickets and success rate over time">
             <Pending loaded={series} label="Loading the chart…">
               {(data) => (
-                <div className="h-72" data-testid="chart-timeseries">
-                  <ResponsiveContainer width="100%" height="100%">
-                    <ComposedChart data={chartRows(data.data)} margin={{ top: 5, right: 10, left: 0, bottom: 5 }}>
-                      <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
-                      <XAxis dataKey="bucket" tickFormatter={(v: string) => formatBucket(v, interval)} tick={{ fontSize: 12, fill: "#334155" }} minTickGap={24} />
-                      <YAxis yAxisId="count" allowDecimals={false} tick={{ fontSize: 12, fill: "#334155" }} width={48} />
-                      <YAxis yAxisId="rate" orientation="right" domain={[0, 100]} unit="%" tick={{ fontSize: 12, fill: "#334155" }} width={48} />
-                      <Tooltip labelFormatter={(v) => formatBucket(String(v), interval)} formatter={(value, name) => (name === "Success rate" ? formatPercent(Number(value)) : formatCount(Number(value)))} />
-                      <Legend formatter={(value) => <span style={{ color: "#1e293b" }}>{value}</span>} />
-                      <Bar yAxisId="count" dataKey="count" name="Tickets" fill="#6366f1" isAnimationActive={false} />
-                      <Bar yAxisId="count" dataKey="error_count" name="Errors" fill="#dc2626" isAnimationActive={false} />
-                      <Line yAxisId="rate" dataKey="success_rate" name="Success rate" stroke="#059669" strokeWidth={2} dot={false} isAnimationActive={false} />
-                    </ComposedChart>
-                  </ResponsiveContainer>
-                </div>
+                <Suspense fallback={<Spinner label="Loading the chart…" />}>
+                  <TimeseriesChart rows={data.data} interval={interval} />
+                </Suspense>
               )}
             </Pending>
           </Card>
@@ -149,17 +139,12 @@ function withParam(base: URLSearchParams, key: string, value: string): string {
 function StatusBreakdown({ counts, total, periodFilters }: { counts: Overview["status_counts"]; total: number; periodFilters: URLSearchParams }) {
   const rows = STATUSES.map((status) => ({ status, count: counts?.[status] ?? 0 }));
   return (
-    <div className="flex flex-col items-center gap-3 sm:flex-row lg:flex-col xl:flex-row">
-      <div className="h-40 w-40 shrink-0" aria-hidden="true">
-        <ResponsiveContainer width="100%" height="100%">
-          <PieChart>
-            <Pie data={rows.filter((r) => r.count > 0)} dataKey="count" nameKey="status" innerRadius={40} outerRadius={70} isAnimationActive={false}>
-              {rows.filter((r) => r.count > 0).map((r) => (
-                <Cell key={r.status} fill={STATUS_COLORS[r.status]} />
-              ))}
-            </Pie>
-          </PieChart>
-        </ResponsiveContainer>
+    <div className="space-y-3">
+      {/* A stacked bar: plain elements, no chart library (cheap to draw, readable without colour). */}
+      <div className="flex h-4 w-full overflow-hidden rounded-full bg-slate-100" aria-hidden="true">
+        {rows.map((r) =>
+          r.count ? <div key={r.status} style={{ width: `${(r.count / Math.max(total, 1)) * 100}%`, background: STATUS_COLORS[r.status] }} title={`${r.status}: ${r.count}`} /> : null,
+        )}
       </div>
       <table className="w-full text-sm" data-testid="status-breakdown">
         <tbody>
