@@ -20,8 +20,8 @@ export async function installTiming(context) {
 }
 
 /** Load `url` and return ms from navigation start until `marker` was first in the page. */
-export async function renderTime(page, url, marker) {
+export async function renderTime(page, url, marker, timeout = 30000) {
   await page.goto(url);
-  await page.waitForSelector(MARKERS[marker], { state: "attached", timeout: 60000 });
+  await page.waitForSelector(MARKERS[marker], { state: "attached", timeout });
   return page.evaluate((name) => window.__renderTimes[name], marker);
 }
