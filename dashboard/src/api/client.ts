@@ -55,6 +55,8 @@ const csrfMiddleware: Middleware = {
 export const api = createClient<paths>({
   baseUrl: typeof window === "undefined" ? "http://localhost" : window.location.origin,
   credentials: "same-origin",
+  // Multi-value filters are comma-separated (`style: form, explode: false` in the schema).
+  querySerializer: { array: { style: "form", explode: false } },
   // Resolve fetch at call time (tests replace globalThis.fetch).
   fetch: (input: Request) => globalThis.fetch(input),
 });

@@ -319,6 +319,27 @@ export interface components {
             /** @description Slug of one of your clients. */
             client: string;
         };
+        ConnectivityCheck: {
+            status: components["schemas"]["ConnectivityCheckStatusEnum"];
+            test: boolean;
+        };
+        /** @description The real client's connectivity check: `test: true` with at most these fields; stores nothing. */
+        ConnectivityCheckInRequest: {
+            /**
+             * @description Must be true.
+             * @enum {boolean}
+             */
+            test: true;
+            /** @description Ignored: the tenant comes from the key. */
+            client_id?: unknown;
+            environment?: unknown;
+            workflow_version?: unknown;
+        };
+        /**
+         * @description * `ok` - ok
+         * @enum {string}
+         */
+        ConnectivityCheckStatusEnum: "ok";
         Csrf: {
             /** @description Also set as the csrftoken cookie; send it as X-CSRFToken. */
             csrf_token: string;
@@ -387,6 +408,7 @@ export interface components {
             /** @description True when the database was unavailable and the log is in the durable local spool; it reaches the database later, with this id. */
             spooled: boolean;
         };
+        IngestedLogOrConnectivityCheck: components["schemas"]["IngestedLog"] | components["schemas"]["ConnectivityCheck"];
         /**
          * @description * `hour` - hour
          *     * `day` - day
@@ -394,9 +416,8 @@ export interface components {
          */
         IntervalEnum: "hour" | "day";
         LogBatchInRequest: {
-            logs: {
-                [key: string]: unknown;
-            }[];
+            /** @description 1 to MAX_BATCH_SIZE logs. Every log is judged on its own: invalid ones are reported per index (207 Multi-Status) and the valid ones stored; if none is valid, 400. */
+            logs: components["schemas"]["LogInRequest"][];
         };
         /** @description Documents LogDetail (one complete log). */
         LogDetail: {
@@ -438,16 +459,107 @@ export interface components {
             ticket_subject_hash?: string | null;
             requester_email_hash?: string | null;
         };
+        /**
+         * @description * `ci` - ci
+         *     * `dev` - dev
+         *     * `develop` - develop
+         *     * `development` - development
+         *     * `live` - live
+         *     * `local` - local
+         *     * `prd` - prd
+         *     * `prod` - prod
+         *     * `production` - production
+         *     * `stage` - stage
+         *     * `staging` - staging
+         *     * `stg` - stg
+         *     * `test` - test
+         *     * `testing` - testing
+         *     * `tst` - tst
+         * @enum {string}
+         */
+        LogInEnvironmentEnum: "ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst";
+        /**
+         * @description Documents LogIn: one log as a workflow sends it (validated by `logs.validation.clean_log`).
+         *     Any other top-level field is accepted and kept verbatim in `extra`.
+         */
         LogInRequest: {
-            environment: string;
+            /**
+             * @description production, staging, development or test, or an alias (prod, stage, dev, ...); any letter case.
+             *
+             *     * `ci` - ci
+             *     * `dev` - dev
+             *     * `develop` - develop
+             *     * `development` - development
+             *     * `live` - live
+             *     * `local` - local
+             *     * `prd` - prd
+             *     * `prod` - prod
+             *     * `production` - production
+             *     * `stage` - stage
+             *     * `staging` - staging
+             *     * `stg` - stg
+             *     * `test` - test
+             *     * `testing` - testing
+             *     * `tst` - tst
+             */
+            environment: components["schemas"]["LogInEnvironmentEnum"];
+            /**
+             * Format: date-time
+             * @description When the run happened: ISO-8601 date or datetime; without an offset it is UTC.
+             */
             executed_at: string;
-            status: string;
-            ticket_id?: string;
+            /**
+             * @description Any letter case; stored upper-case.
+             *
+             *     * `ERROR` - ERROR
+             *     * `FAILED` - FAILED
+             *     * `PARTIAL` - PARTIAL
+             *     * `SUCCESS` - SUCCESS
+             */
+            status: components["schemas"]["LogInStatusEnum"];
+            /** @description A string, or an integer (stored as text). */
+            ticket_id?: (string | number) | null;
+            /** Format: double */
+            execution_time_seconds?: number | null;
+            /** @description Idempotency key (see Idempotency-Key). */
+            event_id?: string | null;
+            workflow_version?: string | null;
+            category?: string | null;
+            resolution_status?: string | null;
+            customer_type?: string | null;
+            /** @description The error message, if the run failed. */
+            workflow_error?: string | null;
+            workflow_error_type?: string | null;
+            workflow_error_node?: string | null;
+            is_system_error?: boolean | null;
+            ticket_subject_hash?: string | null;
+            requester_email_hash?: string | null;
+            metrics?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description The agent's trace is payload.trace. */
+            payload?: {
+                [key: string]: unknown;
+            } | null;
+            metadata?: {
+                [key: string]: unknown;
+            } | null;
+            /** @description A top-level trace is stored as payload.trace. */
+            trace?: unknown;
         };
+        /**
+         * @description * `ERROR` - ERROR
+         *     * `FAILED` - FAILED
+         *     * `PARTIAL` - PARTIAL
+         *     * `SUCCESS` - SUCCESS
+         * @enum {string}
+         */
+        LogInStatusEnum: "ERROR" | "FAILED" | "PARTIAL" | "SUCCESS";
         LogList: {
             data: components["schemas"]["LogSummary"][];
             pagination: components["schemas"]["Pagination"];
         };
+        LogOrConnectivityCheckRequest: components["schemas"]["LogInRequest"] | components["schemas"]["ConnectivityCheckInRequest"];
         /**
          * @description * `SUCCESS` - Success
          *     * `PARTIAL` - Partial
@@ -677,20 +789,20 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Exact category. Comma-separated values match any of them (OR). */
-                category?: string;
-                /** @description Cursor mode: pass it empty for the first page, then the previous response's `next_cursor`. No count is computed (`total`/`pages` null); fast at any depth. */
+                category?: string[];
+                /** @description Cursor mode: pass it empty for the first page, then the previous response's `next_cursor` (an opaque token issued by the server, valid only with the same `ordering`; anything else is a 400). No count is computed (`total`/`pages` null); fast at any depth. */
                 cursor?: string;
                 /** @description Exact customer type. Comma-separated values match any of them (OR). */
-                customer_type?: string;
+                customer_type?: string[];
                 /** @description executed_at on or before this; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 end_date?: string;
-                /** @description One of production, staging, development, test (aliases such as prod, stage, dev accepted). Comma-separated values match any of them. */
-                environment?: string;
+                /** @description One of production, staging, development, test (aliases such as prod, stage, dev accepted; any letter case). Comma-separated values match any of them. */
+                environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
                 /** @description true or false. */
                 is_system_error?: boolean;
                 /** @description execution_time_seconds <= this. */
                 max_execution_time?: number;
-                /** @description execution_time_seconds >= this. */
+                /** @description execution_time_seconds >= this. Not greater than max_execution_time (else 400). */
                 min_execution_time?: number;
                 /** @description Sort key; ties are broken by id. Logs without an execution time sort as the smallest value. */
                 ordering?: "-executed_at" | "-execution_time_seconds" | "executed_at" | "execution_time_seconds";
@@ -701,19 +813,19 @@ export interface operations {
                 /** @description Case-insensitive substring search in ticket_id, category and workflow_error (max 200 characters). */
                 q?: string;
                 /** @description Exact resolution status. Comma-separated values match any of them (OR). */
-                resolution_status?: string;
-                /** @description executed_at on or after this. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                resolution_status?: string[];
+                /** @description executed_at on or after this. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. Not after end_date (else 400). */
                 start_date?: string;
                 /** @description One of SUCCESS, PARTIAL, FAILED, ERROR, any letter case; e.g. `FAILED,ERROR`. Unknown values are a 400. */
-                status?: string;
+                status?: ("SUCCESS" | "PARTIAL" | "FAILED" | "ERROR")[];
                 /** @description Exact ticket id. Comma-separated values match any of them (OR). */
-                ticket_id?: string;
+                ticket_id?: string[];
                 /** @description Exact node where the error happened. Comma-separated values match any of them (OR). */
-                workflow_error_node?: string;
+                workflow_error_node?: string[];
                 /** @description Exact error type. Comma-separated values match any of them (OR). */
-                workflow_error_type?: string;
+                workflow_error_type?: string[];
                 /** @description Exact workflow version. Comma-separated values match any of them (OR). */
-                workflow_version?: string;
+                workflow_version?: string[];
             };
             header?: never;
             path?: never;
@@ -780,25 +892,25 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Retry-safe key for this log (same as the body's event_id; the header wins). Resending the same key returns the original id with 200 and stores nothing. */
+                /** @description Retry-safe key for this log (same as the body's event_id; the header wins). Resending the same key returns the original id with 200 and stores nothing. 1-200 characters, not only whitespace. */
                 "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": components["schemas"]["LogInRequest"];
+                "application/json": components["schemas"]["LogOrConnectivityCheckRequest"];
             };
         };
         responses: {
-            /** @description Duplicate (already stored), or a connectivity check. */
+            /** @description Duplicate (already stored, `duplicate: true`), or the answer to a connectivity check. */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IngestedLog"];
+                    "application/json": components["schemas"]["IngestedLogOrConnectivityCheck"];
                 };
             };
             201: {
@@ -1085,39 +1197,39 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Exact category. Comma-separated values match any of them (OR). */
-                category?: string;
+                category?: string[];
                 /** @description Exact customer type. Comma-separated values match any of them (OR). */
-                customer_type?: string;
+                customer_type?: string[];
                 /** @description executed_at on or before this; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 end_date?: string;
-                /** @description One of production, staging, development, test (aliases such as prod, stage, dev accepted). Comma-separated values match any of them. */
-                environment?: string;
+                /** @description One of production, staging, development, test (aliases such as prod, stage, dev accepted; any letter case). Comma-separated values match any of them. */
+                environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
                 /** @description File format. */
                 format?: "csv" | "ndjson";
                 /** @description true or false. */
                 is_system_error?: boolean;
                 /** @description execution_time_seconds <= this. */
                 max_execution_time?: number;
-                /** @description execution_time_seconds >= this. */
+                /** @description execution_time_seconds >= this. Not greater than max_execution_time (else 400). */
                 min_execution_time?: number;
                 /** @description Sort key; ties are broken by id. Logs without an execution time sort as the smallest value. */
                 ordering?: "-executed_at" | "-execution_time_seconds" | "executed_at" | "execution_time_seconds";
                 /** @description Case-insensitive substring search in ticket_id, category and workflow_error (max 200 characters). */
                 q?: string;
                 /** @description Exact resolution status. Comma-separated values match any of them (OR). */
-                resolution_status?: string;
-                /** @description executed_at on or after this. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                resolution_status?: string[];
+                /** @description executed_at on or after this. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. Not after end_date (else 400). */
                 start_date?: string;
                 /** @description One of SUCCESS, PARTIAL, FAILED, ERROR, any letter case; e.g. `FAILED,ERROR`. Unknown values are a 400. */
-                status?: string;
+                status?: ("SUCCESS" | "PARTIAL" | "FAILED" | "ERROR")[];
                 /** @description Exact ticket id. Comma-separated values match any of them (OR). */
-                ticket_id?: string;
+                ticket_id?: string[];
                 /** @description Exact node where the error happened. Comma-separated values match any of them (OR). */
-                workflow_error_node?: string;
+                workflow_error_node?: string[];
                 /** @description Exact error type. Comma-separated values match any of them (OR). */
-                workflow_error_type?: string;
+                workflow_error_type?: string[];
                 /** @description Exact workflow version. Comma-separated values match any of them (OR). */
-                workflow_version?: string;
+                workflow_version?: string[];
             };
             header?: never;
             path?: never;
@@ -1186,17 +1298,17 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only this category. Comma-separated values match any of them (OR). */
-                category?: string;
-                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date. */
+                category?: string[];
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date (else 400). */
                 days?: number;
-                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. Needs start_date. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 end_date?: string;
                 /** @description Only this environment (comma-separated: any). */
-                environment?: string;
-                /** @description Custom range start (with end_date; at most 366 days). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
+                /** @description Custom range start: needs end_date, not after it, at most 366 days before it (else 400). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 start_date?: string;
                 /** @description Only this workflow version. Comma-separated values match any of them (OR). */
-                workflow_version?: string;
+                workflow_version?: string[];
             };
             header?: never;
             path?: never;
@@ -1263,19 +1375,19 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only this category. Comma-separated values match any of them (OR). */
-                category?: string;
-                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date. */
+                category?: string[];
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date (else 400). */
                 days?: number;
-                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. Needs start_date. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 end_date?: string;
                 /** @description Only this environment (comma-separated: any). */
-                environment?: string;
+                environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
                 /** @description Groups to return, 1-100. */
                 limit?: number;
-                /** @description Custom range start (with end_date; at most 366 days). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                /** @description Custom range start: needs end_date, not after it, at most 366 days before it (else 400). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 start_date?: string;
                 /** @description Only this workflow version. Comma-separated values match any of them (OR). */
-                workflow_version?: string;
+                workflow_version?: string[];
             };
             header?: never;
             path?: never;
@@ -1342,17 +1454,17 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only this category. Comma-separated values match any of them (OR). */
-                category?: string;
-                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date. */
+                category?: string[];
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date (else 400). */
                 days?: number;
-                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. Needs start_date. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 end_date?: string;
                 /** @description Only this environment (comma-separated: any). */
-                environment?: string;
-                /** @description Custom range start (with end_date; at most 366 days). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
+                /** @description Custom range start: needs end_date, not after it, at most 366 days before it (else 400). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 start_date?: string;
                 /** @description Only this workflow version. Comma-separated values match any of them (OR). */
-                workflow_version?: string;
+                workflow_version?: string[];
             };
             header?: never;
             path?: never;
@@ -1419,19 +1531,19 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only this category. Comma-separated values match any of them (OR). */
-                category?: string;
-                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date. */
+                category?: string[];
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date (else 400). */
                 days?: number;
-                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. Needs start_date. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 end_date?: string;
                 /** @description Only this environment (comma-separated: any). */
-                environment?: string;
+                environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
                 /** @description Bucket size; buckets start at UTC hour/day boundaries. */
                 interval?: "day" | "hour";
-                /** @description Custom range start (with end_date; at most 366 days). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                /** @description Custom range start: needs end_date, not after it, at most 366 days before it (else 400). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 start_date?: string;
                 /** @description Only this workflow version. Comma-separated values match any of them (OR). */
-                workflow_version?: string;
+                workflow_version?: string[];
             };
             header?: never;
             path?: never;
@@ -1498,17 +1610,17 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Only this category. Comma-separated values match any of them (OR). */
-                category?: string;
-                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date. */
+                category?: string[];
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date (else 400). */
                 days?: number;
-                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. Needs start_date. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 end_date?: string;
                 /** @description Only this environment (comma-separated: any). */
-                environment?: string;
-                /** @description Custom range start (with end_date; at most 366 days). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
+                /** @description Custom range start: needs end_date, not after it, at most 366 days before it (else 400). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 start_date?: string;
                 /** @description Only this workflow version. Comma-separated values match any of them (OR). */
-                workflow_version?: string;
+                workflow_version?: string[];
             };
             header?: never;
             path?: never;

@@ -6,7 +6,7 @@ describe("date ranges", () => {
   const now = new Date("2025-03-10T09:30:00Z");
 
   it("uses days for the day presets", () => {
-    expect(rangeParams(readRange(new URLSearchParams("range=30d&env=production")), now)).toEqual({ params: { days: 30, environment: "production" }, interval: "day" });
+    expect(rangeParams(readRange(new URLSearchParams("range=30d&env=production")), now)).toEqual({ params: { days: 30, environment: ["production"] }, interval: "day" });
   });
 
   it("uses a rolling window with hourly buckets for 24 h", () => {

@@ -75,7 +75,7 @@ export function rangeParams(range: RangeState, now: Date = new Date()): { params
     default:
       params.days = Number(range.preset.replace("d", ""));
   }
-  if (range.environment) params.environment = range.environment;
+  if (range.environment) params.environment = [range.environment as NonNullable<RangeParams["environment"]>[number]];
   return { params, interval };
 }
 

@@ -109,7 +109,7 @@ export function CategoriesPage() {
 function Trend({ category, rangeKey: key, range }: { category: string; rangeKey: string; range: RangeState }) {
   const { params, interval } = rangeParams(range);
   const series = useLoader(`${key}|${category}`, () =>
-    api.GET("/api/v1/metrics/timeseries", { params: { query: { ...params, interval, category } } }).then(unwrap),
+    api.GET("/api/v1/metrics/timeseries", { params: { query: { ...params, interval, category: [category] } } }).then(unwrap),
   );
   if (series.error) return <ErrorState error={series.error} onRetry={series.reload} />;
   if (!series.data) return <Spinner />;
