@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from central_logger.errors import ApiError
+from central_logger.schema import ErrorEnvelopeSerializer
 from tenants.login_throttle import login_failed, login_retry_after, login_succeeded
 from tenants.memberships import (
     current_client_switch,
@@ -39,6 +40,13 @@ from tenants.session_serializers import (
 )
 
 TAGS = ["session"]
+
+
+def _errors(**described: str) -> dict[int, OpenApiResponse]:
+    """The error envelope for each status an endpoint can answer, with its meaning here."""
+    common = {"429": "Rate limited; see Retry-After.", "503": "Database unavailable; see Retry-After."}
+    return {int(code.lstrip("_")): OpenApiResponse(ErrorEnvelopeSerializer, description=text)
+            for code, text in {**common, **described}.items()}
 
 
 def _client_out(membership: Membership) -> dict[str, str]:
@@ -73,7 +81,7 @@ class SessionView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(operation_id="session_get", tags=TAGS, summary="The signed-in user, their clients and the current one",
-                   responses={200: SessionStateSerializer})
+                   responses={200: SessionStateSerializer, **_errors(_401="Not signed in.")})
     def get(self, request: Request) -> Response:
         return Response(session_state(request))
 
@@ -98,10 +106,9 @@ class LoginView(APIView):
         request=LoginSerializer,
         responses={
             200: SessionStateSerializer,
-            400: OpenApiResponse(description="Missing username or password (error envelope)."),
-            401: OpenApiResponse(description="Wrong username or password (error envelope)."),
-            403: OpenApiResponse(description="CSRF token missing, or the user has no client (error envelope)."),
-            429: OpenApiResponse(description="Too many failed attempts; see Retry-After (error envelope)."),
+            **_errors(_400="Missing username or password.", _401="Wrong username or password.",
+                      _403="CSRF token missing or wrong, or the user has no client.",
+                      _429="Too many failed sign-ins for this username from this address; see Retry-After."),
         },
     )
     def post(self, request: Request) -> Response:
@@ -139,7 +146,8 @@ class LogoutView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(operation_id="session_logout", tags=TAGS, summary="Sign out", request=None,
-                   responses={204: OpenApiResponse(description="Signed out (also when already signed out).")})
+                   responses={204: OpenApiResponse(description="Signed out (also when already signed out)."),
+                              **_errors(_403="CSRF token missing or wrong.")})
     def post(self, request: Request) -> Response:
         logout(request._request)  # flushes the session server-side
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -153,7 +161,8 @@ class ClientSwitchView(APIView):
         operation_id="session_client_switch", tags=TAGS, summary="Switch the current client",
         request=ClientSwitchSerializer,
         responses={200: SessionStateSerializer,
-                   404: OpenApiResponse(description="Not one of your clients (error envelope).")},
+                   **_errors(_400="No client given.", _401="Not signed in.", _403="CSRF token missing or wrong.",
+                             _404="Not one of your clients.")},
     )
     def post(self, request: Request) -> Response:
         form = ClientSwitchSerializer(data=request.data)
