@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -76,7 +76,17 @@ def _client_ip(request: Request) -> str:
     return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
-class SessionView(APIView):
+class _SessionAPIView(APIView):
+    """A method an endpoint doesn't have is a 405 before anything else (not a 401 first)."""
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        method = request.method.lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise exceptions.MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
+
+
+class SessionView(_SessionAPIView):
     authentication_classes = [DjangoUserSessionAuthentication]
     permission_classes = [IsAuthenticated]
 
@@ -87,7 +97,7 @@ class SessionView(APIView):
 
 
 @method_decorator(ensure_csrf_cookie, name="get")
-class CsrfView(APIView):
+class CsrfView(_SessionAPIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
@@ -97,7 +107,7 @@ class CsrfView(APIView):
         return Response({"csrf_token": get_token(request._request)})
 
 
-class LoginView(APIView):
+class LoginView(_SessionAPIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
@@ -141,7 +151,7 @@ class LoginView(APIView):
         return Response(session_state(request))
 
 
-class LogoutView(APIView):
+class LogoutView(_SessionAPIView):
     authentication_classes = [DjangoUserSessionAuthentication]
     permission_classes = [AllowAny]
 
@@ -153,7 +163,7 @@ class LogoutView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ClientSwitchView(APIView):
+class ClientSwitchView(_SessionAPIView):
     authentication_classes = [DjangoUserSessionAuthentication]
     permission_classes = [IsAuthenticated]
 

@@ -281,7 +281,8 @@ def test_served_schema_is_the_generated_one() -> None:
     generated = json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True), default=str))
     assert schema.raw_schema["paths"].keys() == generated["paths"].keys()
     assert schema.raw_schema["components"] == generated["components"]
-    assert len(schema.raw_schema["paths"]) == 9  # 10 operations: /api/v1/logs has GET and POST
+    # 9 API paths (10 operations: /api/v1/logs has GET and POST) + 5 dashboard session paths.
+    assert len(schema.raw_schema["paths"]) == 14
 
 
 # --- regressions found by the fuzzer --------------------------------------------------------------

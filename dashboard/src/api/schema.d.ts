@@ -195,7 +195,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The signed-in user, their clients and the current one */
+        /**
+         * The signed-in user, their clients and the current one
+         * @description A method an endpoint doesn't have is a 405 before anything else (not a 401 first).
+         */
         get: operations["session_get"];
         put?: never;
         post?: never;
@@ -214,7 +217,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Switch the current client */
+        /**
+         * Switch the current client
+         * @description A method an endpoint doesn't have is a 405 before anything else (not a 401 first).
+         */
         post: operations["session_client_switch"];
         delete?: never;
         options?: never;
@@ -229,7 +235,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Set the CSRF cookie */
+        /**
+         * Set the CSRF cookie
+         * @description A method an endpoint doesn't have is a 405 before anything else (not a 401 first).
+         */
         get: operations["session_csrf"];
         put?: never;
         post?: never;
@@ -248,7 +257,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign in with a dashboard user */
+        /**
+         * Sign in with a dashboard user
+         * @description A method an endpoint doesn't have is a 405 before anything else (not a 401 first).
+         */
         post: operations["session_login"];
         delete?: never;
         options?: never;
@@ -265,7 +277,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Sign out */
+        /**
+         * Sign out
+         * @description A method an endpoint doesn't have is a 405 before anything else (not a 401 first).
+         */
         post: operations["session_logout"];
         delete?: never;
         options?: never;
