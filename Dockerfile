@@ -1,3 +1,11 @@
+# The dashboard (React + Vite) is built in a Node stage; only its static files reach the image.
+FROM node:20-slim AS dashboard
+WORKDIR /src/dashboard
+COPY dashboard/package.json dashboard/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY dashboard/ ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
@@ -8,6 +16,7 @@ COPY requirements.txt .
 RUN pip install -r requirements.txt
 
 COPY . .
+COPY --from=dashboard /src/dashboard/dist /app/dashboard/dist
 RUN SECRET_KEY=build API_KEY_PEPPER=build python manage.py collectstatic --noinput -v0 \
     && useradd --create-home --uid 10001 app && chown -R app /app
 USER app

@@ -6,8 +6,10 @@ HOST      ?= 127.0.0.1
 PORT      ?= 8000
 # The test suite runs on real PostgreSQL (127.0.0.1:5432, user root, trust auth, as on CI).
 TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/central_logger
+# The dashboard's end-to-end run gets a fresh database of its own (dropped and re-created).
+E2E_DATABASE_URL ?= postgres://root@127.0.0.1:5432/central_logger_e2e
 
-.PHONY: run setup test test-sqlite test-postgres test-sdk clean bench bench-fixture
+.PHONY: run setup test test-sqlite test-postgres test-sdk clean bench bench-fixture dashboard dashboard-if-node dashboard-api dashboard-check-api dashboard-test dashboard-e2e
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt sdk/python/pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,7 +20,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt sdk/python/pyproject.to
 
 setup: $(BIN)/.installed
 
-run: setup
+run: setup dashboard-if-node
 	$(BIN)/python scripts/init_env.py
 	DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
@@ -51,5 +53,44 @@ bench-fixture: setup
 bench: setup
 	bench/run.sh
 
+# --- Dashboard (dashboard/: React + Vite; needs Node.js >= 20.19) ---------------------------------
+DASHBOARD_SOURCES := $(shell find dashboard/src dashboard/public -type f 2>/dev/null) dashboard/index.html \
+	dashboard/vite.config.ts dashboard/tsconfig.json dashboard/package-lock.json
+HAVE_NODE := $(shell node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a==20&&b>=19)?0:1)' 2>/dev/null && command -v npm >/dev/null && echo yes)
+
+dashboard/node_modules/.package-lock.json: dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund
+	touch $@
+
+dashboard/dist/index.html: dashboard/node_modules/.package-lock.json $(DASHBOARD_SOURCES)
+	cd dashboard && npm run build
+
+dashboard: dashboard/dist/index.html
+
+# `make run` builds the dashboard when Node.js is there; without it (or if the build fails) the
+# API still starts and /dashboard/ explains how to build.
+dashboard-if-node:
+ifeq ($(HAVE_NODE),yes)
+	@$(MAKE) --no-print-directory dashboard || echo "WARNING: the dashboard build failed; the API still runs (see /dashboard/)."
+else
+	@echo "Node.js >= 20.19 not found: skipping the dashboard build (the API works without it)."
+endif
+
+# Regenerate the OpenAPI schema and the dashboard's typed client from the Django code.
+dashboard-api: setup dashboard/node_modules/.package-lock.json
+	DJANGO_SETTINGS_MODULE=central_logger.settings_test $(BIN)/python manage.py spectacular --validate --file dashboard/openapi.yaml
+	cd dashboard && npm run gen:api
+
+# CI: the committed schema and client must be what the code generates (no drift).
+dashboard-check-api: dashboard-api
+	git diff --exit-code -- dashboard/openapi.yaml dashboard/src/api/schema.d.ts
+
+dashboard-test: dashboard/node_modules/.package-lock.json
+	cd dashboard && npm test
+
+# End-to-end in headless Chromium against a live server; screenshots in dashboard/e2e/screenshots/.
+dashboard-e2e: setup dashboard
+	cd dashboard && CL_PYTHON=$(CURDIR)/$(BIN)/python E2E_DATABASE_URL=$(E2E_DATABASE_URL) npm run e2e
+
 clean:
-	rm -rf $(VENV) staticfiles var
+	rm -rf $(VENV) staticfiles var dashboard/node_modules dashboard/dist

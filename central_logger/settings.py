@@ -187,6 +187,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The dashboard's built assets (`npm run build` in dashboard/, base /static/dashboard/), served by
+# whitenoise; its index.html is served for every /dashboard/... path by central_logger/dashboard.py.
+DASHBOARD_DIST_DIR = BASE_DIR / "dashboard" / "dist"
+STATICFILES_DIRS = [("dashboard", DASHBOARD_DIST_DIR)] if DASHBOARD_DIST_DIR.is_dir() else []
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -204,6 +208,16 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
 SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
+
+# --- Dashboard sessions ------------------------------------------------------------------------
+# A dashboard sign-in lasts this many seconds (absolute, from sign-in; default 12 h), then the
+# user signs in again. Sign-out deletes the session server-side at once.
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_HTTPONLY = True
+# Failed dashboard sign-ins allowed per (username, IP) within the window; then 429 + Retry-After.
+DASHBOARD_LOGIN_MAX_ATTEMPTS = env.int("DASHBOARD_LOGIN_MAX_ATTEMPTS", default=5)
+DASHBOARD_LOGIN_WINDOW_SECONDS = env.int("DASHBOARD_LOGIN_WINDOW_SECONDS", default=15 * 60)
 
 # --- CORS (the dashboard's origins) ---------------------------------------------------------
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
@@ -291,7 +305,12 @@ RATE_LIMIT_READ = env.str("RATE_LIMIT_READ", default="1200/min")
 
 # --- Django REST Framework ------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.resilience.ResilientApiKeyAuthentication"],
+    # API keys first (their WWW-Authenticate makes failures 401s), then dashboard sessions,
+    # which become the same TenantPrincipal with the `read` scope (tenants/session_auth.py).
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tenants.resilience.ResilientApiKeyAuthentication",
+        "tenants.session_auth.DashboardSessionAuthentication",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["central_logger.throttling.ApiKeyRateThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["central_logger.renderers.ORJSONRenderer"],

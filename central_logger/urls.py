@@ -1,8 +1,8 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from central_logger import health
+from central_logger import dashboard, health
 from central_logger import schema as _schema  # noqa: F401  registers the OpenAPI auth extension
 
 urlpatterns = [
@@ -10,10 +10,13 @@ urlpatterns = [
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
     path("api/v1/", include("logs.urls")),
+    path("api/v1/", include("tenants.session_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("admin/", admin.site.urls),
+    # The SPA: index.html for /dashboard and every client-side route under it.
+    re_path(r"^dashboard(?:/.*)?$", dashboard.index, name="dashboard"),
 ]
 
 handler400 = "central_logger.errors.handler400"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -73,3 +74,30 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer"
+    ADMIN = "admin"
+
+
+class Membership(models.Model):
+    """A dashboard user's access to one client. A user may belong to several clients.
+
+    Both roles read the same data today (the dashboard is read-only); `admin` marks the
+    people a tenant names as its own administrators, for operators and future write features.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["client__slug"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "client"], name="membership_user_client_uniq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.client} ({self.role})"

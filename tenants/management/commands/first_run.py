@@ -28,4 +28,6 @@ class Command(BaseCommand):
             out("    -d '{\"environment\":\"production\",\"executed_at\":\"2025-01-01T12:00:00Z\",\"status\":\"SUCCESS\",\"ticket_id\":\"1\"}'")
         out("More keys:  .venv/bin/python manage.py create_client <slug> && "
             ".venv/bin/python manage.py issue_api_key <slug>")
+        out("Dashboard:  .venv/bin/python manage.py add_dashboard_user <slug> <username> --no-input, "
+            f"then sign in at {url}/dashboard/")
         out("Operator console: .venv/bin/python manage.py createsuperuser, then " f"{url}/admin/\n")

@@ -1,0 +1,90 @@
+// Known data for the end-to-end run, shaped like the real workflow's logs (bench/gen.py).
+// Alpha: 30 logs in the last 3 days + 6 older ones (the previous period); Beta: 12 logs whose
+// ticket ids (B-...) and category (beta_secret_category) must never show up for Alpha's users.
+
+const HOUR = 3600 * 1000;
+export const ALPHA_FAILED = new Set([3, 13, 23]);
+export const ALPHA_ERROR = new Set([7]);
+export const ALPHA_PARTIAL = new Set([17, 27]);
+const CATEGORIES = ["billing_issue", "technical_issue", "account_access"];
+
+function trace(i) {
+  return {
+    react_iterations: [1, 2, 3].map((n) => ({
+      iteration: n,
+      thought: `Step ${n} thought for ticket ${i}.`,
+      action: ["search_knowledge_base", "lookup_order", "draft_response"][n - 1],
+      action_input: { query: `query ${i}-${n}`, top_k: 5 },
+      observation: `Observation ${n} for ticket ${i}.`,
+      duration_ms: 100 * n,
+    })),
+    audit_events: [
+      { event: "workflow_started", t_ms: 5, node: "planner" },
+      { event: "workflow_finished", t_ms: 900, node: "responder" },
+    ],
+    retrieval: { text_matches: [{ doc_id: `kb-${i}`, score: 0.8, snippet: "Reset instructions." }], past_tickets: ["123"], vision_matches: [] },
+    planning: { steps: ["Verify the order.", "Answer the customer."], confidence: 0.9 },
+    product: { name: "Mesh Pro 3", sku: `SKU-${String(i).padStart(5, "0")}`, confidence: 0.7 },
+    evidence: { sources: 2, summary: "Knowledge base matches." },
+  };
+}
+
+export function alphaLog(i, now = Date.now()) {
+  const status = ALPHA_FAILED.has(i) ? "FAILED" : ALPHA_ERROR.has(i) ? "ERROR" : ALPHA_PARTIAL.has(i) ? "PARTIAL" : "SUCCESS";
+  const failed = status === "FAILED" || status === "ERROR";
+  const errorType = failed ? (i === 3 || i === 13 ? "TimeoutError" : "RateLimitError") : null;
+  return {
+    event_id: `alpha-${i}`,
+    environment: "production",
+    workflow_version: i < 15 ? "v1.1" : "v1.2",
+    ticket_id: `A-${1000 + i}`,
+    executed_at: new Date(now - (i * 2 + 1) * HOUR).toISOString(),
+    execution_time_seconds: 1 + i * 0.5,
+    status,
+    category: CATEGORIES[i % 3],
+    resolution_status: failed ? "ESCALATED" : "RESOLVED",
+    customer_type: i % 5 === 0 ? "VIP" : null,
+    workflow_error: failed ? `${errorType}: upstream call failed for ticket ${i}` : null,
+    workflow_error_type: errorType,
+    workflow_error_node: failed ? (errorType === "TimeoutError" ? "retriever" : "planner") : null,
+    is_system_error: status === "ERROR",
+    metrics: { overall_confidence: i < 5 ? 0.3 : 0.9, needs_more_info: i % 4 === 0, react_iterations: 3, plan_steps: 2 },
+    payload: { trace: trace(i), final_response: `Final answer for ticket A-${1000 + i}.`, private_note: `Private note ${i}.` },
+    metadata: { priority: "normal", ticket_tags: ["e2e"] },
+  };
+}
+
+export function alphaOlderLog(i, now = Date.now()) {
+  // 9-10 days ago: in the previous 7-day period, not the current one.
+  return { ...alphaLog(i, now), event_id: `alpha-old-${i}`, ticket_id: `A-OLD-${i}`, executed_at: new Date(now - (9 * 24 + i) * HOUR).toISOString() };
+}
+
+export function betaLog(i, now = Date.now()) {
+  return {
+    ...alphaLog(i, now),
+    event_id: `beta-${i}`,
+    ticket_id: `B-${2000 + i}`,
+    category: "beta_secret_category",
+    status: "SUCCESS",
+    workflow_error: null,
+    workflow_error_type: null,
+    workflow_error_node: null,
+    payload: { trace: trace(i), final_response: "BETA CONFIDENTIAL ANSWER", private_note: "beta only" },
+  };
+}
+
+export async function ingest(base, key, logs) {
+  const response = await fetch(`${base}/api/v1/logs/batch`, {
+    method: "POST",
+    headers: { "X-API-Key": key, "Content-Type": "application/json" },
+    body: JSON.stringify({ logs }),
+  });
+  if (response.status !== 201) throw new Error(`ingest failed: ${response.status} ${await response.text()}`);
+  return (await response.json()).ids;
+}
+
+export async function apiGet(base, key, path) {
+  const response = await fetch(`${base}${path}`, { headers: { "X-API-Key": key } });
+  if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}

@@ -1,0 +1,223 @@
+import { Boundary, Card, CopyButton, JsonBlock } from "./ui";
+import { formatValue, humanize } from "../lib/format";
+import { isRecord, normalizeTrace, payloadRest, type ReactStep, type Section } from "../lib/trace";
+
+/** Everything the AI did on one ticket: the ReAct timeline, the named sections, the answer. */
+export function TraceViewer({ payload }: { payload: unknown }) {
+  const record = isRecord(payload) ? payload : {};
+  const trace = normalizeTrace(record.trace);
+  const rest = payloadRest(payload);
+  return (
+    <div className="space-y-4">
+      <Panel title="Reasoning steps (ReAct)" raw={record.trace}>
+        {trace.steps.length ? (
+          <Timeline steps={trace.steps} />
+        ) : trace.nodes ? (
+          <NodeList nodes={trace.nodes} />
+        ) : (
+          <p className="text-sm text-slate-600">{trace.empty ? "This run has no trace." : "No step-by-step iterations in this trace; see the sections below."}</p>
+        )}
+      </Panel>
+      {trace.sections.length ? (
+        <div className="grid gap-4 lg:grid-cols-2">
+          {trace.sections.map((section) => (
+            <Panel key={section.key} title={section.title} raw={section.value}>
+              <SectionBody section={section} />
+            </Panel>
+          ))}
+        </div>
+      ) : null}
+      {trace.auditEvents.length ? (
+        <Panel title="Audit events" raw={trace.auditEvents}>
+          <ol className="space-y-1 text-sm">
+            {trace.auditEvents.map((event, index) => (
+              <li key={index} className="flex flex-wrap gap-x-3">
+                <span className="w-20 shrink-0 tabular-nums text-slate-600">{typeof event.t_ms === "number" ? `+${event.t_ms} ms` : ""}</span>
+                <span className="font-medium text-slate-800">{String(event.event ?? event.name ?? "event")}</span>
+                {event.node ? <span className="text-slate-600">{String(event.node)}</span> : null}
+              </li>
+            ))}
+          </ol>
+        </Panel>
+      ) : null}
+      {trace.other.map((section) => (
+        <Panel key={section.key} title={`Trace: ${section.title}`} raw={section.value}>
+          <SectionBody section={section} />
+        </Panel>
+      ))}
+      <div className="grid gap-4 lg:grid-cols-2">
+        <TextPanel title="Final response" text={record.final_response} testId="final-response" />
+        <TextPanel title="Private note" text={record.private_note} testId="private-note" />
+      </div>
+      {Object.keys(rest).length ? (
+        <Card title="Other payload fields">
+          <KeyValues value={rest} />
+        </Card>
+      ) : null}
+    </div>
+  );
+}
+
+/** A card whose body can never take the page down: a render error shows the raw JSON instead. */
+function Panel({ title, raw, children }: { title: string; raw: unknown; children: React.ReactNode }) {
+  return (
+    <Card title={title}>
+      <Boundary fallback={() => <JsonBlock value={raw} label="Raw JSON (could not display this section)" defaultOpen />}>
+        {children}
+      </Boundary>
+      <div className="mt-3">
+        <JsonBlock value={raw} label="Raw JSON" />
+      </div>
+    </Card>
+  );
+}
+
+function Timeline({ steps }: { steps: ReactStep[] }) {
+  return (
+    <ol className="relative space-y-4 border-l-2 border-indigo-200 pl-5" data-testid="react-timeline">
+      {steps.map((step, index) => (
+        <li key={index} className="relative" data-testid="react-step">
+          <span className="absolute -left-[1.95rem] top-0 flex h-6 w-6 items-center justify-center rounded-full bg-indigo-700 text-xs font-bold text-white" aria-hidden="true">
+            {step.n}
+          </span>
+          <div className="flex flex-wrap items-baseline gap-2">
+            <h3 className="text-sm font-semibold text-slate-900">Step {step.n}</h3>
+            {step.durationMs !== null ? <span className="text-xs text-slate-600">{step.durationMs} ms</span> : null}
+          </div>
+          <dl className="mt-1 grid gap-x-3 gap-y-1 text-sm sm:grid-cols-[7rem_1fr]">
+            {step.thought !== null ? <StepRow label="Thought" value={step.thought} /> : null}
+            {step.action !== null ? (
+              <StepRow label="Action" value={<code className="rounded bg-indigo-50 px-1.5 py-0.5 text-indigo-900">{step.action}</code>} />
+            ) : null}
+            {step.input !== undefined ? <StepRow label="Input" value={<InlineValue value={step.input} />} /> : null}
+            {step.observation !== undefined ? <StepRow label="Observation" value={<InlineValue value={step.observation} />} /> : null}
+            {Object.keys(step.extra).length ? <StepRow label="Other" value={<InlineValue value={step.extra} />} /> : null}
+          </dl>
+        </li>
+      ))}
+    </ol>
+  );
+}
+
+function StepRow({ label, value }: { label: string; value: React.ReactNode }) {
+  return (
+    <>
+      <dt className="font-medium text-slate-600">{label}</dt>
+      <dd className="break-words text-slate-900">{value}</dd>
+    </>
+  );
+}
+
+function InlineValue({ value }: { value: unknown }) {
+  if (value === null || value === undefined) return <span className="text-slate-600">—</span>;
+  if (typeof value === "string") return <span className="whitespace-pre-wrap">{value}</span>;
+  if (typeof value !== "object") return <span>{formatValue(value)}</span>;
+  if (isRecord(value) && Object.values(value).every((v) => v === null || typeof v !== "object")) {
+    return (
+      <span className="flex flex-wrap gap-1.5">
+        {Object.entries(value).map(([k, v]) => (
+          <span key={k} className="rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-800">
+            <span className="text-slate-600">{k}:</span> {formatValue(v)}
+          </span>
+        ))}
+      </span>
+    );
+  }
+  return <pre className="overflow-x-auto rounded bg-slate-50 p-2 text-xs">{JSON.stringify(value, null, 2)}</pre>;
+}
+
+function NodeList({ nodes }: { nodes: unknown[] }) {
+  if (!nodes.length) return <p className="text-sm text-slate-600">The trace is an empty list.</p>;
+  return (
+    <ol className="space-y-2" data-testid="trace-nodes">
+      {nodes.map((node, index) => {
+        const name = isRecord(node) ? (node.node ?? node.name ?? node.type ?? node.event) : undefined;
+        return (
+          <li key={index} className="rounded border border-slate-200 p-2 text-sm">
+            <p className="font-medium text-slate-900">
+              {index + 1}. {name !== undefined ? String(name) : isRecord(node) ? "Node" : formatValue(node)}
+            </p>
+            {isRecord(node) ? <KeyValues value={node} /> : null}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+/** Scalars as a two-column list, lists of records as small tables, anything deeper as JSON. */
+export function KeyValues({ value }: { value: unknown }) {
+  if (!isRecord(value)) return <InlineValue value={value} />;
+  const entries = Object.entries(value);
+  if (!entries.length) return <p className="text-sm text-slate-600">Empty.</p>;
+  return (
+    <dl className="grid gap-x-3 gap-y-1.5 text-sm sm:grid-cols-[10rem_1fr]">
+      {entries.map(([key, v]) => (
+        <div key={key} className="contents">
+          <dt className="font-medium text-slate-600">{humanize(key)}</dt>
+          <dd className="break-words text-slate-900">{Array.isArray(v) && v.length && v.every(isRecord) ? <RecordTable rows={v as Record<string, unknown>[]} /> : Array.isArray(v) && v.every((x) => typeof x !== "object") ? <ScalarList items={v} /> : <InlineValue value={v} />}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function ScalarList({ items }: { items: unknown[] }) {
+  if (!items.length) return <span className="text-slate-600">none</span>;
+  return (
+    <ul className="list-inside list-disc">
+      {items.map((item, index) => (
+        <li key={index}>{formatValue(item)}</li>
+      ))}
+    </ul>
+  );
+}
+
+function RecordTable({ rows }: { rows: Record<string, unknown>[] }) {
+  const columns = Array.from(new Set(rows.flatMap((row) => Object.keys(row)))).slice(0, 8);
+  return (
+    <div className="overflow-x-auto">
+      <table className="w-full text-left text-xs">
+        <thead className="text-slate-600">
+          <tr>
+            {columns.map((c) => (
+              <th key={c} className="pr-3 font-medium">
+                {humanize(c)}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row, index) => (
+            <tr key={index} className="border-t border-slate-100 align-top">
+              {columns.map((c) => (
+                <td key={c} className="py-0.5 pr-3">
+                  {formatValue(row[c])}
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function SectionBody({ section }: { section: Section }) {
+  return <KeyValues value={section.value} />;
+}
+
+function TextPanel({ title, text, testId }: { title: string; text: unknown; testId: string }) {
+  const shown = text === undefined || text === null || text === "" ? null : typeof text === "string" ? text : JSON.stringify(text, null, 2);
+  return (
+    <Card title={title} actions={shown ? <CopyButton text={shown} /> : null}>
+      {shown ? (
+        <p className="whitespace-pre-wrap text-sm text-slate-900" data-testid={testId}>
+          {shown}
+        </p>
+      ) : (
+        <p className="text-sm text-slate-600">None.</p>
+      )}
+    </Card>
+  );
+}

@@ -1,0 +1,129 @@
+// Log-list filters ↔ URL ↔ API query.
+//
+// The URL uses the API's own parameter names wherever one exists, so a bookmarked dashboard
+// URL reads like the API call it makes; the two friendly ones the dashboard adds (confidence
+// range, needs-more-info) map to the API's metrics filters. Raw `metrics.<key>__<op>` parameters
+// in the URL are passed through untouched for power users.
+
+export const TEXT_FILTERS = [
+  "q",
+  "ticket_id",
+  "status",
+  "category",
+  "environment",
+  "workflow_version",
+  "resolution_status",
+  "customer_type",
+  "workflow_error_type",
+  "workflow_error_node",
+  "is_system_error",
+  "start_date",
+  "end_date",
+  "min_execution_time",
+  "max_execution_time",
+  "confidence_min",
+  "confidence_max",
+  "needs_more_info",
+] as const;
+
+export type FilterKey = (typeof TEXT_FILTERS)[number];
+export type Filters = Partial<Record<FilterKey, string>> & { metrics?: Record<string, string> };
+
+export const ORDERINGS = ["-executed_at", "executed_at", "-execution_time_seconds", "execution_time_seconds"] as const;
+export type Ordering = (typeof ORDERINGS)[number];
+export const PAGE_SIZES = [25, 50, 100, 200] as const;
+
+export interface ListState {
+  filters: Filters;
+  ordering: Ordering;
+  page: number;
+  pageSize: number;
+}
+
+export const DEFAULT_ORDERING: Ordering = "-executed_at";
+export const DEFAULT_PAGE_SIZE = 50;
+
+export function readListState(search: URLSearchParams): ListState {
+  const filters: Filters = {};
+  for (const key of TEXT_FILTERS) {
+    const value = search.get(key);
+    if (value !== null && value.trim() !== "") filters[key] = value.trim();
+  }
+  const metrics: Record<string, string> = {};
+  search.forEach((value, key) => {
+    if (key.startsWith("metrics.") && value !== "") metrics[key] = value;
+  });
+  if (Object.keys(metrics).length) filters.metrics = metrics;
+  const ordering = search.get("ordering");
+  const page = Number(search.get("page"));
+  const pageSize = Number(search.get("page_size"));
+  return {
+    filters,
+    ordering: (ORDERINGS as readonly string[]).includes(ordering ?? "") ? (ordering as Ordering) : DEFAULT_ORDERING,
+    page: Number.isInteger(page) && page >= 1 ? page : 1,
+    pageSize: Number.isInteger(pageSize) && pageSize >= 1 && pageSize <= 500 ? pageSize : DEFAULT_PAGE_SIZE,
+  };
+}
+
+/** The URL of a list state; defaults are left out so URLs stay short and canonical. */
+export function writeListState(state: ListState): URLSearchParams {
+  const search = new URLSearchParams();
+  for (const key of TEXT_FILTERS) {
+    const value = state.filters[key];
+    if (value !== undefined && value !== "") search.set(key, value);
+  }
+  for (const [key, value] of Object.entries(state.filters.metrics ?? {})) search.set(key, value);
+  if (state.ordering !== DEFAULT_ORDERING) search.set("ordering", state.ordering);
+  if (state.page !== 1) search.set("page", String(state.page));
+  if (state.pageSize !== DEFAULT_PAGE_SIZE) search.set("page_size", String(state.pageSize));
+  return search;
+}
+
+/** API query parameters for GET /api/v1/logs and /api/v1/logs/export. */
+export function apiFilterParams(filters: Filters): Record<string, string> {
+  const params: Record<string, string> = {};
+  for (const key of TEXT_FILTERS) {
+    const value = filters[key];
+    if (value === undefined || value === "") continue;
+    switch (key) {
+      case "confidence_min":
+        params["metrics.overall_confidence__gte"] = value;
+        break;
+      case "confidence_max":
+        params["metrics.overall_confidence__lte"] = value;
+        break;
+      case "needs_more_info":
+        params["metrics.needs_more_info"] = value;
+        break;
+      default:
+        params[key] = value;
+    }
+  }
+  Object.assign(params, filters.metrics ?? {});
+  return params;
+}
+
+export function apiListParams(state: ListState): Record<string, string> {
+  return {
+    ...apiFilterParams(state.filters),
+    ordering: state.ordering,
+    page: String(state.page),
+    page_size: String(state.pageSize),
+  };
+}
+
+export function exportUrl(filters: Filters, ordering: Ordering, format: "csv" | "ndjson" = "csv"): string {
+  const search = new URLSearchParams({ format, ...apiFilterParams(filters), ordering });
+  return `/api/v1/logs/export?${search.toString()}`;
+}
+
+export function activeFilterCount(filters: Filters): number {
+  return TEXT_FILTERS.filter((key) => filters[key]).length + Object.keys(filters.metrics ?? {}).length;
+}
+
+/** Toggle one value in a comma-separated multi-value filter (status=FAILED,ERROR). */
+export function toggleListValue(current: string | undefined, value: string): string {
+  const values = (current ?? "").split(",").map((v) => v.trim()).filter(Boolean);
+  const next = values.includes(value) ? values.filter((v) => v !== value) : [...values, value];
+  return next.join(",");
+}

@@ -1,0 +1,215 @@
+import { Link, useSearchParams } from "react-router-dom";
+import { lazy, Suspense } from "react";
+import { api, unwrap } from "../api/client";
+import { STATUSES, type ErrorRow, type ErrorsResponse, type Overview, type TimeseriesResponse } from "../api/types";
+import { KpiCard } from "../components/KpiCard";
+import { RangeBar } from "../components/RangeBar";
+import { Card, EmptyState, ErrorState, STATUS_COLORS, Spinner } from "../components/ui";
+import { formatCount, formatDateTime, formatPercent, formatSeconds } from "../lib/format";
+import { useLoader, type Loaded } from "../lib/hooks";
+import { useLiveUpdates } from "../lib/live";
+import { rangeParams, readRange, writeRange, type RangeState } from "../lib/range";
+import { useSession } from "../session";
+
+// The chart library is big: loading it apart lets the KPI cards appear before it arrives.
+const TimeseriesChart = lazy(() => import("../components/TimeseriesChart"));
+
+// Three independent requests, each drawn as soon as it arrives: the KPIs don't wait for the
+// chart, and one failing endpoint shows its own error instead of blanking the page.
+function loadKpis(range: RangeState): Promise<Overview> {
+  return api.GET("/api/v1/metrics/overview", { params: { query: rangeParams(range).params } }).then(unwrap);
+}
+
+function loadSeries(range: RangeState): Promise<TimeseriesResponse> {
+  const { params, interval } = rangeParams(range);
+  return api.GET("/api/v1/metrics/timeseries", { params: { query: { ...params, interval } } }).then(unwrap);
+}
+
+function loadErrors(range: RangeState): Promise<ErrorsResponse> {
+  return api.GET("/api/v1/metrics/errors", { params: { query: { ...rangeParams(range).params, limit: 10 } } }).then(unwrap);
+}
+
+function previousLabel(range: RangeState): string {
+  if (range.preset === "24h") return "previous 24 h";
+  if (range.preset === "custom") return "previous period";
+  return `previous ${range.preset.replace("d", "")} days`;
+}
+
+export function OverviewPage() {
+  const [search, setSearch] = useSearchParams();
+  const range = readRange(search);
+  const { clientKey } = useSession();
+  const key = `${clientKey}|${range.preset}|${range.from}|${range.to}|${range.environment}`;
+  const kpis = useLoader(key, () => loadKpis(range));
+  const series = useLoader(key, () => loadSeries(range));
+  const errors = useLoader(key, () => loadErrors(range));
+  useLiveUpdates(
+    () => {
+      kpis.reload();
+      series.reload();
+      errors.reload();
+    },
+    { probeFilters: range.environment ? { environment: range.environment } : {} },
+  );
+
+  return (
+    <div className="space-y-6">
+      <div className="flex flex-wrap items-center justify-between gap-3">
+        <h1 className="text-2xl font-bold text-slate-900">Overview</h1>
+      </div>
+      <RangeBar range={range} onChange={(next) => setSearch(writeRange(search, next))} live />
+      {kpis.error && !kpis.data ? <ErrorState error={kpis.error} onRetry={kpis.reload} /> : null}
+      {!kpis.data && kpis.loading ? <Spinner label="Loading the overview…" /> : null}
+      {kpis.data ? <OverviewBody overview={kpis.data} series={series} errors={errors} range={range} /> : null}
+    </div>
+  );
+}
+
+function OverviewBody({ overview, series, errors, range }: { overview: Overview; series: Loaded<TimeseriesResponse>; errors: Loaded<ErrorsResponse>; range: RangeState }) {
+  const interval = rangeParams(range).interval;
+  const prev = overview.previous;
+  const label = previousLabel(range);
+  const periodFilters = new URLSearchParams({ start_date: overview.period_start, end_date: overview.period_end });
+  if (range.environment) periodFilters.set("environment", range.environment);
+
+  return (
+    <>
+      <p className="text-sm text-slate-600">
+        {formatDateTime(overview.period_start)} → {formatDateTime(overview.period_end)}
+      </p>
+      <div className="grid grid-cols-2 gap-3 md:grid-cols-3 xl:grid-cols-5">
+        <KpiCard testId="kpi-tickets" label="Tickets" value={formatCount(overview.total_tickets)} current={overview.total_tickets} previous={prev.total_tickets} unit="percent" direction="neutral" previousLabel={label} />
+        <KpiCard testId="kpi-success" label="Success rate" value={formatPercent(overview.success_rate)} current={overview.success_rate} previous={prev.success_rate} unit="points" direction="up-good" previousLabel={label} />
+        <KpiCard testId="kpi-avg" label="Average time" value={formatSeconds(overview.avg_execution_time)} current={overview.avg_execution_time} previous={prev.avg_execution_time} unit="percent" direction="down-good" previousLabel={label} />
+        <KpiCard testId="kpi-p95" label="p95 time" value={formatSeconds(overview.p95_execution_time)} current={overview.p95_execution_time} previous={prev.p95_execution_time} unit="percent" direction="down-good" previousLabel={label} />
+        <KpiCard testId="kpi-errors" label="Errors (failed + error)" value={formatCount(overview.error_count)} current={overview.error_count} previous={prev.error_count} unit="percent" direction="down-good" previousLabel={label} />
+      </div>
+
+      {overview.total_tickets === 0 ? (
+        <EmptyState title="No tickets in this period.">Pick a longer range, or check that your workflow is sending logs.</EmptyState>
+      ) : (
+        <>
+          <Card title="Tickets and success rate over time">
+            <Pending loaded={series} label="Loading the chart…">
+              {(data) => (
+                <Suspense fallback={<Spinner label="Loading the chart…" />}>
+                  <TimeseriesChart rows={data.data} interval={interval} />
+                </Suspense>
+              )}
+            </Pending>
+          </Card>
+
+          <div className="grid gap-4 lg:grid-cols-3">
+            <Card title="Status breakdown">
+              <StatusBreakdown counts={overview.status_counts} total={overview.total_tickets} periodFilters={periodFilters} />
+            </Card>
+            <Card
+              title="Top error types"
+              className="lg:col-span-2"
+              actions={
+                <Link className="text-sm text-indigo-800 underline" to={`/logs?${withParam(periodFilters, "status", "FAILED,ERROR")}`}>
+                  All failed runs →
+                </Link>
+              }
+            >
+              <Pending loaded={errors} label="Loading errors…">
+                {(data) => <ErrorsTable rows={data.data} periodFilters={periodFilters} />}
+              </Pending>
+            </Card>
+          </div>
+        </>
+      )}
+    </>
+  );
+}
+
+/** A card body that loads on its own: spinner, error with retry, or the content. */
+function Pending<T>({ loaded, label, children }: { loaded: Loaded<T>; label: string; children: (data: T) => React.ReactNode }) {
+  if (loaded.data !== undefined) return <>{children(loaded.data)}</>;
+  if (loaded.error) return <ErrorState error={loaded.error} onRetry={loaded.reload} />;
+  return <Spinner label={label} />;
+}
+
+function withParam(base: URLSearchParams, key: string, value: string): string {
+  const next = new URLSearchParams(base);
+  next.set(key, value);
+  return next.toString();
+}
+
+function StatusBreakdown({ counts, total, periodFilters }: { counts: Overview["status_counts"]; total: number; periodFilters: URLSearchParams }) {
+  const rows = STATUSES.map((status) => ({ status, count: counts?.[status] ?? 0 }));
+  return (
+    <div className="space-y-3">
+      {/* A stacked bar: plain elements, no chart library (cheap to draw, readable without colour). */}
+      <div className="flex h-4 w-full overflow-hidden rounded-full bg-slate-100" aria-hidden="true">
+        {rows.map((r) =>
+          r.count ? <div key={r.status} style={{ width: `${(r.count / Math.max(total, 1)) * 100}%`, background: STATUS_COLORS[r.status] }} title={`${r.status}: ${r.count}`} /> : null,
+        )}
+      </div>
+      <table className="w-full text-sm" data-testid="status-breakdown">
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.status} className="border-b border-slate-100 last:border-0">
+              <td className="py-1">
+                <Link to={`/logs?${withParam(periodFilters, "status", r.status)}`} className="inline-flex items-center gap-2 text-slate-800 hover:underline">
+                  <span className="h-2.5 w-2.5 rounded-full" style={{ background: STATUS_COLORS[r.status] }} aria-hidden="true" />
+                  {r.status}
+                </Link>
+              </td>
+              <td className="py-1 text-right tabular-nums" data-testid={`status-${r.status}`}>
+                {formatCount(r.count)}
+              </td>
+              <td className="py-1 pl-2 text-right tabular-nums text-slate-600">{total ? formatPercent((r.count / total) * 100) : "—"}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+function ErrorsTable({ rows, periodFilters }: { rows: ErrorRow[]; periodFilters: URLSearchParams }) {
+  if (!rows.length) return <EmptyState title="No errors in this period." />;
+  return (
+    <div className="overflow-x-auto">
+      <table className="w-full text-left text-sm" data-testid="errors-table">
+        <thead className="text-xs uppercase text-slate-600">
+          <tr>
+            <th className="py-1 pr-3 font-medium">Error type</th>
+            <th className="py-1 pr-3 font-medium">Node</th>
+            <th className="py-1 pr-3 text-right font-medium">Count</th>
+            <th className="py-1 font-medium">Latest</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row, index) => {
+            const filters = new URLSearchParams(periodFilters);
+            if (row.workflow_error_type) filters.set("workflow_error_type", row.workflow_error_type);
+            else filters.set("status", "FAILED,ERROR");
+            if (row.workflow_error_node) filters.set("workflow_error_node", row.workflow_error_node);
+            return (
+              <tr key={index} className="border-t border-slate-100 align-top">
+                <td className="py-1.5 pr-3">
+                  <Link to={`/logs?${filters.toString()}`} className="font-medium text-indigo-800 hover:underline">
+                    {row.workflow_error_type ?? "(no type)"}
+                  </Link>
+                </td>
+                <td className="py-1.5 pr-3 text-slate-800">{row.workflow_error_node ?? "—"}</td>
+                <td className="py-1.5 pr-3 text-right tabular-nums">{formatCount(row.count)}</td>
+                <td className="py-1.5 text-slate-700">
+                  {row.latest_log_id ? (
+                    <Link to={`/logs/${row.latest_log_id}`} className="hover:underline" title={row.latest_message ?? ""}>
+                      <span className="line-clamp-1 break-all">{row.latest_message ?? formatDateTime(row.latest_executed_at)}</span>
+                    </Link>
+                  ) : (
+                    "—"
+                  )}
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </div>
+  );
+}

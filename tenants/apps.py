@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class TenantsConfig(AppConfig):
+    name = "tenants"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # Side-effect imports: the membership admin (kept apart from tenants/admin.py, which
+        # registers Client and ApiKey) and the OpenAPI description of the session auth classes.
+        from tenants import admin_memberships, session_schema  # noqa: F401

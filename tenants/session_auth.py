@@ -1,0 +1,72 @@
+"""Dashboard sessions as a second way into the read API (after API keys).
+
+A signed-in Django user (session cookie) is turned into the same `TenantPrincipal` an API
+key produces, for the user's *current* client and with the `read` scope only. Everything
+downstream — `tenants.scoping.request_client`, `TenantScopedViewSet`, the scope permissions —
+is therefore unchanged: a session cannot see another tenant's rows any more than a key can,
+and it can never ingest (no `ingest` scope).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from rest_framework import authentication
+from rest_framework.request import Request
+
+from tenants.authentication import TenantPrincipal
+from tenants.memberships import current_membership, memberships_of
+from tenants.models import SCOPE_READ
+
+SESSION_SCOPES = frozenset({SCOPE_READ})
+
+
+@dataclass
+class SessionPrincipal(TenantPrincipal):
+    """A TenantPrincipal that also knows the signed-in user.
+
+    `pk` is the user's, so per-caller machinery (the read rate limit in
+    central_logger/throttling.py) counts each dashboard user on their own, as it counts each key.
+    """
+
+    user: Any = None
+
+    @property
+    def pk(self) -> Any:
+        return self.user.pk if self.user is not None else None
+
+    def __str__(self) -> str:
+        return f"{self.client.slug}:user:{self.user.get_username() if self.user else '?'}"
+
+
+class DjangoUserSessionAuthentication(authentication.SessionAuthentication):
+    """For the /api/v1/session endpoints: `request.user` is the Django user itself.
+
+    `authenticate_header` makes "not signed in" a 401 (plain SessionAuthentication gives 403).
+    """
+
+    def authenticate_header(self, request: Request) -> str:
+        return 'Session realm="dashboard"'
+
+
+class DashboardSessionAuthentication(DjangoUserSessionAuthentication):
+    """Session + CSRF (for unsafe methods) → `TenantPrincipal(current client, {"read"})`.
+
+    * no signed-in user, or a user with no membership in an active client → None (DRF then
+      answers 401 through the API-key class's `WWW-Authenticate`);
+    * the current client is the one stored in the session if the user is still a member of it,
+      else the first membership (see `tenants.memberships.current_membership`);
+    * unsafe methods must carry the CSRF token (`X-CSRFToken`), else 403 — cookies are sent by
+      the browser automatically, so without this any site could make a user's browser call us.
+    """
+
+    def authenticate(self, request: Request) -> tuple[SessionPrincipal, None] | None:
+        user = getattr(request._request, "user", None)
+        if user is None or not user.is_authenticated or not user.is_active:
+            return None
+        self.enforce_csrf(request)
+        membership = current_membership(memberships=memberships_of(user=user), session=request._request.session)
+        if membership is None:
+            return None
+        principal = SessionPrincipal(client=membership.client, scopes=SESSION_SCOPES, user=user)
+        return principal, None
