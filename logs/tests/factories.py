@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
+
+from django.utils import timezone
 
 _BASE: dict[str, Any] = {
     "client_id": "whatever-the-client-says",
@@ -50,3 +53,21 @@ def ingest(tenant: Any, *bodies: dict[str, Any]) -> list[str]:
     response = tenant.api.post("/api/v1/logs/batch", {"logs": list(bodies)}, format="json")
     assert response.status_code == 201, response.content
     return response.json()["ids"]
+
+
+def recent_log(hours_ago: float, **overrides: Any) -> dict[str, Any]:
+    """A log executed `hours_ago` hours before now (inside the default metrics windows)."""
+    return log_body(executed_at=(timezone.now() - dt.timedelta(hours=hours_ago)).isoformat(), **overrides)
+
+
+# Every read endpoint; `{id}` is replaced by a log id in the tests that need it.
+READ_ENDPOINTS = [
+    "/api/v1/logs",
+    "/api/v1/logs/{id}",
+    "/api/v1/logs/export",
+    "/api/v1/metrics/overview",
+    "/api/v1/metrics/categories",
+    "/api/v1/metrics/timeseries",
+    "/api/v1/metrics/errors",
+    "/api/v1/metrics/versions",
+]

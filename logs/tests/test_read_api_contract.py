@@ -3,7 +3,6 @@ endpoint, the OpenAPI schema (valid, no warnings) and real responses conforming 
 from __future__ import annotations
 
 import copy
-import datetime as dt
 from io import StringIO
 from typing import Any
 
@@ -11,35 +10,17 @@ import jsonschema
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
-from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from conftest import Tenant, make_tenant
-from logs.tests.factories import ingest, log_body
+from logs.tests.factories import READ_ENDPOINTS, ingest, recent_log
 
 pytestmark = pytest.mark.django_db
 
-READ_ENDPOINTS = [
-    "/api/v1/logs",
-    "/api/v1/logs/{id}",
-    "/api/v1/logs/export",
-    "/api/v1/metrics/overview",
-    "/api/v1/metrics/categories",
-    "/api/v1/metrics/timeseries",
-    "/api/v1/metrics/errors",
-    "/api/v1/metrics/versions",
-]
-
-
-def _recent(hours_ago: float, **overrides: Any) -> dict[str, Any]:
-    at = (timezone.now() - dt.timedelta(hours=hours_ago)).isoformat()
-    return log_body(executed_at=at, **overrides)
-
-
 @pytest.fixture
 def bob_log(bob: Tenant) -> str:
-    (log_id,) = ingest(bob, _recent(0.01, status="FAILED", workflow_error_type="TimeoutError",
+    (log_id,) = ingest(bob, recent_log(0.01, status="FAILED", workflow_error_type="TimeoutError",
                                     workflow_error_node="crm_lookup", workflow_error="bob's secret error"))
     return log_id
 
@@ -139,8 +120,8 @@ def _operation_response(openapi: dict[str, Any], path: str, status: int) -> str:
 
 def test_real_responses_conform_to_the_schema(openapi: dict[str, Any], alice: Tenant, bob: Tenant) -> None:
     ingest(alice,
-           _recent(1, status="SUCCESS", execution_time_seconds=None, category=None, metadata=None),
-           _recent(30, status="FAILED", workflow_error_type="KeyError", workflow_error_node="parse",
+           recent_log(1, status="SUCCESS", execution_time_seconds=None, category=None, metadata=None),
+           recent_log(30, status="FAILED", workflow_error_type="KeyError", workflow_error_node="parse",
                    workflow_error="boom", is_system_error=None, workflow_version=None))
     api = alice.api
     listing = api.get("/api/v1/logs", {"page_size": 1})

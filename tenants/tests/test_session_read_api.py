@@ -1,16 +1,14 @@
 """A dashboard session on the API: the same tenant isolation as a read-scoped key, never ingest."""
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.utils import timezone
 
 from logs.models import WorkflowLog
-from logs.tests.factories import ingest, log_body
+from logs.tests.factories import READ_ENDPOINTS, ingest, log_body, recent_log
 from tenants.models import Client
 from tenants.tests.dashboard_helpers import Browser, make_user, signed_in
 
@@ -44,29 +42,13 @@ def test_session_post_without_csrf_token_is_refused(alice: Any) -> None:
 
 # --- the read API through a session: same isolation as a read key -------------------------------
 
-READ_ENDPOINTS = [
-    "/api/v1/logs",
-    "/api/v1/logs/{id}",
-    "/api/v1/logs/export",
-    "/api/v1/metrics/overview",
-    "/api/v1/metrics/categories",
-    "/api/v1/metrics/timeseries",
-    "/api/v1/metrics/errors",
-    "/api/v1/metrics/versions",
-]
-
-
-def _recent(hours_ago: float, **overrides: Any) -> dict[str, Any]:
-    return log_body(executed_at=(timezone.now() - dt.timedelta(hours=hours_ago)).isoformat(), **overrides)
-
-
 @pytest.fixture
 def two_tenants(alice: Any, bob: Any) -> dict[str, list[str]]:
     """alice: 2 logs (1 SUCCESS billing, 1 FAILED TimeoutError); bob: 3 logs of his own kind."""
-    alice_ids = ingest(alice, _recent(1, ticket_id="A-1", category="billing_issue"),
-                       _recent(2, ticket_id="A-2", status="FAILED", category="billing_issue",
+    alice_ids = ingest(alice, recent_log(1, ticket_id="A-1", category="billing_issue"),
+                       recent_log(2, ticket_id="A-2", status="FAILED", category="billing_issue",
                                workflow_error_type="TimeoutError", workflow_error_node="retriever"))
-    bob_ids = ingest(bob, *[_recent(1 + i, ticket_id=f"B-{i}", category="bob_only_category", workflow_version="v9",
+    bob_ids = ingest(bob, *[recent_log(1 + i, ticket_id=f"B-{i}", category="bob_only_category", workflow_version="v9",
                                     status="ERROR", workflow_error_type="BobError", workflow_error_node="bob_node",
                                     workflow_error="bob's secret error") for i in range(3)])
     return {"alice": alice_ids, "bob": bob_ids}
