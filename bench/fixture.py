@@ -170,6 +170,8 @@ def load(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jobs: in
     clients = ensure_clients(plan)
     t0 = time.perf_counter()
     with connection.cursor() as cursor:
+        # A bulk load runs for minutes: the service's statement_timeout does not apply to it.
+        cursor.execute("SET statement_timeout = 0")
         if truncate:
             cursor.execute(f"TRUNCATE {table}")
     dropped = _secondary_indexes()
@@ -179,6 +181,25 @@ def load(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jobs: in
         # One COPY of millions of rows would hand the rollup trigger one giant transition
         # table; the caller rebuilds the rollup afterwards instead (rollups_rebuild).
         cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER logs_rollup_insert")
+    try:
+        return _copy_rows(plan=plan, seed=seed, anchor=anchor, span_days=span_days, jobs=jobs,
+                          clients=clients, progress=progress, source_dsn=source_dsn, t0=t0)
+    finally:
+        # Even when the COPY fails, the table gets its indexes and trigger back.
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 0")
+            cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER logs_rollup_insert")
+            cursor.execute("SET maintenance_work_mem = '512MB'")
+            for name, ddl in dropped:
+                t = time.perf_counter()
+                cursor.execute(ddl)
+                progress(f"  index {name}: {time.perf_counter() - t:.0f}s")
+
+
+def _copy_rows(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jobs: int,
+               clients: dict[str, Client], progress: Callable[[str], None], source_dsn: str | None,
+               t0: float) -> dict[str, Any]:
+    table = WorkflowLog._meta.db_table
 
     chunks = plan.chunks()
     total = sum(n for *_, n in chunks)
@@ -199,6 +220,7 @@ def load(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jobs: in
     with ctx.Pool(jobs, initializer=_worker_init,
                   initargs=(seed, anchor.isoformat(), span_days, client_ids, created_at)) as pool:
         with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL statement_timeout = 0")  # a fresh connection after the fork
             with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
                 produced = (pool.imap(_worker_convert, _peer_chunks(source_dsn), chunksize=1) if source_dsn
                             else pool.imap(_worker_chunk, chunks, chunksize=1))
@@ -209,14 +231,6 @@ def load(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jobs: in
                         progress(f"  {done:>9d} rows  {done / (time.perf_counter() - t0):7.0f} rows/s")
     t_copy = time.perf_counter() - t0
     progress(f"COPY done: {total} rows in {t_copy:.0f}s ({total / t_copy:.0f} rows/s)")
-
-    with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER logs_rollup_insert")
-        cursor.execute("SET maintenance_work_mem = '512MB'")
-        for name, ddl in dropped:
-            t = time.perf_counter()
-            cursor.execute(ddl)
-            progress(f"  index {name}: {time.perf_counter() - t:.0f}s")
     return {"rows": total, "copy_seconds": round(t_copy, 1), "rows_per_second": round(total / t_copy)}
 
 

@@ -74,6 +74,8 @@ class Command(BaseCommand):
             summary = fixture.load(plan=plan, seed=opts["seed"], anchor=anchor, span_days=opts["span_days"],
                                    jobs=max(1, opts["jobs"]), truncate=opts["truncate"],
                                    progress=self.stdout.write, source_dsn=opts["from_peer_db"])
+            with connection.cursor() as cursor:
+                cursor.execute("SET statement_timeout = 0")  # rebuild and VACUUM take minutes at 2M rows
             rolled = rollups_rebuild()
             self.stdout.write(f"rollups rebuilt: {rolled} rows")
             total, heap = fixture.vacuum_analyze()
