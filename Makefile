@@ -44,6 +44,7 @@ test-sqlite: setup
 # from bench_peer when that database is loaded), then the peer and us under the same load.
 BENCH_DJANGO_DB ?= bench_django
 bench-fixture: setup
+	@createdb -h 127.0.0.1 -U root $(BENCH_DJANGO_DB) 2>/dev/null || true
 	DATABASE_URL=postgres://root@127.0.0.1:5432/$(BENCH_DJANGO_DB) SECRET_KEY=bench API_KEY_PEPPER=bench \
 	  $(BIN)/python manage.py migrate --noinput -v0
 	DATABASE_URL=postgres://root@127.0.0.1:5432/$(BENCH_DJANGO_DB) SECRET_KEY=bench API_KEY_PEPPER=bench \

@@ -289,7 +289,61 @@ def parse_metric_param(param: str, raw: str) -> MetricCondition:
 
 # --- the FilterSets --------------------------------------------------------------------------------
 
-class LogFilterForm(forms.Form):
+class PresentFieldsForm(forms.Form):
+    """A filter form that builds only the fields of the parameters actually sent.
+
+    A Django form deep-copies every declared field per instance; with fifteen filters that was
+    a third of a list request's CPU. A parameter that is absent cleans to nothing and filters
+    nothing, so leaving its field out changes no answer.
+    """
+
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        present = data or {}
+        self.base_fields = {name: field for name, field in self.base_fields.items() if name in present}
+        super().__init__(data, *args, **kwargs)
+
+
+class LeanFilterSet(django_filters.FilterSet):
+    """A FilterSet that shares its filters between requests instead of deep-copying them.
+
+    django-filter copies every filter per request so that it can point each at its FilterSet
+    (`parent`, for `method=` filters) and model. The filters here are stateless - no `method=`,
+    no model lookups - so sharing them is safe across threads; the form class is built once per
+    FilterSet class.
+    """
+
+    _form_classes: dict[type, type[forms.Form]] = {}
+
+    def __init__(self, data: Any = None, queryset: QuerySet[Any] | None = None, **kwargs: Any) -> None:
+        self.is_bound = data is not None
+        self.data = data or {}
+        self.queryset = queryset
+        self.request = kwargs.get("request")
+        self.form_prefix = kwargs.get("prefix")
+        self.filters = self.base_filters
+
+    def get_form_class(self) -> type[forms.Form]:
+        cls = type(self)
+        form_class = LeanFilterSet._form_classes.get(cls)
+        if form_class is None:
+            fields = {name: filter_.field for name, filter_ in self.filters.items()}
+            form_class = type(f"{cls.__name__}Form", (self._meta.form,), fields)
+            LeanFilterSet._form_classes[cls] = form_class
+        return form_class
+
+
+class SearchFilter(django_filters.CharFilter):
+    """`q`: case-insensitive substring of the ticket id, the category or the error message."""
+
+    def filter(self, qs: QuerySet[Any], value: str | None) -> QuerySet[Any]:
+        value = (value or "").strip()
+        if not value:
+            return qs
+        return qs.filter(Q(ticket_id__icontains=value) | Q(category__icontains=value)
+                         | Q(workflow_error__icontains=value))
+
+
+class LogFilterForm(PresentFieldsForm):
     """Adds the cross-field and `metrics.*` checks to the generated form."""
 
     def clean(self) -> dict[str, Any]:
@@ -318,7 +372,7 @@ class LogFilterForm(forms.Form):
         return cleaned
 
 
-class LogFilterSet(django_filters.FilterSet):
+class LogFilterSet(LeanFilterSet):
     """Filters of `GET /api/v1/logs` and `GET /api/v1/logs/export`."""
 
     environment = EnvironmentFilter(field_name="environment")
@@ -335,18 +389,11 @@ class LogFilterSet(django_filters.FilterSet):
     end_date = EndDateFilter()
     min_execution_time = SecondsFilter(field_name="execution_time_seconds", lookup_expr="gte")
     max_execution_time = SecondsFilter(field_name="execution_time_seconds", lookup_expr="lte")
-    q = django_filters.CharFilter(method="search", max_length=MAX_SEARCH_LENGTH)
+    q = SearchFilter(max_length=MAX_SEARCH_LENGTH)
 
     class Meta:
         form = LogFilterForm
         fields: list[str] = []
-
-    def search(self, qs: QuerySet[Any], name: str, value: str) -> QuerySet[Any]:
-        value = value.strip()
-        if not value:
-            return qs
-        return qs.filter(Q(ticket_id__icontains=value) | Q(category__icontains=value)
-                         | Q(workflow_error__icontains=value))
 
     def filter_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
         cleaned = dict(self.form.cleaned_data)
@@ -360,7 +407,7 @@ class LogFilterSet(django_filters.FilterSet):
         return queryset
 
 
-class MetricsFilterSet(django_filters.FilterSet):
+class MetricsFilterSet(LeanFilterSet):
     """The optional narrowing filters of the metrics endpoints (the period is parsed separately)."""
 
     environment = EnvironmentFilter(field_name="environment")
@@ -368,6 +415,7 @@ class MetricsFilterSet(django_filters.FilterSet):
     workflow_version = MultiValueFilter(field_name="workflow_version")
 
     class Meta:
+        form = PresentFieldsForm
         fields: list[str] = []
 
 

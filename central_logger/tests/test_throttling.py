@@ -92,7 +92,7 @@ def _redis_available() -> bool:
 @pytest.mark.skipif(not _redis_available(), reason="Redis is not running on 127.0.0.1:6379")
 def test_limits_are_shared_through_redis(alice: Tenant, settings: Any) -> None:
     prefix = f"cl-test-{uuid.uuid4().hex[:8]}"
-    redis_cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    redis_cache = {"default": {"BACKEND": "central_logger.cache.PooledRedisCache",
                                "LOCATION": "redis://127.0.0.1:6379/0", "KEY_PREFIX": prefix}}
     settings.RATE_LIMIT_INGEST = "2/min"
     with override_settings(CACHES=redis_cache):
@@ -109,3 +109,32 @@ def test_limits_are_shared_through_redis(alice: Tenant, settings: Any) -> None:
         finally:
             caches["default"].close()
     assert codes == [201, 201, 429]
+
+
+def test_an_unreachable_redis_lets_requests_through(alice: Tenant, settings: Any) -> None:
+    down = {"default": {"BACKEND": "central_logger.cache.PooledRedisCache",
+                        "LOCATION": "redis://127.0.0.1:1/0", "OPTIONS": {"socket_connect_timeout": 0.2}}}
+    settings.RATE_LIMIT_INGEST = "1/min"
+    with override_settings(CACHES=down):
+        try:
+            codes = [alice.api.post(URL, log_body(), format="json").status_code for _ in range(3)]
+        finally:
+            caches["default"].close()
+    assert codes == [201, 201, 201]
+
+
+@pytest.mark.skipif(not _redis_available(), reason="Redis is not running on 127.0.0.1:6379")
+def test_redis_refusals_are_not_counted_and_say_when_to_retry(alice: Tenant, settings: Any) -> None:
+    redis_cache = {"default": {"BACKEND": "central_logger.cache.PooledRedisCache",
+                               "LOCATION": "redis://127.0.0.1:6379/0", "KEY_PREFIX": f"cl-test-{uuid.uuid4().hex[:8]}"}}
+    settings.RATE_LIMIT_INGEST = "2/hour"
+    with override_settings(CACHES=redis_cache):
+        try:
+            codes = [alice.api.post(URL, log_body(), format="json").status_code for _ in range(5)]
+            refused = alice.api.post(URL, log_body(), format="json")
+        finally:
+            caches["default"].clear()
+            caches["default"].close()
+    assert codes == [201, 201, 429, 429, 429]
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 3600
+    assert WorkflowLog.objects.count() == 2

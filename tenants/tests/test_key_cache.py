@@ -94,7 +94,7 @@ def _redis_available() -> bool:
 def test_revocation_from_another_process_is_immediate_with_redis(django_assert_num_queries: Any) -> None:
     """`manage.py revoke_api_key` in a separate process; the next request here is a 401, and the
     401 comes from the shared cache (no key query), i.e. the revocation travelled through Redis."""
-    caches = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+    caches = {"default": {"BACKEND": "central_logger.cache.PooledRedisCache",
                           "LOCATION": REDIS_TEST_URL, "KEY_PREFIX": f"test-keycache-{os.getpid()}"}}
     with override_settings(CACHES=caches, API_KEY_CACHE_SECONDS=30):
         cache.clear()
