@@ -302,3 +302,33 @@ def test_metrics_endpoints_from_rollup_equal_a_full_scan(alice: Tenant, settings
         assert rolled.status_code == scanned.status_code == 200, path
         assert scanned.json().get("data") != [] or "overview" in path
         assert_close_responses(rolled.json(), scanned.json(), path, exact_percentiles=exact_limit > 0)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("group, kind, grain", [(None, "H", "d"), ("bucket:day", "H", "d"),
+                                                ("bucket:hour", "H", "h"), ("workflow_version", "W", "d")])
+def test_percentiles_reduced_in_the_database_equal_the_whole_histogram(
+        alice: Tenant, settings: Any, group: str | None, kind: str, grain: str) -> None:
+    """The database picks the bins holding percentile_cont's ranks; the answer is exactly what
+    merging the stored histogram in Python gives (hist_percentile)."""
+    settings.METRICS_EXACT_PERCENTILE_LIMIT = 0
+    r = random.Random(23)
+    ingest(alice, [random_body(r, i) for i in range(300)])
+    start, end = T0, T0 + dt.timedelta(days=6)  # whole days: no raw edges
+    got = rollups.group_stats(client_id=alice.client.pk, start=start, end=end, group=group, fractions=(0.5, 0.95))
+    key_sql = {None: "NULL", "bucket:day": "bucket", "bucket:hour": "bucket", "workflow_version": "dim1"}[group]
+    hists: dict[Any, dict[int, int]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {key_sql}, bin, sum(n) FROM logs_rollup WHERE client_id = %s AND kind = %s "
+                       "AND grain = %s AND bucket >= %s AND bucket < %s GROUP BY 1, 2",
+                       [alice.client.pk, kind, grain, start, end])
+        for key, b, n in cursor.fetchall():
+            key = key.astimezone(UTC) if isinstance(key, dt.datetime) else key
+            hists.setdefault(key, {})[b] = int(n)
+    checked = 0
+    for key, stats in got.items():
+        for fraction in (0.5, 0.95):
+            want = rollups.hist_percentile(hists.get(key, {}), fraction) or 0.0
+            assert stats["percentiles"][fraction] == pytest.approx(want, rel=1e-12, abs=1e-12)
+            checked += 1
+    assert checked >= 2
