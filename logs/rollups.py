@@ -120,6 +120,10 @@ _X = """
            (grain = 'd' AND bucket >= %(d0)s::timestamptz AND bucket < %(d1)s::timestamptz)
         OR (grain = 'h' AND bucket >= %(ha0)s::timestamptz AND bucket < %(ha1)s::timestamptz)
         OR (grain = 'h' AND bucket >= %(hb0)s::timestamptz AND bucket < %(hb1)s::timestamptz))
+"""
+# The partial hours at the edges, aggregated from the logs. Left out when the period has none
+# (whole days or hours): the call alone costs ~1.5 ms of planning inside PostgreSQL.
+_X_RAW = """
     UNION ALL
     SELECT bucket, dim1, dim2, status, bin, n, time_n, time_sum, first_at, last_at, kind
       FROM logs_rollup_rows(ARRAY(
@@ -187,11 +191,12 @@ def _rows(client_id: int, start: dt.datetime, end: dt.datetime, kinds: str, *,
     }
     bucket = "NULL::timestamptz" if interval is None else f"date_trunc('{'hour' if interval == 'hour' else 'day'}', bucket, 'UTC')"
     # The dashboard's replica when one is configured (central_logger/replica.py), else default.
+    x = _X + (_X_RAW if parts["raw"] != [(None, None), (None, None)] else "")
     if hist and fractions:
-        sql = _SQL_PERCENTILES.format(x=_X, bucket=bucket)
+        sql = _SQL_PERCENTILES.format(x=x, bucket=bucket)
         params.update(hist=hist, fractions=list(fractions))
     else:
-        sql = _SQL.format(x=_X, bucket=bucket)
+        sql = _SQL.format(x=x, bucket=bucket)
     with connections[router.db_for_read(WorkflowLog)].cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
