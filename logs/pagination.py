@@ -32,6 +32,8 @@ from django.db import connection
 from django.db.models import F, OrderBy, Q, QuerySet
 from rest_framework.exceptions import ValidationError
 
+from central_logger.rows import fetch_dicts
+
 ORDERINGS = ("-executed_at", "executed_at", "-execution_time_seconds", "execution_time_seconds")
 DEFAULT_ORDERING = "-executed_at"
 DEFAULT_PAGE_SIZE = 50
@@ -202,7 +204,7 @@ def paginate(queryset: QuerySet[Any], params: ListParams, columns: tuple[str, ..
         rows: list[dict[str, Any]] = []
         for segment in keyset_segments(params.ordering, params.after):
             need = size + 1 - len(rows)
-            rows.extend(queryset.filter(segment).order_by(*ordering).values(*columns)[:need])
+            rows.extend(fetch_dicts(queryset.filter(segment).order_by(*ordering)[:need], columns))
             if len(rows) > size:
                 break
         has_more = len(rows) > size
@@ -213,7 +215,7 @@ def paginate(queryset: QuerySet[Any], params: ListParams, columns: tuple[str, ..
 
     assert params.page is not None
     offset = (params.page - 1) * size
-    rows = list(queryset.order_by(*ordering).values(*columns)[offset: offset + size])
+    rows = fetch_dicts(queryset.order_by(*ordering)[offset: offset + size], columns)
     if len(rows) < size and (rows or params.page == 1):
         total, exact = offset + len(rows), True  # a short page tells the total: no count needed
     else:

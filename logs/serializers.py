@@ -34,11 +34,10 @@ def log_summary(row: WorkflowLog) -> dict[str, Any]:
     return out
 
 
-def log_detail(row: WorkflowLog) -> dict[str, Any]:
-    """The complete log: summary + trace/payload, metadata, extra and the hashes."""
-    out = {name: getattr(row, name) for name in DETAIL_FIELDS}
-    out["id"] = str(row.id)
-    return out
+def log_detail(values: dict[str, Any]) -> dict[str, Any]:
+    """The complete log (summary + trace/payload, metadata, extra and the hashes) from its
+    DETAIL_FIELDS values."""
+    return {**values, "id": str(values["id"])}
 
 
 class LogSummarySerializer(serializers.ModelSerializer):

@@ -37,6 +37,7 @@ from logs.models import WorkflowLog
 from logs.openapi import LIST_PARAMETERS, LOG_FILTER_PARAMETERS, METRICS_PARAMETERS, METRICS_FILTER_DESCRIPTION
 from logs.pagination import parse_list_params, parse_ordering
 from logs.serializers import (
+    DETAIL_FIELDS,
     BatchResultSerializer,
     CategoriesSerializer,
     ConnectivityCheckInSerializer,
@@ -254,7 +255,7 @@ class LogViewSet(TenantScopedViewSet):
         responses={200: LogDetailSerializer, **error_responses(401, 403, 404, 429, 503)},
     )
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
-        return Response(log_detail(self.get_object()))
+        return Response(log_detail(self.get_object_values(DETAIL_FIELDS)))
 
     @extend_schema(
         operation_id="logs_export",
