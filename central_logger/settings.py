@@ -119,6 +119,9 @@ DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
 INGEST_DB_TIMEOUT_MS = env.int("INGEST_DB_TIMEOUT_MS", default=1000)
 # After a database failure, ingestion goes straight to the spool for this many seconds.
 DB_CIRCUIT_OPEN_SECONDS = env.float("DB_CIRCUIT_OPEN_SECONDS", default=2.0)
+# A new gunicorn worker opens its pool before accepting requests, waiting at most this long for
+# PostgreSQL (central_logger/warmup.py); 0 = no warm-up (the pool opens on the first request).
+WORKER_WARMUP_SECONDS = env.float("WORKER_WARMUP_SECONDS", default=1.0)
 
 if DB_IS_POSTGRES:
     options = DATABASES["default"].setdefault("OPTIONS", {})
