@@ -130,6 +130,7 @@ def ready() -> dict[str, object]:
 
 
 def main() -> int:
+    global APP_PORT
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=40.0)
     parser.add_argument("--keep-cluster", action="store_true", help="leave the chaos cluster running")
@@ -137,7 +138,6 @@ def main() -> int:
                         help="how to restart gunicorn: graceful reload (default) or stop + start")
     parser.add_argument("--app-port", type=int, default=APP_PORT, help="gunicorn's port on 127.0.0.1")
     args = parser.parse_args()
-    global APP_PORT
     APP_PORT = args.app_port
 
     WORK.mkdir(parents=True, exist_ok=True)
