@@ -56,3 +56,24 @@ def test_an_unreachable_database_opens_the_ingestion_circuit() -> None:
         assert dbguard.circuit_open()  # the first requests spool at once instead of each waiting
     finally:
         pool.close(timeout=1)
+
+
+def test_warm_master_imports_the_views_without_opening_anything() -> None:
+    import subprocess
+    import sys
+
+    # A fresh interpreter: after warm_master() the view modules are imported, and no database
+    # connection or spool file was opened (neither may cross gunicorn's fork).
+    code = (
+        "import django, sys; django.setup()\n"
+        "from django.db import connections\n"
+        "from central_logger.warmup import warm_master\n"
+        "warm_master()\n"
+        "assert 'logs.views' in sys.modules and 'logs.spool' in sys.modules, sorted(sys.modules)\n"
+        "assert connections['default'].connection is None\n"
+        "from logs import spool\n"
+        "assert not getattr(spool._local, 'conns', None)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            cwd=str(Path(__file__).resolve().parents[2]))
+    assert result.returncode == 0, result.stderr[-2000:]
