@@ -64,14 +64,16 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
 
     from central_logger import dbguard
     from logs import spool
-    from tenants import resilience
+    from tenants import auth_failures, resilience
 
     settings.SPOOL_PATH = str(tmp_path / "spool.sqlite3")
     settings.SPOOL_DRAIN_INTERVAL = 0
     dbguard.reset()
     resilience.forget_all()
+    auth_failures.reset()
     cache.clear()
     yield
     spool.close_connections()
     dbguard.reset()
     resilience.forget_all()
+    auth_failures.reset()

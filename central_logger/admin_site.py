@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
 from central_logger import login_throttle
+from central_logger.client_ip import client_ip
 
 
 class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
@@ -22,7 +23,7 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
 
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
-        ip = login_throttle.client_ip(self.request) if self.request else "unknown"
+        ip = client_ip(self.request) if self.request else "unknown"
         if username and login_throttle.is_locked_out(username, ip):
             raise self._locked_out()
         try:

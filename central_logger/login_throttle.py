@@ -15,15 +15,8 @@ import hashlib
 
 from django.conf import settings
 from django.core.cache import cache
-from django.http import HttpRequest
 
 _PREFIX = "admin-login"
-
-
-def client_ip(request: HttpRequest) -> str:
-    # REMOTE_ADDR, not X-Forwarded-For: that header is set by whoever sends the request, so
-    # trusting it would let an attacker pick a fresh "IP" for every guess.
-    return request.META.get("REMOTE_ADDR") or "unknown"
 
 
 def _key(kind: str, username: str, ip: str) -> str:

@@ -5,6 +5,7 @@ django-environ; `.env.example` documents each variable. Bad values fail loudly a
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import environ
@@ -118,6 +119,9 @@ DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
 INGEST_DB_TIMEOUT_MS = env.int("INGEST_DB_TIMEOUT_MS", default=1000)
 # After a database failure, ingestion goes straight to the spool for this many seconds.
 DB_CIRCUIT_OPEN_SECONDS = env.float("DB_CIRCUIT_OPEN_SECONDS", default=2.0)
+# A new gunicorn worker opens its pool before accepting requests, waiting at most this long for
+# PostgreSQL (central_logger/warmup.py); 0 = no warm-up (the pool opens on the first request).
+WORKER_WARMUP_SECONDS = env.float("WORKER_WARMUP_SECONDS", default=1.0)
 
 if DB_IS_POSTGRES:
     options = DATABASES["default"].setdefault("OPTIONS", {})
@@ -302,6 +306,18 @@ KEY_SNAPSHOT_INTERVAL = env.int("KEY_SNAPSHOT_INTERVAL", default=60)
 # REDIS_URL (local memory is per process).
 RATE_LIMIT_INGEST = env.str("RATE_LIMIT_INGEST", default="6000/min")
 RATE_LIMIT_READ = env.str("RATE_LIMIT_READ", default="1200/min")
+# Failed API-key authentications allowed per client address (IPv6: per /64); past it, keys this
+# host has not verified before are refused with 429 before any lookup (tenants/auth_failures.py).
+# Same syntax; empty, 0 or off = no limit.
+AUTH_FAILURE_RATE = env.str("AUTH_FAILURE_RATE", default="60/min")
+_RATE_SYNTAX = r"^\s*(|none|0|off|\d+\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day))\s*$"
+for _name in ("RATE_LIMIT_INGEST", "RATE_LIMIT_READ", "AUTH_FAILURE_RATE"):
+    if not re.match(_RATE_SYNTAX, globals()[_name].lower()):
+        raise ImproperlyConfigured(f"{_name} must look like 6000/min (sec, min, hour, day) or be empty")
+# Reverse proxies in front of the app that append the client's address to X-Forwarded-For
+# (nginx in docker-compose.yml: 1). 0: the peer address (REMOTE_ADDR) is the client. Only set it
+# when the app is reachable through those proxies alone: a client can write the header too.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Django REST Framework ------------------------------------------------------------------
 REST_FRAMEWORK = {

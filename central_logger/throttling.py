@@ -10,7 +10,8 @@ which shares them across processes and hosts. Keys are the API key's public pref
 tenant's traffic never touches another tenant's counters. If the cache itself fails (Redis
 down), requests are let through: a broken rate limiter must not take ingestion down with it.
 Rates are read on every request (not at import, as DRF does), so they can change in tests
-and deployments alike.
+and deployments alike. `admit`/`record` are also the counter of failed authentications per
+source (tenants/auth_failures.py).
 """
 from __future__ import annotations
 
@@ -81,6 +82,66 @@ def _identity(request: Request) -> str | None:
     return f"c:{client.pk}" if client is not None else None
 
 
+def _window(base: str, window: int) -> tuple[str, int, int, float]:
+    """(key of the current window, its count, the previous window's count, fraction elapsed)."""
+    now = time.time()
+    current = int(now // window)
+    counts = cache.get_many([f"{base}{current}", f"{base}{current - 1}"])
+    return (f"{base}{current}", int(counts.get(f"{base}{current}", 0)), int(counts.get(f"{base}{current - 1}", 0)),
+            (now % window) / window)
+
+
+def _bump(key: str, window: int) -> None:
+    try:
+        cache.incr(key)
+    except ValueError:  # first event of this window
+        if not cache.add(key, 1, timeout=window * 2 + 1):
+            cache.incr(key)
+
+
+def _wait_time(limit: int, window: int, elapsed: float, mine: int, previous: int) -> float:
+    """Seconds until one more event fits under `limit`."""
+    if mine + 1 > limit or previous == 0:
+        return window * (1 - elapsed)  # the current window alone is full: wait for the next
+    # The previous window's weight must fall until one more event fits.
+    needed = 1 - (limit - 1 - mine) / previous
+    return max((needed - elapsed) * window, 1.0)
+
+
+def _admit_redis(base: str, limit: int, window: int) -> float | None:
+    """`admit` in one atomic round trip (the Lua script above)."""
+    backend = caches["default"]
+    now = time.time()
+    current = int(now // window)
+    elapsed = (now % window) / window
+    client = backend._cache.get_client(write=True)
+    allowed, mine, previous = _sliding_window_script(client)(
+        keys=[backend.make_key(f"{base}{current}"), backend.make_key(f"{base}{current - 1}")],
+        args=[limit, repr(elapsed), window * 2 + 1], client=client)
+    return None if allowed else _wait_time(limit, window, elapsed, int(mine), int(previous))
+
+
+def admit(base: str, limit: int, window: int) -> float | None:
+    """Count one event under `base` if it fits: None, else the seconds to wait (not counted)."""
+    if isinstance(caches["default"], RedisCache):
+        return _admit_redis(base, limit, window)
+    key, mine, previous, elapsed = _window(base, window)
+    if previous * (1 - elapsed) + mine + 1 > limit:
+        return _wait_time(limit, window, elapsed, mine, previous)
+    _bump(key, window)
+    return None
+
+
+def record(base: str, limit: int, window: int) -> float | None:
+    """Count one event that already happened; the seconds until another fits when none does now."""
+    key, mine, previous, elapsed = _window(base, window)
+    _bump(key, window)
+    mine += 1
+    if previous * (1 - elapsed) + mine + 1 > limit:
+        return _wait_time(limit, window, elapsed, mine, previous)
+    return None
+
+
 class ApiKeyRateThrottle(BaseThrottle):
     """Writes (POST, ...) count against RATE_LIMIT_INGEST, reads (GET) against RATE_LIMIT_READ."""
 
@@ -94,51 +155,12 @@ class ApiKeyRateThrottle(BaseThrottle):
         if rate is None or ident is None:  # unlimited, or unauthenticated (that is a 401 anyway)
             return True
         limit, window = rate
-        now = time.time()
-        current = int(now // window)
-        elapsed = (now % window) / window
-        base = f"rl:{scope}:{ident}:"
-        if isinstance(caches["default"], RedisCache):
-            return self._allow_redis(base, current, limit, window, elapsed)
         try:
-            counts = cache.get_many([f"{base}{current}", f"{base}{current - 1}"])
-            mine = int(counts.get(f"{base}{current}", 0))
-            previous = int(counts.get(f"{base}{current - 1}", 0))
-            estimate = previous * (1 - elapsed) + mine
-            if estimate + 1 > limit:
-                self._wait = self._wait_time(limit, window, elapsed, mine, previous)
-                return False
-            try:
-                cache.incr(f"{base}{current}")
-            except ValueError:  # first request of this window
-                if not cache.add(f"{base}{current}", 1, timeout=window * 2 + 1):
-                    cache.incr(f"{base}{current}")
-        except Exception:
-            logger.warning("rate limit cache unavailable; letting the request through", exc_info=False)
-        return True
-
-    def _allow_redis(self, base: str, current: int, limit: int, window: int, elapsed: float) -> bool:
-        """The same check and increment in one atomic round trip (a Lua script)."""
-        backend = caches["default"]
-        try:
-            client = backend._cache.get_client(write=True)
-            allowed, mine, previous = _sliding_window_script(client)(
-                keys=[backend.make_key(f"{base}{current}"), backend.make_key(f"{base}{current - 1}")],
-                args=[limit, repr(elapsed), window * 2 + 1], client=client)
+            self._wait = admit(f"rl:{scope}:{ident}:", limit, window)
         except Exception:
             logger.warning("rate limit cache unavailable; letting the request through", exc_info=False)
             return True
-        if not allowed:
-            self._wait = self._wait_time(limit, window, elapsed, int(mine), int(previous))
-        return bool(allowed)
-
-    @staticmethod
-    def _wait_time(limit: int, window: int, elapsed: float, mine: int, previous: int) -> float:
-        if mine + 1 > limit or previous == 0:
-            return window * (1 - elapsed)  # the current window alone is full: wait for the next
-        # The previous window's weight must fall until one more request fits.
-        needed = 1 - (limit - 1 - mine) / previous
-        return max((needed - elapsed) * window, 1.0)
+        return self._wait is None
 
     def wait(self) -> float | None:
         return math.ceil(self._wait) if self._wait is not None else None

@@ -18,7 +18,7 @@ the shared cluster on 5432 is never touched, then:
      table exactly once; no request took longer than 2.5 s; how many logs were stored without
      an acknowledgement (the baseline stack had 16).
 
-Usage: .venv/bin/python scripts/chaos.py [--keep-cluster] [--rate 40]
+Usage: .venv/bin/python scripts/chaos.py [--keep-cluster] [--rate 40] [--app-port 8499]
 Prints a JSON summary and exits non-zero if a property does not hold.
 """
 from __future__ import annotations
@@ -130,12 +130,15 @@ def ready() -> dict[str, object]:
 
 
 def main() -> int:
+    global APP_PORT
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=40.0)
     parser.add_argument("--keep-cluster", action="store_true", help="leave the chaos cluster running")
     parser.add_argument("--restart", choices=["hup", "term"], default="hup",
                         help="how to restart gunicorn: graceful reload (default) or stop + start")
+    parser.add_argument("--app-port", type=int, default=APP_PORT, help="gunicorn's port on 127.0.0.1")
     args = parser.parse_args()
+    APP_PORT = args.app_port
 
     WORK.mkdir(parents=True, exist_ok=True)
     for name in ("spool.sqlite3", "spool.sqlite3-wal", "spool.sqlite3-shm", "spool.sqlite3.lock", "gunicorn.log"):

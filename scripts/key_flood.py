@@ -5,7 +5,14 @@ single logs at a steady rate while, in a second phase, another thread fires `--k
 well-formed keys (`clk_<10>_<32>`, never issued, so each costs a rejected lookup) at `--key-rate`
 per second. Prints the real tenant's p50/p99 without and with the flood, and the flood's answers.
 
+The flood's sockets are bound to `--flood-source` (default 127.0.0.2: any 127.x address works on
+Linux loopback), the tenant's to `--tenant-source` (127.0.0.1), so the flood is a different client
+address, as it would be in reality, and the per-address budget of failed keys
+(AUTH_FAILURE_RATE) applies to the flood alone. `--flood-source 127.0.0.1` puts both behind one
+address (a shared NAT).
+
 Usage: .venv/bin/python scripts/key_flood.py --port 8000 --key clk_... [--keys 10000] [--key-rate 200]
+       [--flood-source 127.0.0.2] [--tenant-source 127.0.0.1]
 """
 from __future__ import annotations
 
@@ -50,8 +57,13 @@ def paced(rate: float, count: int, action: "callable[[], None]", stop: threading
         action()
 
 
-def tenant_phase(port: int, key: str, seconds: float, rate: float) -> tuple[list[float], Counter[int]]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def connect(port: int, source: str) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
+
+
+def tenant_phase(port: int, key: str, seconds: float, rate: float,
+                 source: str) -> tuple[list[float], Counter[int]]:
+    conn = connect(port, source)
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
 
@@ -79,29 +91,35 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--key-rate", type=float, default=200.0)
     parser.add_argument("--tenant-rate", type=float, default=10.0)
+    parser.add_argument("--flood-source", default="127.0.0.2", help="address the flood sends from")
+    parser.add_argument("--tenant-source", default="127.0.0.1", help="address the real tenant sends from")
     args = parser.parse_args()
     flood_seconds = args.keys / args.key_rate
 
-    base, base_status = tenant_phase(args.port, args.key, min(20.0, flood_seconds), args.tenant_rate)
+    base, base_status = tenant_phase(args.port, args.key, min(20.0, flood_seconds), args.tenant_rate,
+                                     args.tenant_source)
 
     flood_status: Counter[int] = Counter()
+    flood_latencies: list[float] = []
     stop = threading.Event()
 
     def flooder() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=5)
+        conn = connect(args.port, args.flood_source)
 
         def one() -> None:
+            t0 = time.perf_counter()
             try:
                 flood_status[post(conn, random_key())] += 1
             except OSError:
                 flood_status[0] += 1
+            flood_latencies.append((time.perf_counter() - t0) * 1000)
 
         paced(args.key_rate / FLOODERS, args.keys // FLOODERS, one, stop)
 
     threads = [threading.Thread(target=flooder) for _ in range(FLOODERS)]
     for thread in threads:
         thread.start()
-    during, during_status = tenant_phase(args.port, args.key, flood_seconds, args.tenant_rate)
+    during, during_status = tenant_phase(args.port, args.key, flood_seconds, args.tenant_rate, args.tenant_source)
     stop.set()  # the flood ends with the tenant's phase; what it reached is reported
     for thread in threads:
         thread.join()
@@ -109,6 +127,8 @@ def main() -> None:
     print(json.dumps({
         "random_keys_sent": sum(flood_status.values()),
         "random_key_answers": dict(flood_status),
+        "random_key_p50_ms": pct(flood_latencies, 0.5) if flood_latencies else None,
+        "sources": {"flood": args.flood_source, "tenant": args.tenant_source},
         "tenant_without_flood": {"requests": len(base), "p50_ms": pct(base, 0.5), "p99_ms": pct(base, 0.99),
                                  "statuses": dict(base_status)},
         "tenant_during_flood": {"requests": len(during), "p50_ms": pct(during, 0.5), "p99_ms": pct(during, 0.99),

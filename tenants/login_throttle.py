@@ -1,5 +1,7 @@
 """Login throttling for the dashboard: N failed sign-ins per (username, IP) per window.
 
+The IP is central_logger/client_ip.py's (REMOTE_ADDR, or X-Forwarded-For behind trusted proxies).
+
 Kept in the Django cache (Redis when REDIS_URL is set, so every process shares the count).
 The counter is keyed by a hash of the lower-cased username and the client address, so one
 attacker can't lock a user out from every address, and spraying many usernames from one

@@ -32,7 +32,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 
 from central_logger import dbguard
-from tenants import keys
+from tenants import auth_failures, keys
 from tenants.authentication import ApiKeyAuthentication, TenantPrincipal, presented_key
 from tenants.models import ApiKey, Client
 
@@ -130,11 +130,19 @@ def verify_offline(parsed: keys.ParsedKey) -> tuple[TenantPrincipal, ApiKey] | N
 
 
 class ResilientApiKeyAuthentication(ApiKeyAuthentication):
-    """ApiKeyAuthentication that falls back on the last known good keys during a database outage."""
+    """ApiKeyAuthentication that falls back on the last known good keys during a database outage,
+    and refuses sources over their budget of failed keys before any lookup (auth_failures.py)."""
 
     def authenticate(self, request: Request) -> tuple[TenantPrincipal, ApiKey] | None:
         raw = presented_key(request)
-        parsed = keys.parse_key(raw) if raw is not None else None
+        if raw is None:
+            return None
+        parsed = keys.parse_key(raw)
+        wait = auth_failures.retry_after(request)
+        # A source over its budget of failed keys gets no lookup and no HMAC, unless it presents
+        # a key this host has verified before (a real tenant behind the same address).
+        if wait is not None and (parsed is None or _lookup(parsed.prefix) is None):
+            raise auth_failures.TooManyFailedAuthentications(wait)
         if parsed is not None and dbguard.circuit_open():
             offline = verify_offline(parsed)
             if offline is not None:
@@ -142,6 +150,7 @@ class ResilientApiKeyAuthentication(ApiKeyAuthentication):
         try:
             result = super().authenticate(request)
         except exceptions.AuthenticationFailed:
+            auth_failures.record_failure(request)
             if parsed is not None:
                 forget(parsed.prefix)
             raise

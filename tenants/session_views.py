@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from central_logger.client_ip import client_ip
 from central_logger.errors import ApiError
 from central_logger.schema import ErrorEnvelopeSerializer
 from tenants.login_throttle import login_failed, login_retry_after, login_succeeded
@@ -68,12 +69,6 @@ def session_payload(*, user: Any, session: Any) -> dict[str, Any]:
 
 def session_state(request: Request) -> dict[str, Any]:
     return session_payload(user=request.user, session=request._request.session)
-
-
-def _client_ip(request: Request) -> str:
-    # REMOTE_ADDR only: X-Forwarded-For is client-controlled unless a proxy we trust rewrites
-    # it, and trusting it would let an attacker pick a fresh "IP" for every guess.
-    return request.META.get("REMOTE_ADDR", "") or "unknown"
 
 
 class _SessionAPIView(APIView):
@@ -128,7 +123,7 @@ class LoginView(_SessionAPIView):
         form = LoginSerializer(data=request.data)
         form.is_valid(raise_exception=True)
         username, password = form.validated_data["username"], form.validated_data["password"]
-        ip = _client_ip(request)
+        ip = client_ip(request)
         retry_after = login_retry_after(username=username, ip=ip)
         if retry_after is not None:
             raise ApiError(f"Too many failed sign-in attempts; try again in {retry_after} s.",
