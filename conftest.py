@@ -59,7 +59,7 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 @pytest.fixture(autouse=True)
 def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     """Each test gets its own spool file, a closed circuit breaker, no remembered keys and fresh
-    rate-limit counters; no background drainer thread (tests drain explicitly)."""
+    rate-limit counters; no background drainer or rollup flusher thread (tests call them)."""
     from django.core.cache import cache
 
     from central_logger import dbguard
@@ -68,6 +68,7 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
 
     settings.SPOOL_PATH = str(tmp_path / "spool.sqlite3")
     settings.SPOOL_DRAIN_INTERVAL = 0
+    settings.ROLLUP_FLUSH_INTERVAL = 0  # tests fold the pending rollup rows explicitly
     dbguard.reset()
     resilience.forget_all()
     auth_failures.reset()

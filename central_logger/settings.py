@@ -257,6 +257,12 @@ METRICS_USE_ROLLUPS = _bool("METRICS_USE_ROLLUPS", True)
 # Up to this many logs in a metrics answer, p50/p95 are exact (percentile_cont on the table);
 # above it they come from the rollup's histogram, within 2 %.
 METRICS_EXACT_PERCENTILE_LIMIT = env.int("METRICS_EXACT_PERCENTILE_LIMIT", default=5000)
+# Seconds between folds of newly inserted logs into the metrics rollup, per app process (a
+# background thread; logs/rollup_flusher.py); 0 = none (then run `manage.py flush_rollups`).
+# Metrics are exact either way: reads add the logs not folded in yet.
+ROLLUP_FLUSH_INTERVAL = env.float("ROLLUP_FLUSH_INTERVAL", default=1.0)
+# Client-side deadline of one flush round, seconds.
+ROLLUP_FLUSH_DEADLINE = env.float("ROLLUP_FLUSH_DEADLINE", default=30.0)
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5 if REDIS_URL else 0)
 
 # --- Read API -----------------------------------------------------------------------------------

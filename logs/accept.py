@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.db import InterfaceError, OperationalError, connection, transaction
 
 from central_logger import dbguard
-from logs import services, spool
+from logs import rollup_flusher, services, spool
 from logs.ids import uuid7
 from logs.models import WorkflowLog
 from tenants.models import Client
@@ -89,6 +89,7 @@ def log_accept_many(*, client: Client, api_key_id: int | None, items: list[dict[
     Raises spool.SpoolFull when PostgreSQL is unavailable and the spool is full.
     """
     spool.ensure_drainer()
+    rollup_flusher.ensure_flusher()
     results: list[services.ItemResult | None] = [None] * len(items)
     items = [None if fields is None else {"id": uuid7(), **fields} for fields in items]
 

@@ -10,11 +10,19 @@ Layout (created and kept exact by triggers, migration 0005_rollups): per client,
     V  per (version, status)         n, time_n, time_sum, first_at, last_at
     W  per (version, bin)            n                        (per-version histogram)
 
+Inserted logs reach the rollup in two steps (migration 0007): the insert trigger appends them
+to `logs_rollup_pending` (no shared rows, so concurrent inserts of one tenant never wait on each
+other), and a flusher folds the pending rows into the rollup about once a second (`flush()`,
+run by a thread in each app process, see logs/rollup_flusher.py). Deletes and updates still
+recount the touched days synchronously.
+
 A period [start, end) is answered from: `d` rows for the whole UTC days inside it, `h` rows for
-the whole hours left at either side, and the raw table for the partial hours at the edges (at
-most two hours of logs, through the (client, executed_at) index; the same SQL function as the
-trigger aggregates them). Counts, sums, rates and averages are therefore exact. With a
-timeseries by hour, no `d` rows are used.
+the whole hours left at either side, the pending rows of those days and hours, and the raw
+table for the partial hours at the edges (at most two hours of logs, through the (client,
+executed_at) index). Pending and raw rows are aggregated by the same SQL function as the
+rollup, in the same statement (one snapshot: a log is in the rollup or pending, never both).
+Counts, sums, rates and averages are therefore exact. With a timeseries by hour, no `d` rows
+are used.
 
 Percentiles come from the histogram. Bins are logarithmic: bin 0 holds t < 1 ms and stands for
 0; bin b ≥ 1 holds [1 ms · 1.04^(b−1), 1 ms · 1.04^b) and stands for its geometric middle, so
@@ -120,19 +128,25 @@ _X = """
            (grain = 'd' AND bucket >= %(d0)s::timestamptz AND bucket < %(d1)s::timestamptz)
         OR (grain = 'h' AND bucket >= %(ha0)s::timestamptz AND bucket < %(ha1)s::timestamptz)
         OR (grain = 'h' AND bucket >= %(hb0)s::timestamptz AND bucket < %(hb1)s::timestamptz))
-"""
-# The partial hours at the edges, aggregated from the logs. Left out when the period has none
-# (whole days or hours): the call alone costs ~1.5 ms of planning inside PostgreSQL.
-_X_RAW = """
     UNION ALL
     SELECT bucket, dim1, dim2, status, bin, n, time_n, time_sum, first_at, last_at, kind
       FROM logs_rollup_rows(ARRAY(
+           -- the partial hours at the edges, from the logs themselves
            SELECT ROW(w.client_id, w.executed_at, w.execution_time_seconds, w.status, w.category,
                       w.workflow_version, w.workflow_error_type, w.workflow_error_node)::logs_rollup_input
              FROM workflow_logs w
             WHERE w.client_id = %(client)s
               AND ((w.executed_at >= %(ra0)s::timestamptz AND w.executed_at < %(ra1)s::timestamptz)
-                OR (w.executed_at >= %(rb0)s::timestamptz AND w.executed_at < %(rb1)s::timestamptz))))
+                OR (w.executed_at >= %(rb0)s::timestamptz AND w.executed_at < %(rb1)s::timestamptz))
+           UNION ALL
+           -- logs of the whole days and hours that the flusher has not folded in yet
+           SELECT ROW(p.client_id, p.executed_at, p.execution_time_seconds, p.status, p.category,
+                      p.workflow_version, p.workflow_error_type, p.workflow_error_node)::logs_rollup_input
+             FROM logs_rollup_pending p
+            WHERE p.client_id = %(client)s
+              AND ((p.executed_at >= %(d0)s::timestamptz AND p.executed_at < %(d1)s::timestamptz)
+                OR (p.executed_at >= %(ha0)s::timestamptz AND p.executed_at < %(ha1)s::timestamptz)
+                OR (p.executed_at >= %(hb0)s::timestamptz AND p.executed_at < %(hb1)s::timestamptz))))
      WHERE grain = 'h' AND kind = ANY(%(kinds)s)
 """
 
@@ -192,7 +206,7 @@ def _rows(client_id: int, start: dt.datetime, end: dt.datetime, kinds: str, *,
     # By hour, every row used is an `h` row, already the start of its hour.
     bucket = {None: "NULL::timestamptz", "hour": "bucket"}.get(interval, "date_trunc('day', bucket, 'UTC')")
     # The dashboard's replica when one is configured (central_logger/replica.py), else default.
-    x = _X + (_X_RAW if parts["raw"] != [(None, None), (None, None)] else "")
+    x = _X
     if hist and fractions:
         sql = _SQL_PERCENTILES.format(x=x, bucket=bucket)
         params.update(hist=hist, fractions=list(fractions))
@@ -276,6 +290,31 @@ def _exact_percentiles(client_id: int, start: dt.datetime, end: dt.datetime, gro
         rows = cursor.fetchall()
     return {(key.astimezone(UTC) if isinstance(key, dt.datetime) else key): dict(zip(fractions, values))
             for key, *values in rows}
+
+
+def flush(max_rows: int = 50_000) -> int:
+    """Fold up to `max_rows` pending logs into the rollup (one transaction); returns how many."""
+    if not available():
+        return 0
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT logs_rollup_flush(%s)", [max_rows])
+        return int(cursor.fetchone()[0])
+
+
+def flush_all(batch: int = 50_000) -> int:
+    """Fold every pending log in (rebuilds, tests, the flush_rollups command)."""
+    total = 0
+    while moved := flush(batch):
+        total += moved
+    return total
+
+
+def pending_count() -> int:
+    if not available():
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM logs_rollup_pending")
+        return int(cursor.fetchone()[0])
 
 
 def error_groups(*, client_id: int, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:

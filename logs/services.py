@@ -234,6 +234,7 @@ def rollups_rebuild(*, client: Client | None = None) -> int:
     with connection.cursor() as cursor:
         if client is None:
             cursor.execute("DELETE FROM logs_rollup WHERE NOT client_id = ANY(%s)", [client_ids])
+            cursor.execute("DELETE FROM logs_rollup_pending WHERE NOT client_id = ANY(%s)", [client_ids])
         for client_id in sorted(client_ids):
             with transaction.atomic():
                 cursor.execute("SELECT pg_advisory_xact_lock(727001, (%s %% 2147483647)::int)", [client_id])

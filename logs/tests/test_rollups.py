@@ -6,6 +6,7 @@ import datetime as dt
 import math
 import random
 import threading
+import time
 from io import StringIO
 from typing import Any
 
@@ -44,7 +45,9 @@ def random_body(r: random.Random, index: int) -> dict[str, Any]:
 
 
 def stored_vs_recount(client_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """The rollup rows as stored, and as recomputed from the table right now."""
+    """The rollup rows as stored (after folding every pending log in), and as recomputed from
+    the table right now."""
+    rollups.flush_all()
     cols = "grain, bucket, kind, dim1, dim2, status, bin, n, time_n, round(time_sum::numeric, 6), first_at, last_at"
     order = "ORDER BY grain, bucket, kind, dim1, dim2, status, bin"
     with connection.cursor() as cursor:
@@ -142,14 +145,20 @@ def test_rollup_equals_full_scan_on_random_data(alice: Tenant, bob: Tenant, sett
         cursor.execute("UPDATE workflow_logs SET status = 'FAILED', category = 'fixed' WHERE id = ANY(%s)",
                        [list(WorkflowLog.objects.filter(client=alice.client).values_list("pk", flat=True)[:15])])
 
-    stored, recount = stored_vs_recount(alice.client.pk)
-    assert stored == recount and len(stored) > 100
-    assert WorkflowLog.objects.filter(client=alice.client).count() > 300
-
     aligned = (T0, T0 + dt.timedelta(days=7))
     ragged = (T0 + dt.timedelta(days=1, hours=5, minutes=17, seconds=3), T0 + dt.timedelta(days=4, minutes=42))
     within_hour = (T0 + dt.timedelta(days=2, hours=3, minutes=5), T0 + dt.timedelta(days=2, hours=3, minutes=55))
     empty = (T0 - dt.timedelta(days=30), T0 - dt.timedelta(days=20))
+    # Before any flush most new logs are still pending (deletes recounted some days): the
+    # figures are exact already, read from the rollup plus the pending rows.
+    assert rollups.pending_count() > 100
+    for start, end in (aligned, ragged, within_hour, empty):
+        assert_same_figures(alice.client.pk, start, end, exact=exact_limit > 0)
+
+    stored, recount = stored_vs_recount(alice.client.pk)  # folds the pending rows in
+    assert stored == recount and len(stored) > 100
+    assert rollups.pending_count() == 0
+    assert WorkflowLog.objects.filter(client=alice.client).count() > 300
     for start, end in (aligned, ragged, within_hour, empty):
         assert_same_figures(alice.client.pk, start, end, exact=exact_limit > 0)
 
@@ -214,8 +223,9 @@ def test_rebuild_rollups_unknown_client_fails(db: Any) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_rollup_stays_exact_under_concurrent_writers_and_deletes(db: Any) -> None:
-    """Four writer threads (with overlapping retries) and a deleting thread, each on its own
-    connection: afterwards the stored rollup equals a recount."""
+    """Four writer threads (with overlapping retries), a deleting thread and two flushers folding
+    pending rows in small batches, each on its own connection: afterwards the stored rollup
+    equals a recount."""
     from conftest import make_tenant
     tenant = make_tenant("busy")
     client = tenant.client
@@ -243,14 +253,30 @@ def test_rollup_stays_exact_under_concurrent_writers_and_deletes(db: Any) -> Non
         finally:
             connections.close_all()
 
+    writing = threading.Event()
+
+    def flusher() -> None:
+        try:
+            while writing.is_set():
+                rollups.flush(17)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
     # Writers overlap (bodies 0-299 are sent twice by different threads: idempotent retries).
     threads = [threading.Thread(target=writer, args=(bodies[a:b],))
                for a, b in ((0, 150), (100, 250), (200, 350), (0, 400))]
     threads.append(threading.Thread(target=deleter))
-    for t in threads:
+    flushers = [threading.Thread(target=flusher) for _ in range(2)]
+    writing.set()
+    for t in threads + flushers:
         t.start()
     for t in threads:
         t.join(timeout=120)
+    writing.clear()
+    for t in flushers:
+        t.join(timeout=60)
     assert not errors, errors
     stored, recount = stored_vs_recount(client.pk)
     assert stored == recount
@@ -314,6 +340,7 @@ def test_percentiles_reduced_in_the_database_equal_the_whole_histogram(
     settings.METRICS_EXACT_PERCENTILE_LIMIT = 0
     r = random.Random(23)
     ingest(alice, [random_body(r, i) for i in range(300)])
+    rollups.flush_all()  # the histogram is read from the rollup table below
     start, end = T0, T0 + dt.timedelta(days=6)  # whole days: no raw edges
     got = rollups.group_stats(client_id=alice.client.pk, start=start, end=end, group=group, fractions=(0.5, 0.95))
     key_sql = {None: "NULL", "bucket:day": "bucket", "bucket:hour": "bucket", "workflow_version": "dim1"}[group]
@@ -332,3 +359,35 @@ def test_percentiles_reduced_in_the_database_equal_the_whole_histogram(
             assert stats["percentiles"][fraction] == pytest.approx(want, rel=1e-12, abs=1e-12)
             checked += 1
     assert checked >= 2
+
+
+@pytest.mark.django_db
+def test_flush_rollups_command_folds_pending_logs(alice: Tenant) -> None:
+    r = random.Random(31)
+    ingest(alice, [random_body(r, i) for i in range(120)])
+    assert rollups.pending_count() == 120
+    out = StringIO()
+    call_command("flush_rollups", stdout=out)
+    assert "Folded 120 pending logs into the rollup; 0 pending." in out.getvalue()
+    stored, recount = stored_vs_recount(alice.client.pk)
+    assert stored == recount
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_background_flusher_folds_committed_logs(alice: Tenant, settings: Any) -> None:
+    from logs import rollup_flusher
+
+    r = random.Random(37)
+    ingest(alice, [random_body(r, i) for i in range(60)])
+    assert rollups.pending_count() == 60
+    settings.ROLLUP_FLUSH_INTERVAL = 0.05
+    rollup_flusher.ensure_flusher()
+    try:
+        deadline = time.monotonic() + 10
+        while rollups.pending_count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        rollup_flusher.stop_flusher()
+    assert rollups.pending_count() == 0
+    stored, recount = stored_vs_recount(alice.client.pk)
+    assert stored == recount and stored
