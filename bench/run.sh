@@ -33,21 +33,26 @@ export PORT=$DJANGO_PORT
 mkdir -p var bench/results
 .venv/bin/python manage.py migrate --noinput -v0
 # Fresh keys for bench-main / bench-writer, and the driver's targets file (peer + django).
+# BENCH_PEER=0: measure this server alone (e.g. the growth check on another database).
+WITH_PEER=${BENCH_PEER:-1}
+PEER_ARGS=(--peer-url "")
+[ "$WITH_PEER" = 1 ] && PEER_ARGS=(--peer-url "http://127.0.0.1:$PEER_PORT")
 .venv/bin/python manage.py bench_load_fixture --keys-only --targets "$TARGETS" \
-    --django-url "http://127.0.0.1:$DJANGO_PORT" --peer-url "http://127.0.0.1:$PEER_PORT"
+    --django-url "http://127.0.0.1:$DJANGO_PORT" "${PEER_ARGS[@]}"
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 .venv/bin/gunicorn central_logger.wsgi -c gunicorn.conf.py --pid var/bench-django.pid &
 pids+=($!)
-if ! curl -sf "http://127.0.0.1:$PEER_PORT/health" >/dev/null; then
+if [ "$WITH_PEER" = 1 ] && ! curl -sf "http://127.0.0.1:$PEER_PORT/health" >/dev/null; then
     PORT=$PEER_PORT PIDFILE=$(pwd)/var/bench-peer.pid VENV="$HARNESS/.venv" \
         DATABASE_URL=postgresql+psycopg2://root@127.0.0.1:5432/$PEER_DB "$HARNESS/peer/run.sh" &
     pids+=($!)
 fi
 for _ in $(seq 60); do
-    curl -sf "http://127.0.0.1:$DJANGO_PORT/health" >/dev/null && curl -sf "http://127.0.0.1:$PEER_PORT/health" >/dev/null && break
+    curl -sf "http://127.0.0.1:$DJANGO_PORT/health" >/dev/null && \
+        { [ "$WITH_PEER" != 1 ] || curl -sf "http://127.0.0.1:$PEER_PORT/health" >/dev/null; } && break
     sleep 1
 done
 
@@ -57,4 +62,6 @@ done
 # The POST scenarios wrote to bench-writer on both sides: remove those rows so the next run
 # starts from the same fixture.
 .venv/bin/python manage.py bench_load_fixture --delete-client bench-writer
-"$HARNESS/.venv/bin/python" "$HARNESS/load/fixture.py" --db "$PEER_DB" --delete-client bench-writer
+if [ "$WITH_PEER" = 1 ]; then
+    "$HARNESS/.venv/bin/python" "$HARNESS/load/fixture.py" --db "$PEER_DB" --delete-client bench-writer
+fi
