@@ -52,7 +52,7 @@ def _to_database(client: Client, items: list[dict[str, Any] | None], load_duplic
         if load_duplicates:
             for result in results:
                 if result is not None and result.row is None and result.id is not None:
-                    result.row = WorkflowLog.objects.for_client(client).filter(pk=result.id).first()
+                    result.row = WorkflowLog.objects.for_client(client).filter(pk=result.id).values().first()
     return results
 
 
@@ -68,8 +68,8 @@ def _to_spool(client: Client, api_key_id: int | None, items: list[dict[str, Any]
     for (index, fields), log_id, duplicate in zip(pending, put.ids, put.duplicate):
         row = None
         if not duplicate:
-            row = WorkflowLog(client=client, **fields)
-            row.created_at = timezone.now()  # acceptance time; the stored row gets its drain time
+            # created_at: acceptance time; the stored row gets its drain time.
+            row = {"client_id": client.pk, **fields, "created_at": timezone.now()}
         results[index] = services.ItemResult(index, services.DUPLICATE if duplicate else services.CREATED,
                                              log_id, row=row)
 
