@@ -156,6 +156,13 @@ _INSERT_SQL = (
     # is skipped by the database itself, even when two requests race.
     "ON CONFLICT (client_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id"
 )
+# One log (the single-log endpoint): scalar parameters. psycopg dumps 21 one-element arrays in
+# ~65 us of Python against ~5 us for 23 scalars, and PostgreSQL skips the unnest.
+_INSERT_ONE_SQL = (
+    f"INSERT INTO {WorkflowLog._meta.db_table} ({', '.join(name for name, _ in _PG_COLUMNS)}) VALUES ("
+    + ", ".join(f"%b::{kind}" for _name, kind in _PG_COLUMNS) + ") "
+    "ON CONFLICT (client_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id"
+)
 
 
 def _json_text(value: Any) -> str | None:
@@ -236,19 +243,29 @@ def _row(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
 
 
 def _insert_postgres(client: Client, rows: list[dict[str, Any]], now: dt.datetime) -> set[Any]:
-    params: list[Any] = [client.pk, now]  # _BATCH_COLUMNS
-    for name, kind in _ROW_COLUMNS:
-        if kind == "jsonb":
-            params.append([_json_text(row.get(name)) for row in rows])
-        else:
-            params.append([row.get(name) for row in rows])
+    if len(rows) == 1:
+        (row,) = rows
+        sql = _INSERT_ONE_SQL
+        params: list[Any] = [
+            client.pk if name == "client_id" else now if name == "created_at"
+            else _json_text(row.get(name)) if kind == "jsonb" else row.get(name)
+            for name, kind in _PG_COLUMNS
+        ]
+    else:
+        sql = _INSERT_SQL
+        params = [client.pk, now]  # _BATCH_COLUMNS
+        for name, kind in _ROW_COLUMNS:
+            if kind == "jsonb":
+                params.append([_json_text(row.get(name)) for row in rows])
+            else:
+                params.append([row.get(name) for row in rows])
     # A server-side-binding psycopg cursor with binary parameters (%b): Django's default
-    # ClientCursor would quote the 1,900 array elements into the SQL text in Python (regex
+    # ClientCursor would quote the 2,100 array elements into the SQL text in Python (regex
     # escaping of every JSON string: measured at ~60 % of a batch's server CPU). Wrapped by
     # Django so the query is still logged/counted like any other.
     connection.ensure_connection()
     with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
-        cursor.execute(_INSERT_SQL, params)
+        cursor.execute(sql, params)
         return {pk for (pk,) in cursor.fetchall()}
 
 
