@@ -24,7 +24,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 
 from central_logger import dbguard
 from logs import services, spool
-from logs.ids import uuid7
+from logs.ids import uuid7_many
 from logs.models import WorkflowLog
 from tenants.models import Client
 
@@ -90,7 +90,8 @@ def log_accept_many(*, client: Client, api_key_id: int | None, items: list[dict[
     """
     spool.ensure_drainer()
     results: list[services.ItemResult | None] = [None] * len(items)
-    items = [None if fields is None else {"id": uuid7(), **fields} for fields in items]
+    ids = iter(uuid7_many(sum(fields is not None for fields in items)))
+    items = [None if fields is None else {"id": next(ids), **fields} for fields in items]
 
     # Logs still waiting in the spool count for idempotency too.
     if any(f is not None and f.get("event_id") for f in items) and _spool_pending():
