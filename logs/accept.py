@@ -24,7 +24,7 @@ from django.db import InterfaceError, OperationalError, connection, transaction
 
 from central_logger import dbguard
 from logs import rollup_flusher, services, spool
-from logs.ids import uuid7
+from logs.ids import uuid7_many
 from logs.models import WorkflowLog
 from tenants.models import Client
 
@@ -52,7 +52,7 @@ def _to_database(client: Client, items: list[dict[str, Any] | None], load_duplic
         if load_duplicates:
             for result in results:
                 if result is not None and result.row is None and result.id is not None:
-                    result.row = WorkflowLog.objects.for_client(client).filter(pk=result.id).first()
+                    result.row = WorkflowLog.objects.for_client(client).filter(pk=result.id).values().first()
     return results
 
 
@@ -68,8 +68,8 @@ def _to_spool(client: Client, api_key_id: int | None, items: list[dict[str, Any]
     for (index, fields), log_id, duplicate in zip(pending, put.ids, put.duplicate):
         row = None
         if not duplicate:
-            row = WorkflowLog(client=client, **fields)
-            row.created_at = timezone.now()  # acceptance time; the stored row gets its drain time
+            # created_at: acceptance time; the stored row gets its drain time.
+            row = {"client_id": client.pk, **fields, "created_at": timezone.now()}
         results[index] = services.ItemResult(index, services.DUPLICATE if duplicate else services.CREATED,
                                              log_id, row=row)
 
@@ -91,7 +91,8 @@ def log_accept_many(*, client: Client, api_key_id: int | None, items: list[dict[
     spool.ensure_drainer()
     rollup_flusher.ensure_flusher()
     results: list[services.ItemResult | None] = [None] * len(items)
-    items = [None if fields is None else {"id": uuid7(), **fields} for fields in items]
+    ids = iter(uuid7_many(sum(fields is not None for fields in items)))
+    items = [None if fields is None else {"id": next(ids), **fields} for fields in items]
 
     # Logs still waiting in the spool count for idempotency too.
     if any(f is not None and f.get("event_id") for f in items) and _spool_pending():

@@ -1,6 +1,7 @@
 """Output shapes of logs. Plain functions on the hot paths; DRF serializers document them."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -28,9 +29,10 @@ SUMMARY_FIELDS = (
 DETAIL_FIELDS = (*SUMMARY_FIELDS, "payload", "metadata", "extra", "ticket_subject_hash", "requester_email_hash")
 
 
-def log_summary(row: WorkflowLog) -> dict[str, Any]:
-    out = {name: getattr(row, name) for name in SUMMARY_FIELDS}
-    out["id"] = str(row.id)
+def log_summary(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary of one log from its stored values (a `.values()` row or the ingested fields)."""
+    out = {name: row.get(name) for name in SUMMARY_FIELDS}
+    out["id"] = str(row["id"])
     return out
 
 

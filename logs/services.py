@@ -28,7 +28,9 @@ class ItemResult:
     status: Literal["created", "duplicate", "invalid"]
     id: str | None = None
     errors: dict[str, list[str]] | None = None
-    row: WorkflowLog | None = None
+    # The stored values of a log (model field names; `client_id`, not `client`), when known
+    # without another query: what the single-log answer summarises (serializers.log_summary).
+    row: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "status": self.status}
@@ -53,6 +55,11 @@ def log_prepare(raw: Any, *, has_nul: bool = False, event_id: str | None = None
     if sanitized:
         fields["extra"]["_sanitized"] = {"nul_replaced_at": sanitized}
     return fields, None
+
+
+def log_values(row: WorkflowLog) -> dict[str, Any]:
+    """A model instance's stored values, keyed like `.values()` (`client_id`, not `client`)."""
+    return {field.attname: getattr(row, field.attname) for field in row._meta.concrete_fields}
 
 
 def _existing_ids(client: Client, event_ids: list[str]) -> dict[str, str]:
@@ -82,7 +89,7 @@ def _ingest_orm(client: Client, items: list[dict[str, Any] | None]) -> list[Item
     for _attempt in range(3):
         event_ids = [f["event_id"] for f in items if f is not None and f.get("event_id")]
         known = _existing_ids(client, event_ids)
-        to_create: list[WorkflowLog] = []
+        to_create: list[tuple[ItemResult, WorkflowLog]] = []
         for index, fields in enumerate(items):
             if fields is None:
                 continue
@@ -95,24 +102,26 @@ def _ingest_orm(client: Client, items: list[dict[str, Any] | None]) -> list[Item
             row = WorkflowLog(client=client, **{"id": uuid7(), **fields})
             if event_id:
                 known[event_id] = str(row.id)
-            to_create.append(row)
-            results[index] = ItemResult(index, CREATED, str(row.id), row=row)
+            results[index] = ItemResult(index, CREATED, str(row.id))
+            to_create.append((results[index], row))
         try:
             with transaction.atomic():
-                WorkflowLog.objects.bulk_create(to_create)
-            return results
+                WorkflowLog.objects.bulk_create([row for _, row in to_create])
         except IntegrityError:
             # A concurrent request stored one of these event_ids between our lookup and the
             # insert; look again (the unique constraint guarantees we now see it).
             continue
+        for result, row in to_create:
+            result.row = log_values(row)  # after the save: created_at is set
+        return results
     raise IntegrityError("Could not store the logs after repeated event_id conflicts.")
 
 
 # --- PostgreSQL fast path ------------------------------------------------------------------------
-# Column name -> SQL array type of the unnest() parameter. One statement whose text does not
-# depend on the batch size: 19 array parameters instead of 19 x 100 scalars, parsed once per
-# connection and planned cheaply. Measured (bench/README.md): ~3x less server CPU per batch
-# than bulk_create, which builds and binds 1,900 parameters and serialises JSON with json.dumps.
+# Column name -> SQL type. One statement whose text does not depend on the batch size: one array
+# parameter per column instead of 23 x 100 scalars, parsed once per connection and planned
+# cheaply. Measured (bench/README.md): ~3x less server CPU per batch than bulk_create, which
+# builds and binds 2,300 parameters and serialises JSON with json.dumps.
 _PG_COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "uuid"), ("client_id", "int8"), ("event_id", "text"), ("environment", "text"),
     ("workflow_version", "text"), ("ticket_id", "text"), ("executed_at", "timestamptz"),
@@ -122,18 +131,36 @@ _PG_COLUMNS: tuple[tuple[str, str], ...] = (
     ("ticket_subject_hash", "text"), ("requester_email_hash", "text"), ("metrics", "jsonb"),
     ("payload", "jsonb"), ("metadata", "jsonb"), ("extra", "jsonb"), ("created_at", "timestamptz"),
 )
-_JSON_COLUMNS = frozenset(name for name, kind in _PG_COLUMNS if kind == "jsonb")
+# The same for every row of a request: one scalar parameter each, not an array of 100 copies.
+# (Both come before the arrays in the statement text, in this order.)
+_BATCH_COLUMNS = ("client_id", "created_at")
+_ROW_COLUMNS = tuple((name, kind) for name, kind in _PG_COLUMNS if name not in _BATCH_COLUMNS)
+# NOT NULL JSON columns whose model default is an empty object.
+_JSON_DEFAULTS = ("metrics", "payload", "extra")
+
+
+def _select_item(name: str, kind: str) -> str:
+    if name in _BATCH_COLUMNS:
+        return f"%b::{kind}"
+    # JSON travels as text[] and is cast per element: psycopg has no jsonb[] dumper for str.
+    return f"u.{name}::jsonb" if kind == "jsonb" else f"u.{name}"
+
+
 _INSERT_SQL = (
     f"INSERT INTO {WorkflowLog._meta.db_table} ({', '.join(name for name, _ in _PG_COLUMNS)}) "
-    "SELECT " + ", ".join(
-        # JSON travels as text[] and is cast per element: psycopg has no jsonb[] dumper for str.
-        f"u.{name}::jsonb" if kind == "jsonb" else f"u.{name}" for name, kind in _PG_COLUMNS
-    )
+    "SELECT " + ", ".join(_select_item(name, kind) for name, kind in _PG_COLUMNS)
     + " FROM unnest(" + ", ".join(
-        f"%b::{'text' if kind == 'jsonb' else kind}[]" for _name, kind in _PG_COLUMNS
-    ) + ") AS u(" + ", ".join(name for name, _ in _PG_COLUMNS) + ") "
+        f"%b::{'text' if kind == 'jsonb' else kind}[]" for _name, kind in _ROW_COLUMNS
+    ) + ") AS u(" + ", ".join(name for name, _ in _ROW_COLUMNS) + ") "
     # The partial unique index (client_id, event_id) WHERE event_id IS NOT NULL: a retried log
     # is skipped by the database itself, even when two requests race.
+    "ON CONFLICT (client_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id"
+)
+# One log (the single-log endpoint): scalar parameters. psycopg dumps 21 one-element arrays in
+# ~65 us of Python against ~5 us for 23 scalars, and PostgreSQL skips the unnest.
+_INSERT_ONE_SQL = (
+    f"INSERT INTO {WorkflowLog._meta.db_table} ({', '.join(name for name, _ in _PG_COLUMNS)}) VALUES ("
+    + ", ".join(f"%b::{kind}" for _name, kind in _PG_COLUMNS) + ") "
     "ON CONFLICT (client_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id"
 )
 
@@ -150,7 +177,10 @@ def _json_text(value: Any) -> str | None:
 def _ingest_postgres(client: Client, items: list[dict[str, Any] | None]) -> list[ItemResult | None]:
     results: list[ItemResult | None] = [None] * len(items)
     now = timezone.now()
-    pending: list[tuple[int, WorkflowLog]] = []
+    # Plain dicts, no WorkflowLog instances: the columns are read straight from them (a model's
+    # __init__ per log cost more than the rest of this function) and the single-log answer is
+    # a summary of the same values (views.create).
+    pending: list[tuple[int, dict[str, Any]]] = []
     first_by_event: dict[str, int] = {}
     repeats: list[tuple[int, str]] = []  # later copies of an event_id inside this request
     for index, fields in enumerate(items):
@@ -162,28 +192,24 @@ def _ingest_postgres(client: Client, items: list[dict[str, Any] | None]) -> list
                 repeats.append((index, event_id))
                 continue
             first_by_event[event_id] = index
-        # A pre-assigned id (logs/accept.py, the spool) is kept; otherwise a fresh UUIDv7.
-        row = WorkflowLog(client=client, created_at=now, **{"id": uuid7(), **fields})
-        if not isinstance(row.id, uuid.UUID):  # a spooled log's id may come back as text
-            row.id = uuid.UUID(str(row.id))
-        pending.append((index, row))
+        pending.append((index, _row(fields, now)))
 
     for _attempt in range(3):
-        inserted = _insert_postgres(client, [row for _, row in pending]) if pending else set()
-        conflicted: list[tuple[int, WorkflowLog]] = []
+        inserted = _insert_postgres(client, [row for _, row in pending], now) if pending else set()
+        conflicted: list[tuple[int, dict[str, Any]]] = []
         for index, row in pending:
-            if row.id in inserted:
-                results[index] = ItemResult(index, CREATED, str(row.id), row=row)
+            if row["id"] in inserted:
+                results[index] = ItemResult(index, CREATED, str(row["id"]), row=row)
             else:
                 conflicted.append((index, row))
         if not conflicted:
             break
         # Rows skipped by ON CONFLICT: their event_id is already stored; answer with that id.
-        known = _existing_ids(client, [row.event_id for _, row in conflicted])
+        known = _existing_ids(client, [row["event_id"] for _, row in conflicted])
         pending = []
         for index, row in conflicted:
-            if row.event_id in known:
-                results[index] = ItemResult(index, DUPLICATE, known[row.event_id])
+            if row["event_id"] in known:
+                results[index] = ItemResult(index, DUPLICATE, known[row["event_id"]])
             else:
                 # The conflicting row was deleted (retention) between our INSERT and SELECT:
                 # try to store it again.
@@ -200,22 +226,46 @@ def _ingest_postgres(client: Client, items: list[dict[str, Any] | None]) -> list
     return results
 
 
-def _insert_postgres(client: Client, rows: list[WorkflowLog]) -> set[Any]:
-    columns: list[list[Any]] = []
-    for name, _kind in _PG_COLUMNS:
-        if name == "client_id":
-            columns.append([client.pk] * len(rows))
-        elif name in _JSON_COLUMNS:
-            columns.append([_json_text(getattr(row, name)) for row in rows])
-        else:
-            columns.append([getattr(row, name) for row in rows])
+def _row(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """The stored values of one log, as the model would hold them (a copy: the caller may still
+    need `fields` as given, e.g. to spool them)."""
+    row = {**fields, "created_at": now}
+    # A pre-assigned id (logs/accept.py, the spool) is kept; otherwise a fresh UUIDv7.
+    log_id = row.get("id")
+    if log_id is None:
+        row["id"] = uuid7()
+    elif not isinstance(log_id, uuid.UUID):  # a spooled log's id may come back as text
+        row["id"] = uuid.UUID(str(log_id))
+    for name in _JSON_DEFAULTS:  # the model's default=dict of these NOT NULL columns
+        if name not in row:
+            row[name] = {}
+    return row
+
+
+def _insert_postgres(client: Client, rows: list[dict[str, Any]], now: dt.datetime) -> set[Any]:
+    if len(rows) == 1:
+        (row,) = rows
+        sql = _INSERT_ONE_SQL
+        params: list[Any] = [
+            client.pk if name == "client_id" else now if name == "created_at"
+            else _json_text(row.get(name)) if kind == "jsonb" else row.get(name)
+            for name, kind in _PG_COLUMNS
+        ]
+    else:
+        sql = _INSERT_SQL
+        params = [client.pk, now]  # _BATCH_COLUMNS
+        for name, kind in _ROW_COLUMNS:
+            if kind == "jsonb":
+                params.append([_json_text(row.get(name)) for row in rows])
+            else:
+                params.append([row.get(name) for row in rows])
     # A server-side-binding psycopg cursor with binary parameters (%b): Django's default
-    # ClientCursor would quote the 1,900 array elements into the SQL text in Python (regex
+    # ClientCursor would quote the 2,100 array elements into the SQL text in Python (regex
     # escaping of every JSON string: measured at ~60 % of a batch's server CPU). Wrapped by
     # Django so the query is still logged/counted like any other.
     connection.ensure_connection()
     with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
-        cursor.execute(_INSERT_SQL, columns)
+        cursor.execute(sql, params)
         return {pk for (pk,) in cursor.fetchall()}
 
 

@@ -65,7 +65,10 @@ def parse_timestamp(value: Any) -> tuple[dt.datetime | None, str | None]:
     except ValueError:
         return None, f"Invalid ISO-8601 timestamp: {value!r}."
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=_zone(settings.NAIVE_TIMESTAMP_TIMEZONE))
+        zone = _zone(settings.NAIVE_TIMESTAMP_TIMEZONE)
+        if zone is dt.timezone.utc:  # the default: already UTC, nothing to convert
+            return parsed.replace(tzinfo=zone), None
+        parsed = parsed.replace(tzinfo=zone)
     try:
         return parsed.astimezone(dt.timezone.utc), None
     except (OverflowError, ValueError):
@@ -76,113 +79,136 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _fail(errors: dict[str, list[str]], field: str, message: str) -> None:
+    errors.setdefault(field, []).append(message)
+
+
+_STRING_LIMITS = tuple(STRING_FIELDS.items())
+
+
 def clean_log(raw: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]] | None]:
-    """Validate one log. Returns (model field values, None) or (None, {field: [messages]})."""
+    """Validate one log. Returns (model field values, None) or (None, {field: [messages]}).
+
+    Written for the common well-formed log (it runs for every log of every batch): each field
+    is read once, and canonical values (`production`, `SUCCESS`) are recognised by one lookup
+    before any normalisation. Errors are reported per field, in a fixed order.
+    """
     if not isinstance(raw, dict):
         return None, {"non_field_errors": ["Each log must be a JSON object."]}
     errors: dict[str, list[str]] = {}
-    out: dict[str, Any] = {}
+    get = raw.get
 
-    def fail(field: str, message: str) -> None:
-        errors.setdefault(field, []).append(message)
-
-    # environment (required, normalised)
-    env = raw.get("environment")
+    # environment (required, normalised; aliases and any case/whitespace accepted)
+    env = get("environment")
     if env is None:
-        fail("environment", "This field is required.")
-    elif not isinstance(env, str) or env.strip().lower() not in ENVIRONMENT_ALIASES:
-        fail("environment", f"Unknown environment {env!r}; allowed: {', '.join(ENVIRONMENTS)} "
-                            "(aliases: prod, stage, dev, testing, ...).")
+        _fail(errors, "environment", "This field is required.")
+        environment = None
     else:
-        out["environment"] = ENVIRONMENT_ALIASES[env.strip().lower()]
+        environment = ENVIRONMENT_ALIASES.get(env) if isinstance(env, str) else None
+        if environment is None and isinstance(env, str):
+            environment = ENVIRONMENT_ALIASES.get(env.strip().lower())
+        if environment is None:
+            _fail(errors, "environment", f"Unknown environment {env!r}; allowed: {', '.join(ENVIRONMENTS)} "
+                                         "(aliases: prod, stage, dev, testing, ...).")
+    out: dict[str, Any] = {"environment": environment}
 
     # status (required, any case)
-    status = raw.get("status")
+    status = get("status")
     if status is None:
-        fail("status", "This field is required.")
-    elif not isinstance(status, str) or status.strip().upper() not in STATUSES:
-        fail("status", f"Unknown status {status!r}; allowed: {', '.join(sorted(STATUSES))}.")
-    else:
+        _fail(errors, "status", "This field is required.")
+    elif isinstance(status, str) and status in STATUSES:
+        out["status"] = status
+    elif isinstance(status, str) and status.strip().upper() in STATUSES:
         out["status"] = status.strip().upper()
+    else:
+        _fail(errors, "status", f"Unknown status {status!r}; allowed: {', '.join(sorted(STATUSES))}.")
 
     # executed_at (required)
-    if raw.get("executed_at") is None:
-        fail("executed_at", "This field is required.")
+    executed_at = get("executed_at")
+    if executed_at is None:
+        _fail(errors, "executed_at", "This field is required.")
     else:
-        when, problem = parse_timestamp(raw["executed_at"])
+        when, problem = parse_timestamp(executed_at)
         if problem:
-            fail("executed_at", problem)
+            _fail(errors, "executed_at", problem)
         else:
             out["executed_at"] = when
 
     # execution_time_seconds: a finite number >= 0
-    ets = raw.get("execution_time_seconds")
+    ets = get("execution_time_seconds")
     if ets is not None:
         if not _number(ets) or not math.isfinite(float(ets)):
-            fail("execution_time_seconds", "Must be a finite number of seconds.")
+            _fail(errors, "execution_time_seconds", "Must be a finite number of seconds.")
         elif ets < 0:
-            fail("execution_time_seconds", "Must be greater than or equal to 0.")
+            _fail(errors, "execution_time_seconds", "Must be greater than or equal to 0.")
         else:
             out["execution_time_seconds"] = float(ets)
 
-    # ticket_id: string (numbers are accepted and stored as text)
-    ticket = raw.get("ticket_id")
+    # ticket_id: string (integers are accepted and stored as text)
+    ticket = get("ticket_id")
     if ticket is not None:
-        if _number(ticket) and not isinstance(ticket, float):
+        if isinstance(ticket, int) and not isinstance(ticket, bool):
             ticket = str(ticket)
         if not isinstance(ticket, str):
-            fail("ticket_id", "Must be a string.")
+            _fail(errors, "ticket_id", "Must be a string.")
         elif len(ticket) > TICKET_ID_MAX:
-            fail("ticket_id", f"Must be at most {TICKET_ID_MAX} characters.")
+            _fail(errors, "ticket_id", f"Must be at most {TICKET_ID_MAX} characters.")
         else:
             out["ticket_id"] = ticket
 
-    event_id = raw.get("event_id")
+    event_id = get("event_id")
     if event_id is not None:
         if not isinstance(event_id, str) or not event_id:
-            fail("event_id", "Must be a non-empty string.")
+            _fail(errors, "event_id", "Must be a non-empty string.")
         elif len(event_id) > EVENT_ID_MAX:
-            fail("event_id", f"Must be at most {EVENT_ID_MAX} characters.")
+            _fail(errors, "event_id", f"Must be at most {EVENT_ID_MAX} characters.")
         else:
             out["event_id"] = event_id
 
-    for name, max_length in STRING_FIELDS.items():
-        value = raw.get(name)
+    for name, max_length in _STRING_LIMITS:
+        value = get(name)
         if value is None:
             continue
-        if not isinstance(value, str):
-            fail(name, "Must be a string.")
-        elif len(value) > max_length:
-            fail(name, f"Must be at most {max_length} characters.")
-        else:
+        if isinstance(value, str) and len(value) <= max_length:
             out[name] = value
+        elif not isinstance(value, str):
+            _fail(errors, name, "Must be a string.")
+        else:
+            _fail(errors, name, f"Must be at most {max_length} characters.")
 
-    werr = raw.get("workflow_error")
+    werr = get("workflow_error")
     if werr is not None:
         if not isinstance(werr, str):
-            fail("workflow_error", "Must be a string.")
+            _fail(errors, "workflow_error", "Must be a string.")
         elif len(werr) > WORKFLOW_ERROR_MAX:
-            fail("workflow_error", f"Must be at most {WORKFLOW_ERROR_MAX} characters.")
+            _fail(errors, "workflow_error", f"Must be at most {WORKFLOW_ERROR_MAX} characters.")
         else:
             out["workflow_error"] = werr
 
-    sys_err = raw.get("is_system_error")
+    sys_err = get("is_system_error")
     if sys_err is not None:
         if not isinstance(sys_err, bool):
-            fail("is_system_error", "Must be true or false.")
+            _fail(errors, "is_system_error", "Must be true or false.")
         else:
             out["is_system_error"] = sys_err
 
-    for name in OBJECT_FIELDS:
-        value = raw.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, dict):
-            fail(name, "Must be a JSON object.")
+    metrics, payload, metadata = get("metrics"), get("payload"), get("metadata")
+    if metrics is None or isinstance(metrics, dict):
+        out["metrics"] = {} if metrics is None else metrics
+    else:
+        _fail(errors, "metrics", "Must be a JSON object.")
+    if payload is None or isinstance(payload, dict):
+        out["payload"] = {} if payload is None else payload
+    else:
+        _fail(errors, "payload", "Must be a JSON object.")
+    if metadata is not None:
+        if isinstance(metadata, dict):
+            out["metadata"] = metadata
         else:
-            out[name] = value
-    out.setdefault("metrics", {})
-    out.setdefault("payload", {})
+            _fail(errors, "metadata", "Must be a JSON object.")
+
+    if errors:
+        return None, errors
 
     extra = {key: value for key, value in raw.items() if key not in KNOWN_FIELDS}
     # Some clients send the trace at the top level; it belongs in payload.trace.
@@ -191,13 +217,9 @@ def clean_log(raw: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]] | N
             extra["trace"] = raw["trace"]
         else:
             out["payload"] = {**out["payload"], "trace": raw["trace"]}
-    for key in REDACTED_FIELDS.intersection(k.lower() for k in extra):
-        for original in [k for k in extra if k.lower() == key]:
-            extra[original] = "[redacted]"
+    for key in [k for k in extra if k.lower() in REDACTED_FIELDS]:
+        extra[key] = "[redacted]"
     out["extra"] = extra
-
-    if errors:
-        return None, errors
     return out, None
 
 

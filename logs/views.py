@@ -153,8 +153,7 @@ class LogViewSet(TenantScopedViewSet):
         row = result.row
         if row is None:  # a duplicate of a log that is still in the spool
             spooled_fields = spool.spool_load(client_id=request_client(request).pk, log_id=result.id) or fields
-            row = WorkflowLog(client=request_client(request), **{**spooled_fields, "id": result.id})
-            row.created_at = timezone.now()
+            row = {**spooled_fields, "id": result.id, "created_at": timezone.now()}
         data = {**log_summary(row), "duplicate": duplicate, "spooled": accepted.spooled}
         if duplicate:
             code = status.HTTP_200_OK

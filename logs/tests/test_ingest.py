@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from conftest import Tenant
 from logs.models import WorkflowLog
+from logs.serializers import SUMMARY_FIELDS
 from logs.tests.factories import log_body
 
 pytestmark = pytest.mark.django_db
@@ -44,6 +45,22 @@ def test_ingest_stores_log_and_returns_its_id(alice: Tenant) -> None:
     assert row.payload["trace"]["react_iterations"][0]["action"] == "lookup_order"
     assert row.metadata == {"priority": "high", "ticket_tags": ["refund"]}
     assert (row.customer_type, row.is_system_error, row.requester_email_hash) == ("VIP", False, "cd34")
+
+
+def test_answer_is_the_summary_of_the_stored_log(alice: Tenant) -> None:
+    # The answer is built from the values sent to the database, not read back: it must equal
+    # what a later read returns, field for field, for a new log and for its duplicate.
+    body = log_body(status=" failed ", environment="PROD", executed_at="2025-03-01T10:00:00+02:00",
+                    execution_time_seconds=3, ticket_id=987, workflow_error="boom")
+    created = alice.api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="summary-1")
+    duplicate = alice.api.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="summary-1")
+    assert (created.status_code, duplicate.status_code) == (201, 200)
+    stored = alice.api.get(f"{URL}/{created.json()['id']}").json()
+    expected = {name: stored[name] for name in SUMMARY_FIELDS}
+    assert expected["status"] == "FAILED" and expected["ticket_id"] == "987"
+    for answer in (created.json(), duplicate.json()):
+        assert {name: answer[name] for name in SUMMARY_FIELDS} == expected
+        assert set(answer) == {*SUMMARY_FIELDS, "duplicate", "spooled"}
 
 
 def test_tenant_comes_from_key_never_from_body(alice: Tenant, bob: Tenant) -> None:
