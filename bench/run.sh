@@ -40,6 +40,11 @@ PEER_ARGS=(--peer-url "")
 .venv/bin/python manage.py bench_load_fixture --keys-only --targets "$TARGETS" \
     --django-url "http://127.0.0.1:$DJANGO_PORT" "${PEER_ARGS[@]}"
 
+# This machine's PostgreSQL runs with autovacuum off: clear the dead rows earlier runs left
+# (their POST scenarios' deletes, the rollup's updates) so every run starts from the same state.
+psql -h 127.0.0.1 -U root -q -d "$DJANGO_DB" -c "VACUUM (ANALYZE) workflow_logs, logs_rollup, logs_rollup_pending"
+[ "$WITH_PEER" = 1 ] && psql -h 127.0.0.1 -U root -q -d "$PEER_DB" -c "VACUUM (ANALYZE) workflow_logs"
+
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT

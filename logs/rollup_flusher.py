@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -19,6 +20,7 @@ from logs import rollups
 
 logger = logging.getLogger("central_logger.rollups")
 BATCH = 50_000
+VACUUM_EVERY_SECONDS = 60.0
 
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
@@ -28,11 +30,15 @@ _stop = threading.Event()
 
 def _flush_forever() -> None:
     interval = settings.ROLLUP_FLUSH_INTERVAL
+    last_vacuum = time.monotonic()
     while not _stop.wait(interval):
         try:
             with dbguard.db_deadline(settings.ROLLUP_FLUSH_DEADLINE):
                 while rollups.flush(BATCH) == BATCH and not _stop.is_set():
                     pass  # a backlog (after an outage or a bulk load): keep going
+                if time.monotonic() - last_vacuum >= VACUUM_EVERY_SECONDS:
+                    last_vacuum = time.monotonic()
+                    rollups.vacuum_pending()
         except Exception:  # the flusher must survive anything and try again next round
             logger.warning("rollup flush failed; retrying in %ss", interval, exc_info=True)
         finally:

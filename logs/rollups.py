@@ -309,6 +309,15 @@ def flush_all(batch: int = 50_000) -> int:
     return total
 
 
+def vacuum_pending() -> None:
+    """VACUUM the pending table (autocommit; it is small once flushed). Its rows are all
+    inserted and deleted within seconds, so where autovacuum is off or slow the flusher keeps
+    it from bloating."""
+    if available():
+        with connection.cursor() as cursor:
+            cursor.execute("VACUUM logs_rollup_pending")
+
+
 def pending_count() -> int:
     if not available():
         return 0

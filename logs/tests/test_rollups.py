@@ -391,3 +391,11 @@ def test_the_background_flusher_folds_committed_logs(alice: Tenant, settings: An
     assert rollups.pending_count() == 0
     stored, recount = stored_vs_recount(alice.client.pk)
     assert stored == recount and stored
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pending_table_vacuum_runs_outside_a_transaction(alice: Tenant) -> None:
+    ingest(alice, [random_body(random.Random(41), i) for i in range(30)])
+    rollups.flush_all()
+    rollups.vacuum_pending()  # VACUUM cannot run inside a transaction block: this must not raise
+    assert rollups.pending_count() == 0
