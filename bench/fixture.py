@@ -249,5 +249,6 @@ def delete_client_logs(slug: str) -> int:
     if client is None:
         return 0
     with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")  # ~100k rows and their rollup recount
         cursor.execute(f"DELETE FROM {WorkflowLog._meta.db_table} WHERE client_id = %s", [client.pk])
         return cursor.rowcount

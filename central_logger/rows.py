@@ -4,8 +4,8 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from django.db import connections
-from django.db.models import QuerySet
+from django.db import connections, router
+from django.db.models import Model, QuerySet
 
 # Columns stored as jsonb that Django reads back as text (its JSONField decodes them).
 JSON_FIELDS = frozenset({"metrics", "payload", "metadata", "extra"})
@@ -36,3 +36,38 @@ def fetch_dicts(queryset: QuerySet[Any], columns: tuple[str, ...]) -> list[dict[
                 row[i] = orjson.loads(row[i])
         out.append(dict(zip(columns, row)))
     return out
+
+
+_ONE_ROW_SQL: dict[tuple[type[Model], tuple[str, ...], str], str] = {}
+
+
+def fetch_one_for_client(model: type[Model], *, client_id: int, pk: Any,
+                         columns: tuple[str, ...]) -> dict[str, Any] | None:
+    """One row of `model` by primary key AND tenant, as a dict of `columns`; None when absent.
+
+    The SQL is built once per (model, columns): compiling a 22-column ORM query cost about
+    half the CPU of `GET /api/v1/logs/{id}`. The tenant condition is part of the statement, like
+    `for_client()`. PostgreSQL only (other backends need the ORM's value converters).
+    """
+    db = router.db_for_read(model)
+    connection = connections[db]
+    if connection.vendor != "postgresql":
+        raise NotImplementedError
+    key = (model, columns, db)
+    sql = _ONE_ROW_SQL.get(key)
+    if sql is None:
+        meta, quote = model._meta, connection.ops.quote_name
+        select = ", ".join(quote(meta.get_field(name).column) for name in columns)
+        sql = (f"SELECT {select} FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('client').column)} = %s "
+               f"AND {quote(meta.pk.column)} = %s LIMIT 1")
+        _ONE_ROW_SQL[key] = sql
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [client_id, pk])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = dict(zip(columns, row))
+    for name in JSON_FIELDS.intersection(columns):
+        if isinstance(values[name], str):
+            values[name] = orjson.loads(values[name])
+    return values
