@@ -172,22 +172,17 @@ h AS (
     SELECT b, dim1, bin, sum(n) OVER (PARTITION BY b, dim1 ORDER BY bin) AS cum,
            sum(n) OVER (PARTITION BY b, dim1) AS total
       FROM g WHERE kind = %(hist)s
-),
-r AS (
-    SELECT b, dim1, bin, cum, total, floor(f * (total - 1)) AS lo, ord
-      FROM h, unnest(%(fractions)s::float8[]) WITH ORDINALITY AS q(f, ord)
 )
 SELECT kind, b, dim1, dim2, status, bin, n, time_n, time_sum, first_at, last_at, NULL::int[]
   FROM g WHERE kind <> %(hist)s
 UNION ALL
-SELECT 'P', b, dim1, NULL, NULL, NULL, max(total)::bigint, NULL, NULL, NULL, NULL,
-       array_agg(bin_pair ORDER BY ord)
-  FROM (SELECT b, dim1, ord, max(total) AS total,
-               ARRAY[min(bin) FILTER (WHERE cum > lo), min(bin) FILTER (WHERE cum > least(lo + 1, total - 1))]
-                 AS bin_pair
-          FROM r GROUP BY b, dim1, ord) per_fraction
- GROUP BY b, dim1
+SELECT 'P', b, dim1, NULL, NULL, NULL, max(total)::bigint, NULL, NULL, NULL, NULL, ARRAY[{bins}]
+  FROM h GROUP BY b, dim1
 """
+# Per fraction f: the bins holding ranks floor(f * (total - 1)) and the next one, in float8 as
+# percentile_cont computes them (`h` arrives sorted by group and bin: one streaming aggregate).
+_RANK_BINS = ("ARRAY[min(bin) FILTER (WHERE cum > floor({f} * (total - 1))), "
+              "min(bin) FILTER (WHERE cum > least(floor({f} * (total - 1)) + 1, total - 1))]")
 
 
 def _rows(client_id: int, start: dt.datetime, end: dt.datetime, kinds: str, *,
@@ -208,8 +203,9 @@ def _rows(client_id: int, start: dt.datetime, end: dt.datetime, kinds: str, *,
     # The dashboard's replica when one is configured (central_logger/replica.py), else default.
     x = _X
     if hist and fractions:
-        sql = _SQL_PERCENTILES.format(x=x, bucket=bucket)
-        params.update(hist=hist, fractions=list(fractions))
+        bins = ", ".join(_RANK_BINS.format(f=f"{float(f)!r}::float8") for f in fractions)
+        sql = _SQL_PERCENTILES.format(x=x, bucket=bucket, bins=bins)
+        params.update(hist=hist)
     else:
         sql = _SQL.format(x=x, bucket=bucket)
     using = router.db_for_read(WorkflowLog)
