@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from contextlib import nullcontext
 from collections import defaultdict
 from typing import Any
 
@@ -200,19 +201,19 @@ def _rows(client_id: int, start: dt.datetime, end: dt.datetime, kinds: str, *,
     }
     # By hour, every row used is an `h` row, already the start of its hour.
     bucket = {None: "NULL::timestamptz", "hour": "bucket"}.get(interval, "date_trunc('day', bucket, 'UTC')")
-    # The dashboard's replica when one is configured (central_logger/replica.py), else default.
-    x = _X
     if hist and fractions:
         bins = ", ".join(_RANK_BINS.format(f=f"{float(f)!r}::float8") for f in fractions)
-        sql = _SQL_PERCENTILES.format(x=x, bucket=bucket, bins=bins)
+        sql = _SQL_PERCENTILES.format(x=_X, bucket=bucket, bins=bins)
         params.update(hist=hist)
     else:
-        sql = _SQL.format(x=x, bucket=bucket)
+        sql = _SQL.format(x=_X, bucket=bucket)
+    # The dashboard's replica when one is configured (central_logger/replica.py), else default.
     using = router.db_for_read(WorkflowLog)
-    with transaction.atomic(using=using), connections[using].cursor() as cursor:
-        if interval == "hour":
-            # A 90-day series by hour aggregates ~150,000 rollup rows: give its hash and sort
-            # room in memory (PostgreSQL's default 4 MB spills them to disk).
+    # A 90-day series by hour aggregates ~150,000 rollup rows: its hash and sort get room in
+    # memory (PostgreSQL's default 4 MB spills them to disk), for that statement's transaction.
+    by_hour = interval == "hour"
+    with transaction.atomic(using=using) if by_hour else nullcontext(), connections[using].cursor() as cursor:
+        if by_hour:
             cursor.execute("SET LOCAL work_mem = '32MB'")
         cursor.execute(sql, params)
         return cursor.fetchall()
