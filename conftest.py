@@ -1,6 +1,7 @@
 """Shared fixtures: two fixed tenants (alice, bob), their keys, and API clients."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,28 @@ class Tenant:
     client: Client
     key: str  # ingest + read
     api: APIClient
+
+
+# Tests of the Redis paths use their own Redis database (a cache.clear() there is a FLUSHDB).
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def redis_available() -> bool:
+    try:
+        import redis
+
+        return bool(redis.Redis.from_url(TEST_REDIS_URL, socket_connect_timeout=0.5).ping())
+    except Exception:
+        return False
+
+
+requires_redis = pytest.mark.skipif(not redis_available(), reason=f"no Redis at {TEST_REDIS_URL}")
+
+
+def redis_caches(prefix: str) -> dict[str, Any]:
+    """CACHES for override_settings: the project's Redis backend on the test database."""
+    return {"default": {"BACKEND": "central_logger.cache.PooledRedisCache", "LOCATION": TEST_REDIS_URL,
+                        "KEY_PREFIX": prefix}}
 
 
 def _api(key: str | None) -> APIClient:

@@ -1,6 +1,6 @@
 """Load the benchmark fixture into `workflow_logs` by COPY (no HTTP), fast.
 
-The logs are the ones the shared harness loads into the peer (bench/gen.py, same seeds, same
+The logs are the ones the shared harness loads into the peer (its gen.py, run in place by bench/harness.py; same seeds, same
 clients, same anchor), turned into our rows by the same `clean_log()` that ingestion uses, so
 the two servers are measured on the same data. Generation runs in worker processes; the main
 process streams their COPY text into one COPY. Secondary indexes are dropped during the load
@@ -21,7 +21,7 @@ import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 
-from bench import gen
+from bench.harness import load_gen
 from logs.ids import uuid7
 from logs.models import WorkflowLog
 from logs.services import _PG_COLUMNS, _json_text
@@ -87,7 +87,7 @@ def _worker_chunk(job: tuple[str, int, int, int]) -> tuple[int, bytes]:
     slug, seed_off, start, n = job
     g = _WORKER["gens"].get(slug)
     if g is None:
-        g = _WORKER["gens"][slug] = gen.LogGen(seed=_WORKER["seed"] + seed_off, anchor=_WORKER["anchor"],
+        g = _WORKER["gens"][slug] = load_gen().LogGen(seed=_WORKER["seed"] + seed_off, anchor=_WORKER["anchor"],
                                                span_days=_WORKER["span"], client_id=slug)
     client_id = _WORKER["client_ids"][slug]
     lines = []
@@ -114,7 +114,7 @@ def _worker_convert(rows: list[tuple[Any, ...]]) -> tuple[int, bytes]:
     for (slug, environment, version, ticket, executed_at, seconds, status, category, resolution,
          metrics, payload) in rows:
         payload = orjson.loads(payload) if payload else {}
-        body = {k: payload.pop(k) for k in gen.EXTRA_FIELDS if k in payload}
+        body = {k: payload.pop(k) for k in load_gen().EXTRA_FIELDS if k in payload}
         body.update(client_id=slug, environment=environment, workflow_version=version, ticket_id=ticket,
                     executed_at=executed_at.isoformat(), execution_time_seconds=seconds, status=status,
                     category=category, resolution_status=resolution,

@@ -11,6 +11,14 @@ from django.db.models import Model, QuerySet
 JSON_FIELDS = frozenset({"metrics", "payload", "metadata", "extra"})
 
 
+def _decoded(values: dict[str, Any], json_columns: set[str] | frozenset[str]) -> dict[str, Any]:
+    """Parse the JSON columns, which Django's PostgreSQL backend hands back as text."""
+    for name in json_columns:
+        if isinstance(values[name], str):
+            values[name] = orjson.loads(values[name])
+    return values
+
+
 def fetch_dicts(queryset: QuerySet[Any], columns: tuple[str, ...]) -> list[dict[str, Any]]:
     """The rows of `queryset` as dicts of `columns` (what `.values(*columns)` returns).
 
@@ -24,18 +32,11 @@ def fetch_dicts(queryset: QuerySet[Any], columns: tuple[str, ...]) -> list[dict[
         return list(values)
     compiler = values.query.get_compiler(using=db)
     sql, params = compiler.as_sql()
-    json_columns = [i for i, name in enumerate(columns) if name in JSON_FIELDS]
+    json_columns = JSON_FIELDS.intersection(columns)
     with connections[db].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    out = []
-    for row in rows:
-        row = list(row)
-        for i in json_columns:
-            if isinstance(row[i], str):
-                row[i] = orjson.loads(row[i])
-        out.append(dict(zip(columns, row)))
-    return out
+    return [_decoded(dict(zip(columns, row)), json_columns) for row in rows]
 
 
 _ONE_ROW_SQL: dict[tuple[type[Model], tuple[str, ...], str], str] = {}
@@ -66,8 +67,4 @@ def fetch_one_for_client(model: type[Model], *, client_id: int, pk: Any,
         row = cursor.fetchone()
     if row is None:
         return None
-    values = dict(zip(columns, row))
-    for name in JSON_FIELDS.intersection(columns):
-        if isinstance(values[name], str):
-            values[name] = orjson.loads(values[name])
-    return values
+    return _decoded(dict(zip(columns, row)), JSON_FIELDS.intersection(columns))

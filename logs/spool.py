@@ -23,7 +23,6 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -31,10 +30,10 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, close_old_connections, \
-    connection, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, transaction
 
 from central_logger import dbguard
+from central_logger.background import ProcessLoop
 
 logger = logging.getLogger("central_logger.spool")
 
@@ -383,47 +382,14 @@ def spool_drain(*, batch_size: int | None = None, max_batches: int | None = None
 
 # --- the background drainer ------------------------------------------------------------------------------
 
-_drainer_lock = threading.Lock()
-_drainer: threading.Thread | None = None
-_drainer_pid: int | None = None
-_stop = threading.Event()
-
-
-def _drain_forever() -> None:
-    interval = settings.SPOOL_DRAIN_INTERVAL
-    while not _stop.wait(interval):
-        try:
-            if not spool_has_pending():
-                continue
-            with dbguard.db_deadline(settings.SPOOL_DRAIN_DEADLINE):
-                spool_drain()
-        except Exception:  # the drainer must survive anything and try again later
-            logger.exception("spool: drain attempt failed")
-        finally:
-            close_old_connections()
-            connection.close()  # give the connection back to the pool between rounds
-
-
-def ensure_drainer() -> None:
-    """Start this process's background drainer once (lazily, after gunicorn forked us)."""
-    global _drainer, _drainer_pid
-    if settings.SPOOL_DRAIN_INTERVAL <= 0:
+def _drain_round() -> None:
+    if not spool_has_pending():
         return
-    if _drainer is not None and _drainer_pid == os.getpid() and _drainer.is_alive():
-        return
-    with _drainer_lock:
-        if _drainer is not None and _drainer_pid == os.getpid() and _drainer.is_alive():
-            return
-        _stop.clear()
-        _drainer = threading.Thread(target=_drain_forever, name="spool-drainer", daemon=True)
-        _drainer_pid = os.getpid()
-        _drainer.start()
+    with dbguard.db_deadline(settings.SPOOL_DRAIN_DEADLINE):
+        spool_drain()
 
 
-def stop_drainer(timeout: float = 5.0) -> None:
-    """Stop this process's background drainer (tests; gunicorn simply exits)."""
-    global _drainer
-    _stop.set()
-    if _drainer is not None:
-        _drainer.join(timeout)
-    _drainer = None
+_drainer = ProcessLoop("spool-drainer", lambda: settings.SPOOL_DRAIN_INTERVAL, _drain_round)
+# Started lazily by ingestion and by gunicorn's worker hook; stop_drainer() is for tests.
+ensure_drainer = _drainer.ensure
+stop_drainer = _drainer.stop

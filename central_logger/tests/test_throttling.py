@@ -10,7 +10,7 @@ from django.core.cache import caches
 from django.test import override_settings
 
 from central_logger.throttling import parse_rate
-from conftest import Tenant
+from conftest import TEST_REDIS_URL, Tenant, redis_caches, requires_redis
 from logs.models import WorkflowLog
 from logs.tests.factories import log_body
 
@@ -80,20 +80,10 @@ def test_bad_rates_fail_loudly(rate: str) -> None:
         parse_rate(rate)
 
 
-def _redis_available() -> bool:
-    try:
-        import redis
-
-        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=0.5).ping())
-    except Exception:
-        return False
-
-
-@pytest.mark.skipif(not _redis_available(), reason="Redis is not running on 127.0.0.1:6379")
+@requires_redis
 def test_limits_are_shared_through_redis(alice: Tenant, settings: Any) -> None:
     prefix = f"cl-test-{uuid.uuid4().hex[:8]}"
-    redis_cache = {"default": {"BACKEND": "central_logger.cache.PooledRedisCache",
-                               "LOCATION": "redis://127.0.0.1:6379/0", "KEY_PREFIX": prefix}}
+    redis_cache = redis_caches(prefix)
     settings.RATE_LIMIT_INGEST = "2/min"
     with override_settings(CACHES=redis_cache):
         caches["default"].clear()
@@ -102,7 +92,7 @@ def test_limits_are_shared_through_redis(alice: Tenant, settings: Any) -> None:
             # the counter lives in Redis, where another process would see it
             import redis
 
-            client = redis.Redis(host="127.0.0.1", port=6379)
+            client = redis.Redis.from_url(TEST_REDIS_URL)
             keys = client.keys(f"{prefix}:*rl:ingest:k:{alice.key.split('_')[1]}:*")
             assert keys and int(client.get(keys[0])) == 2
             client.delete(*keys)
@@ -123,10 +113,9 @@ def test_an_unreachable_redis_lets_requests_through(alice: Tenant, settings: Any
     assert codes == [201, 201, 201]
 
 
-@pytest.mark.skipif(not _redis_available(), reason="Redis is not running on 127.0.0.1:6379")
+@requires_redis
 def test_redis_refusals_are_not_counted_and_say_when_to_retry(alice: Tenant, settings: Any) -> None:
-    redis_cache = {"default": {"BACKEND": "central_logger.cache.PooledRedisCache",
-                               "LOCATION": "redis://127.0.0.1:6379/0", "KEY_PREFIX": f"cl-test-{uuid.uuid4().hex[:8]}"}}
+    redis_cache = redis_caches(f"cl-test-{uuid.uuid4().hex[:8]}")
     settings.RATE_LIMIT_INGEST = "2/hour"
     with override_settings(CACHES=redis_cache):
         try:

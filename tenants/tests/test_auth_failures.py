@@ -11,7 +11,7 @@ from django.test import override_settings
 from rest_framework.test import APIClient
 
 from central_logger.client_ip import client_ip
-from conftest import Tenant
+from conftest import TEST_REDIS_URL, Tenant, redis_caches, requires_redis
 from logs.models import WorkflowLog
 from logs.tests.factories import log_body
 from tenants import auth_failures, keys
@@ -20,7 +20,6 @@ from tenants.services import api_key_issue
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/logs"
 FLOOD_IP, TENANT_IP = "203.0.113.7", "198.51.100.20"
-REDIS_DB = 5
 
 
 def random_key() -> str:
@@ -172,23 +171,13 @@ def test_client_ip(rf: Any, settings: Any, hops: int, remote: str, forwarded: st
     assert client_ip(request) == expected
 
 
-def _redis_available() -> bool:
-    try:
-        import redis
-
-        return bool(redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=0.5).ping())
-    except Exception:
-        return False
-
-
-@pytest.mark.skipif(not _redis_available(), reason="Redis is not running on 127.0.0.1:6379")
+@requires_redis
 def test_with_redis_the_budget_is_shared_by_every_process(budget: int, alice: Tenant) -> None:
     import redis
 
     prefix = f"cl-test-{uuid.uuid4().hex[:8]}"
-    redis_cache = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                               "LOCATION": f"redis://127.0.0.1:6379/{REDIS_DB}", "KEY_PREFIX": prefix}}
-    client = redis.Redis(host="127.0.0.1", port=6379, db=REDIS_DB)
+    redis_cache = redis_caches(prefix)
+    client = redis.Redis.from_url(TEST_REDIS_URL)
     try:
         with override_settings(CACHES=redis_cache):
             try:

@@ -8,19 +8,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
 
-from conftest import Tenant, make_tenant
+from conftest import TEST_REDIS_URL, Tenant, make_tenant, redis_caches, requires_redis
 from logs.tests.factories import log_body
 from tenants.models import ApiKey
 from tenants.services import api_key_revoke
 
 URL = "/api/v1/logs"
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 ROOT = Path(settings.BASE_DIR)
 INSERT_QUERIES = 4 if connection.vendor == "postgresql" else 5  # see test_authentication.py
 
@@ -81,21 +79,13 @@ def test_cache_is_off_by_default_without_redis(alice: Tenant, django_assert_num_
         assert post(alice).status_code == 201
 
 
-def _redis_available() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=0.5).ping())
-    except redis.RedisError:
-        return False
-
-
 @pytest.mark.postgres_only
-@pytest.mark.skipif(not _redis_available(), reason=f"no Redis at {REDIS_TEST_URL}")
+@requires_redis
 @pytest.mark.django_db(transaction=True)
 def test_revocation_from_another_process_is_immediate_with_redis(django_assert_num_queries: Any) -> None:
     """`manage.py revoke_api_key` in a separate process; the next request here is a 401, and the
     401 comes from the shared cache (no key query), i.e. the revocation travelled through Redis."""
-    caches = {"default": {"BACKEND": "central_logger.cache.PooledRedisCache",
-                          "LOCATION": REDIS_TEST_URL, "KEY_PREFIX": f"test-keycache-{os.getpid()}"}}
+    caches = redis_caches(f"test-keycache-{os.getpid()}")
     with override_settings(CACHES=caches, API_KEY_CACHE_SECONDS=30):
         cache.clear()
         tenant = make_tenant("crossproc")
@@ -107,7 +97,7 @@ def test_revocation_from_another_process_is_immediate_with_redis(django_assert_n
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "central_logger.settings_test",
             "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-            "REDIS_URL": REDIS_TEST_URL,
+            "REDIS_URL": TEST_REDIS_URL,
             # The subprocess must write where this process reads: same cache key prefix.
             "CACHE_KEY_PREFIX": f"test-keycache-{os.getpid()}",
             "API_KEY_CACHE_SECONDS": "30",

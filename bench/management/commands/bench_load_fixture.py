@@ -10,7 +10,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from bench import fixture, gen
+from bench import fixture
+from bench.harness import load_gen
 from logs.services import rollups_rebuild
 from tenants.models import ApiKey
 from tenants.services import api_key_issue, api_key_revoke
@@ -32,8 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--truncate", action="store_true",
                             help="empty workflow_logs first (only on a database whose name contains 'bench')")
         parser.add_argument("--anchor", help="newest executed_at, ISO (default: today 00:00 UTC)")
-        parser.add_argument("--seed", type=int, default=gen.DEFAULT_SEED)
-        parser.add_argument("--span-days", type=int, default=gen.DEFAULT_SPAN_DAYS)
+        parser.add_argument("--seed", type=int, help="generator seed (default: the harness's, 42)")
+        parser.add_argument("--span-days", type=int, help="days the logs spread over (default: the harness's, 90)")
         parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="generator processes")
         parser.add_argument("--from-peer-db", metavar="DSN",
                             help="copy the logs from the peer's loaded fixture (e.g. 'host=127.0.0.1 "
@@ -62,16 +63,21 @@ class Command(BaseCommand):
         if opts["truncate"] and "bench" not in connection.settings_dict["NAME"]:
             raise CommandError(f"Refusing to --truncate database {connection.settings_dict['NAME']!r}: "
                                "its name does not contain 'bench'.")
-        try:
-            anchor = dt.datetime.fromisoformat(opts["anchor"]) if opts["anchor"] else gen.default_anchor()
-        except ValueError:
-            raise CommandError(f"--anchor must be an ISO datetime, got {opts['anchor']!r}.") from None
-        if anchor.tzinfo is not None:
-            anchor = anchor.astimezone(dt.timezone.utc).replace(tzinfo=None)  # the generator is naive UTC
-
         clients = fixture.ensure_clients(plan)
         if not opts["keys_only"]:
-            summary = fixture.load(plan=plan, seed=opts["seed"], anchor=anchor, span_days=opts["span_days"],
+            try:
+                gen = load_gen()
+            except FileNotFoundError as exc:
+                raise CommandError(str(exc)) from None
+            try:
+                anchor = dt.datetime.fromisoformat(opts["anchor"]) if opts["anchor"] else gen.default_anchor()
+            except ValueError:
+                raise CommandError(f"--anchor must be an ISO datetime, got {opts['anchor']!r}.") from None
+            if anchor.tzinfo is not None:
+                anchor = anchor.astimezone(dt.timezone.utc).replace(tzinfo=None)  # the generator is naive UTC
+            summary = fixture.load(plan=plan, seed=opts["seed"] if opts["seed"] is not None else gen.DEFAULT_SEED,
+                                   anchor=anchor,
+                                   span_days=opts["span_days"] if opts["span_days"] is not None else gen.DEFAULT_SPAN_DAYS,
                                    jobs=max(1, opts["jobs"]), truncate=opts["truncate"],
                                    progress=self.stdout.write, source_dsn=opts["from_peer_db"])
             with connection.cursor() as cursor:
