@@ -5,7 +5,6 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
 
@@ -13,13 +12,6 @@ from tenants.models import Client
 from tenants.tests.dashboard_helpers import PASSWORD, Browser, make_user, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache() -> Any:
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_session_get_is_401_when_signed_out() -> None:

@@ -5,7 +5,6 @@ import json
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 
 from logs.models import WorkflowLog
 from logs.tests.factories import READ_ENDPOINTS, ingest, log_body, recent_log
@@ -13,13 +12,6 @@ from tenants.models import Client
 from tenants.tests.dashboard_helpers import Browser, make_user, signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _clear_cache() -> Any:
-    cache.clear()
-    yield
-    cache.clear()
 
 
 def test_session_user_cannot_ingest(alice: Any) -> None:
