@@ -82,11 +82,11 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
 @pytest.fixture(autouse=True)
 def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     """Each test gets its own spool file, a closed circuit breaker, no remembered keys and fresh
-    rate-limit counters; no background drainer or rollup flusher thread (tests call them)."""
+    rate-limit counters, no cached rollup sums; no background drainer or rollup flusher thread (tests call them)."""
     from django.core.cache import cache
 
     from central_logger import dbguard
-    from logs import spool
+    from logs import rollups, spool
     from tenants import auth_failures, resilience
 
     settings.SPOOL_PATH = str(tmp_path / "spool.sqlite3")
@@ -96,6 +96,7 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     resilience.forget_all()
     auth_failures.reset()
     cache.clear()
+    rollups.stored_cache.clear()
     yield
     spool.close_connections()
     dbguard.reset()

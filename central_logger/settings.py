@@ -257,6 +257,10 @@ METRICS_USE_ROLLUPS = _bool("METRICS_USE_ROLLUPS", True)
 # Up to this many logs in a metrics answer, p50/p95 are exact (percentile_cont on the table);
 # above it they come from the rollup's histogram, within 2 %.
 METRICS_EXACT_PERCENTILE_LIMIT = env.int("METRICS_EXACT_PERCENTILE_LIMIT", default=5000)
+# Per app process, the summed stored rollup of recent metrics requests is kept in memory under
+# the client's rollup version (exact: any change to the client's rollup changes the version);
+# bounded by the rollup rows those sums stand for (~200 bytes each). 0 = off.
+METRICS_ROLLUP_CACHE_ROWS = env.int("METRICS_ROLLUP_CACHE_ROWS", default=500_000)
 # Seconds between folds of newly inserted logs into the metrics rollup, per app process (a
 # background thread; logs/rollup_flusher.py); 0 = none (then run `manage.py flush_rollups`).
 # Metrics are exact either way: reads add the logs not folded in yet.

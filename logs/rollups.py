@@ -24,6 +24,16 @@ rollup, in the same statement (one snapshot: a log is in the rollup or pending, 
 Counts, sums, rates and averages are therefore exact. With a timeseries by hour, no `d` rows
 are used.
 
+The stored part is the expensive one (a 90-day overview sums ~8,500 day rows) and it only
+changes when the flusher, a recount or a rebuild writes the client's rollup rows. Each such
+write gives the client a new rollup version in the same transaction (migration 0008), so each
+process keeps the summed stored part in memory (`stored_cache`, METRICS_ROLLUP_CACHE_ROWS) under
+the version it was read at. Every request still runs one statement that returns the client's
+current version, the pending rows and the raw edges; the stored rows are read (and the cache
+refilled) only when that version differs from the cached one. A dashboard refreshing a quiet
+tenant's 90 days costs one small statement; a busy tenant's cache turns over at most once per
+flush (about a second).
+
 Percentiles come from the histogram. Bins are logarithmic: bin 0 holds t < 1 ms and stands for
 0; bin b ≥ 1 holds [1 ms · 1.04^(b−1), 1 ms · 1.04^b) and stands for its geometric middle, so
 a value is represented within ±1.98 %. The estimate interpolates between the two ranks exactly
@@ -38,7 +48,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 from contextlib import nullcontext
-from collections import defaultdict
+import threading
+from collections import OrderedDict
 from typing import Any
 
 from django.conf import settings
@@ -88,14 +99,6 @@ def hist_percentile(hist: dict[int, int], fraction: float) -> float | None:
     return lo_value + (hi_value - lo_value) * (position - lo)
 
 
-def rank_value(total: int, fraction: float, lo_bin: int, hi_bin: int) -> float:
-    """percentile_cont's interpolation between the bins holding its two ranks (what
-    hist_percentile computes from a whole histogram; the database finds the bins)."""
-    position = fraction * (total - 1)
-    lo_value, hi_value = bin_value(lo_bin), bin_value(hi_bin)
-    return lo_value + (hi_value - lo_value) * (position - math.floor(position))
-
-
 def _floor(t: dt.datetime, step: dt.timedelta) -> dt.datetime:
     t = t.astimezone(UTC)
     t = t.replace(minute=0, second=0, microsecond=0)
@@ -122,75 +125,190 @@ def split_period(start: dt.datetime, end: dt.datetime, *, use_days: bool = True)
     return {"days": days, "hours": hours, "raw": raw}
 
 
-_X = """
-    SELECT bucket, dim1, dim2, status, bin, n, time_n, time_sum, first_at, last_at, kind
-      FROM logs_rollup
-     WHERE client_id = %(client)s AND kind = ANY(%(kinds)s) AND (
-           (grain = 'd' AND bucket >= %(d0)s::timestamptz AND bucket < %(d1)s::timestamptz)
-        OR (grain = 'h' AND bucket >= %(ha0)s::timestamptz AND bucket < %(ha1)s::timestamptz)
-        OR (grain = 'h' AND bucket >= %(hb0)s::timestamptz AND bucket < %(hb1)s::timestamptz))
-    UNION ALL
-    SELECT bucket, dim1, dim2, status, bin, n, time_n, time_sum, first_at, last_at, kind
-      FROM logs_rollup_rows(ARRAY(
-           -- the partial hours at the edges, from the logs themselves
-           SELECT ROW(w.client_id, w.executed_at, w.execution_time_seconds, w.status, w.category,
-                      w.workflow_version, w.workflow_error_type, w.workflow_error_node)::logs_rollup_input
-             FROM workflow_logs w
-            WHERE w.client_id = %(client)s
-              AND ((w.executed_at >= %(ra0)s::timestamptz AND w.executed_at < %(ra1)s::timestamptz)
-                OR (w.executed_at >= %(rb0)s::timestamptz AND w.executed_at < %(rb1)s::timestamptz))
-           UNION ALL
-           -- logs of the whole days and hours that the flusher has not folded in yet
-           SELECT ROW(p.client_id, p.executed_at, p.execution_time_seconds, p.status, p.category,
-                      p.workflow_version, p.workflow_error_type, p.workflow_error_node)::logs_rollup_input
-             FROM logs_rollup_pending p
-            WHERE p.client_id = %(client)s
-              AND ((p.executed_at >= %(d0)s::timestamptz AND p.executed_at < %(d1)s::timestamptz)
-                OR (p.executed_at >= %(ha0)s::timestamptz AND p.executed_at < %(ha1)s::timestamptz)
-                OR (p.executed_at >= %(hb0)s::timestamptz AND p.executed_at < %(hb1)s::timestamptz))))
-     WHERE grain = 'h' AND kind = ANY(%(kinds)s)
-"""
-
+# The stored rollup of [start, end) is kept in memory per process, keyed by the client's rollup
+# version (migration 0008): every change of a client's stored rows gives it a new version in the
+# same transaction, so a cached sum is exact for as long as the database shows that version.
+# The pending rows and the raw edges are read on every request, in the statement that reads the
+# version (one snapshot), and the stored rows only when the version differs from the cached one.
 _SQL = """
-WITH x AS ({x})
-SELECT kind, {bucket} AS b, dim1, dim2, status, bin, sum(n)::bigint, sum(time_n)::bigint, sum(time_sum),
-       min(first_at), max(last_at), NULL::int[]
-  FROM x GROUP BY kind, b, dim1, dim2, status, bin
-"""
-
-# The same, with each histogram reduced in the database to the bins that percentile_cont's ranks
-# fall in (a row of kind 'P' per group: n = the group's total, `bins` = [lower-rank bin,
-# upper-rank bin] per fraction). A 90-day timeseries by hour has ~200,000 histogram rows; this
-# sends 2,160 instead of merging them in Python.
-_SQL_PERCENTILES = """
-WITH x AS ({x}),
-g AS (
-    SELECT kind, {bucket} AS b, dim1, dim2, status, bin, sum(n)::bigint AS n, sum(time_n)::bigint AS time_n,
-           sum(time_sum) AS time_sum, min(first_at) AS first_at, max(last_at) AS last_at
-      FROM x GROUP BY kind, b, dim1, dim2, status, bin
-),
-h AS (
-    SELECT b, dim1, bin, sum(n) OVER (PARTITION BY b, dim1 ORDER BY bin) AS cum,
-           sum(n) OVER (PARTITION BY b, dim1) AS total
-      FROM g WHERE kind = %(hist)s
+WITH v AS MATERIALIZED (
+    SELECT coalesce((SELECT version FROM logs_rollup_version WHERE client_id = %(client)s), 0) AS version
 )
-SELECT kind, b, dim1, dim2, status, bin, n, time_n, time_sum, first_at, last_at, NULL::int[]
-  FROM g WHERE kind <> %(hist)s
+SELECT 'v'::text, NULL::"char", NULL::timestamptz, NULL::text, NULL::text, NULL::text, NULL::smallint,
+       version, NULL::bigint, NULL::float8, NULL::timestamptz, NULL::timestamptz
+  FROM v
 UNION ALL
-SELECT 'P', b, dim1, NULL, NULL, NULL, max(total)::bigint, NULL, NULL, NULL, NULL, ARRAY[{bins}]
-  FROM h GROUP BY b, dim1
+(SELECT 's', kind, {bucket} AS b, dim1, dim2, status, bin, sum(n)::bigint, sum(time_n)::bigint, sum(time_sum),
+        min(first_at), max(last_at)
+   FROM logs_rollup
+  WHERE (SELECT version FROM v) <> %(cached)s
+    AND client_id = %(client)s AND kind = ANY(%(kinds)s) AND (
+        (grain = 'd' AND bucket >= %(d0)s::timestamptz AND bucket < %(d1)s::timestamptz)
+     OR (grain = 'h' AND bucket >= %(ha0)s::timestamptz AND bucket < %(ha1)s::timestamptz)
+     OR (grain = 'h' AND bucket >= %(hb0)s::timestamptz AND bucket < %(hb1)s::timestamptz))
+  GROUP BY kind, b, dim1, dim2, status, bin)
+UNION ALL
+(SELECT 'l', kind, {bucket} AS b, dim1, dim2, status, bin, sum(n)::bigint, sum(time_n)::bigint, sum(time_sum),
+        min(first_at), max(last_at)
+   FROM logs_rollup_rows(ARRAY(
+        -- the partial hours at the edges, from the logs themselves
+        SELECT ROW(w.client_id, w.executed_at, w.execution_time_seconds, w.status, w.category,
+                   w.workflow_version, w.workflow_error_type, w.workflow_error_node)::logs_rollup_input
+          FROM workflow_logs w
+         WHERE w.client_id = %(client)s
+           AND ((w.executed_at >= %(ra0)s::timestamptz AND w.executed_at < %(ra1)s::timestamptz)
+             OR (w.executed_at >= %(rb0)s::timestamptz
+                 AND w.executed_at < coalesce(%(rb1)s::timestamptz, 'infinity')))
+        UNION ALL
+        -- logs of the whole days and hours that the flusher has not folded in yet
+        SELECT ROW(p.client_id, p.executed_at, p.execution_time_seconds, p.status, p.category,
+                   p.workflow_version, p.workflow_error_type, p.workflow_error_node)::logs_rollup_input
+          FROM logs_rollup_pending p
+         WHERE p.client_id = %(client)s
+           AND ((p.executed_at >= %(d0)s::timestamptz AND p.executed_at < %(d1)s::timestamptz)
+             OR (p.executed_at >= %(ha0)s::timestamptz AND p.executed_at < %(ha1)s::timestamptz)
+             OR (p.executed_at >= %(hb0)s::timestamptz AND p.executed_at < %(hb1)s::timestamptz))))
+  WHERE grain = 'h' AND kind = ANY(%(kinds)s)
+  GROUP BY kind, b, dim1, dim2, status, bin)
 """
-# Per fraction f: the bins holding ranks floor(f * (total - 1)) and the next one, in float8 as
-# percentile_cont computes them (`h` arrives sorted by group and bin: one streaming aggregate).
-_RANK_BINS = ("ARRAY[min(bin) FILTER (WHERE cum > floor({f} * (total - 1))), "
-              "min(bin) FILTER (WHERE cum > least(floor({f} * (total - 1)) + 1, total - 1))]")
+HIST_KINDS = frozenset("HW")
 
 
-def _rows(client_id: int, start: dt.datetime, end: dt.datetime, kinds: str, *,
-          interval: str | None = None, hist: str = "", fractions: tuple[float, ...] = ()) -> list[tuple[Any, ...]]:
-    """The summed rollup rows of `kinds` over [start, end), per group; with `hist` and
-    `fractions`, that histogram kind comes back as one 'P' row per group (see _SQL_PERCENTILES)."""
+class _Group:
+    """The summed figures of one group (a period, a category, a version, a bucket, an error
+    pair): counts per status, execution-time sums, first/last executed_at, the histogram."""
+
+    __slots__ = ("count", "by_status", "time_n", "time_sum", "first_seen", "last_seen", "hist", "_percentiles")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.by_status = dict.fromkeys(STATUSES, 0)
+        self.time_n = 0
+        self.time_sum = 0.0
+        self.first_seen: dt.datetime | None = None
+        self.last_seen: dt.datetime | None = None
+        self.hist: dict[int, int] = {}
+        self._percentiles: dict[tuple[float, ...], dict[float, float | None]] = {}
+
+    def add(self, kind: str, status: str | None, b: int, n: int, time_n: int, time_sum: float,
+            first_at: dt.datetime | None, last_at: dt.datetime | None) -> None:
+        if kind in HIST_KINDS:
+            self.hist[b] = self.hist.get(b, 0) + n
+            return
+        self.count += n
+        if status is not None:
+            self.by_status[status] += n
+        self.time_n += time_n
+        self.time_sum += time_sum
+        if first_at is not None and (self.first_seen is None or first_at < self.first_seen):
+            self.first_seen = first_at
+        if last_at is not None and (self.last_seen is None or last_at > self.last_seen):
+            self.last_seen = last_at
+
+    def plus(self, other: _Group) -> _Group:
+        """A new group: this one's figures and `other`'s (neither is changed: cached groups are
+        shared between requests and threads)."""
+        out = _Group()
+        out.count = self.count + other.count
+        out.by_status = {s: self.by_status[s] + other.by_status[s] for s in STATUSES}
+        out.time_n = self.time_n + other.time_n
+        out.time_sum = self.time_sum + other.time_sum
+        firsts = [t for t in (self.first_seen, other.first_seen) if t is not None]
+        lasts = [t for t in (self.last_seen, other.last_seen) if t is not None]
+        out.first_seen = min(firsts) if firsts else None
+        out.last_seen = max(lasts) if lasts else None
+        out.hist = dict(self.hist)
+        for b, n in other.hist.items():
+            out.hist[b] = out.hist.get(b, 0) + n
+        return out
+
+    def percentiles(self, fractions: tuple[float, ...]) -> dict[float, float | None]:
+        """hist_percentile per fraction, remembered (a cached group answers many requests)."""
+        found = self._percentiles.get(fractions)
+        if found is None:
+            found = {f: hist_percentile(self.hist, f) for f in fractions}
+            self._percentiles[fractions] = found  # a racing thread computes the same values
+        return found
+
+
+class _StoredCache:
+    """Per process, least recently used first out, bounded by the stored rows it summarizes:
+    {(database, client, query shape, period parts): (rollup version, {group key: _Group})}."""
+
+    def __init__(self) -> None:
+        self._entries: OrderedDict[tuple[Any, ...], tuple[int, dict[Any, _Group], int]] = OrderedDict()
+        self._rows = 0
+        self._lock = threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key: tuple[Any, ...]) -> tuple[int, dict[Any, _Group]] | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0], entry[1]
+
+    def put(self, key: tuple[Any, ...], version: int, groups: dict[Any, _Group], rows: int) -> None:
+        limit = settings.METRICS_ROLLUP_CACHE_ROWS
+        if rows > limit:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._rows -= old[2]
+            self._entries[key] = (version, groups, rows)
+            self._rows += rows
+            while self._rows > limit and self._entries:
+                _key, (_v, _g, size) = self._entries.popitem(last=False)
+                self._rows -= size
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._rows = 0
+            self.hits = self.misses = 0
+
+
+stored_cache = _StoredCache()
+
+
+def _key_function(group: str) -> Any:
+    """The group key of a summed row (kind, bucket, dim1, dim2)."""
+    if group.startswith("bucket:"):
+        return lambda kind, b, dim1, dim2: b.astimezone(UTC)
+    return {
+        "period": lambda kind, b, dim1, dim2: None,
+        "category": lambda kind, b, dim1, dim2: dim1,
+        "workflow_version": lambda kind, b, dim1, dim2: dim1,
+        "errors": lambda kind, b, dim1, dim2: (dim1, dim2),
+    }[group]
+
+
+def _summarize(rows: list[tuple[Any, ...]], group: str) -> dict[Any, _Group]:
+    key_of = _key_function(group)
+    groups: dict[Any, _Group] = {}
+    for kind, b, dim1, dim2, status, bin_, n, time_n, time_sum, first_at, last_at in rows:
+        key = key_of(kind, b, dim1, dim2)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = _Group()
+        g.add(kind, status, bin_, n, time_n, time_sum, first_at, last_at)
+    return groups
+
+
+def _groups(client_id: int, start: dt.datetime, end: dt.datetime, kinds: str, group: str, *,
+            open_end: bool = False) -> dict[Any, _Group]:
+    """The figures of `kinds` over [start, end) per group ("period", "category",
+    "workflow_version", "errors", "bucket:day", "bucket:hour"): the stored rollup (from the
+    process cache when the client's rollup version is unchanged) plus the pending rows and the
+    raw edges of the period, all seen in one snapshot. `open_end`: [start, ∞), with `end` a
+    UTC midnight after which the logs are few enough to read raw (LAST_DAY)."""
+    interval = group.split(":")[1] if group.startswith("bucket:") else None
     parts = split_period(start, end, use_days=interval != "hour")
+    if open_end:
+        assert _floor(end, DAY) == end and parts["raw"][1] == (None, None)
+        parts["raw"][1] = (end, None)  # NULL upper bound: 'infinity' in the statement
     params = {
         "client": client_id, "kinds": list(kinds),
         "d0": parts["days"][0], "d1": parts["days"][1],
@@ -199,29 +317,60 @@ def _rows(client_id: int, start: dt.datetime, end: dt.datetime, kinds: str, *,
         "ra0": parts["raw"][0][0], "ra1": parts["raw"][0][1],
         "rb0": parts["raw"][1][0], "rb1": parts["raw"][1][1],
     }
-    # By hour, every row used is an `h` row, already the start of its hour.
-    bucket = {None: "NULL::timestamptz", "hour": "bucket"}.get(interval, "date_trunc('day', bucket, 'UTC')")
-    if hist and fractions:
-        bins = ", ".join(_RANK_BINS.format(f=f"{float(f)!r}::float8") for f in fractions)
-        sql = _SQL_PERCENTILES.format(x=_X, bucket=bucket, bins=bins)
-        params.update(hist=hist)
-    else:
-        sql = _SQL.format(x=_X, bucket=bucket)
     # The dashboard's replica when one is configured (central_logger/replica.py), else default.
     using = router.db_for_read(WorkflowLog)
+    key = (using, connections[using].settings_dict["NAME"], client_id, kinds, group,
+           params["d0"], params["d1"], params["ha0"], params["ha1"], params["hb0"], params["hb1"])
+    cached = stored_cache.get(key) if settings.METRICS_ROLLUP_CACHE_ROWS else None
+    params["cached"] = cached[0] if cached is not None else -1
+    # By hour, every row used is an `h` row, already the start of its hour.
+    bucket = {None: "NULL::timestamptz", "hour": "bucket"}.get(interval, "date_trunc('day', bucket, 'UTC')")
     # A 90-day series by hour aggregates ~150,000 rollup rows: its hash and sort get room in
     # memory (PostgreSQL's default 4 MB spills them to disk), for that statement's transaction.
     by_hour = interval == "hour"
     with transaction.atomic(using=using) if by_hour else nullcontext(), connections[using].cursor() as cursor:
         if by_hour:
             cursor.execute("SET LOCAL work_mem = '32MB'")
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+        cursor.execute(_SQL.format(bucket=bucket), params)
+        rows = cursor.fetchall()
+    version = rows[0][7]
+    stored_rows = [r[1:] for r in rows if r[0] == "s"]
+    live = _summarize([r[1:] for r in rows if r[0] == "l"], group)
+    if cached is not None and version == cached[0]:
+        stored_cache.hits += 1
+        stored = cached[1]
+    else:
+        stored_cache.misses += 1
+        stored = _summarize(stored_rows, group)
+        if settings.METRICS_ROLLUP_CACHE_ROWS:
+            stored_cache.put(key, version, stored, len(stored_rows))
+    if not live:
+        return stored
+    merged = dict(stored)
+    for k, g in live.items():
+        s = stored.get(k)
+        merged[k] = g if s is None else s.plus(g)
+    return merged
 
 
-def _empty() -> dict[str, Any]:
-    return {"count": 0, "SUCCESS": 0, "PARTIAL": 0, "FAILED": 0, "ERROR": 0, "time_n": 0, "time_sum": 0.0,
-            "first_seen": None, "last_seen": None}
+# Bounds of a list count without start_date / end_date (datetime covers years 1-9999).
+EARLIEST = dt.datetime(1, 1, 1, tzinfo=UTC)
+LAST_DAY = dt.datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def count_logs(*, client_id: int, start: dt.datetime | None = None, end: dt.datetime | None = None,
+               statuses: list[str] | None = None, categories: list[str] | None = None,
+               versions: list[str] | None = None) -> int:
+    """How many logs of one client have start <= executed_at < end (either bound open), one of
+    `statuses`, and one of `categories` or one of `versions` (the rollup has no dimension for
+    both at once): exact, from the same rollup + pending + raw edges as the metrics."""
+    if categories and versions:
+        raise ValueError("The rollup cannot count by category and workflow_version together.")
+    kinds, group, values = (("C", "category", categories) if categories else
+                            ("V", "workflow_version", versions) if versions else ("S", "period", None))
+    groups = _groups(client_id, start or EARLIEST, end or LAST_DAY, kinds, group, open_end=end is None)
+    wanted = statuses or STATUSES
+    return sum(g.by_status[s] for key, g in groups.items() if values is None or key in values for s in wanted)
 
 
 def group_stats(*, client_id: int, start: dt.datetime, end: dt.datetime, group: str | None,
@@ -233,43 +382,26 @@ def group_stats(*, client_id: int, start: dt.datetime, end: dt.datetime, group: 
     status, "avg", "first_seen", "last_seen", "percentiles": {fraction: value}}}, the shape of
     logs.selectors._group_stats; first/last_seen only for "workflow_version".
     """
-    interval = group.split(":")[1] if group and group.startswith("bucket:") else None
-    kinds, hist_kind = {None: ("S", "H"), "category": ("C", ""), "workflow_version": ("V", "W")}.get(
-        None if interval else group, ("S", "H"))
+    kinds, hist_kind = {"category": ("C", ""), "workflow_version": ("V", "W")}.get(group or "", ("S", "H"))
     if fractions and not hist_kind:
         raise ValueError(f"The rollup has no execution-time histogram per {group}.")
     wanted = kinds + (hist_kind if fractions else "")
-    out: dict[Any, dict[str, Any]] = defaultdict(_empty)
-    for kind, bucket, dim1, _dim2, status, b, n, time_n, time_sum, first_at, last_at, bins in _rows(
-            client_id, start, end, wanted, interval=interval, hist=hist_kind, fractions=fractions):
-        key = bucket.astimezone(UTC) if interval else (None if group is None else dim1)
-        s = out[key]
-        if kind == "P":
-            s["hist_percentiles"] = {f: rank_value(n, f, lo, hi) for f, (lo, hi) in zip(fractions, bins)}
-            continue
-        s["count"] += n
-        s[status] += n
-        s["time_n"] += time_n
-        s["time_sum"] += time_sum
-        if first_at is not None and (s["first_seen"] is None or first_at < s["first_seen"]):
-            s["first_seen"] = first_at
-        if last_at is not None and (s["last_seen"] is None or last_at > s["last_seen"]):
-            s["last_seen"] = last_at
+    groups = _groups(client_id, start, end, wanted, group or "period")
     exact = None
-    if fractions and sum(s["count"] for s in out.values()) <= settings.METRICS_EXACT_PERCENTILE_LIMIT:
+    if fractions and sum(g.count for g in groups.values()) <= settings.METRICS_EXACT_PERCENTILE_LIMIT:
         exact = _exact_percentiles(client_id, start, end, group, fractions)
     result = {}
-    for key, s in out.items():
-        if s["count"] == 0:
+    for key, g in groups.items():
+        if g.count == 0:
             continue
-        from_hist = s.pop("hist_percentiles", {})
-        time_n, time_sum = s.pop("time_n"), s.pop("time_sum")
-        s["avg"] = time_sum / time_n if time_n else None
         if exact is not None:
-            s["percentiles"] = {f: exact.get(key, {}).get(f) or 0.0 for f in fractions}
+            percentiles = {f: exact.get(key, {}).get(f) or 0.0 for f in fractions}
         else:
-            s["percentiles"] = {f: from_hist.get(f) or 0.0 for f in fractions}
-        result[key] = s
+            percentiles = {f: value or 0.0 for f, value in g.percentiles(fractions).items()}
+        result[key] = {
+            "count": g.count, **g.by_status, "avg": g.time_sum / g.time_n if g.time_n else None,
+            "first_seen": g.first_seen, "last_seen": g.last_seen, "percentiles": percentiles,
+        }
     return result
 
 
@@ -326,7 +458,6 @@ def pending_count() -> int:
 def error_groups(*, client_id: int, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
     """(workflow_error_type, workflow_error_node, count, latest executed_at) of the failing logs."""
     return [
-        {"workflow_error_type": dim1, "workflow_error_node": dim2, "count": n, "latest": last_at}
-        for _kind, _b, dim1, dim2, _status, _bin, n, _tn, _ts, _fa, last_at, _bins in _rows(
-            client_id, start, end, "E")
+        {"workflow_error_type": dim1, "workflow_error_node": dim2, "count": g.count, "latest": g.last_seen}
+        for (dim1, dim2), g in _groups(client_id, start, end, "E", "errors").items() if g.count
     ]

@@ -333,16 +333,18 @@ def test_metrics_endpoints_from_rollup_equal_a_full_scan(alice: Tenant, settings
 @pytest.mark.django_db
 @pytest.mark.parametrize("group, kind, grain", [(None, "H", "d"), ("bucket:day", "H", "d"),
                                                 ("bucket:hour", "H", "h"), ("workflow_version", "W", "d")])
-def test_percentiles_reduced_in_the_database_equal_the_whole_histogram(
+def test_percentiles_equal_the_stored_histograms_percentiles(
         alice: Tenant, settings: Any, group: str | None, kind: str, grain: str) -> None:
-    """The database picks the bins holding percentile_cont's ranks; the answer is exactly what
-    merging the stored histogram in Python gives (hist_percentile)."""
+    """Read once (filling the cache) and again (from it): the percentiles are exactly
+    hist_percentile of the histogram summed straight from the rollup table."""
     settings.METRICS_EXACT_PERCENTILE_LIMIT = 0
     r = random.Random(23)
     ingest(alice, [random_body(r, i) for i in range(300)])
     rollups.flush_all()  # the histogram is read from the rollup table below
     start, end = T0, T0 + dt.timedelta(days=6)  # whole days: no raw edges
+    first = rollups.group_stats(client_id=alice.client.pk, start=start, end=end, group=group, fractions=(0.5, 0.95))
     got = rollups.group_stats(client_id=alice.client.pk, start=start, end=end, group=group, fractions=(0.5, 0.95))
+    assert got == first and rollups.stored_cache.hits == 1
     key_sql = {None: "NULL", "bucket:day": "bucket", "bucket:hour": "bucket", "workflow_version": "dim1"}[group]
     hists: dict[Any, dict[int, int]] = {}
     with connection.cursor() as cursor:
@@ -399,3 +401,88 @@ def test_pending_table_vacuum_runs_outside_a_transaction(alice: Tenant) -> None:
     rollups.flush_all()
     rollups.vacuum_pending()  # VACUUM cannot run inside a transaction block: this must not raise
     assert rollups.pending_count() == 0
+
+
+def _all_figures(client_id: int, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    return {
+        "period": rollups.group_stats(client_id=client_id, start=start, end=end, group=None, fractions=(0.5, 0.95)),
+        "category": rollups.group_stats(client_id=client_id, start=start, end=end, group="category"),
+        "version": rollups.group_stats(client_id=client_id, start=start, end=end, group="workflow_version",
+                                       fractions=(0.95,)),
+        "day": rollups.group_stats(client_id=client_id, start=start, end=end, group="bucket:day", fractions=(0.95,)),
+        "errors": rollups.error_groups(client_id=client_id, start=start, end=end),
+    }
+
+
+@pytest.mark.django_db
+def test_cached_rollup_sums_follow_every_change_of_the_rollup(alice: Tenant, bob: Tenant, settings: Any) -> None:
+    """The stored part of an answer is kept per process under the client's rollup version. A
+    second read is a cache hit with the same answer; every kind of write (new logs pending or
+    folded in, deletes, updates, a rebuild, a hand-made fix of the rollup table, another
+    tenant's writes) leaves the answer equal to a fresh read from the database."""
+    settings.METRICS_EXACT_PERCENTILE_LIMIT = 0
+    r = random.Random(41)
+    ingest(alice, [random_body(r, i) for i in range(300)])
+    ingest(bob, [random_body(r, i) for i in range(300, 350)])
+    rollups.flush_all()
+    period = (T0, T0 + dt.timedelta(days=6, hours=5, minutes=30))  # days, hours and a raw edge
+
+    def fresh() -> dict[str, Any]:
+        rollups.stored_cache.clear()
+        return _all_figures(alice.client.pk, *period)
+
+    def check(step: str) -> bool:
+        misses = rollups.stored_cache.misses
+        got = _all_figures(alice.client.pk, *period)  # uses what the earlier reads cached
+        used_cache = rollups.stored_cache.misses == misses
+        assert got == fresh(), step
+        return used_cache
+
+    want = fresh()
+    assert _all_figures(alice.client.pk, *period) == want
+    assert rollups.stored_cache.hits == 5 and rollups.stored_cache.misses == 5  # five shapes, each cached
+
+    # New logs, not folded in yet: still a hit (the pending rows are read on every request).
+    ingest(alice, [random_body(r, i) for i in range(400, 460)])
+    assert check("pending") is True
+    rollups.flush_all()
+    assert check("flushed") is False  # the fold gave alice a new version
+    ingest(bob, [random_body(r, i) for i in range(500, 540)])
+    rollups.flush_all()
+    assert check("another tenant") is True  # bob's writes never invalidate alice's sums
+    WorkflowLog.objects.filter(pk__in=list(WorkflowLog.objects.filter(client=alice.client)
+                                           .values_list("pk", flat=True)[:25])).delete()
+    assert check("deleted") is False
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE workflow_logs SET status = 'ERROR', workflow_error_type = 'Late' "
+                       "WHERE id = ANY(%s)", [list(WorkflowLog.objects.filter(client=alice.client)
+                                                  .values_list("pk", flat=True)[:10])])
+    assert check("updated") is False
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE logs_rollup SET n = n + 1 WHERE client_id = %s AND kind = 'S'", [alice.client.pk])
+    assert check("rollup edited by hand") is False
+    call_command("rebuild_rollups", "--client", "alice", stdout=StringIO())
+    assert check("rebuilt") is False
+    assert fresh()["period"][None]["count"] == WorkflowLog.objects.filter(
+        client=alice.client, executed_at__gte=period[0], executed_at__lt=period[1]).count()
+
+
+@pytest.mark.django_db
+def test_a_hit_reads_no_stored_rollup_rows(alice: Tenant, settings: Any) -> None:
+    """On a hit the statement skips the stored rollup: a row changed behind the version's back
+    (trigger disabled) is not seen until the version changes."""
+    r = random.Random(43)
+    ingest(alice, [random_body(r, i) for i in range(100)])
+    rollups.flush_all()
+    period = (T0, T0 + dt.timedelta(days=6))
+    before = rollups.group_stats(client_id=alice.client.pk, start=period[0], end=period[1], group=None)[None]
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE logs_rollup DISABLE TRIGGER logs_rollup_version_update")
+        cursor.execute("UPDATE logs_rollup SET n = n + 1000 WHERE client_id = %s AND kind = 'S' AND grain = 'd'",
+                       [alice.client.pk])
+        cursor.execute("ALTER TABLE logs_rollup ENABLE TRIGGER logs_rollup_version_update")
+    cached = rollups.group_stats(client_id=alice.client.pk, start=period[0], end=period[1], group=None)[None]
+    assert cached == before
+    rollups.stored_cache.clear()
+    reread = rollups.group_stats(client_id=alice.client.pk, start=period[0], end=period[1], group=None)[None]
+    assert reread["count"] > before["count"] + 1000
