@@ -72,11 +72,15 @@ def parse_date_bound(raw: str) -> DateBound:
         raise ValueError
     if len(raw) == 10:
         day = dt.date.fromisoformat(raw)
-        return DateBound(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc), True)
+        bound = DateBound(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc), True)
+        bound.as_end_exclusive()  # OverflowError for 9999-12-31 (a 400, not a 500)
+        return bound
     parsed = dt.datetime.fromisoformat(raw)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.timezone.utc)
-    return DateBound(parsed.astimezone(dt.timezone.utc), False)
+    bound = DateBound(parsed.astimezone(dt.timezone.utc), False)
+    bound.as_end_exclusive()  # OverflowError at the very end of year 9999 (a 400, not a 500)
+    return bound
 
 
 class DateBoundField(forms.Field):
@@ -419,14 +423,20 @@ class MetricsFilterSet(LeanFilterSet):
         fields: list[str] = []
 
 
-def validated_filterset(filterset_class: type[django_filters.FilterSet], data: Any,
-                        queryset: QuerySet[Any]) -> QuerySet[Any]:
+def validated_filters(filterset_class: type[django_filters.FilterSet], data: Any,
+                      queryset: QuerySet[Any]) -> tuple[QuerySet[Any], dict[str, Any]]:
     """Filter `queryset` (already tenant-scoped) by the query string, or raise a 400 naming the
-    offending parameters."""
+    offending parameters. Also returns the parsed values of the parameters sent."""
     filterset = filterset_class(data=data, queryset=queryset)
     if not filterset.is_valid():
         raise ValidationError({name: list(messages) for name, messages in filterset.errors.items()})
-    return filterset.qs
+    return filterset.qs, filterset.form.cleaned_data
+
+
+def validated_filterset(filterset_class: type[django_filters.FilterSet], data: Any,
+                        queryset: QuerySet[Any]) -> QuerySet[Any]:
+    """`validated_filters`' queryset."""
+    return validated_filters(filterset_class, data, queryset)[0]
 
 
 # --- metrics period ---------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import binascii
 import datetime as dt
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -196,8 +197,10 @@ def bounded_count(queryset: QuerySet[Any], limit: int) -> tuple[int, bool]:
     return max(counted, estimate or 0), False
 
 
-def paginate(queryset: QuerySet[Any], params: ListParams, columns: tuple[str, ...]) -> tuple[list[dict[str, Any]], Pagination]:
-    """One page of `queryset` (already filtered) as dicts of `columns`, and its pagination block."""
+def paginate(queryset: QuerySet[Any], params: ListParams, columns: tuple[str, ...], *,
+             count: Callable[[], int] | None = None) -> tuple[list[dict[str, Any]], Pagination]:
+    """One page of `queryset` (already filtered) as dicts of `columns`, and its pagination block.
+    `count`, when given, returns the exact total (else it is counted up to a bound)."""
     ordering = order_by(params.ordering)
     size = params.page_size
     if params.cursor_mode:
@@ -218,6 +221,8 @@ def paginate(queryset: QuerySet[Any], params: ListParams, columns: tuple[str, ..
     rows = fetch_dicts(queryset.order_by(*ordering)[offset: offset + size], columns)
     if len(rows) < size and (rows or params.page == 1):
         total, exact = offset + len(rows), True  # a short page tells the total: no count needed
+    elif count is not None:
+        total, exact = count(), True
     else:
         total, exact = bounded_count(queryset, settings.LIST_COUNT_EXACT_LIMIT)
     return rows, Pagination(page=params.page, page_size=size, total=total,

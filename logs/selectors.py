@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
@@ -48,9 +48,32 @@ EXPORT_CHUNK_SIZE = 2000
 
 # --- logs -------------------------------------------------------------------------------------------
 
-def log_list(*, queryset: QuerySet[Any], params: ListParams) -> tuple[list[dict[str, Any]], Pagination]:
-    """One page of log summaries (no payload/metadata/extra is read from the database)."""
-    return paginate(queryset, params, SUMMARY_FIELDS)
+def log_list(*, queryset: QuerySet[Any], params: ListParams,
+             count: Callable[[], int] | None = None) -> tuple[list[dict[str, Any]], Pagination]:
+    """One page of log summaries (no payload/metadata/extra is read from the database).
+    `count`: the exact total of the filtered logs, when something cheaper than counting them
+    knows it (log_count_from_rollup); else the count is bounded (pagination.bounded_count)."""
+    return paginate(queryset, params, SUMMARY_FIELDS, count=count)
+
+
+# The list filters the metrics rollup has dimensions for (with at most one of category and
+# workflow_version): with only these, the list's total comes from the rollup, exact at any size.
+ROLLUP_COUNT_FILTERS = frozenset({"status", "category", "workflow_version", "start_date", "end_date"})
+
+
+def log_count_from_rollup(*, client: Client, filters: dict[str, Any]) -> Callable[[], int] | None:
+    """The exact total of a list filtered by `filters` (the parsed list parameters), read from
+    the metrics rollup, or None when the rollup has no dimension for some filter."""
+    if not (rollups.available() and settings.METRICS_USE_ROLLUPS):
+        return None
+    # Parameters sent empty parse to None; metric_conditions is a list, empty without metrics.* filters.
+    sent = {name: value for name, value in filters.items() if value is not None and value != []}
+    if not sent.keys() <= ROLLUP_COUNT_FILTERS or ("category" in sent and "workflow_version" in sent):
+        return None
+    start, end = sent.get("start_date"), sent.get("end_date")
+    return lambda: rollups.count_logs(
+        client_id=client.pk, start=start.as_start() if start else None, end=end.as_end_exclusive() if end else None,
+        statuses=sent.get("status"), categories=sent.get("category"), versions=sent.get("workflow_version"))
 
 
 def log_export_metric_keys(*, queryset: QuerySet[Any]) -> list[str]:

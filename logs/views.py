@@ -31,6 +31,7 @@ from logs.filters import (
     parse_choice,
     parse_int,
     parse_period,
+    validated_filters,
     validated_filterset,
 )
 from logs.models import WorkflowLog
@@ -240,11 +241,12 @@ class LogViewSet(TenantScopedViewSet):
         responses={200: LogListSerializer, **error_responses(*READ_ERRORS)},
     )
     def list(self, request: Request) -> Response:
-        queryset, params = collect_errors(
-            lambda: validated_filterset(LogFilterSet, request.query_params, self.get_queryset()),
+        (queryset, filters), params = collect_errors(
+            lambda: validated_filters(LogFilterSet, request.query_params, self.get_queryset()),
             lambda: parse_list_params(request.query_params),
         )
-        rows, pagination = selectors.log_list(queryset=queryset, params=params)
+        count = selectors.log_count_from_rollup(client=request_client(request), filters=filters)
+        rows, pagination = selectors.log_list(queryset=queryset, params=params, count=count)
         return Response({"data": rows, "pagination": pagination})
 
     @extend_schema(
