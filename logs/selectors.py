@@ -369,16 +369,16 @@ def metrics_errors(*, queryset: QuerySet[Any], period: Period, limit: int,
         )
     if not groups:
         return {"data": [], **period.fields()}
-    # One query for every group's latest example: the rows at each group's latest timestamp.
-    match = Q(pk__in=[])
-    for g in groups:
-        match |= Q(executed_at=g["latest"],
-                   **_null_safe("workflow_error_type", g["workflow_error_type"]),
-                   **_null_safe("workflow_error_node", g["workflow_error_node"]))
+    # One query for every group's latest example: the failing rows at the groups' latest
+    # timestamps (an index probe each), matched to their group here. One `IN` list rather than
+    # an OR of a (time, type, node) condition per group: building that Q cost ~9 ms of Python.
+    latest = {(g["workflow_error_type"], g["workflow_error_node"]): g["latest"] for g in groups}
     examples: dict[tuple[Any, Any], dict[str, Any]] = {}
-    for row in failing.filter(match).order_by("-executed_at", "-id").values(
+    for row in failing.filter(executed_at__in={g["latest"] for g in groups}).order_by("-executed_at", "-id").values(
             "id", "executed_at", "workflow_error", "workflow_error_type", "workflow_error_node"):
-        examples.setdefault((row["workflow_error_type"], row["workflow_error_node"]), row)
+        pair = (row["workflow_error_type"], row["workflow_error_node"])
+        if latest.get(pair) == row["executed_at"]:
+            examples.setdefault(pair, row)
     data = []
     for g in groups:
         example = examples[(g["workflow_error_type"], g["workflow_error_node"])]
@@ -389,10 +389,6 @@ def metrics_errors(*, queryset: QuerySet[Any], period: Period, limit: int,
             "latest_message": message[:MAX_ERROR_MESSAGE] if message is not None else None,
         })
     return {"data": data, **period.fields()}
-
-
-def _null_safe(field: str, value: Any) -> dict[str, Any]:
-    return {f"{field}__isnull": True} if value is None else {field: value}
 
 
 def metrics_versions(*, queryset: QuerySet[Any], period: Period, rollup_client: Client | None = None) -> dict[str, Any]:
