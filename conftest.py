@@ -87,13 +87,14 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
 
     from central_logger import dbguard
     from logs import rollups, spool
-    from tenants import auth_failures, resilience
+    from tenants import auth_failures, keycache, resilience
 
     settings.SPOOL_PATH = str(tmp_path / "spool.sqlite3")
     settings.SPOOL_DRAIN_INTERVAL = 0
     settings.ROLLUP_FLUSH_INTERVAL = 0  # tests fold the pending rollup rows explicitly
     dbguard.reset()
     resilience.forget_all()
+    keycache.forget_touches()
     auth_failures.reset()
     cache.clear()
     rollups.stored_cache.clear()
@@ -101,4 +102,5 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     spool.close_connections()
     dbguard.reset()
     resilience.forget_all()
+    keycache.forget_touches()
     auth_failures.reset()

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 from django.conf import settings
 from django.core.cache import cache
@@ -35,6 +36,9 @@ from tenants.models import ApiKey
 
 log = logging.getLogger(__name__)
 _PREFIX = "clk:apikey:v1:"
+# Per process: key prefix -> monotonic time before which this process does not ask the shared
+# marker again (touch_due). Plain dict operations are atomic under the GIL.
+_touch_asked_until: dict[str, float] = {}
 
 
 def _ttl() -> int:
@@ -90,7 +94,19 @@ def touch_due(api_key: ApiKey) -> bool:
         return True
     if api_key.last_used_at is not None and timezone.now() - api_key.last_used_at < dt.timedelta(seconds=interval):
         return False  # recorded recently: no need to ask the cache (the common case)
+    # The cached row's last_used_at stays old until the entry expires; without this memo every
+    # request of that stretch would ask the shared marker (a Redis round trip) and be told no.
+    now = time.monotonic()
+    if _touch_asked_until.get(api_key.prefix, 0.0) > now:
+        return False
     try:
-        return bool(cache.add(f"{_PREFIX}touched:{api_key.prefix}", 1, interval))
+        added = bool(cache.add(f"{_PREFIX}touched:{api_key.prefix}", 1, interval))
     except Exception:
         return True
+    _touch_asked_until[api_key.prefix] = now + interval
+    return added
+
+
+def forget_touches() -> None:
+    """Tests: forget which keys this process asked about."""
+    _touch_asked_until.clear()

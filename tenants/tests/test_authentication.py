@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import pytest
@@ -133,3 +134,23 @@ def test_database_never_holds_a_plaintext_key(db: Any) -> None:
     for plaintext in secrets:
         assert plaintext not in dump
         assert plaintext.split("_")[2] not in dump
+
+
+def test_a_process_asks_the_shared_last_used_marker_once_per_interval(alice: Tenant, settings: Any,
+                                                                       monkeypatch: Any) -> None:
+    """A cached key row keeps its old last_used_at until the entry expires; the process then
+    asks the shared marker once per API_KEY_LAST_USED_INTERVAL, not on every request."""
+    from tenants import keycache
+
+    settings.API_KEY_CACHE_SECONDS, settings.API_KEY_LAST_USED_INTERVAL = 300, 60
+    asked: list[str] = []
+    real_add = keycache.cache.add
+    monkeypatch.setattr(keycache.cache, "add", lambda key, *a, **k: asked.append(key) or real_add(key, *a, **k))
+    key = ApiKey.objects.get()
+    key.last_used_at = timezone.now() - dt.timedelta(minutes=3)
+    assert [keycache.touch_due(key) for _ in range(5)] == [True, False, False, False, False]
+    assert len(asked) == 1
+    clock = time.monotonic() + 61
+    monkeypatch.setattr(keycache.time, "monotonic", lambda: clock)
+    assert keycache.touch_due(key) is False  # the shared marker (60 s) is still there
+    assert len(asked) == 2
