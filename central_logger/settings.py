@@ -124,6 +124,8 @@ DB_CIRCUIT_OPEN_SECONDS = env.float("DB_CIRCUIT_OPEN_SECONDS", default=2.0)
 WORKER_WARMUP_SECONDS = env.float("WORKER_WARMUP_SECONDS", default=1.0)
 
 if DB_IS_POSTGRES:
+    # Django's backend with psycopg's C timestamp loader (central_logger/postgres/base.py).
+    DATABASES["default"]["ENGINE"] = "central_logger.postgres"
     options = DATABASES["default"].setdefault("OPTIONS", {})
     options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
     if DB_STATEMENT_TIMEOUT_MS:
@@ -150,7 +152,9 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
     replica_options = DATABASES["replica"].setdefault("OPTIONS", {})
     replica_options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
-    if DB_POOL and DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["replica"]["ENGINE"] = "central_logger.postgres"
+    if DB_POOL and DATABASES["replica"]["ENGINE"] == "central_logger.postgres":
         replica_options["pool"] = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE,
                                    "timeout": DB_POOL_TIMEOUT}
         DATABASES["replica"]["CONN_MAX_AGE"] = 0
