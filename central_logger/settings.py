@@ -113,6 +113,9 @@ DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.0)
 # Default statement_timeout of every PostgreSQL connection (reads, admin, commands), in ms;
 # 0 = none. Ingestion sets its own, shorter one per transaction (INGEST_DB_TIMEOUT_MS).
 DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
+# The metrics rollup's statements are prepared on the server (planned once per connection).
+# Set false behind PgBouncer in transaction mode older than 1.21 (no prepared statements).
+DB_PREPARED_STATEMENTS = _bool("DB_PREPARED_STATEMENTS", True)
 # Budget of PostgreSQL work in one ingestion request (auth included), in ms: past it the logs
 # go to the spool. Enforced on the server (SET LOCAL statement_timeout) and on the client
 # (central_logger/dbguard.py), well inside the real client's 3-second timeout.

@@ -4,7 +4,8 @@ Django registers its own timestamptz loader, a Python subclass of psycopg's pure
 every timestamp of every row is parsed in Python: about half the CPU of reading a 50-row list
 page (two timestamps a row). With USE_TZ and the session in UTC (Django sets both here), the
 C loader returns the same aware UTC datetimes, so each cursor gets it instead. Everything else
-is Django's backend (ENGINE = "central_logger.postgres"; vendor "postgresql").
+is Django's backend (ENGINE = "central_logger.postgres"; vendor "postgresql"), plus
+`fetch_prepared()` for statements worth preparing on the server.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.db.backends.postgresql import base
 
 try:
+    import psycopg
     from psycopg.postgres import adapters, types
     from psycopg.pq import Format
 
@@ -26,6 +28,9 @@ except ImportError:  # pragma: no cover - psycopg is a dependency
     _C_LOADER = None
 
 
+_NEVER = 2**62
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     def create_cursor(self, name: str | None = None) -> Any:
         return self._fast_timestamps(super().create_cursor(name))
@@ -34,3 +39,22 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if _C_LOADER is not None and settings.USE_TZ and self.timezone is dt.timezone.utc:
             cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _C_LOADER)
         return cursor
+
+    def fetch_prepared(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+        """Every row of `sql`, bound and prepared on the server (once per connection and
+        statement text), so PostgreSQL stops planning it on every request: for the hot, fixed
+        statements of the metrics rollup (logs/rollups.py). Django turns psycopg's automatic
+        preparation off for the sake of connection poolers; DB_PREPARED_STATEMENTS=false does
+        the same here (PgBouncer in transaction mode before 1.21). Placeholders need casts
+        where the type matters, as with any server-side binding."""
+        self.ensure_connection()
+        self.validate_thread_sharing()
+        self.validate_no_broken_transaction()
+        prepare = bool(settings.DB_PREPARED_STATEMENTS)
+        if prepare and self.connection.prepare_threshold is None:
+            # Django's None turns preparation off even when asked for; a threshold no query
+            # reaches keeps every other statement unprepared, as Django wants.
+            self.connection.prepare_threshold = _NEVER
+        with self.wrap_database_errors, self._fast_timestamps(psycopg.Cursor(self.connection)) as cursor:
+            cursor.execute(sql, params, prepare=prepare)
+            return cursor.fetchall()

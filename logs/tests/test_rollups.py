@@ -486,3 +486,16 @@ def test_a_hit_reads_no_stored_rollup_rows(alice: Tenant, settings: Any) -> None
     rollups.stored_cache.clear()
     reread = rollups.group_stats(client_id=alice.client.pk, start=period[0], end=period[1], group=None)[None]
     assert reread["count"] > before["count"] + 1000
+
+
+@pytest.mark.django_db
+def test_rollup_statements_are_prepared_on_the_server(alice: Tenant) -> None:
+    """After a few runs on a connection, psycopg prepares the rollup statement, so PostgreSQL
+    stops planning it on every request."""
+    ingest(alice, [random_body(random.Random(47), i) for i in range(20)])
+    for _ in range(6):
+        rollups.group_stats(client_id=alice.client.pk, start=T0, end=T0 + dt.timedelta(days=3), group=None,
+                            fractions=(0.5,))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE '%%logs_rollup_version%%'")
+        assert cursor.fetchone()[0] >= 1
