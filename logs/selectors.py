@@ -31,6 +31,7 @@ from django.db import connection
 from django.db.models import Aggregate, Avg, Count, F, FloatField, Max, Min, Q, QuerySet
 from django.db.models.functions import Trunc
 
+from central_logger.rows import fetch_dicts
 from logs import rollups
 from logs.models import Status
 from logs.pagination import ListParams, Pagination, order_by, paginate
@@ -43,6 +44,7 @@ ERROR_STATUSES = (Status.FAILED, Status.ERROR)
 ROLLUP_UNSUPPORTED_FILTERS = ("environment", "category", "workflow_version")
 MAX_EXPORT_METRIC_COLUMNS = 200
 MAX_ERROR_MESSAGE = 1000
+EXAMPLE_FIELDS = ("id", "executed_at", "workflow_error", "workflow_error_type", "workflow_error_node", "status")
 EXPORT_CHUNK_SIZE = 2000
 
 
@@ -351,8 +353,6 @@ def metrics_errors(*, queryset: QuerySet[Any], period: Period, limit: int,
     an error type or status FAILED/ERROR; null type/node form their own groups. Each with its
     count and the latest log (id, executed_at, first 1,000 characters of workflow_error).
     Sorted by count desc, then latest first; at most `limit` groups."""
-    failing = _in(queryset, period.start, period.end).filter(
-        Q(workflow_error_type__isnull=False) | Q(status__in=ERROR_STATUSES))
     if rollup_client is not None:
         groups = sorted(
             rollups.error_groups(client_id=rollup_client.pk, start=period.start, end=period.end),
@@ -361,6 +361,8 @@ def metrics_errors(*, queryset: QuerySet[Any], period: Period, limit: int,
                            g["workflow_error_node"] is not None, g["workflow_error_node"] or ""),
         )[:limit]
     else:
+        failing = _in(queryset, period.start, period.end).filter(
+            Q(workflow_error_type__isnull=False) | Q(status__in=ERROR_STATUSES))
         groups = list(
             failing.values("workflow_error_type", "workflow_error_node")
             .annotate(count=Count("pk"), latest=Max("executed_at"))
@@ -369,15 +371,17 @@ def metrics_errors(*, queryset: QuerySet[Any], period: Period, limit: int,
         )
     if not groups:
         return {"data": [], **period.fields()}
-    # One query for every group's latest example: the failing rows at the groups' latest
-    # timestamps (an index probe each), matched to their group here. One `IN` list rather than
-    # an OR of a (time, type, node) condition per group: building that Q cost ~9 ms of Python.
+    # One query for every group's latest example: the rows at the groups' latest timestamps (an
+    # index probe each; those timestamps lie in the period), matched to their group and kept
+    # when failing, here. One `IN` list rather than an OR of a (time, type, node, failing)
+    # condition per group: building that Q cost ~9 ms of Python.
     latest = {(g["workflow_error_type"], g["workflow_error_node"]): g["latest"] for g in groups}
     examples: dict[tuple[Any, Any], dict[str, Any]] = {}
-    for row in failing.filter(executed_at__in={g["latest"] for g in groups}).order_by("-executed_at", "-id").values(
-            "id", "executed_at", "workflow_error", "workflow_error_type", "workflow_error_node"):
+    at_latest = queryset.filter(executed_at__in={g["latest"] for g in groups}).order_by("-executed_at", "-id")
+    for row in fetch_dicts(at_latest, EXAMPLE_FIELDS):
         pair = (row["workflow_error_type"], row["workflow_error_node"])
-        if latest.get(pair) == row["executed_at"]:
+        failing = row["workflow_error_type"] is not None or row["status"] in ERROR_STATUSES
+        if failing and latest.get(pair) == row["executed_at"]:
             examples.setdefault(pair, row)
     data = []
     for g in groups:
