@@ -2,6 +2,7 @@
 # The metrics endpoints the shared harness has no scenario for (ours only): wrk at 16 connections
 # against bench_django (`make bench-fixture` first; keys from var/bench-targets.json, written by
 # `make bench` or `manage.py bench_load_fixture --keys-only --targets var/bench-targets.json`).
+# Each endpoint is run BENCH_RUNS times (default 3, DUR seconds each), rounds interleaved; medians.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HARNESS=${BENCH_HARNESS:-$(cd .. && pwd)/benchwork}
@@ -13,23 +14,39 @@ KEY=$(python3 -c "import json;print([t for t in json.load(open('var/bench-target
 GPID=$!
 trap 'kill $GPID 2>/dev/null || true' EXIT
 for _ in $(seq 30); do curl -sf http://127.0.0.1:8002/health >/dev/null && break; sleep 1; done
-run() {  # conc path
-  local out; out=$(mktemp)
-  BENCH_METHOD=GET BENCH_MODE=path BENCH_PATH="$2" BENCH_HEADERS="X-API-Key: $KEY" BENCH_OUT=$out \
+RUNS=${BENCH_RUNS:-3}
+RAW=$(mktemp -d)
+run() {  # conc path run-index: one wrk run, its JSON kept for the medians
+  local slug; slug=$(printf '%s' "$2" | tr -c 'a-zA-Z0-9' '_')
+  BENCH_METHOD=GET BENCH_MODE=path BENCH_PATH="$2" BENCH_HEADERS="X-API-Key: $KEY" BENCH_OUT="$RAW/$slug.$3.json" \
     wrk -t2 -c$1 -d${DUR:-15}s --timeout 30s -s "$HARNESS/load/wrk/bench.lua" http://127.0.0.1:8002 >/dev/null
-  python3 - "$out" "$1" "$2" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1])); s = r["duration_us"] / 1e6
-lat = r.get("latency_us", r.get("latency", {}))
-def p(q):
-    for k in (f"p{q}", str(q), q):
-        if isinstance(lat, dict) and k in lat: return lat[k] / 1000
-    return float("nan")
-print(f"| {sys.argv[3]} | c{sys.argv[2]} | {r['requests']/s:.1f} | {p(50):.1f} | {p(99):.1f} | {r.get('status')} |")
-PY
 }
-echo "| path | conc | req/s | p50 ms | p99 ms | statuses |"
-for path in "/api/v1/metrics/timeseries" "/api/v1/metrics/timeseries?days=90" "/api/v1/metrics/errors" "/api/v1/metrics/errors?days=90" "/api/v1/metrics/versions" "/api/v1/metrics/overview" "/api/v1/metrics/timeseries?days=90&interval=hour"; do
-  run 16 "$path"
+PATHS=("/api/v1/metrics/timeseries" "/api/v1/metrics/timeseries?days=90" "/api/v1/metrics/errors"
+       "/api/v1/metrics/errors?days=90" "/api/v1/metrics/versions" "/api/v1/metrics/overview"
+       "/api/v1/metrics/timeseries?days=90&interval=hour")
+# Rounds interleave the endpoints, so a noisy stretch of the machine touches all of them alike.
+for i in $(seq "$RUNS"); do
+  for path in "${PATHS[@]}"; do run 16 "$path" "$i"; done
 done
-
+python3 - "$RAW" "$RUNS" "${PATHS[@]}" <<'PY'
+import json, statistics, sys
+raw, runs, paths = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def lat(r, q):
+    l = r.get("latency_us", r.get("latency", {}))
+    for k in (f"p{q}", str(q), q):
+        if isinstance(l, dict) and k in l: return l[k] / 1000
+    return float("nan")
+print(f"Medians of {runs} runs, c16.\n")
+print("| path | conc | req/s | p50 ms | p99 ms | statuses (all runs) |")
+print("|---|---|---:|---:|---:|---|")
+for path in paths:
+    slug = "".join(c if c.isalnum() else "_" for c in path)
+    rs = [json.load(open(f"{raw}/{slug}.{i}.json")) for i in range(1, runs + 1)]
+    statuses = {}
+    for r in rs:
+        for k, v in (r.get("status") or {}).items(): statuses[k] = statuses.get(k, 0) + v
+    rate = statistics.median(r["requests"] / (r["duration_us"] / 1e6) for r in rs)
+    print(f"| {path} | c16 | {rate:.1f} | {statistics.median(lat(r, 50) for r in rs):.1f} | "
+          f"{statistics.median(lat(r, 99) for r in rs):.1f} | {statuses} |")
+PY
+rm -rf "$RAW"
