@@ -223,9 +223,10 @@ def test_rebuild_rollups_unknown_client_fails(db: Any) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_rollup_stays_exact_under_concurrent_writers_and_deletes(db: Any) -> None:
-    """Four writer threads (with overlapping retries), a deleting thread and two flushers folding
-    pending rows in small batches, each on its own connection: afterwards the stored rollup
-    equals a recount."""
+    """Four writer threads (with overlapping retries), a deleting thread, two flushers folding
+    pending rows in small batches and two readers filling the process's rollup cache, each on
+    its own connection: afterwards the stored rollup equals a recount, and the answers (from
+    whatever the readers left cached) equal a fresh read."""
     from conftest import make_tenant
     tenant = make_tenant("busy")
     client = tenant.client
@@ -264,11 +265,22 @@ def test_rollup_stays_exact_under_concurrent_writers_and_deletes(db: Any) -> Non
         finally:
             connections.close_all()
 
+    period = (T0, T0 + dt.timedelta(days=6, hours=3, minutes=20))
+
+    def reader() -> None:
+        try:
+            while writing.is_set():
+                _all_figures(client.pk, *period)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
     # Writers overlap (bodies 0-299 are sent twice by different threads: idempotent retries).
     threads = [threading.Thread(target=writer, args=(bodies[a:b],))
                for a, b in ((0, 150), (100, 250), (200, 350), (0, 400))]
     threads.append(threading.Thread(target=deleter))
-    flushers = [threading.Thread(target=flusher) for _ in range(2)]
+    flushers = [threading.Thread(target=flusher) for _ in range(2)] + [threading.Thread(target=reader) for _ in range(2)]
     writing.set()
     for t in threads + flushers:
         t.start()
@@ -278,6 +290,10 @@ def test_rollup_stays_exact_under_concurrent_writers_and_deletes(db: Any) -> Non
     for t in flushers:
         t.join(timeout=60)
     assert not errors, errors
+    assert rollups.stored_cache.misses > 0
+    cached = _all_figures(client.pk, *period)
+    rollups.stored_cache.clear()
+    assert cached == _all_figures(client.pk, *period)
     stored, recount = stored_vs_recount(client.pk)
     assert stored == recount
     assert WorkflowLog.objects.filter(client=client).count() > 250
