@@ -73,6 +73,11 @@ def available() -> bool:
     return connection.vendor == "postgresql"
 
 
+def enabled() -> bool:
+    """Reads are answered from the rollup: it exists and METRICS_USE_ROLLUPS is on."""
+    return available() and settings.METRICS_USE_ROLLUPS
+
+
 def bin_value(b: int) -> float:
     """The execution time a histogram bin stands for (its geometric middle; 0 for bin 0)."""
     return 0.0 if b <= 0 else MIN_SECONDS * GROWTH ** (b - 0.5)
@@ -289,14 +294,14 @@ stored_cache = _StoredCache()
 
 
 def _key_function(group: str) -> Any:
-    """The group key of a summed row (kind, bucket, dim1, dim2)."""
+    """The group key of a summed row, from its (bucket, dim1, dim2)."""
     if group.startswith("bucket:"):
-        return lambda kind, b, dim1, dim2: b.astimezone(UTC)
+        return lambda b, dim1, dim2: b.astimezone(UTC)
     return {
-        "period": lambda kind, b, dim1, dim2: None,
-        "category": lambda kind, b, dim1, dim2: dim1,
-        "workflow_version": lambda kind, b, dim1, dim2: dim1,
-        "errors": lambda kind, b, dim1, dim2: (dim1, dim2),
+        "period": lambda b, dim1, dim2: None,
+        "category": lambda b, dim1, dim2: dim1,
+        "workflow_version": lambda b, dim1, dim2: dim1,
+        "errors": lambda b, dim1, dim2: (dim1, dim2),
     }[group]
 
 
@@ -304,7 +309,7 @@ def _summarize(rows: list[tuple[Any, ...]], group: str) -> dict[Any, _Group]:
     key_of = _key_function(group)
     groups: dict[Any, _Group] = {}
     for kind, b, dim1, dim2, status, bin_, n, time_n, time_sum, first_at, last_at in rows:
-        key = key_of(kind, b, dim1, dim2)
+        key = key_of(b, dim1, dim2)
         g = groups.get(key)
         if g is None:
             g = groups[key] = _Group()

@@ -63,10 +63,11 @@ def log_list(*, queryset: QuerySet[Any], params: ListParams,
 ROLLUP_COUNT_FILTERS = frozenset({"status", "category", "workflow_version", "start_date", "end_date"})
 
 
-def log_count_from_rollup(*, client: Client, filters: dict[str, Any]) -> Callable[[], int] | None:
+def log_count_from_rollup(*, client: Client | None, filters: dict[str, Any]) -> Callable[[], int] | None:
     """The exact total of a list filtered by `filters` (the parsed list parameters), read from
-    the metrics rollup, or None when the rollup has no dimension for some filter."""
-    if not (rollups.available() and settings.METRICS_USE_ROLLUPS):
+    the metrics rollup, or None when the rollup has no dimension for some filter (or `client`
+    is None: the viewset narrows the tenant's scope)."""
+    if client is None or not rollups.enabled():
         return None
     # Parameters sent empty parse to None; metric_conditions is a list, empty without metrics.* filters.
     sent = {name: value for name, value in filters.items() if value is not None and value != []}
@@ -245,12 +246,13 @@ def _empty_stats() -> Stats:
 
 # --- metrics --------------------------------------------------------------------------------------
 
-def metrics_rollup_client(*, client: Client, query: Any) -> Client | None:
+def metrics_rollup_client(*, client: Client | None, query: Any) -> Client | None:
     """The client whose rollup can answer this metrics request, or None to scan its logs.
 
     The rollup has no environment / category / version dimension for filtering, so any of
-    those filters means a scan of the (already filtered) queryset."""
-    if not (rollups.available() and settings.METRICS_USE_ROLLUPS):
+    those filters means a scan of the (already filtered) queryset. `client` is None when the
+    viewset narrows the tenant's scope (TenantScopedViewSet.unnarrowed_client)."""
+    if client is None or not rollups.enabled():
         return None
     if any(str(query.get(name, "")).strip() for name in ROLLUP_UNSUPPORTED_FILTERS):
         return None

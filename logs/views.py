@@ -245,7 +245,7 @@ class LogViewSet(TenantScopedViewSet):
             lambda: validated_filters(LogFilterSet, request.query_params, self.get_queryset()),
             lambda: parse_list_params(request.query_params),
         )
-        count = selectors.log_count_from_rollup(client=request_client(request), filters=filters)
+        count = selectors.log_count_from_rollup(client=self.unnarrowed_client(), filters=filters)
         rows, pagination = selectors.log_list(queryset=queryset, params=params, count=count)
         return Response({"data": rows, "pagination": pagination})
 
@@ -315,7 +315,7 @@ class MetricsViewSet(TenantScopedViewSet):
 
     def _rollup(self, request: Request) -> Any:
         """The client whose metrics rollup answers this request (None: scan the logs)."""
-        return selectors.metrics_rollup_client(client=request_client(request), query=request.query_params)
+        return selectors.metrics_rollup_client(client=self.unnarrowed_client(), query=request.query_params)
 
     @extend_schema(
         operation_id="metrics_overview",

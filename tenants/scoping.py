@@ -33,7 +33,7 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     scoped_model: type[Model]
     lookup_value_regex = "[^/]+"
 
-    _sealed = ("get_queryset", "get_object", "get_object_values")
+    _sealed = ("get_queryset", "get_object", "get_object_values", "unnarrowed_client")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -69,11 +69,10 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
         """The object as a dict of `columns` (no model instance: the cheaper read for an API
         answer), from the same scoped queryset as get_object()."""
         pk = self._lookup_pk()
-        if type(self).narrow_queryset is TenantScopedViewSet.narrow_queryset and \
-                connections[router.db_for_read(self.scoped_model)].vendor == "postgresql":
+        client = self.unnarrowed_client()
+        if client is not None and connections[router.db_for_read(self.scoped_model)].vendor == "postgresql":
             # Nothing narrows the scope: the same tenant + id condition, precompiled.
-            row = fetch_one_for_client(self.scoped_model, client_id=request_client(self.request).pk, pk=pk,
-                                       columns=columns)
+            row = fetch_one_for_client(self.scoped_model, client_id=client.pk, pk=pk, columns=columns)
         else:
             rows = fetch_dicts(self.get_queryset().filter(pk=pk)[:1], columns)
             row = rows[0] if rows else None
@@ -81,3 +80,12 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
             raise Http404
         self.check_object_permissions(self.request, row)
         return row
+
+    def unnarrowed_client(self) -> Client | None:
+        """The caller's client when this viewset's scope is the whole tenant (nothing narrows
+        it), for reads answered by per-client statements or aggregates rather than by
+        get_queryset() (the detail's precompiled statement, the metrics rollup, list totals);
+        None when a narrower scope must be honoured, so those reads use the scoped queryset."""
+        if type(self).narrow_queryset is TenantScopedViewSet.narrow_queryset:
+            return request_client(self.request)
+        return None
