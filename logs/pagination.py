@@ -142,6 +142,17 @@ def decode_cursor(token: str, ordering: str) -> CursorPosition:
 
 # --- ordering and keyset segments ---------------------------------------------------------------
 
+def order_by_sql(ordering: str) -> str:
+    """`order_by()` as SQL, for hand-written page reads: the same columns, directions and NULLS."""
+    field, desc = _sort_field(ordering), ordering.startswith("-")
+    column = connection.ops.quote_name(field)
+    if field == "executed_at":
+        return f"{column} DESC, id DESC" if desc else f"{column} ASC, id ASC"
+    if desc:
+        return f"{column} DESC NULLS LAST, id DESC"
+    return f"{column} ASC NULLS FIRST, id ASC"
+
+
 def order_by(ordering: str) -> list[OrderBy]:
     field, desc = _sort_field(ordering), ordering.startswith("-")
     if field == "executed_at":
@@ -197,13 +208,17 @@ def bounded_count(queryset: QuerySet[Any], limit: int) -> tuple[int, bool]:
     return max(counted, estimate or 0), False
 
 
-def paginate(queryset: QuerySet[Any], params: ListParams, columns: tuple[str, ...], *,
-             count: Callable[[], int] | None = None) -> tuple[list[dict[str, Any]], Pagination]:
-    """One page of `queryset` (already filtered) as dicts of `columns`, and its pagination block.
-    `count`, when given, returns the exact total (else it is counted up to a bound)."""
-    ordering = order_by(params.ordering)
+def paginate(filtered: Callable[[], QuerySet[Any]], params: ListParams, columns: tuple[str, ...], *,
+             count: Callable[[], int] | None = None,
+             read_page: Callable[[int, int], list[dict[str, Any]]] | None = None,
+             ) -> tuple[list[dict[str, Any]], Pagination]:
+    """One page of the filtered rows (`filtered()`: the queryset, built only when needed) as dicts
+    of `columns`, and its pagination block. `count`, when given, returns the exact total (else it
+    is counted up to a bound). `read_page(offset, limit)`, when given, reads a numbered page
+    without the ORM (the same rows in the same order)."""
     size = params.page_size
     if params.cursor_mode:
+        queryset, ordering = filtered(), order_by(params.ordering)
         rows: list[dict[str, Any]] = []
         for segment in keyset_segments(params.ordering, params.after):
             need = size + 1 - len(rows)
@@ -218,13 +233,16 @@ def paginate(queryset: QuerySet[Any], params: ListParams, columns: tuple[str, ..
 
     assert params.page is not None
     offset = (params.page - 1) * size
-    rows = fetch_dicts(queryset.order_by(*ordering)[offset: offset + size], columns)
+    if read_page is not None:
+        rows = read_page(offset, size)
+    else:
+        rows = fetch_dicts(filtered().order_by(*order_by(params.ordering))[offset: offset + size], columns)
     if len(rows) < size and (rows or params.page == 1):
         total, exact = offset + len(rows), True  # a short page tells the total: no count needed
     elif count is not None:
         total, exact = count(), True
     else:
-        total, exact = bounded_count(queryset, settings.LIST_COUNT_EXACT_LIMIT)
+        total, exact = bounded_count(filtered(), settings.LIST_COUNT_EXACT_LIMIT)
     return rows, Pagination(page=params.page, page_size=size, total=total,
                             pages=math.ceil(total / size) if total else 0,
                             total_is_exact=exact, next_cursor=None)

@@ -241,12 +241,13 @@ class LogViewSet(TenantScopedViewSet):
         responses={200: LogListSerializer, **error_responses(*READ_ERRORS)},
     )
     def list(self, request: Request) -> Response:
-        (queryset, filters), params = collect_errors(
+        (filterset, filters), params = collect_errors(
             lambda: validated_filters(LogFilterSet, request.query_params, self.get_queryset()),
             lambda: parse_list_params(request.query_params),
         )
-        count = selectors.log_count_from_rollup(client=self.unnarrowed_client(), filters=filters)
-        rows, pagination = selectors.log_list(queryset=queryset, params=params, count=count)
+        client = self.unnarrowed_client()
+        count = selectors.log_count_from_rollup(client=client, filters=filters)
+        rows, pagination = selectors.log_list(filterset=filterset, client=client, params=params, count=count)
         return Response({"data": rows, "pagination": pagination})
 
     @extend_schema(
