@@ -395,8 +395,15 @@ def metrics_errors(*, queryset: QuerySet[Any], period: Period, limit: int,
     # condition per group: building that Q cost ~9 ms of Python.
     latest = {(g["workflow_error_type"], g["workflow_error_node"]): g["latest"] for g in groups}
     examples: dict[tuple[Any, Any], dict[str, Any]] = {}
-    at_latest = queryset.filter(executed_at__in={g["latest"] for g in groups}).order_by("-executed_at", "-id")
-    for row in fetch_dicts(at_latest, EXAMPLE_FIELDS):
+    instants = {g["latest"] for g in groups}
+    if rollup_client is not None:  # the tenant's logs, unfiltered: no ORM query to compile
+        candidates = fetch_page_for_client(
+            WorkflowLog, client_id=rollup_client.pk, where="executed_at = ANY(%s)", params=[list(instants)],
+            order_by=order_by_sql("-executed_at"), columns=EXAMPLE_FIELDS)
+    else:
+        candidates = fetch_dicts(queryset.filter(executed_at__in=instants).order_by("-executed_at", "-id"),
+                                 EXAMPLE_FIELDS)
+    for row in candidates:
         pair = (row["workflow_error_type"], row["workflow_error_node"])
         failing = row["workflow_error_type"] is not None or row["status"] in ERROR_STATUSES
         if failing and latest.get(pair) == row["executed_at"]:

@@ -247,15 +247,18 @@ def test_other_tenants_logs_never_count(bob: Tenant, logs: dict[str, str]) -> No
 
 
 @pytest.mark.parametrize("use_rollups", [True, False], ids=["rollup", "scan"])
-def test_error_example_is_a_failing_log_even_beside_a_newer_success(alice: Tenant, settings: Any,
+def test_error_example_is_a_failing_log_even_beside_a_newer_success(alice: Tenant, bob: Tenant, settings: Any,
                                                                     use_rollups: bool) -> None:
     """The latest example of the (no type, no node) group is the FAILED log, not the SUCCESS
-    stored later at the same instant (same pair, higher id), which is not an error."""
+    stored later at the same instant (same pair, higher id), which is not an error; nor another
+    tenant's failing log of that instant."""
     settings.METRICS_USE_ROLLUPS = use_rollups
     (failed,) = ingest(alice, log_body(executed_at="2026-05-05T10:00:00Z", status="FAILED",
                                        workflow_error="boom", workflow_error_type=None, workflow_error_node=None))
     ingest(alice, log_body(executed_at="2026-05-05T10:00:00Z", status="SUCCESS",
                            workflow_error=None, workflow_error_type=None, workflow_error_node=None))
+    ingest(bob, log_body(executed_at="2026-05-05T10:00:00Z", status="FAILED",
+                         workflow_error="bob's", workflow_error_type=None, workflow_error_node=None))
     body = alice.api.get(f"{BASE}/errors?start_date=2026-05-01&end_date=2026-05-10").json()
     assert [(g["workflow_error_type"], g["count"], g["latest_log_id"], g["latest_message"]) for g in body["data"]] == [
         (None, 1, failed, "boom")]
