@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from django.utils.functional import SimpleLazyObject
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import status
@@ -242,7 +243,7 @@ class LogViewSet(TenantScopedViewSet):
     )
     def list(self, request: Request) -> Response:
         (filterset, filters), params = collect_errors(
-            lambda: validated_filters(LogFilterSet, request.query_params, self.get_queryset()),
+            lambda: validated_filters(LogFilterSet, request.query_params, self.lazy_queryset()),
             lambda: parse_list_params(request.query_params),
         )
         client = self.unnarrowed_client()
@@ -308,11 +309,13 @@ class MetricsViewSet(TenantScopedViewSet):
     def _scope(self, request: Request, *extra: Any) -> list[Any]:
         """The period, the tenant's logs narrowed by the metrics filters, and any extra parsed
         parameters; every bad parameter reported in one 400."""
-        return collect_errors(
+        period, (filterset, _filters), *parsed = collect_errors(
             lambda: parse_period(request.query_params, now=timezone.now()),
-            lambda: validated_filterset(MetricsFilterSet, request.query_params, self.get_queryset()),
+            lambda: validated_filters(MetricsFilterSet, request.query_params, self.lazy_queryset()),
             *extra,
         )
+        # Built on first use: requests the rollup answers never read the logs' queryset.
+        return [period, SimpleLazyObject(lambda: filterset.qs), *parsed]
 
     def _rollup(self, request: Request) -> Any:
         """The client whose metrics rollup answers this request (None: scan the logs)."""

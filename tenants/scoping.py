@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connections, router
 from django.db.models import Model, QuerySet
 from django.http import Http404
+from django.utils.functional import SimpleLazyObject
 from rest_framework import exceptions, viewsets
 from rest_framework.request import Request
 
@@ -33,7 +34,7 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     scoped_model: type[Model]
     lookup_value_regex = "[^/]+"
 
-    _sealed = ("get_queryset", "get_object", "get_object_values", "unnarrowed_client")
+    _sealed = ("get_queryset", "lazy_queryset", "get_object", "get_object_values", "unnarrowed_client")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -50,6 +51,12 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
             return self.scoped_model.objects.none()  # type: ignore[attr-defined]
         scoped = self.scoped_model.objects.for_client(request_client(self.request))  # type: ignore[attr-defined]
         return self.narrow_queryset(scoped)
+
+    def lazy_queryset(self) -> QuerySet[Any]:
+        """`get_queryset()`, built on first use. For reads that validate filters against the
+        scope but are often answered without it (by the rollup or a hand-written statement via
+        `unnarrowed_client()`): building an ORM filter costs CPU that such a request never uses."""
+        return SimpleLazyObject(self.get_queryset)  # type: ignore[return-value]
 
     def _lookup_pk(self) -> uuid.UUID:
         raw = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")

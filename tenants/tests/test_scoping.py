@@ -8,7 +8,7 @@ import pytest
 from rest_framework.test import APIRequestFactory
 
 from conftest import Tenant
-from logs.tests.factories import ingest, log_body
+from logs.tests.factories import ingest, log_body, recent_log
 from logs.views import LogViewSet
 from tenants.scoping import TenantScopedViewSet
 
@@ -49,3 +49,23 @@ def test_a_narrowed_scope_is_honoured_by_detail_and_list_totals(alice: Tenant, b
     narrowed = _call(alice, FailedOnly, "list", "/?page_size=1").data["pagination"]
     assert (whole["total"], narrowed["total"]) == (4, 3)
     assert _call(alice, FailedOnly, "list", "/?page_size=1&status=SUCCESS").data["pagination"]["total"] == 0
+
+
+@pytest.mark.postgres_only
+def test_the_scoped_queryset_is_built_only_when_a_read_needs_it(alice: Tenant, bob: Tenant, monkeypatch: Any) -> None:
+    """Reads answered by the rollup or a hand-written tenant statement skip building the ORM
+    scope (lazy_queryset); reads that need it still get the tenant's scope, and only it."""
+    ingest(alice, recent_log(2, status="FAILED", environment="production", event_id="a"))
+    ingest(bob, recent_log(2, status="FAILED", environment="production", event_id="b"))
+    built = []
+    real = TenantScopedViewSet.get_queryset
+    monkeypatch.setattr(TenantScopedViewSet, "get_queryset", lambda self: built.append(1) or real(self))
+    for path in ("/api/v1/metrics/overview?days=90", "/api/v1/metrics/errors?days=90",
+                 "/api/v1/logs?status=FAILED", "/api/v1/logs?page_size=1"):
+        assert alice.api.get(path).status_code == 200, path
+    assert built == []
+    for path, total in (("/api/v1/metrics/overview?days=90&environment=production", "total_tickets"),
+                        ("/api/v1/logs?q=234", None), ("/api/v1/logs?cursor=", None)):
+        body = alice.api.get(path).json()
+        assert (body[total] if total else len(body["data"])) == 1, path
+    assert len(built) == 3
