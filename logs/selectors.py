@@ -397,9 +397,13 @@ def metrics_errors(*, queryset: QuerySet[Any], period: Period, limit: int,
     examples: dict[tuple[Any, Any], dict[str, Any]] = {}
     instants = {g["latest"] for g in groups}
     if rollup_client is not None:  # the tenant's logs, unfiltered: no ORM query to compile
+        # One array literal of ISO instants: quoting a list of datetimes one by one on the
+        # client cost ~0.4 ms for 37 groups. ISO timestamps hold no character that needs
+        # quoting in an array literal, and keep their microseconds.
+        instants_literal = "{" + ",".join(instant.isoformat() for instant in instants) + "}"
         candidates = fetch_page_for_client(
-            WorkflowLog, client_id=rollup_client.pk, where="executed_at = ANY(%s)", params=[list(instants)],
-            order_by=order_by_sql("-executed_at"), columns=EXAMPLE_FIELDS)
+            WorkflowLog, client_id=rollup_client.pk, where="executed_at = ANY(%s::timestamptz[])",
+            params=[instants_literal], order_by=order_by_sql("-executed_at"), columns=EXAMPLE_FIELDS)
     else:
         candidates = fetch_dicts(queryset.filter(executed_at__in=instants).order_by("-executed_at", "-id"),
                                  EXAMPLE_FIELDS)

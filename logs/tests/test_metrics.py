@@ -251,13 +251,13 @@ def test_error_example_is_a_failing_log_even_beside_a_newer_success(alice: Tenan
                                                                     use_rollups: bool) -> None:
     """The latest example of the (no type, no node) group is the FAILED log, not the SUCCESS
     stored later at the same instant (same pair, higher id), which is not an error; nor another
-    tenant's failing log of that instant."""
+    tenant's failing log of that instant (to the microsecond)."""
     settings.METRICS_USE_ROLLUPS = use_rollups
-    (failed,) = ingest(alice, log_body(executed_at="2026-05-05T10:00:00Z", status="FAILED",
+    (failed,) = ingest(alice, log_body(executed_at="2026-05-05T10:00:00.123456Z", status="FAILED",
                                        workflow_error="boom", workflow_error_type=None, workflow_error_node=None))
-    ingest(alice, log_body(executed_at="2026-05-05T10:00:00Z", status="SUCCESS",
+    ingest(alice, log_body(executed_at="2026-05-05T10:00:00.123456Z", status="SUCCESS",
                            workflow_error=None, workflow_error_type=None, workflow_error_node=None))
-    ingest(bob, log_body(executed_at="2026-05-05T10:00:00Z", status="FAILED",
+    ingest(bob, log_body(executed_at="2026-05-05T10:00:00.123456Z", status="FAILED",
                          workflow_error="bob's", workflow_error_type=None, workflow_error_node=None))
     body = alice.api.get(f"{BASE}/errors?start_date=2026-05-01&end_date=2026-05-10").json()
     assert [(g["workflow_error_type"], g["count"], g["latest_log_id"], g["latest_message"]) for g in body["data"]] == [
