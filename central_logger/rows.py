@@ -39,58 +39,55 @@ def fetch_dicts(queryset: QuerySet[Any], columns: tuple[str, ...]) -> list[dict[
     return [_decoded(dict(zip(columns, row)), json_columns) for row in rows]
 
 
-_ONE_ROW_SQL: dict[tuple[type[Model], tuple[str, ...], str], str] = {}
+_TENANT_SELECT: dict[tuple[type[Model], tuple[str, ...], str], str] = {}
+
+
+def _tenant_rows(model: type[Model], columns: tuple[str, ...], condition: str, params: list[Any],
+                 *, client_id: int) -> list[tuple[Any, ...]]:
+    """Rows of `SELECT columns FROM model's table WHERE client = %s AND condition`, on the
+    database the router reads `model` from. The tenant condition is part of every such
+    statement, like `for_client()`; `condition` comes from code (placeholders only, every value
+    in `params`). The SELECT ... WHERE prefix is built once per (model, columns, database).
+    PostgreSQL only (other backends need the ORM's value converters)."""
+    db = router.db_for_read(model)
+    connection = connections[db]
+    if connection.vendor != "postgresql":
+        raise NotImplementedError
+    key = (model, columns, db)
+    prefix = _TENANT_SELECT.get(key)
+    if prefix is None:
+        meta, quote = model._meta, connection.ops.quote_name
+        select = ", ".join(quote(meta.get_field(name).column) for name in columns)
+        prefix = f"SELECT {select} FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('client').column)} = %s"
+        _TENANT_SELECT[key] = prefix
+    with connection.cursor() as cursor:
+        cursor.execute(f"{prefix} AND {condition}", [client_id, *params])
+        return cursor.fetchall()
 
 
 def fetch_one_for_client(model: type[Model], *, client_id: int, pk: Any,
                          columns: tuple[str, ...]) -> dict[str, Any] | None:
     """One row of `model` by primary key AND tenant, as a dict of `columns`; None when absent.
 
-    The SQL is built once per (model, columns): compiling a 22-column ORM query cost about
-    half the CPU of `GET /api/v1/logs/{id}`. The tenant condition is part of the statement, like
-    `for_client()`. PostgreSQL only (other backends need the ORM's value converters).
+    Compiling a 22-column ORM query cost about half the CPU of `GET /api/v1/logs/{id}`.
     """
-    db = router.db_for_read(model)
-    connection = connections[db]
-    if connection.vendor != "postgresql":
-        raise NotImplementedError
-    key = (model, columns, db)
-    sql = _ONE_ROW_SQL.get(key)
-    if sql is None:
-        meta, quote = model._meta, connection.ops.quote_name
-        select = ", ".join(quote(meta.get_field(name).column) for name in columns)
-        sql = (f"SELECT {select} FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('client').column)} = %s "
-               f"AND {quote(meta.pk.column)} = %s LIMIT 1")
-        _ONE_ROW_SQL[key] = sql
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [client_id, pk])
-        row = cursor.fetchone()
-    if row is None:
+    rows = _tenant_rows(model, columns, f'"{model._meta.pk.column}" = %s LIMIT 1', [pk], client_id=client_id)
+    if not rows:
         return None
-    return _decoded(dict(zip(columns, row)), JSON_FIELDS.intersection(columns))
+    return _decoded(dict(zip(columns, rows[0])), JSON_FIELDS.intersection(columns))
 
 
 def fetch_page_for_client(model: type[Model], *, client_id: int, where: str, params: list[Any], order_by: str,
                           columns: tuple[str, ...], offset: int = 0, limit: int | None = None,
                           ) -> list[dict[str, Any]]:
     """A page of `model`'s rows of one tenant, as dicts of `columns`: `WHERE client = %s AND
-    (where) ORDER BY order_by LIMIT limit OFFSET offset` (no limit: every row), written by hand.
+    (where) ORDER BY order_by LIMIT limit OFFSET offset` (no limit: every row).
 
-    For the list's common filters (logs.filters.LogFilterSet.where_sql): compiling the ORM query
-    of a page cost more CPU than PostgreSQL spent answering it. `where` and `order_by` come from
-    code (placeholders only; every value is in `params`); the tenant condition is added here,
-    like `for_client()`. PostgreSQL only.
+    For the list's common filters (logs.filters.LogFilterSet.where_sql) and the errors'
+    examples: compiling the ORM query of a page cost more CPU than PostgreSQL spent answering
+    it. `where` and `order_by` come from code (placeholders only; every value is in `params`).
     """
-    db = router.db_for_read(model)
-    connection = connections[db]
-    if connection.vendor != "postgresql":
-        raise NotImplementedError
-    meta, quote = model._meta, connection.ops.quote_name
-    select = ", ".join(quote(meta.get_field(name).column) for name in columns)
-    sql = (f"SELECT {select} FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('client').column)} = %s"
-           + (f" AND {where}" if where else "") + f" ORDER BY {order_by} LIMIT %s OFFSET %s")
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [client_id, *params, limit, offset])  # LIMIT NULL: no limit
-        rows = cursor.fetchall()
+    condition = f"({where or 'TRUE'}) ORDER BY {order_by} LIMIT %s OFFSET %s"
+    rows = _tenant_rows(model, columns, condition, [*params, limit, offset], client_id=client_id)  # LIMIT NULL: all
     json_columns = JSON_FIELDS.intersection(columns)
     return [_decoded(dict(zip(columns, row)), json_columns) for row in rows]
