@@ -3,9 +3,11 @@
 `log_accept_many()` is what the ingestion endpoints call. It gives every log its UUIDv7 id up
 front, then tries `services.log_ingest_many()` inside one transaction bounded twice: on the
 server by `SET LOCAL statement_timeout` and on the client by `dbguard.db_deadline` (the whole
-request's budget, `INGEST_DB_TIMEOUT_MS`). If PostgreSQL cannot be reached or does not answer
-in time, the same logs, with the same ids, go to the local spool (logs/spool.py) and the
-answer is 202. The spool drainer later inserts them exactly once, by id.
+request's budget, `INGEST_DB_TIMEOUT_MS`). A single log outside any transaction takes
+`services.log_ingest_one_committed()`: the same transaction and bounds in one round trip.
+If PostgreSQL cannot be reached or does not answer in time, the same logs, with the same ids,
+go to the local spool (logs/spool.py) and the answer is 202. The spool drainer later inserts
+them exactly once, by id.
 
 Idempotency across the two stores: while the spool holds logs, an incoming event_id is also
 looked up there, so a retry during (or just after) an outage answers with the spooled id
@@ -46,6 +48,12 @@ def _set_ingest_statement_timeout() -> None:
 
 def _to_database(client: Client, items: list[dict[str, Any] | None], load_duplicates: bool
                  ) -> list[services.ItemResult | None]:
+    if len(items) == 1 and items[0] is not None:
+        # The single-log endpoint: one round trip when not already in a transaction.
+        stored = services.log_ingest_one_committed(client=client, fields=items[0],
+                                                   timeout_ms=settings.INGEST_DB_TIMEOUT_MS)
+        if stored is not None:
+            return [stored]
     with transaction.atomic():
         _set_ingest_statement_timeout()
         results = services.log_ingest_many(client=client, items=items)

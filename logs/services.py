@@ -1,6 +1,7 @@
 """Log ingestion: from validated field values to durable rows, idempotently."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import uuid
@@ -165,6 +166,18 @@ _INSERT_ONE_SQL = (
 )
 
 
+# One log outside any transaction (the single-log endpoint, in production): BEGIN, the ingestion
+# timeout, the INSERT and COMMIT as one simple-protocol query, one round trip instead of four
+# (Django's atomic block, SET LOCAL, INSERT, COMMIT). Parameters are bound on the client, which
+# for 23 scalars is cheap (libpq quotes the JSON text); several statements in one call need it.
+_INSERT_ONE_COMMITTED_SQL = (
+    "BEGIN; SET LOCAL statement_timeout = {timeout}; "
+    f"INSERT INTO {WorkflowLog._meta.db_table} ({', '.join(name for name, _ in _PG_COLUMNS)}) VALUES ("
+    + ", ".join(f"%s::{kind}" for _name, kind in _PG_COLUMNS) + ") "
+    "ON CONFLICT (client_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id; COMMIT"
+)
+
+
 def _json_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -242,15 +255,53 @@ def _row(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     return row
 
 
+def _one_row_params(client: Client, row: dict[str, Any], now: dt.datetime) -> list[Any]:
+    return [
+        client.pk if name == "client_id" else now if name == "created_at"
+        else _json_text(row.get(name)) if kind == "jsonb" else row.get(name)
+        for name, kind in _PG_COLUMNS
+    ]
+
+
+def log_ingest_one_committed(*, client: Client, fields: dict[str, Any], timeout_ms: int) -> ItemResult | None:
+    """Store one validated log in a transaction of its own, in one round trip, with the server
+    bounding it to `timeout_ms` (SET LOCAL statement_timeout, as the transactional path does).
+
+    Returns the `created` result, or None when this path does not apply: not PostgreSQL, inside
+    a transaction (tests, or a caller's atomic block: a COMMIT here would end theirs), or the
+    tenant already stored the log's event_id. The caller then takes `log_ingest_many()` in a
+    transaction, which tells the duplicate. Database errors are raised as Django's, after the
+    failed transaction is rolled back, so the pooled connection goes back clean.
+    """
+    if connection.vendor != "postgresql" or connection.in_atomic_block or not connection.get_autocommit():
+        return None
+    now = timezone.now()
+    row = _row(fields, now)
+    sql = _INSERT_ONE_COMMITTED_SQL.format(timeout=int(timeout_ms))
+    connection.ensure_connection()
+    raw = connection.connection
+    try:
+        with connection._prepare_cursor(psycopg.ClientCursor(raw)) as cursor:
+            cursor.execute(sql, _one_row_params(client, row, now))
+            cursor.nextset()  # past BEGIN and SET, to the INSERT's rows
+            cursor.nextset()
+            inserted = cursor.fetchall()
+    except Exception:
+        # A failed statement leaves the explicit transaction aborted (the rest of the query
+        # string was skipped). A connection cut off by the deadline is already closed.
+        if not raw.closed and raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            with contextlib.suppress(psycopg.Error):
+                raw.rollback()
+        raise
+    if not inserted:
+        return None  # ON CONFLICT: the event_id is stored already
+    return ItemResult(0, CREATED, str(row["id"]), row=row)
+
+
 def _insert_postgres(client: Client, rows: list[dict[str, Any]], now: dt.datetime) -> set[Any]:
     if len(rows) == 1:
-        (row,) = rows
         sql = _INSERT_ONE_SQL
-        params: list[Any] = [
-            client.pk if name == "client_id" else now if name == "created_at"
-            else _json_text(row.get(name)) if kind == "jsonb" else row.get(name)
-            for name, kind in _PG_COLUMNS
-        ]
+        params: list[Any] = _one_row_params(client, rows[0], now)
     else:
         sql = _INSERT_SQL
         params = [client.pk, now]  # _BATCH_COLUMNS
