@@ -7,6 +7,8 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from central_logger import throttling
+from central_logger.throttling import Admission
 from tenants import keycache, keys
 from tenants.models import ApiKey, Client
 from tenants.services import api_key_touch
@@ -23,6 +25,8 @@ class TenantPrincipal:
     client: Client
     scopes: frozenset[str]
     api_key: ApiKey | None = None
+    # The rate-limit decision taken with the key lookup, if any (central_logger/throttling.py).
+    admission: Admission | None = None
     is_authenticated: bool = field(default=True, init=False)
     is_active: bool = field(default=True, init=False)
 
@@ -67,8 +71,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if parsed is None:
             raise exceptions.AuthenticationFailed("Invalid API key.")
         # Usually from the shared key cache (tenants/keycache.py): revocation is still immediate.
-        api_key = keycache.get_key(parsed.prefix)
-        if api_key is None or not keys.secret_matches(parsed.secret, api_key.digest):
+        # With Redis, a cached key's rate limit is decided in the same round trip.
+        digest = keys.digest_secret(parsed.secret)
+        api_key, admission = keycache.get_key(parsed.prefix, digest, scope=throttling.scope_of(request.method))
+        if api_key is None or not keys.digest_matches(digest, api_key.digest):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if api_key.revoked_at is not None or (
             api_key.expires_at is not None and api_key.expires_at <= timezone.now()
@@ -78,7 +84,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if keycache.touch_due(api_key):
             api_key_touch(api_key=api_key)
-        principal = TenantPrincipal(client=api_key.client, scopes=frozenset(api_key.scopes), api_key=api_key)
+        principal = TenantPrincipal(client=api_key.client, scopes=frozenset(api_key.scopes), api_key=api_key,
+                                    admission=admission)
         return principal, api_key
 
     def authenticate_header(self, request: Request) -> str:

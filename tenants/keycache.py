@@ -2,10 +2,13 @@
 
 Semantics (also in the README, "API key lookup cache"):
 
-* The cached value is the key row with its client, keyed by the key's public prefix. The
+* The cached value is the key row with its client, keyed by the key's public prefix and the
+  digest of its secret (a request finds it only by presenting the right secret). The
   presented secret is still compared with the stored digest on every request, expiry is
   still checked against the clock on every request, so the cache never lets a wrong secret
   or an expired key in.
+* With Redis, the lookup also counts the key's rate limit in the same round trip (one Lua
+  script, central_logger/throttling.py): a cached key costs one Redis round trip per request.
 * Revocation is immediate: `api_key_revoke` writes the revoked row into the cache after its
   transaction commits (not a delete: a request that read the row just before the revocation
   cannot put the live row back, because filling the cache uses `add`, which never
@@ -32,10 +35,12 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
+from central_logger import throttling
+from central_logger.throttling import Admission
 from tenants.models import ApiKey
 
 log = logging.getLogger(__name__)
-_PREFIX = "clk:apikey:v1:"
+_PREFIX = "clk:apikey:v2:"
 # Per process: key prefix -> monotonic time before which this process does not ask the shared
 # marker again (touch_due). Plain dict operations are atomic under the GIL.
 _touch_asked_until: dict[str, float] = {}
@@ -45,25 +50,44 @@ def _ttl() -> int:
     return int(settings.API_KEY_CACHE_SECONDS)
 
 
-def get_key(prefix: str) -> ApiKey | None:
-    """The key row (with its client) for `prefix`, from the cache or the database."""
+def _cache_key(prefix: str, digest: str) -> str:
+    # The digest of the secret is part of the name: only a request presenting the right secret
+    # finds the row, which is what lets the key's rate limit be counted in the same Redis round
+    # trip (throttling.cached_row_and_admit) without a forged secret spending the quota.
+    return f"{_PREFIX}{prefix}:{digest}"
+
+
+def get_key(prefix: str, digest: str, *, scope: str | None = None) -> tuple[ApiKey | None, Admission | None]:
+    """The key row (with its client) for `prefix`, from the cache or the database, looked up
+    with `digest`, the digest of the presented secret (see `_cache_key`).
+
+    With `scope` and a Redis cache, a cached row comes back with the key's rate-limit decision
+    for that scope, taken in the same round trip (`Admission`); otherwise the Admission is None
+    and the rate limit is checked later, as for any request.
+    """
     ttl = _ttl()
     if ttl > 0:
+        name = _cache_key(prefix, digest)
+        admission = None
         try:
-            cached = cache.get(_PREFIX + prefix)
+            if scope is not None and throttling.redis_backed():
+                cached, admission = throttling.cached_row_and_admit(name, scope, prefix)
+            else:
+                cached = cache.get(name)
         except Exception:  # cache down: the database is the source of truth
             log.warning("API key cache unavailable; reading the key from the database", exc_info=True)
             cached, ttl = None, 0
         if cached is not None:
-            return cached
+            return cached, admission
     api_key = ApiKey.objects.select_related("client").filter(prefix=prefix).first()
     if api_key is not None and ttl > 0:
         try:
-            # add(), not set(): never overwrite a revoked row written meanwhile.
-            cache.add(_PREFIX + prefix, api_key, ttl)
+            # add(), not set(): never overwrite a revoked row written meanwhile. Under the
+            # stored digest: the name the right secret will look for.
+            cache.add(_cache_key(prefix, api_key.digest), api_key, ttl)
         except Exception:
             log.warning("API key cache unavailable; not caching", exc_info=True)
-    return api_key
+    return api_key, None
 
 
 def publish_revocation(api_key: ApiKey) -> None:
@@ -73,7 +97,7 @@ def publish_revocation(api_key: ApiKey) -> None:
 
     def write() -> None:
         try:
-            cache.set(_PREFIX + api_key.prefix, api_key, _ttl())
+            cache.set(_cache_key(api_key.prefix, api_key.digest), api_key, _ttl())
         except Exception:
             log.error("Could not publish the revocation of API key %s to the cache; cached copies "
                       "expire within %ss", api_key.prefix, _ttl(), exc_info=True)

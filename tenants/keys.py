@@ -57,4 +57,9 @@ def digest_secret(secret: str) -> str:
 
 def secret_matches(secret: str, stored_digest: str) -> bool:
     """Constant-time comparison of a presented secret against a stored digest."""
-    return hmac.compare_digest(digest_secret(secret), stored_digest)
+    return digest_matches(digest_secret(secret), stored_digest)
+
+
+def digest_matches(presented_digest: str, stored_digest: str) -> bool:
+    """`secret_matches` for a presented secret already digested."""
+    return hmac.compare_digest(presented_digest, stored_digest)

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from conftest import TEST_REDIS_URL, Tenant, make_tenant, redis_caches, requires_redis
 from logs.tests.factories import log_body
@@ -111,3 +112,71 @@ def test_revocation_from_another_process_is_immediate_with_redis(django_assert_n
             response = post(tenant)
         assert response.status_code == 401
         cache.clear()
+
+
+@pytest.fixture
+def redis_key_cache() -> Any:
+    """The key cache and the rate limits in Redis, as in production with REDIS_URL."""
+    with override_settings(CACHES=redis_caches(f"test-keyrl-{os.getpid()}"), API_KEY_CACHE_SECONDS=30,
+                           RATE_LIMIT_READ="3/hour", AUTH_FAILURE_RATE="1000/min"):
+        from django.core.cache import caches
+
+        caches["default"].clear()
+        yield
+        caches["default"].clear()
+        caches["default"].close()
+
+
+def redis_commands(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import redis
+
+    sent: list[str] = []
+    real = redis.Redis.execute_command
+
+    def counting(self: Any, *args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]))
+        return real(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counting)
+    return sent
+
+
+@requires_redis
+@pytest.mark.django_db
+def test_a_cached_key_and_its_rate_limit_take_one_redis_round_trip(
+    alice: Tenant, redis_key_cache: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert alice.api.get(URL).status_code == 200  # fills the cache (and counts 1 of 3)
+    sent = redis_commands(monkeypatch)
+    with CaptureQueriesContext(connection) as queries:
+        assert alice.api.get(URL).status_code == 200
+    assert sent == ["EVALSHA"]
+    assert not [q for q in queries.captured_queries if ApiKey._meta.db_table in q["sql"]]  # no key query
+    # The limit still holds on that path: the 4th read of the hour is refused, and says when.
+    assert alice.api.get(URL).status_code == 200
+    refused = alice.api.get(URL)
+    assert refused.status_code == 429 and refused.json()["error"]["code"] == "rate_limited"
+    assert 1 <= int(refused["Retry-After"]) <= 3600
+
+
+@requires_redis
+@pytest.mark.django_db
+def test_a_forged_secret_does_not_spend_the_keys_quota(alice: Tenant, redis_key_cache: Any) -> None:
+    assert alice.api.get(URL).status_code == 200  # cached; 1 of 3
+    forged = alice.key[:-4] + ("aaaa" if not alice.key.endswith("aaaa") else "bbbb")
+    intruder = type(alice.api)()
+    intruder.credentials(HTTP_X_API_KEY=forged)
+    assert [intruder.get(URL).status_code for _ in range(5)] == [401] * 5
+    assert [alice.api.get(URL).status_code for _ in range(3)] == [200, 200, 429]
+
+
+@requires_redis
+@pytest.mark.django_db
+def test_a_revoked_cached_key_is_refused_at_once_with_redis(
+    alice: Tenant, redis_key_cache: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    assert alice.api.get(URL).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        api_key_revoke(prefix=prefix_of(alice))
+    response = alice.api.get(URL)
+    assert response.status_code == 401 and response.json()["error"]["code"] == "authentication_failed"
