@@ -318,6 +318,20 @@ def test_detail_is_the_complete_log(alice: Tenant, logs: dict[str, str]) -> None
     assert data["workflow_error"] == "Timeout calling CRM"
 
 
+def test_json_columns_are_read_back_as_sent(alice: Tenant) -> None:
+    """The detail and the list render JSON columns from the stored text (not parsed and
+    re-encoded): numbers, escapes, non-ASCII text and nesting come back as sent."""
+    metrics = {"tokens": 1234, "cost": 0.1, "tiny": 1e-7, "neg": -0.0025,
+               "note": 'naïve ✓ "quoted" \\ back\nslash', "nested": {"a": [1, 2.5, None, True, False, {}, []]}}
+    payload = {"trace": {"steps": [{"action": "lookup", "text": "é\u2028\t"}]}, "emoji": "🙂"}
+    (log_id,) = ingest(alice, log_body(metrics=metrics, payload=payload))
+    detail = alice.api.get(f"{URL}/{log_id}")
+    assert detail.status_code == 200 and detail["Content-Type"] == "application/json"
+    assert detail.json()["metrics"] == metrics and detail.json()["payload"] == payload
+    (row,) = alice.api.get(URL).json()["data"]
+    assert row["metrics"] == metrics
+
+
 @pytest.mark.parametrize("log_id", ["bob", "not-a-uuid", "00000000-0000-0000-0000-000000000000", "12345"])
 def test_detail_of_another_tenants_or_malformed_id_is_404(alice: Tenant, logs: dict[str, str], log_id: str) -> None:
     response = alice.api.get(f"{URL}/{logs.get(log_id, log_id)}")
