@@ -11,14 +11,11 @@ from django.db.models import Model, QuerySet
 JSON_FIELDS = frozenset({"metrics", "payload", "metadata", "extra"})
 
 
-def _decoded(values: dict[str, Any], json_columns: set[str] | frozenset[str], *, raw_json: bool = False
-             ) -> dict[str, Any]:
-    """Parse the JSON columns, which Django's PostgreSQL backend hands back as text; with
-    `raw_json`, wrap that text instead (`orjson.Fragment`: rendered verbatim by orjson)."""
-    wrap = orjson.Fragment if raw_json else orjson.loads
+def _decoded(values: dict[str, Any], json_columns: set[str] | frozenset[str]) -> dict[str, Any]:
+    """Parse the JSON columns, which Django's PostgreSQL backend hands back as text."""
     for name in json_columns:
         if isinstance(values[name], str):
-            values[name] = wrap(values[name])
+            values[name] = orjson.loads(values[name])
     return values
 
 
@@ -69,31 +66,28 @@ def _tenant_rows(model: type[Model], columns: tuple[str, ...], condition: str, p
 
 
 def fetch_one_for_client(model: type[Model], *, client_id: int, pk: Any,
-                         columns: tuple[str, ...], raw_json: bool = False) -> dict[str, Any] | None:
+                         columns: tuple[str, ...]) -> dict[str, Any] | None:
     """One row of `model` by primary key AND tenant, as a dict of `columns`; None when absent.
-    `raw_json`: JSON columns as `orjson.Fragment`s of the stored text, for a row that only goes
-    out as JSON (parsing a 4 KB payload to render it again is wasted work).
 
     Compiling a 22-column ORM query cost about half the CPU of `GET /api/v1/logs/{id}`.
     """
     rows = _tenant_rows(model, columns, f'"{model._meta.pk.column}" = %s LIMIT 1', [pk], client_id=client_id)
     if not rows:
         return None
-    return _decoded(dict(zip(columns, rows[0])), JSON_FIELDS.intersection(columns), raw_json=raw_json)
+    return _decoded(dict(zip(columns, rows[0])), JSON_FIELDS.intersection(columns))
 
 
 def fetch_page_for_client(model: type[Model], *, client_id: int, where: str, params: list[Any], order_by: str,
                           columns: tuple[str, ...], offset: int = 0, limit: int | None = None,
-                          raw_json: bool = False) -> list[dict[str, Any]]:
+                          ) -> list[dict[str, Any]]:
     """A page of `model`'s rows of one tenant, as dicts of `columns`: `WHERE client = %s AND
     (where) ORDER BY order_by LIMIT limit OFFSET offset` (no limit: every row).
 
     For the list's common filters (logs.filters.LogFilterSet.where_sql) and the errors'
     examples: compiling the ORM query of a page cost more CPU than PostgreSQL spent answering
     it. `where` and `order_by` come from code (placeholders only; every value is in `params`).
-    `raw_json` as for `fetch_one_for_client`.
     """
     condition = f"({where or 'TRUE'}) ORDER BY {order_by} LIMIT %s OFFSET %s"
     rows = _tenant_rows(model, columns, condition, [*params, limit, offset], client_id=client_id)  # LIMIT NULL: all
     json_columns = JSON_FIELDS.intersection(columns)
-    return [_decoded(dict(zip(columns, row)), json_columns, raw_json=raw_json) for row in rows]
+    return [_decoded(dict(zip(columns, row)), json_columns) for row in rows]

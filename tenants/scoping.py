@@ -78,9 +78,8 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
         pk = self._lookup_pk()
         client = self.unnarrowed_client()
         if client is not None and connections[router.db_for_read(self.scoped_model)].vendor == "postgresql":
-            # Nothing narrows the scope: the same tenant + id condition, precompiled. The row is
-            # only rendered, so its JSON columns go out as stored, not parsed and re-encoded.
-            row = fetch_one_for_client(self.scoped_model, client_id=client.pk, pk=pk, columns=columns, raw_json=True)
+            # Nothing narrows the scope: the same tenant + id condition, precompiled.
+            row = fetch_one_for_client(self.scoped_model, client_id=client.pk, pk=pk, columns=columns)
         else:
             rows = fetch_dicts(self.get_queryset().filter(pk=pk)[:1], columns)
             row = rows[0] if rows else None
