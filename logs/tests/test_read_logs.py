@@ -319,8 +319,8 @@ def test_detail_is_the_complete_log(alice: Tenant, logs: dict[str, str]) -> None
 
 
 def test_json_columns_are_read_back_as_sent(alice: Tenant) -> None:
-    """The detail and the list render JSON columns from the stored text (not parsed and
-    re-encoded): numbers, escapes, non-ASCII text and nesting come back as sent."""
+    """The detail and the list (both read by hand-written statements on PostgreSQL): numbers,
+    escapes, non-ASCII text and nesting in JSON columns come back as sent."""
     metrics = {"tokens": 1234, "cost": 0.1, "tiny": 1e-7, "neg": -0.0025,
                "note": 'naïve ✓ "quoted" \\ back\nslash', "nested": {"a": [1, 2.5, None, True, False, {}, []]}}
     payload = {"trace": {"steps": [{"action": "lookup", "text": "é\u2028\t"}]}, "emoji": "🙂"}
