@@ -253,7 +253,8 @@ class _Group:
 
 class _StoredCache:
     """Per process, least recently used first out, bounded by the stored rows it summarizes:
-    {(database, client, query shape, period parts): (rollup version, {group key: _Group})}."""
+    {(database, client, query shape, period parts): (rollup version, {group key: _Group}, or a
+    list total)}."""
 
     def __init__(self) -> None:
         self._entries: OrderedDict[tuple[Any, ...], tuple[int, dict[Any, _Group], int]] = OrderedDict()
@@ -384,19 +385,54 @@ EARLIEST = dt.datetime(1, 1, 1, tzinfo=UTC)
 LAST_DAY = dt.datetime(9999, 12, 31, tzinfo=UTC)
 
 
+_COUNT_SQL = """SELECT version, stored, live FROM logs_list_count(
+    %(client)s, %(kind)s::"char", %(statuses)s::text[], %(dims)s::text[],
+    %(d0)s::timestamptz, %(d1)s::timestamptz, %(ha0)s::timestamptz, %(ha1)s::timestamptz,
+    %(hb0)s::timestamptz, %(hb1)s::timestamptz, %(ra0)s::timestamptz, %(ra1)s::timestamptz,
+    %(rb0)s::timestamptz, %(rb1)s::timestamptz, %(cached)s::bigint)"""
+
+
 def count_logs(*, client_id: int, start: dt.datetime | None = None, end: dt.datetime | None = None,
                statuses: list[str] | None = None, categories: list[str] | None = None,
                versions: list[str] | None = None) -> int:
     """How many logs of one client have start <= executed_at < end (either bound open), one of
     `statuses`, and one of `categories` or one of `versions` (the rollup has no dimension for
-    both at once): exact, from the same rollup + pending + raw edges as the metrics."""
+    both at once): exact, from the same rollup + pending + raw edges as the metrics.
+
+    One call of `logs_list_count()` (migration 0009: its plans are kept per session); the
+    stored part is kept in memory under the client's rollup version, like the metrics' sums."""
     if categories and versions:
         raise ValueError("The rollup cannot count by category and workflow_version together.")
-    kinds, group, values = (("C", "category", categories) if categories else
-                            ("V", "workflow_version", versions) if versions else ("S", "period", None))
-    groups = _groups(client_id, start or EARLIEST, end or LAST_DAY, kinds, group, open_end=end is None)
-    wanted = statuses or STATUSES
-    return sum(g.by_status[s] for key, g in groups.items() if values is None or key in values for s in wanted)
+    kind, dims = ("C", categories) if categories else ("V", versions) if versions else ("S", None)
+    start, end_or_last = start or EARLIEST, end or LAST_DAY
+    parts = split_period(start, end_or_last)
+    if end is None:  # [start, infinity): the last representable day is read raw
+        assert _floor(end_or_last, DAY) == end_or_last and parts["raw"][1] == (None, None)
+        parts["raw"][1] = (end_or_last, None)  # NULL upper bound: 'infinity' in the function
+    params = {
+        "client": client_id, "kind": kind,
+        "statuses": sorted(set(statuses)) if statuses else None, "dims": sorted(set(dims)) if dims else None,
+        "d0": parts["days"][0], "d1": parts["days"][1],
+        "ha0": parts["hours"][0][0], "ha1": parts["hours"][0][1],
+        "hb0": parts["hours"][1][0], "hb1": parts["hours"][1][1],
+        "ra0": parts["raw"][0][0], "ra1": parts["raw"][0][1],
+        "rb0": parts["raw"][1][0], "rb1": parts["raw"][1][1],
+    }
+    using = router.db_for_read(WorkflowLog)
+    key = (using, connections[using].settings_dict["NAME"], client_id, "count", kind,
+           tuple(params["statuses"] or ()), tuple(params["dims"] or ()),
+           params["d0"], params["d1"], params["ha0"], params["ha1"], params["hb0"], params["hb1"])
+    cached = stored_cache.get(key) if settings.METRICS_ROLLUP_CACHE_ROWS else None
+    params["cached"] = cached[0] if cached is not None else -1
+    ((version, stored, live),) = connections[using].fetch_prepared(_COUNT_SQL, params)
+    if stored is None:  # the version this process summed: its sum still holds
+        stored_cache.hits += 1
+        stored = cached[1]
+    else:
+        stored_cache.misses += 1
+        if settings.METRICS_ROLLUP_CACHE_ROWS:
+            stored_cache.put(key, version, stored, 1)
+    return int(stored) + int(live)
 
 
 def group_stats(*, client_id: int, start: dt.datetime, end: dt.datetime, group: str | None,
