@@ -6,21 +6,7 @@ bind = os.environ.get("BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.enviro
 # worker let 50 clients trickling 1 byte/s leave normal ingestion unharmed (README, Reliability);
 # PostgreSQL concurrency stays bounded by the pool (DB_POOL_MAX_SIZE), not by the thread count.
 worker_class = "gthread"
-
-
-def _default_workers() -> int:
-    """One worker per core this process may run on, plus one. Each process runs Python on one
-    core at a time (the GIL); the extra one keeps the cores busy while a worker's threads wait
-    to hand the GIL over. Measured on 2 cores with bench/ab.sh (bench/results/workers-20261129.md):
-    3 workers served 1-27 % more reads than 2 and the same ingestion; 4 were no better than 3."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return cores + 1
-
-
-workers = int(os.environ.get("WEB_CONCURRENCY") or _default_workers())
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))

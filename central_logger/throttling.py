@@ -120,8 +120,9 @@ def redis_backed() -> bool:
 
 def cached_row_and_admit(cache_key: str, scope: str, prefix: str) -> tuple[Any, Admission | None]:
     """Read `cache_key` from Redis and, when it is there, count one `scope` event for the API
-    key `prefix`, in one round trip. Returns (the cached value or None, the Admission or None when nothing was
-    counted). Redis errors propagate (the caller treats the cache as unavailable)."""
+    key `prefix`, in one round trip. Returns (the cached value, its Admission), or (None, None)
+    when the key is not cached and nothing was counted. Redis errors propagate (the caller
+    treats the cache as unavailable)."""
     backend = caches["default"]
     rate = rate_of(scope)
     limit, window = rate if rate is not None else (-1, 1)
