@@ -318,6 +318,23 @@ def _summarize(rows: list[tuple[Any, ...]], group: str) -> dict[Any, _Group]:
     return groups
 
 
+def _period_params(start: dt.datetime, end: dt.datetime, *, use_days: bool, open_end: bool) -> dict[str, Any]:
+    """The statement parameters of [start, end) split by `split_period`: d0/d1 (whole days),
+    ha/hb (whole hours), ra/rb (raw edges). `open_end`: [start, infinity), with `end` a UTC
+    midnight after which the logs are few enough to read raw (LAST_DAY); NULL upper bound."""
+    parts = split_period(start, end, use_days=use_days)
+    if open_end:
+        assert _floor(end, DAY) == end and parts["raw"][1] == (None, None)
+        parts["raw"][1] = (end, None)  # NULL upper bound: 'infinity' in the statement
+    return {
+        "d0": parts["days"][0], "d1": parts["days"][1],
+        "ha0": parts["hours"][0][0], "ha1": parts["hours"][0][1],
+        "hb0": parts["hours"][1][0], "hb1": parts["hours"][1][1],
+        "ra0": parts["raw"][0][0], "ra1": parts["raw"][0][1],
+        "rb0": parts["raw"][1][0], "rb1": parts["raw"][1][1],
+    }
+
+
 def _groups(client_id: int, start: dt.datetime, end: dt.datetime, kinds: str, group: str, *,
             open_end: bool = False) -> dict[Any, _Group]:
     """The figures of `kinds` over [start, end) per group ("period", "category",
@@ -326,18 +343,7 @@ def _groups(client_id: int, start: dt.datetime, end: dt.datetime, kinds: str, gr
     raw edges of the period, all seen in one snapshot. `open_end`: [start, ∞), with `end` a
     UTC midnight after which the logs are few enough to read raw (LAST_DAY)."""
     interval = group.split(":")[1] if group.startswith("bucket:") else None
-    parts = split_period(start, end, use_days=interval != "hour")
-    if open_end:
-        assert _floor(end, DAY) == end and parts["raw"][1] == (None, None)
-        parts["raw"][1] = (end, None)  # NULL upper bound: 'infinity' in the statement
-    params = {
-        "client": client_id,
-        "d0": parts["days"][0], "d1": parts["days"][1],
-        "ha0": parts["hours"][0][0], "ha1": parts["hours"][0][1],
-        "hb0": parts["hours"][1][0], "hb1": parts["hours"][1][1],
-        "ra0": parts["raw"][0][0], "ra1": parts["raw"][0][1],
-        "rb0": parts["raw"][1][0], "rb1": parts["raw"][1][1],
-    }
+    params = {"client": client_id, **_period_params(start, end, use_days=interval != "hour", open_end=open_end)}
     assert kinds and set(kinds) <= set(_LIVE_KINDS)  # written into the statement below
     # The dashboard's replica when one is configured (central_logger/replica.py), else default.
     using = router.db_for_read(WorkflowLog)
@@ -404,19 +410,10 @@ def count_logs(*, client_id: int, start: dt.datetime | None = None, end: dt.date
     if categories and versions:
         raise ValueError("The rollup cannot count by category and workflow_version together.")
     kind, dims = ("C", categories) if categories else ("V", versions) if versions else ("S", None)
-    start, end_or_last = start or EARLIEST, end or LAST_DAY
-    parts = split_period(start, end_or_last)
-    if end is None:  # [start, infinity): the last representable day is read raw
-        assert _floor(end_or_last, DAY) == end_or_last and parts["raw"][1] == (None, None)
-        parts["raw"][1] = (end_or_last, None)  # NULL upper bound: 'infinity' in the function
     params = {
         "client": client_id, "kind": kind,
         "statuses": sorted(set(statuses)) if statuses else None, "dims": sorted(set(dims)) if dims else None,
-        "d0": parts["days"][0], "d1": parts["days"][1],
-        "ha0": parts["hours"][0][0], "ha1": parts["hours"][0][1],
-        "hb0": parts["hours"][1][0], "hb1": parts["hours"][1][1],
-        "ra0": parts["raw"][0][0], "ra1": parts["raw"][0][1],
-        "rb0": parts["raw"][1][0], "rb1": parts["raw"][1][1],
+        **_period_params(start or EARLIEST, end or LAST_DAY, use_days=True, open_end=end is None),
     }
     using = router.db_for_read(WorkflowLog)
     key = (using, connections[using].settings_dict["NAME"], client_id, "count", kind,
