@@ -203,7 +203,7 @@ def _admit_redis(base: str, limit: int, window: int) -> float | None:
 
 def admit(base: str, limit: int, window: int) -> float | None:
     """Count one event under `base` if it fits: None, else the seconds to wait (not counted)."""
-    if isinstance(caches["default"], RedisCache):
+    if redis_backed():
         return _admit_redis(base, limit, window)
     key, mine, previous, elapsed = _window(base, window)
     if previous * (1 - elapsed) + mine + 1 > limit:

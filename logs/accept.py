@@ -42,8 +42,7 @@ class Accepted:
 def _set_ingest_statement_timeout() -> None:
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            # LOCAL: only this transaction; the pooled connection keeps its default afterwards.
-            cursor.execute(f"SET LOCAL statement_timeout = {int(settings.INGEST_DB_TIMEOUT_MS)}")
+            cursor.execute(services.ingest_timeout_sql(settings.INGEST_DB_TIMEOUT_MS))
 
 
 def _to_database(client: Client, items: list[dict[str, Any] | None], load_duplicates: bool

@@ -157,25 +157,31 @@ _INSERT_SQL = (
     # is skipped by the database itself, even when two requests race.
     "ON CONFLICT (client_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id"
 )
-# One log (the single-log endpoint): scalar parameters. psycopg dumps 21 one-element arrays in
-# ~65 us of Python against ~5 us for 23 scalars, and PostgreSQL skips the unnest.
-_INSERT_ONE_SQL = (
-    f"INSERT INTO {WorkflowLog._meta.db_table} ({', '.join(name for name, _ in _PG_COLUMNS)}) VALUES ("
-    + ", ".join(f"%b::{kind}" for _name, kind in _PG_COLUMNS) + ") "
-    "ON CONFLICT (client_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id"
-)
 
 
+def _insert_one_sql(placeholder: str) -> str:
+    """One log as one VALUES row of scalar parameters (`%b`: bound on the server, `%s`: on the
+    client). psycopg dumps 21 one-element arrays in ~65 us of Python against ~5 us for 23
+    scalars, and PostgreSQL skips the unnest."""
+    return (
+        f"INSERT INTO {WorkflowLog._meta.db_table} ({', '.join(name for name, _ in _PG_COLUMNS)}) VALUES ("
+        + ", ".join(f"{placeholder}::{kind}" for _name, kind in _PG_COLUMNS) + ") "
+        "ON CONFLICT (client_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id"
+    )
+
+
+def ingest_timeout_sql(timeout_ms: int) -> str:
+    """The ingestion transaction's server-side bound (LOCAL: the pooled connection keeps its
+    default afterwards)."""
+    return f"SET LOCAL statement_timeout = {int(timeout_ms)}"
+
+
+_INSERT_ONE_SQL = _insert_one_sql("%b")
 # One log outside any transaction (the single-log endpoint, in production): BEGIN, the ingestion
 # timeout, the INSERT and COMMIT as one simple-protocol query, one round trip instead of four
 # (Django's atomic block, SET LOCAL, INSERT, COMMIT). Parameters are bound on the client, which
 # for 23 scalars is cheap (libpq quotes the JSON text); several statements in one call need it.
-_INSERT_ONE_COMMITTED_SQL = (
-    "BEGIN; SET LOCAL statement_timeout = {timeout}; "
-    f"INSERT INTO {WorkflowLog._meta.db_table} ({', '.join(name for name, _ in _PG_COLUMNS)}) VALUES ("
-    + ", ".join(f"%s::{kind}" for _name, kind in _PG_COLUMNS) + ") "
-    "ON CONFLICT (client_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id; COMMIT"
-)
+_INSERT_ONE_CLIENT_BOUND_SQL = _insert_one_sql("%s")
 
 
 def _json_text(value: Any) -> str | None:
@@ -277,7 +283,7 @@ def log_ingest_one_committed(*, client: Client, fields: dict[str, Any], timeout_
         return None
     now = timezone.now()
     row = _row(fields, now)
-    sql = _INSERT_ONE_COMMITTED_SQL.format(timeout=int(timeout_ms))
+    sql = f"BEGIN; {ingest_timeout_sql(timeout_ms)}; {_INSERT_ONE_CLIENT_BOUND_SQL}; COMMIT"
     connection.ensure_connection()
     raw = connection.connection
     try:
