@@ -1,7 +1,9 @@
 """orjson-based JSON rendering: several times faster than json for large log payloads."""
 from __future__ import annotations
 
+import datetime as dt
 import json
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +21,9 @@ def _default(value: Any) -> Any:
         return str(value)
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
+    if isinstance(value, (uuid.UUID, dt.date, dt.time)):
+        # The stdlib fallback below: the same text orjson writes for these natively.
+        return orjson.dumps(value, option=_OPTIONS)[1:-1].decode()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 

@@ -342,3 +342,18 @@ def test_detail_of_another_tenants_or_malformed_id_is_404(alice: Tenant, logs: d
 def test_list_level_paths_route_before_the_id(alice: Tenant, logs: dict[str, str]) -> None:
     assert alice.api.get(f"{URL}/batch").status_code == 405  # POST-only action, not an id lookup
     assert alice.api.get(f"{URL}/export").status_code == 200
+
+
+@override_settings(MAX_JSON_DEPTH=400)
+def test_detail_renders_payload_nested_deeper_than_orjson_allows(alice: Tenant) -> None:
+    """Past orjson's 255 levels the stdlib renders the detail, ids and times as orjson would."""
+    deep: Any = "bottom"
+    for _ in range(300):
+        deep = {"d": deep}
+    (log_id,) = ingest(alice, log_body(payload={"trace": deep}, executed_at="2025-01-01T12:00:00.250Z"))
+    response = alice.api.get(f"{URL}/{log_id}")
+    assert response.status_code == 200
+    data = response.json()
+    assert data["payload"] == {"trace": deep}
+    assert data["id"] == log_id and data["executed_at"] == "2025-01-01T12:00:00.250000Z"
+    assert data["created_at"].endswith("Z")
