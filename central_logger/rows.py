@@ -79,15 +79,29 @@ def fetch_one_for_client(model: type[Model], *, client_id: int, pk: Any,
 
 def fetch_page_for_client(model: type[Model], *, client_id: int, where: str, params: list[Any], order_by: str,
                           columns: tuple[str, ...], offset: int = 0, limit: int | None = None,
-                          ) -> list[dict[str, Any]]:
+                          json_as_text: bool = False) -> list[dict[str, Any]]:
     """A page of `model`'s rows of one tenant, as dicts of `columns`: `WHERE client = %s AND
     (where) ORDER BY order_by LIMIT limit OFFSET offset` (no limit: every row).
 
     For the list's common filters (logs.filters.LogFilterSet.where_sql) and the errors'
     examples: compiling the ORM query of a page cost more CPU than PostgreSQL spent answering
     it. `where` and `order_by` come from code (placeholders only; every value is in `params`).
+
+    `json_as_text`: JSON columns stay the text PostgreSQL sent, wrapped as `orjson.Fragment`,
+    which the JSON renderer writes into the response as is: for rows that are only rendered
+    (the list page). Parsing each row's `metrics` into a dict and serialising it again was
+    ~7 % of the instructions of a 50-row page request (callgrind).
     """
     condition = f"({where or 'TRUE'}) ORDER BY {order_by} LIMIT %s OFFSET %s"
     rows = _tenant_rows(model, columns, condition, [*params, limit, offset], client_id=client_id)  # LIMIT NULL: all
     json_columns = JSON_FIELDS.intersection(columns)
+    if json_as_text:
+        return [_as_fragments(dict(zip(columns, row)), json_columns) for row in rows]
     return [_decoded(dict(zip(columns, row)), json_columns) for row in rows]
+
+
+def _as_fragments(values: dict[str, Any], json_columns: set[str] | frozenset[str]) -> dict[str, Any]:
+    for name in json_columns:
+        if isinstance(values[name], str):  # SQL NULL stays None
+            values[name] = orjson.Fragment(values[name])
+    return values

@@ -30,9 +30,9 @@ from django.db.models.sql.compiler import SQLCompiler
 from django.db.backends.base.base import BaseDatabaseWrapper
 from rest_framework.exceptions import ValidationError
 
-from logs.models import Status, WorkflowLog
+from logs.models import WorkflowLog
 from logs.selectors import Period
-from logs.validation import ENVIRONMENT_ALIASES, ENVIRONMENTS
+from logs.validation import ENVIRONMENT_ALIASES, ENVIRONMENTS, STATUSES
 
 MAX_VALUES_PER_FILTER = 100
 MAX_VALUE_LENGTH = 255
@@ -131,10 +131,11 @@ class StatusListField(CommaSeparatedField):
         if items is None:
             return None
         upper = [item.upper() for item in items]
-        unknown = [item for item, up in zip(items, upper) if up not in Status.values]
+        # STATUSES, not Status.values: Django rebuilds that list on every access.
+        unknown = [item for item, up in zip(items, upper) if up not in STATUSES]
         if unknown:
             raise forms.ValidationError(
-                f"Unknown status {unknown[0]!r}; allowed: {', '.join(sorted(Status.values))}.")
+                f"Unknown status {unknown[0]!r}; allowed: {', '.join(sorted(STATUSES))}.")
         return list(dict.fromkeys(upper))
 
 

@@ -69,7 +69,8 @@ def log_list(*, filterset: Any, client: Client | None, params: ListParams,
             def read_page(offset: int, limit: int) -> list[dict[str, Any]]:
                 return fetch_page_for_client(
                     WorkflowLog, client_id=client.pk, where=condition, params=values,
-                    order_by=order_by_sql(params.ordering), offset=offset, limit=limit, columns=SUMMARY_FIELDS)
+                    order_by=order_by_sql(params.ordering), offset=offset, limit=limit, columns=SUMMARY_FIELDS,
+                    json_as_text=True)
 
     return paginate(lambda: filterset.qs, params, SUMMARY_FIELDS, count=count, read_page=read_page)
 

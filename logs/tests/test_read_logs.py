@@ -357,3 +357,17 @@ def test_detail_renders_payload_nested_deeper_than_orjson_allows(alice: Tenant) 
     assert data["payload"] == {"trace": deep}
     assert data["id"] == log_id and data["executed_at"] == "2025-01-01T12:00:00.250000Z"
     assert data["created_at"].endswith("Z")
+
+
+@override_settings(MAX_JSON_DEPTH=400)
+def test_list_renders_metrics_nested_deeper_than_orjson_allows(alice: Tenant) -> None:
+    """The list writes the stored metrics text as is (no parse, no re-serialisation), so nesting
+    past orjson's 255 levels, which an operator may allow, still renders."""
+    deep: Any = "bottom"
+    for _ in range(300):
+        deep = [deep]
+    ingest(alice, log_body(metrics={"deep": deep, "big": 12345678901234567890}))
+    response = alice.api.get(URL)
+    assert response.status_code == 200
+    (row,) = response.json()["data"]
+    assert row["metrics"] == {"deep": deep, "big": 12345678901234567890}
