@@ -1,11 +1,12 @@
 """Reading rows as plain dicts without the ORM's per-value conversion (hot read paths)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from django.db import connections, router
-from django.db.models import Model, QuerySet
+from django.db.models import Model, QuerySet, UUIDField
 
 # Columns stored as jsonb that Django reads back as text (its JSONField decodes them).
 JSON_FIELDS = frozenset({"metrics", "payload", "metadata", "extra"})
@@ -42,13 +43,20 @@ def fetch_dicts(queryset: QuerySet[Any], columns: tuple[str, ...]) -> list[dict[
 _TENANT_SELECT: dict[tuple[type[Model], tuple[str, ...], str], str] = {}
 
 
+def _select_column(field: Any, quote: Callable[[str], str]) -> str:
+    # UUIDs as their text: these rows are rendered, never compared, and psycopg builds a
+    # uuid.UUID per value (~5k instructions each; -4.6 % for a 50-row list page, callgrind).
+    return f"{quote(field.column)}::text" if isinstance(field, UUIDField) else quote(field.column)
+
+
 def _tenant_rows(model: type[Model], columns: tuple[str, ...], condition: str, params: list[Any],
                  *, client_id: int) -> list[tuple[Any, ...]]:
     """Rows of `SELECT columns FROM model's table WHERE client = %s AND condition`, on the
     database the router reads `model` from. The tenant condition is part of every such
     statement, like `for_client()`; `condition` comes from code (placeholders only, every value
     in `params`). The SELECT ... WHERE prefix is built once per (model, columns, database).
-    PostgreSQL only (other backends need the ORM's value converters)."""
+    UUID columns come back as text. PostgreSQL only (other backends need the ORM's value
+    converters)."""
     db = router.db_for_read(model)
     connection = connections[db]
     if connection.vendor != "postgresql":
@@ -57,7 +65,7 @@ def _tenant_rows(model: type[Model], columns: tuple[str, ...], condition: str, p
     prefix = _TENANT_SELECT.get(key)
     if prefix is None:
         meta, quote = model._meta, connection.ops.quote_name
-        select = ", ".join(quote(meta.get_field(name).column) for name in columns)
+        select = ", ".join(_select_column(meta.get_field(name), quote) for name in columns)
         prefix = f"SELECT {select} FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('client').column)} = %s"
         _TENANT_SELECT[key] = prefix
     with connection.cursor() as cursor:
