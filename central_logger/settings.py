@@ -125,6 +125,8 @@ DB_CIRCUIT_OPEN_SECONDS = env.float("DB_CIRCUIT_OPEN_SECONDS", default=2.0)
 # A new gunicorn worker opens its pool before accepting requests, waiting at most this long for
 # PostgreSQL (central_logger/warmup.py); 0 = no warm-up (the pool opens on the first request).
 WORKER_WARMUP_SECONDS = env.float("WORKER_WARMUP_SECONDS", default=1.0)
+# A gunicorn worker's youngest GC generation (central_logger/warmup.py tune_gc); 0 = Python's 700.
+GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=5000)
 
 if DB_IS_POSTGRES:
     # Django's backend with psycopg's C timestamp loader (central_logger/postgres/base.py).

@@ -77,3 +77,18 @@ def test_warm_master_imports_the_views_without_opening_anything() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             cwd=str(Path(__file__).resolve().parents[2]))
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_tune_gc_sets_the_youngest_generation_and_keeps_the_others(settings: Any) -> None:
+    import gc
+
+    from central_logger.warmup import tune_gc
+
+    before = gc.get_threshold()
+    try:
+        settings.GC_GEN0_THRESHOLD = 5000
+        assert tune_gc() == (5000, *before[1:])
+        settings.GC_GEN0_THRESHOLD = 0  # 0 leaves whatever is set
+        assert tune_gc() == (5000, *before[1:])
+    finally:
+        gc.set_threshold(*before)
