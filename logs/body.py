@@ -36,17 +36,18 @@ def _too_large(limit: int) -> PayloadTooLarge:
 def json_depth_exceeds(raw: bytes, limit: int) -> bool:
     """True when the JSON text (already parsed, so known valid) nests deeper than `limit`.
 
-    Reduced to its brackets with C-speed bytes operations, then innermost pairs are peeled off
-    one level per pass, so a 100,000-deep attack stops after `limit` passes. Measured on a batch
-    of 100 realistic logs (460 KB): 0.5 ms, against 12 ms for a regex that skips strings.
+    Reduced to its quotes and brackets with C-speed bytes operations, then innermost pairs are
+    peeled off one level per pass, so a 100,000-deep attack stops after `limit` passes. Measured
+    on a batch of 100 realistic logs (480 KB): ~1 ms, against 12 ms for a regex that skips
+    strings. The brackets are counted on the reduced text (a tenth of the body), not on the body.
     """
-    if raw.count(b"[") + raw.count(b"{") <= limit:
-        return False
     if b"\\" in raw:
         # In valid JSON a backslash only starts an escape inside a string: drop escaped
         # backslashes first, then escaped quotes, so every remaining quote delimits a string.
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
     skeleton = raw.translate(None, _NOT_QUOTE_OR_BRACKET)  # strings become "" unless they hold brackets
+    if skeleton.count(b"[") + skeleton.count(b"{") <= limit:  # not even `limit` openings in all
+        return False
     brackets = skeleton.replace(b'""', b"")
     if b'"' in brackets:  # some string holds a bracket: remove string contents properly
         brackets = _QUOTED.sub(b"", skeleton)
