@@ -37,9 +37,11 @@ def json_depth_exceeds(raw: bytes, limit: int) -> bool:
     """True when the JSON text (already parsed, so known valid) nests deeper than `limit`.
 
     Reduced to its quotes and brackets with C-speed bytes operations, then innermost pairs are
-    peeled off one level per pass, so a 100,000-deep attack stops after `limit` passes. Measured
-    on a batch of 100 realistic logs (480 KB): ~1 ms, against 12 ms for a regex that skips
-    strings. The brackets are counted on the reduced text (a tenth of the body), not on the body.
+    peeled off one level per pass, so a 100,000-deep attack stops after `limit` passes. The
+    openings are counted on the reduced text: two counting passes over a whole batch body,
+    which always has more than `limit`, were 7.5 % of the instructions per ingested log.
+    Measured on a batch of 100 realistic logs (480 KB): 0.8 ms, against 12 ms for a regex that
+    skips strings.
     """
     if b"\\" in raw:
         # In valid JSON a backslash only starts an escape inside a string: drop escaped
