@@ -16,6 +16,7 @@ from django.test import Client as HttpClient  # noqa: E402
 
 from bench.harness import load_gen  # noqa: E402
 
+# Set here, not by central_logger.warmup.tune_gc: CODE may be a checkout from before it existed.
 if os.environ.get("GC_GEN0_THRESHOLD"):
     gc.set_threshold(int(os.environ["GC_GEN0_THRESHOLD"]), *gc.get_threshold()[1:])
 targets = json.load(open(os.environ.get("TARGETS", "var/bench-targets.json")))

@@ -12,11 +12,13 @@ from django.db.models import Model, QuerySet, UUIDField
 JSON_FIELDS = frozenset({"metrics", "payload", "metadata", "extra"})
 
 
-def _decoded(values: dict[str, Any], json_columns: set[str] | frozenset[str]) -> dict[str, Any]:
-    """Parse the JSON columns, which Django's PostgreSQL backend hands back as text."""
+def _decoded(values: dict[str, Any], json_columns: set[str] | frozenset[str],
+             load: Callable[[str], Any] = orjson.loads) -> dict[str, Any]:
+    """Turn the JSON columns, which Django's PostgreSQL backend hands back as text, into values
+    by `load` (parsed; or `orjson.Fragment`: the text, rendered as is). SQL NULL stays None."""
     for name in json_columns:
         if isinstance(values[name], str):
-            values[name] = orjson.loads(values[name])
+            values[name] = load(values[name])
     return values
 
 
@@ -103,13 +105,5 @@ def fetch_page_for_client(model: type[Model], *, client_id: int, where: str, par
     condition = f"({where or 'TRUE'}) ORDER BY {order_by} LIMIT %s OFFSET %s"
     rows = _tenant_rows(model, columns, condition, [*params, limit, offset], client_id=client_id)  # LIMIT NULL: all
     json_columns = JSON_FIELDS.intersection(columns)
-    if json_as_text:
-        return [_as_fragments(dict(zip(columns, row)), json_columns) for row in rows]
-    return [_decoded(dict(zip(columns, row)), json_columns) for row in rows]
-
-
-def _as_fragments(values: dict[str, Any], json_columns: set[str] | frozenset[str]) -> dict[str, Any]:
-    for name in json_columns:
-        if isinstance(values[name], str):  # SQL NULL stays None
-            values[name] = orjson.Fragment(values[name])
-    return values
+    load = orjson.Fragment if json_as_text else orjson.loads
+    return [_decoded(dict(zip(columns, row)), json_columns, load) for row in rows]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -344,12 +345,17 @@ def test_list_level_paths_route_before_the_id(alice: Tenant, logs: dict[str, str
     assert alice.api.get(f"{URL}/export").status_code == 200
 
 
+def nested(depth: int, wrap: Callable[[Any], Any]) -> Any:
+    value: Any = "bottom"
+    for _ in range(depth):
+        value = wrap(value)
+    return value
+
+
 @override_settings(MAX_JSON_DEPTH=400)
 def test_detail_renders_payload_nested_deeper_than_orjson_allows(alice: Tenant) -> None:
     """Past orjson's 255 levels the stdlib renders the detail, ids and times as orjson would."""
-    deep: Any = "bottom"
-    for _ in range(300):
-        deep = {"d": deep}
+    deep = nested(300, lambda inner: {"d": inner})
     (log_id,) = ingest(alice, log_body(payload={"trace": deep}, executed_at="2025-01-01T12:00:00.250Z"))
     response = alice.api.get(f"{URL}/{log_id}")
     assert response.status_code == 200
@@ -363,9 +369,7 @@ def test_detail_renders_payload_nested_deeper_than_orjson_allows(alice: Tenant) 
 def test_list_renders_metrics_nested_deeper_than_orjson_allows(alice: Tenant) -> None:
     """The list writes the stored metrics text as is (no parse, no re-serialisation), so nesting
     past orjson's 255 levels, which an operator may allow, still renders."""
-    deep: Any = "bottom"
-    for _ in range(300):
-        deep = [deep]
+    deep = nested(300, lambda inner: [inner])
     ingest(alice, log_body(metrics={"deep": deep, "big": 12345678901234567890}))
     response = alice.api.get(URL)
     assert response.status_code == 200
