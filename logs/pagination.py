@@ -210,12 +210,13 @@ def bounded_count(queryset: QuerySet[Any], limit: int) -> tuple[int, bool]:
 
 def paginate(filtered: Callable[[], QuerySet[Any]], params: ListParams, columns: tuple[str, ...], *,
              count: Callable[[], int] | None = None,
-             read_page: Callable[[int, int], list[dict[str, Any]]] | None = None,
+             read_page: Callable[[int, int], tuple[list[dict[str, Any]], int | None]] | None = None,
              ) -> tuple[list[dict[str, Any]], Pagination]:
     """One page of the filtered rows (`filtered()`: the queryset, built only when needed) as dicts
     of `columns`, and its pagination block. `count`, when given, returns the exact total (else it
     is counted up to a bound). `read_page(offset, limit)`, when given, reads a numbered page
-    without the ORM (the same rows in the same order)."""
+    without the ORM (the same rows in the same order), with the exact total when it learned it
+    in the same round trip (else None)."""
     size = params.page_size
     if params.cursor_mode:
         queryset, ordering = filtered(), order_by(params.ordering)
@@ -233,12 +234,15 @@ def paginate(filtered: Callable[[], QuerySet[Any]], params: ListParams, columns:
 
     assert params.page is not None
     offset = (params.page - 1) * size
+    known: int | None = None
     if read_page is not None:
-        rows = read_page(offset, size)
+        rows, known = read_page(offset, size)
     else:
         rows = fetch_dicts(filtered().order_by(*order_by(params.ordering))[offset: offset + size], columns)
     if len(rows) < size and (rows or params.page == 1):
         total, exact = offset + len(rows), True  # a short page tells the total: no count needed
+    elif known is not None:
+        total, exact = known, True
     elif count is not None:
         total, exact = count(), True
     else:

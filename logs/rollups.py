@@ -48,6 +48,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from contextlib import nullcontext
+from dataclasses import dataclass
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -391,45 +392,67 @@ EARLIEST = dt.datetime(1, 1, 1, tzinfo=UTC)
 LAST_DAY = dt.datetime(9999, 12, 31, tzinfo=UTC)
 
 
-_COUNT_SQL = """SELECT version, stored, live FROM logs_list_count(
-    %(client)s, %(kind)s::"char", %(statuses)s::text[], %(dims)s::text[],
-    %(d0)s::timestamptz, %(d1)s::timestamptz, %(ha0)s::timestamptz, %(ha1)s::timestamptz,
-    %(hb0)s::timestamptz, %(hb1)s::timestamptz, %(ra0)s::timestamptz, %(ra1)s::timestamptz,
-    %(rb0)s::timestamptz, %(rb1)s::timestamptz, %(cached)s::bigint)"""
+_PERIOD_KEYS = ("d0", "d1", "ha0", "ha1", "hb0", "hb1", "ra0", "ra1", "rb0", "rb1")
+# Positional parameters: client, kind, statuses, dims, the ten period bounds, cached version.
+_COUNT_SQL = (
+    'SELECT version, stored, live FROM logs_list_count(%s, %s::"char", %s::text[], %s::text[], '
+    + ", ".join(["%s::timestamptz"] * len(_PERIOD_KEYS)) + ", %s::bigint)"
+)
 
 
-def count_logs(*, client_id: int, start: dt.datetime | None = None, end: dt.datetime | None = None,
+@dataclass(frozen=True)
+class ListCount:
+    """An exact list count from the rollup, as a statement: `sql` with its positional `params`
+    (one call of `logs_list_count()`, migration 0009), and `total()` turning its one row into
+    the count. `count_logs()` sends it alone; the list sends it after its page statement, in
+    the same round trip (logs/selectors.py). The stored part is kept in memory under the
+    client's rollup version, like the metrics' sums: the statement carries the version this
+    process holds, and answers NULL for the stored part while it is still current."""
+
+    sql: str
+    params: list[Any]
+    cache_key: tuple[Any, ...]
+    cached: tuple[Any, Any] | None
+
+    def total(self, row: tuple[Any, ...]) -> int:
+        version, stored, live = row
+        if stored is None:  # the version this process summed: its sum still holds
+            assert self.cached is not None
+            stored_cache.hits += 1
+            stored = self.cached[1]
+        else:
+            stored_cache.misses += 1
+            if settings.METRICS_ROLLUP_CACHE_ROWS:
+                stored_cache.put(self.cache_key, version, stored, 1)
+        return int(stored) + int(live)
+
+
+def list_count(*, client_id: int, start: dt.datetime | None = None, end: dt.datetime | None = None,
                statuses: list[str] | None = None, categories: list[str] | None = None,
-               versions: list[str] | None = None) -> int:
-    """How many logs of one client have start <= executed_at < end (either bound open), one of
-    `statuses`, and one of `categories` or one of `versions` (the rollup has no dimension for
-    both at once): exact, from the same rollup + pending + raw edges as the metrics.
-
-    One call of `logs_list_count()` (migration 0009: its plans are kept per session); the
-    stored part is kept in memory under the client's rollup version, like the metrics' sums."""
+               versions: list[str] | None = None) -> ListCount:
+    """The statement counting the logs of one client with start <= executed_at < end (either
+    bound open), one of `statuses`, and one of `categories` or one of `versions` (the rollup
+    has no dimension for both at once): exact, from the same rollup + pending + raw edges as
+    the metrics."""
     if categories and versions:
         raise ValueError("The rollup cannot count by category and workflow_version together.")
     kind, dims = ("C", categories) if categories else ("V", versions) if versions else ("S", None)
-    params = {
-        "client": client_id, "kind": kind,
-        "statuses": sorted(set(statuses)) if statuses else None, "dims": sorted(set(dims)) if dims else None,
-        **_period_params(start or EARLIEST, end or LAST_DAY, use_days=True, open_end=end is None),
-    }
+    statuses = sorted(set(statuses)) if statuses else None
+    dims = sorted(set(dims)) if dims else None
+    period = _period_params(start or EARLIEST, end or LAST_DAY, use_days=True, open_end=end is None)
+    bounds = [period[name] for name in _PERIOD_KEYS]
     using = router.db_for_read(WorkflowLog)
     key = (using, connections[using].settings_dict["NAME"], client_id, "count", kind,
-           tuple(params["statuses"] or ()), tuple(params["dims"] or ()),
-           params["d0"], params["d1"], params["ha0"], params["ha1"], params["hb0"], params["hb1"])
+           tuple(statuses or ()), tuple(dims or ()), *bounds[:6])
     cached = stored_cache.get(key) if settings.METRICS_ROLLUP_CACHE_ROWS else None
-    params["cached"] = cached[0] if cached is not None else -1
-    ((version, stored, live),) = connections[using].fetch_prepared(_COUNT_SQL, params)
-    if stored is None:  # the version this process summed: its sum still holds
-        stored_cache.hits += 1
-        stored = cached[1]
-    else:
-        stored_cache.misses += 1
-        if settings.METRICS_ROLLUP_CACHE_ROWS:
-            stored_cache.put(key, version, stored, 1)
-    return int(stored) + int(live)
+    params = [client_id, kind, statuses, dims, *bounds, cached[0] if cached is not None else -1]
+    return ListCount(_COUNT_SQL, params, key, cached)
+
+
+def count_logs(count: ListCount) -> int:
+    """The total of `count` (a `list_count()`), by its statement alone (prepared on the server)."""
+    (row,) = connections[router.db_for_read(WorkflowLog)].fetch_prepared(count.sql, count.params)
+    return count.total(row)
 
 
 def group_stats(*, client_id: int, start: dt.datetime, end: dt.datetime, group: str | None,

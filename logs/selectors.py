@@ -51,28 +51,31 @@ EXPORT_CHUNK_SIZE = 2000
 # --- logs -------------------------------------------------------------------------------------------
 
 def log_list(*, filterset: Any, client: Client | None, params: ListParams,
-             count: Callable[[], int] | None = None) -> tuple[list[dict[str, Any]], Pagination]:
+             count: rollups.ListCount | None = None) -> tuple[list[dict[str, Any]], Pagination]:
     """One page of log summaries (no payload/metadata/extra is read from the database).
 
     `filterset`: the validated LogFilterSet over the tenant's logs (its `.qs` is built only when
     needed). `client`: the tenant when nothing narrows its scope (the viewset's
     `unnarrowed_client()`): then a numbered page with filters that have a SQL form is read by
-    one hand-written statement instead of a compiled ORM query. `count`: the exact total of the
-    filtered logs, when something cheaper than counting them knows it (log_count_from_rollup);
-    else the count is bounded (pagination.bounded_count)."""
+    one hand-written statement instead of a compiled ORM query. `count`: the statement of the
+    exact total of the filtered logs, when the rollup can answer it (log_count_from_rollup);
+    sent with the page statement, in the same round trip, when that is hand-written; else
+    the count is bounded (pagination.bounded_count)."""
     read_page = None
     if client is not None and connection.vendor == "postgresql":
         where = filterset.where_sql(filterset.form.cleaned_data)
         if where is not None:
             condition, values = where
 
-            def read_page(offset: int, limit: int) -> list[dict[str, Any]]:
-                return fetch_page_for_client(
+            def read_page(offset: int, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+                rows, counted = fetch_page_for_client(
                     WorkflowLog, client_id=client.pk, where=condition, params=values,
                     order_by=order_by_sql(params.ordering), offset=offset, limit=limit, columns=SUMMARY_FIELDS,
-                    json_as_text=True)
+                    json_as_text=True, then=None if count is None else (count.sql, count.params))
+                return rows, None if count is None or counted is None else count.total(counted[0])
 
-    return paginate(lambda: filterset.qs, params, SUMMARY_FIELDS, count=count, read_page=read_page)
+    count_alone = None if count is None else lambda: rollups.count_logs(count)
+    return paginate(lambda: filterset.qs, params, SUMMARY_FIELDS, count=count_alone, read_page=read_page)
 
 
 # The list filters the metrics rollup has dimensions for (with at most one of category and
@@ -80,10 +83,10 @@ def log_list(*, filterset: Any, client: Client | None, params: ListParams,
 ROLLUP_COUNT_FILTERS = frozenset({"status", "category", "workflow_version", "start_date", "end_date"})
 
 
-def log_count_from_rollup(*, client: Client | None, filters: dict[str, Any]) -> Callable[[], int] | None:
-    """The exact total of a list filtered by `filters` (the parsed list parameters), read from
-    the metrics rollup, or None when the rollup has no dimension for some filter (or `client`
-    is None: the viewset narrows the tenant's scope)."""
+def log_count_from_rollup(*, client: Client | None, filters: dict[str, Any]) -> rollups.ListCount | None:
+    """The statement of the exact total of a list filtered by `filters` (the parsed list
+    parameters), read from the metrics rollup, or None when the rollup has no dimension for
+    some filter (or `client` is None: the viewset narrows the tenant's scope)."""
     if client is None or not rollups.enabled():
         return None
     # Parameters sent empty parse to None; metric_conditions is a list, empty without metrics.* filters.
@@ -91,7 +94,7 @@ def log_count_from_rollup(*, client: Client | None, filters: dict[str, Any]) -> 
     if not sent.keys() <= ROLLUP_COUNT_FILTERS or ("category" in sent and "workflow_version" in sent):
         return None
     start, end = sent.get("start_date"), sent.get("end_date")
-    return lambda: rollups.count_logs(
+    return rollups.list_count(
         client_id=client.pk, start=start.as_start() if start else None, end=end.as_end_exclusive() if end else None,
         statuses=sent.get("status"), categories=sent.get("category"), versions=sent.get("workflow_version"))
 
@@ -402,7 +405,7 @@ def metrics_errors(*, queryset: QuerySet[Any], period: Period, limit: int,
         # client cost ~0.4 ms for 37 groups. ISO timestamps hold no character that needs
         # quoting in an array literal, and keep their microseconds.
         instants_literal = "{" + ",".join(instant.isoformat() for instant in instants) + "}"
-        candidates = fetch_page_for_client(
+        candidates, _ = fetch_page_for_client(
             WorkflowLog, client_id=rollup_client.pk, where="executed_at = ANY(%s::timestamptz[])",
             params=[instants_literal], order_by=order_by_sql("-executed_at"), columns=EXAMPLE_FIELDS)
     else:

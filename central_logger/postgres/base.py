@@ -40,7 +40,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _C_LOADER)
         return cursor
 
-    def fetch_prepared(self, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    def fetch_prepared(self, sql: str, params: dict[str, Any] | list[Any]) -> list[tuple[Any, ...]]:
         """Every row of `sql`, bound and prepared on the server (once per connection and
         statement text), so PostgreSQL stops planning it on every request: for the hot, fixed
         statements of the metrics rollup (logs/rollups.py). Django turns psycopg's automatic

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from conftest import Tenant
 from logs import pagination, rollups
@@ -143,3 +144,25 @@ def test_bounds_at_the_end_of_year_9999_are_a_400(alice: Tenant, query: str) -> 
     response = alice.api.get(f"{URL}?{query}")
     assert response.status_code == 400
     assert query.split("=")[0] in response.json()["error"]["details"]
+
+
+def test_a_page_and_its_total_travel_in_one_statement(alice: Tenant, no_bounded_count: None) -> None:
+    """The rollup count is sent after the page's statement, in the same query string (one round
+    trip), and the stored part of the sum is reused while the client's rollup version holds."""
+    _ingest(alice, _bodies(random.Random(3), 120))
+    rollups.flush_all()
+    rollups.stored_cache.clear()
+    want = _expected(alice, "status=FAILED")
+    for attempt in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            body = alice.api.get(f"{URL}?page_size=2&status=FAILED").json()
+        assert body["pagination"]["total"] == want and len(body["data"]) == 2
+        counts = [q["sql"] for q in queries if "logs_list_count" in q["sql"]]
+        assert len(counts) == 1 and "FROM \"workflow_logs\"" in counts[0], counts
+    assert (rollups.stored_cache.misses, rollups.stored_cache.hits) == (1, 1)
+
+    ingest(alice, log_body(status="FAILED", executed_at=T0.isoformat(), event_id="one-more"))
+    assert alice.api.get(f"{URL}?page_size=2&status=FAILED").json()["pagination"]["total"] == want + 1
+    rollups.flush_all()  # a new rollup version: the stored part is read again
+    assert alice.api.get(f"{URL}?page_size=2&status=FAILED").json()["pagination"]["total"] == want + 1
+    assert rollups.stored_cache.misses == 2
