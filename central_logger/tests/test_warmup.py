@@ -63,7 +63,8 @@ def test_warm_master_imports_the_views_without_opening_anything() -> None:
     import sys
 
     # A fresh interpreter: after warm_master() the view modules are imported, and no database
-    # connection or spool file was opened (neither may cross gunicorn's fork).
+    # connection or spool file was opened (neither may cross gunicorn's fork). What the imports
+    # created is frozen: the collector of a forked worker no longer examines it.
     code = (
         "import django, sys; django.setup()\n"
         "from django.db import connections\n"
@@ -73,6 +74,9 @@ def test_warm_master_imports_the_views_without_opening_anything() -> None:
         "assert connections['default'].connection is None\n"
         "from logs import spool\n"
         "assert not getattr(spool._local, 'conns', None)\n"
+        "import gc\n"
+        "assert gc.get_freeze_count() > 20000, gc.get_freeze_count()\n"
+        "assert len(gc.get_objects()) < 2000, len(gc.get_objects())\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             cwd=str(Path(__file__).resolve().parents[2]))
