@@ -215,36 +215,106 @@ def _encode(fields: dict[str, Any]) -> bytes:
     return orjson.dumps(fields, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
 
 
+@dataclass
+class _Put:
+    """One request's logs, waiting for the group commit that writes them."""
+
+    client_id: int
+    api_key_id: int | None
+    items: list[SpoolItem]
+    encoded: list[bytes]
+    accepted_at: str
+    result: SpoolPut | None = None
+    error: Exception | None = None
+    done: bool = False
+
+
+# Group commit, per process. A put joins the queue, then takes the commit lock: whoever holds
+# it writes everything queued in one transaction (one fsync), so a put may find its logs
+# already written by the put before it and just return. When PostgreSQL stalls, dozens of
+# requests spool at once: with a transaction each they queued for the file's lock one fsync at
+# a time, and past SPOOL_BUSY_TIMEOUT answered 503.
+_queue: list[_Put] = []
+_queue_lock = threading.Lock()
+_commit_lock = threading.Lock()
+
+
 def spool_put(*, client_id: int, api_key_id: int | None, items: list[SpoolItem]) -> SpoolPut:
     """Durably store logs; an item whose event_id this tenant already spooled is a duplicate.
 
-    Raises SpoolFull (nothing stored) when the items would take the spool past SPOOL_MAX_BYTES.
+    Raises SpoolFull (nothing stored) when the items would take the spool past SPOOL_MAX_BYTES,
+    and sqlite3.OperationalError when no commit could take them within SPOOL_BUSY_TIMEOUT
+    (nothing stored either). Concurrent calls in one process share one transaction.
     """
-    encoded = [_encode(item.fields) for item in items]
-    accepted_at = dt.datetime.now(dt.timezone.utc).isoformat()
+    put = _Put(client_id, api_key_id, items, [_encode(item.fields) for item in items],
+               dt.datetime.now(dt.timezone.utc).isoformat())
+    with _queue_lock:
+        _queue.append(put)
+    if not _commit_lock.acquire(timeout=settings.SPOOL_BUSY_TIMEOUT):
+        with _queue_lock:
+            if put in _queue:  # no commit has taken it: give up; nothing of it is stored
+                _queue.remove(put)
+                raise sqlite3.OperationalError("The spool stayed busy; the logs were not spooled.")
+        # The commit in progress took it: its outcome is this put's answer.
+        _commit_lock.acquire()
+    try:
+        if not put.done:
+            with _queue_lock:
+                group = _queue[:]
+                _queue.clear()
+            _commit(group)
+    finally:
+        _commit_lock.release()
+    if put.error is not None:
+        raise put.error
+    assert put.result is not None
+    return put.result
+
+
+def _commit(group: list[_Put]) -> None:
+    """Write the puts of `group` in one transaction; each gets its result or its error."""
     conn = _conn()
+    try:
+        with _write(conn):
+            _rows, size = conn.execute("SELECT rows, bytes FROM spool_stats WHERE id = 1").fetchone()
+            for put in group:
+                adding = sum(len(blob) for blob in put.encoded)
+                if size + adding > settings.SPOOL_MAX_BYTES:
+                    put.error = SpoolFull(f"The spool is full ({size} of {settings.SPOOL_MAX_BYTES} bytes).")
+                    continue
+                size += adding
+                put.result = _insert_put(conn, put)
+    except Exception as exc:  # rolled back: nothing of the group is stored
+        for put in group:
+            put.result, put.error = None, exc
+    finally:
+        for put in group:
+            if put.result is None and put.error is None:  # interrupted (BaseException)
+                put.error = sqlite3.OperationalError("The spool write was interrupted.")
+            put.done = True
+
+
+def _insert_put(conn: sqlite3.Connection, put: _Put) -> SpoolPut:
+    """Insert one put's logs inside the group's transaction, skipping the event_ids this tenant
+    already spooled (earlier in the same transaction included)."""
+    known = spool_find_event_ids(client_id=put.client_id,
+                                 event_ids=[i.event_id for i in put.items if i.event_id])
     ids: list[str] = []
     duplicate: list[bool] = []
-    with _write(conn):
-        _rows, size = conn.execute("SELECT rows, bytes FROM spool_stats WHERE id = 1").fetchone()
-        if size + sum(len(blob) for blob in encoded) > settings.SPOOL_MAX_BYTES:
-            raise SpoolFull(f"The spool is full ({size} of {settings.SPOOL_MAX_BYTES} bytes).")
-        known = spool_find_event_ids(client_id=client_id,
-                                     event_ids=[i.event_id for i in items if i.event_id])
-        for item, blob in zip(items, encoded):
-            if item.event_id and item.event_id in known:
-                ids.append(known[item.event_id])
-                duplicate.append(True)
-                continue
-            conn.execute(
-                "INSERT INTO spooled_logs (id, client_id, api_key_id, event_id, accepted_at, fields, size) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (item.id, client_id, api_key_id, item.event_id, accepted_at, blob, len(blob)),
-            )
-            if item.event_id:
-                known[item.event_id] = item.id
-            ids.append(item.id)
-            duplicate.append(False)
+    for item, blob in zip(put.items, put.encoded):
+        if item.event_id and item.event_id in known:
+            ids.append(known[item.event_id])
+            duplicate.append(True)
+            continue
+        conn.execute(
+            "INSERT INTO spooled_logs (id, client_id, api_key_id, event_id, accepted_at, fields, size) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (item.id, put.client_id, put.api_key_id, item.event_id, put.accepted_at, blob, len(blob)),
+        )
+        if item.event_id:
+            known[item.event_id] = item.id
+        ids.append(item.id)
+        duplicate.append(False)
     return SpoolPut(ids=ids, duplicate=duplicate)
 
 
