@@ -215,7 +215,7 @@ def _encode(fields: dict[str, Any]) -> bytes:
     return orjson.dumps(fields, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: the queue holds each put once
 class _Put:
     """One request's logs, waiting for the group commit that writes them."""
 
