@@ -19,8 +19,9 @@ from central_logger.errors import BadRequest, LengthRequired, PayloadTooLarge, U
 
 # Every byte but a quote or a bracket, for bytes.translate(delete=...).
 _NOT_QUOTE_OR_BRACKET = bytes(sorted(set(range(256)) - set(b'"[]{}')))
+# Objects and arrays nest alike: one kind of bracket is enough to measure depth.
+_ONE_BRACKET_KIND = bytes.maketrans(b"{}", b"[]")
 _QUOTED = re.compile(rb'"[^"]*"')
-_INNERMOST = re.compile(rb"\[\]|\{\}")
 
 
 @dataclass(frozen=True)
@@ -36,19 +37,19 @@ def _too_large(limit: int) -> PayloadTooLarge:
 def json_depth_exceeds(raw: bytes, limit: int) -> bool:
     """True when the JSON text (already parsed, so known valid) nests deeper than `limit`.
 
-    Reduced to its quotes and brackets with C-speed bytes operations, then innermost pairs are
-    peeled off one level per pass, so a 100,000-deep attack stops after `limit` passes. The
-    openings are counted on the reduced text: two counting passes over a whole batch body,
-    which always has more than `limit`, were 7.5 % of the instructions per ingested log.
-    Measured on a batch of 100 realistic logs (480 KB): 0.8 ms, against 12 ms for a regex that
-    skips strings.
+    Reduced to its quotes and brackets with C-speed bytes operations (objects' braces become
+    brackets: the text is valid, so only nesting matters), then the innermost pairs are peeled
+    off one level per pass (`bytes.replace` removes the `[]` pairs present before the pass, not
+    the ones it creates), so a 100,000-deep attack stops after `limit` passes. Measured on a
+    batch of 100 realistic logs (480 KB): 0.67 ms, against 1.15 ms with a regular expression
+    per pass and 12 ms for a regex that skips strings.
     """
     if b"\\" in raw:
         # In valid JSON a backslash only starts an escape inside a string: drop escaped
         # backslashes first, then escaped quotes, so every remaining quote delimits a string.
         raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
-    skeleton = raw.translate(None, _NOT_QUOTE_OR_BRACKET)  # strings become "" unless they hold brackets
-    if skeleton.count(b"[") + skeleton.count(b"{") <= limit:  # not even `limit` openings in all
+    skeleton = raw.translate(_ONE_BRACKET_KIND, _NOT_QUOTE_OR_BRACKET)  # strings become "" unless they hold brackets
+    if skeleton.count(b"[") <= limit:  # not even `limit` openings in all
         return False
     brackets = skeleton.replace(b'""', b"")
     if b'"' in brackets:  # some string holds a bracket: remove string contents properly
@@ -56,7 +57,7 @@ def json_depth_exceeds(raw: bytes, limit: int) -> bool:
     for _ in range(limit):
         if not brackets:
             return False
-        brackets = _INNERMOST.sub(b"", brackets)
+        brackets = brackets.replace(b"[]", b"")
     return bool(brackets)
 
 
