@@ -10,6 +10,7 @@ import time
 from io import StringIO
 from typing import Any
 
+import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import connection, connections
@@ -417,6 +418,29 @@ def test_pending_table_vacuum_runs_outside_a_transaction(alice: Tenant) -> None:
     rollups.flush_all()
     rollups.vacuum_pending()  # VACUUM cannot run inside a transaction block: this must not raise
     assert rollups.pending_count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_pending_table_vacuum_does_not_wait_for_ingesting_transactions(alice: Tenant) -> None:
+    """An ingestion transaction in progress (its trigger holds a lock on the pending table)
+    must not make the flusher's VACUUM wait: truncating the table's empty tail would need its
+    exclusive lock, and waiting for it ran into the statement timeout under load."""
+    ingest(alice, [random_body(random.Random(43), i) for i in range(300)])
+    rollups.flush_all()  # the pending table now ends in empty pages: something to truncate
+    params = connection.get_connection_params()
+    other = psycopg.connect(**{k: v for k, v in params.items() if k not in ("context", "cursor_factory")})
+    try:
+        other.execute("LOCK TABLE logs_rollup_pending IN ROW EXCLUSIVE MODE")  # as an insert holds it
+        with connection.cursor() as cursor:
+            cursor.execute("SET statement_timeout = 1000")
+        started = time.monotonic()
+        rollups.vacuum_pending()
+        assert time.monotonic() - started < 1
+    finally:
+        other.rollback()
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET statement_timeout")
 
 
 def _all_figures(client_id: int, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
