@@ -79,12 +79,14 @@ def _tenant_rows(model: type[Model], columns: tuple[str, ...], condition: str, p
         select = ", ".join(_select_column(meta.get_field(name), quote) for name in columns)
         prefix = f"SELECT {select} FROM {quote(meta.db_table)} WHERE {quote(meta.get_field('client').column)} = %s"
         _TENANT_SELECT[key] = prefix
+    sql, values = f"{prefix} AND {condition}", [client_id, *params]
+    if then is not None:
+        sql, values = f"{sql}; {then[0]}", [*values, *then[1]]
     with connection.cursor() as cursor:
-        if then is None:
-            cursor.execute(f"{prefix} AND {condition}", [client_id, *params])
-            return cursor.fetchall(), None
-        cursor.execute(f"{prefix} AND {condition}; {then[0]}", [client_id, *params, *then[1]])
+        cursor.execute(sql, values)
         rows = cursor.fetchall()
+        if then is None:
+            return rows, None
         cursor.nextset()
         return rows, cursor.fetchall()
 

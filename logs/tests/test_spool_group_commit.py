@@ -73,16 +73,23 @@ def _run_concurrently(calls: list[Any]) -> tuple[list[Any], list[threading.Threa
     return results, threads
 
 
-def test_concurrent_puts_share_one_transaction_and_each_gets_its_own_ids(monkeypatch: Any) -> None:
+def _in_one_group(monkeypatch: Any, calls: list[Any]) -> tuple[list[int], list[Any]]:
+    """Run `calls` at once: the first holds the commit until all the others are queued behind
+    it, so they are written together. Returns the group sizes written and each call's result."""
     release = threading.Event()
     sizes = _hold_first_commit(monkeypatch, release)
-    items = [[_item(), _item()] for _ in range(THREADS)]
-    calls = [lambda batch=batch: spool.spool_put(client_id=1, api_key_id=7, items=batch) for batch in items]
     results, threads = _run_concurrently(calls)
-    _wait_for_queue(THREADS - 1)  # the first is being written; the others wait in the queue
+    _wait_for_queue(len(calls) - 1)  # the first is being written; the others wait in the queue
     release.set()
     for thread in threads:
         thread.join(10)
+    return sizes, results
+
+
+def test_concurrent_puts_share_one_transaction_and_each_gets_its_own_ids(monkeypatch: Any) -> None:
+    items = [[_item(), _item()] for _ in range(THREADS)]
+    sizes, results = _in_one_group(monkeypatch, [
+        lambda batch=batch: spool.spool_put(client_id=1, api_key_id=7, items=batch) for batch in items])
 
     assert sizes == [1, THREADS - 1]  # two transactions for twelve requests
     for batch, result in zip(items, results):
@@ -92,20 +99,13 @@ def test_concurrent_puts_share_one_transaction_and_each_gets_its_own_ids(monkeyp
 
 
 def test_the_same_event_id_in_one_group_is_stored_once(monkeypatch: Any) -> None:
-    release = threading.Event()
-    sizes = _hold_first_commit(monkeypatch, release)
     first, again, other_tenant = _item("evt-1"), _item("evt-1"), _item("evt-1")
-    calls = [
+    sizes, results = _in_one_group(monkeypatch, [
         lambda: spool.spool_put(client_id=1, api_key_id=None, items=[_item()]),  # holds the commit
         lambda: spool.spool_put(client_id=1, api_key_id=None, items=[first]),
         lambda: spool.spool_put(client_id=1, api_key_id=None, items=[again]),
         lambda: spool.spool_put(client_id=2, api_key_id=None, items=[other_tenant]),
-    ]
-    results, threads = _run_concurrently(calls)
-    _wait_for_queue(3)
-    release.set()
-    for thread in threads:
-        thread.join(10)
+    ])
 
     assert sizes == [1, 3]
     created, duplicate = sorted(results[1:3], key=lambda r: r.duplicate[0])
@@ -117,17 +117,10 @@ def test_the_same_event_id_in_one_group_is_stored_once(monkeypatch: Any) -> None
 
 def test_a_put_that_does_not_fit_fails_alone(monkeypatch: Any, settings: Any) -> None:
     settings.SPOOL_MAX_BYTES = 5_000
-    release = threading.Event()
-    sizes = _hold_first_commit(monkeypatch, release)
     small, large, small_again = _item(), _item(size=20_000), _item()
-    calls = [lambda: spool.spool_put(client_id=1, api_key_id=None, items=[_item()])] + [
+    sizes, results = _in_one_group(monkeypatch, [
         lambda item=item: spool.spool_put(client_id=1, api_key_id=None, items=[item])
-        for item in (small, large, small_again)]
-    results, threads = _run_concurrently(calls)
-    _wait_for_queue(3)
-    release.set()
-    for thread in threads:
-        thread.join(10)
+        for item in (_item(), small, large, small_again)])
 
     assert sizes == [1, 3]
     assert isinstance(results[2], spool.SpoolFull)
