@@ -211,7 +211,7 @@ def _ingest_postgres(client: Client, items: list[dict[str, Any] | None]) -> list
                 repeats.append((index, event_id))
                 continue
             first_by_event[event_id] = index
-        pending.append((index, _row(fields, now)))
+        pending.append((index, stored_row(fields, now)))
 
     for _attempt in range(3):
         inserted = _insert_postgres(client, [row for _, row in pending], now) if pending else set()
@@ -245,7 +245,7 @@ def _ingest_postgres(client: Client, items: list[dict[str, Any] | None]) -> list
     return results
 
 
-def _row(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+def stored_row(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     """The stored values of one log, as the model would hold them (a copy: the caller may still
     need `fields` as given, e.g. to spool them)."""
     row = {**fields, "created_at": now}
@@ -282,7 +282,7 @@ def log_ingest_one_committed(*, client: Client, fields: dict[str, Any], timeout_
     if connection.vendor != "postgresql" or connection.in_atomic_block or not connection.get_autocommit():
         return None
     now = timezone.now()
-    row = _row(fields, now)
+    row = stored_row(fields, now)
     sql = f"BEGIN; {ingest_timeout_sql(timeout_ms)}; {_INSERT_ONE_CLIENT_BOUND_SQL}; COMMIT"
     connection.ensure_connection()
     raw = connection.connection
@@ -304,18 +304,25 @@ def log_ingest_one_committed(*, client: Client, fields: dict[str, Any], timeout_
     return ItemResult(0, CREATED, str(row["id"]), row=row)
 
 
-def _insert_postgres(client: Client, rows: list[dict[str, Any]], now: dt.datetime) -> set[Any]:
+# The columns in the order of a one-row insert_statement()'s parameters.
+INSERT_COLUMNS = tuple(name for name, _ in _PG_COLUMNS)
+
+
+def insert_statement(client: Client, rows: list[dict[str, Any]], now: dt.datetime) -> tuple[str, list[Any]]:
+    """The INSERT of `rows` (from `stored_row()`) and its parameters, for a server-binding cursor."""
     if len(rows) == 1:
-        sql = _INSERT_ONE_SQL
-        params: list[Any] = _one_row_params(client, rows[0], now)
-    else:
-        sql = _INSERT_SQL
-        params = [client.pk, now]  # _BATCH_COLUMNS
-        for name, kind in _ROW_COLUMNS:
-            if kind == "jsonb":
-                params.append([_json_text(row.get(name)) for row in rows])
-            else:
-                params.append([row.get(name) for row in rows])
+        return _INSERT_ONE_SQL, _one_row_params(client, rows[0], now)
+    params: list[Any] = [client.pk, now]  # _BATCH_COLUMNS
+    for name, kind in _ROW_COLUMNS:
+        if kind == "jsonb":
+            params.append([_json_text(row.get(name)) for row in rows])
+        else:
+            params.append([row.get(name) for row in rows])
+    return _INSERT_SQL, params
+
+
+def _insert_postgres(client: Client, rows: list[dict[str, Any]], now: dt.datetime) -> set[Any]:
+    sql, params = insert_statement(client, rows, now)
     # A server-side-binding psycopg cursor with binary parameters (%b): Django's default
     # ClientCursor would quote the 2,100 array elements into the SQL text in Python (regex
     # escaping of every JSON string: measured at ~60 % of a batch's server CPU). Wrapped by

@@ -1,0 +1,184 @@
+"""PostgreSQL's own ceiling for our table: logs/s with no HTTP server in front of it.
+
+The shared harness's `raw_limit.py` measures the seed document's table (six indexes, two JSON
+columns). Ours holds more: the filter and operator-console indexes, four JSONB columns and the
+rollup trigger. This measures the same thing for our table, to tell how much of the batch
+endpoint's throughput is lost above the database and how much is the database itself.
+
+Each connection (a thread with its own psycopg connection) writes prepared 100-log batches and
+commits each, as the batch endpoint does: `insert` sends the endpoint's own statement
+(`logs.services.insert_statement`), `copy` a text COPY of the same values. Only the ids change
+from one batch to the next, so this process does little work and PostgreSQL sets the pace.
+Every row written is deleted again at the end.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psycopg
+from django.db import connection
+from django.utils import timezone
+
+from logs import services
+from logs.ids import uuid7_many
+from logs.models import WorkflowLog
+from logs.validation import clean_log
+from tenants.models import Client
+
+Method = Literal["insert", "copy"]
+_TABLE = WorkflowLog._meta.db_table
+_COPY_SQL = f"COPY {_TABLE} ({', '.join(services.INSERT_COLUMNS)}) FROM STDIN"
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    method: Method
+    connections: int
+    seconds: float
+    logs: int
+    backend_cpu: float | None  # seconds of the backends' CPU; None when not on this host
+    client_cpu: float  # seconds of this process's CPU
+
+    @property
+    def logs_per_second(self) -> float:
+        return self.logs / self.seconds
+
+    @property
+    def backend_us_per_log(self) -> float | None:
+        return None if self.backend_cpu is None or not self.logs else 1e6 * self.backend_cpu / self.logs
+
+    def describe(self) -> str:
+        line = (f"{self.method} on {self.connections} connection(s), {self.seconds:.1f} s: "
+                f"{self.logs_per_second:,.0f} logs/s")
+        if self.backend_cpu is not None:
+            line += (f"; PostgreSQL backends {self.backend_cpu / self.seconds:.2f} cores, "
+                     f"{self.backend_us_per_log:.0f} us per log")
+        return line + f"; this process {self.client_cpu / self.seconds:.2f} cores"
+
+
+def prepare_batches(client: Client, bodies: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+    """The stored rows of each batch of raw log bodies, validated as ingestion validates them."""
+    now = timezone.now()
+    batches = []
+    for batch in bodies:
+        rows = []
+        for body in batch:
+            fields, errors = clean_log(body)
+            if fields is None:
+                raise ValueError(f"invalid log body: {errors}")
+            rows.append(services.stored_row(fields, now))
+        batches.append(rows)
+    return batches
+
+
+def _backend_cpu(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/schedstat") as f:  # nanoseconds on a CPU (Linux)
+            return int(f.read().split()[0]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None  # PostgreSQL on another host
+
+
+def _connect() -> psycopg.Connection[Any]:
+    params = connection.get_connection_params()
+    for name in ("pool", "cursor_factory", "context"):
+        params.pop(name, None)
+    return psycopg.connect(**params)
+
+
+class _Writer:
+    """One connection writing batches until the deadline; remembers every id it stored."""
+
+    def __init__(self, client: Client, batches: list[list[dict[str, Any]]], method: Method, offset: int) -> None:
+        self.client, self.method, self.offset = client, method, offset
+        self.now = timezone.now()
+        # Prepared once per batch: the statement and its parameters, or one value list per row
+        # for COPY (the one-row statement's parameters: the columns in order, the id first).
+        self.prepared = [
+            services.insert_statement(client, rows, self.now) if method == "insert"
+            else [services.insert_statement(client, [row], self.now)[1] for row in rows]
+            for rows in batches
+        ]
+        self.sizes = [len(rows) for rows in batches]
+        self.ids: list[Any] = []
+        self.backend_cpu: float | None = None
+        self.error: BaseException | None = None
+
+    def run(self, deadline: float) -> None:
+        try:
+            with _connect() as conn:
+                started = _backend_cpu(conn.info.backend_pid)
+                k = self.offset
+                while time.monotonic() < deadline:
+                    index = k % len(self.prepared)
+                    ids = uuid7_many(self.sizes[index])
+                    self._write(conn, self.prepared[index], ids)
+                    conn.commit()
+                    self.ids.extend(ids)
+                    k += 1
+                ended = _backend_cpu(conn.info.backend_pid)
+                if started is not None and ended is not None:
+                    self.backend_cpu = ended - started
+        except BaseException as exc:  # reported by measure(), in the caller's thread
+            self.error = exc
+
+    def _write(self, conn: psycopg.Connection[Any], prepared: Any, ids: list[Any]) -> None:
+        if self.method == "insert":
+            sql, params = prepared
+            # The ids: the first parameter of one row, else the first array after the batch's
+            # two scalars (client_id, created_at).
+            at = 0 if len(ids) == 1 else 2
+            conn.cursor().execute(sql, [*params[:at], ids[0] if len(ids) == 1 else ids, *params[at + 1:]])
+            return
+        with conn.cursor().copy(_COPY_SQL) as copy:
+            for log_id, values in zip(ids, prepared):
+                copy.write_row([log_id, *values[1:]])
+
+
+def measure(*, client: Client, batches: list[list[dict[str, Any]]], method: Method = "insert",
+            connections: int = 4, seconds: float = 15.0) -> Ceiling:
+    """Write `batches` (cycled) on `connections` connections for `seconds`, then delete them."""
+    writers = [_Writer(client, batches, method, offset=i * len(batches) // connections) for i in range(connections)]
+    cpu_before = time.process_time()
+    started = time.monotonic()
+    threads = [threading.Thread(target=w.run, args=(started + seconds,)) for w in writers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.monotonic() - started
+    client_cpu = time.process_time() - cpu_before
+    try:
+        for writer in writers:
+            if writer.error is not None:
+                raise writer.error
+    finally:
+        _delete(client, [log_id for w in writers for log_id in w.ids])
+    cpus = [w.backend_cpu for w in writers]
+    return Ceiling(method=method, connections=connections, seconds=elapsed,
+                   logs=sum(len(w.ids) for w in writers),
+                   backend_cpu=None if None in cpus else sum(c for c in cpus if c is not None),
+                   client_cpu=client_cpu)
+
+
+def _delete(client: Client, ids: list[Any], chunk: int = 5000) -> None:
+    with _connect() as conn:
+        conn.execute("SET statement_timeout = 0")
+        for start in range(0, len(ids), chunk):
+            conn.execute(f"DELETE FROM {_TABLE} WHERE client_id = %s AND id = ANY(%s)",
+                         [client.pk, ids[start:start + chunk]])
+            conn.commit()
+
+
+def harness_batches(gen: Any, client_slug: str, count: int = 40, size: int = 100,
+                    seed: int | None = None, anchor: dt.datetime | None = None) -> list[list[dict[str, Any]]]:
+    """The bodies the harness's post_batch scenario sends (load/run.py: seed + 2000, 40 x 100)."""
+    logs = gen.LogGen(seed=(gen.DEFAULT_SEED if seed is None else seed) + 2000, client_id=client_slug,
+                      anchor=anchor)
+    # As sent: through the harness's JSON encoder (timestamps become text).
+    return [[json.loads(gen.dumps(body)) for body in logs.logs(size, start=k * size)] for k in range(count)]
