@@ -24,6 +24,7 @@ import psycopg
 from django.db import connection
 from django.utils import timezone
 
+from bench import fixture
 from logs import services
 from logs.ids import uuid7_many
 from logs.models import WorkflowLog
@@ -85,10 +86,7 @@ def _backend_cpu(pid: int) -> float | None:
 
 
 def _connect() -> psycopg.Connection[Any]:
-    params = connection.get_connection_params()
-    for name in ("pool", "cursor_factory", "context"):
-        params.pop(name, None)
-    return psycopg.connect(**params)
+    return psycopg.connect(**connection.standalone_params())
 
 
 class _Writer:
@@ -173,11 +171,8 @@ def _delete(client: Client, ids: list[Any]) -> None:
         # statement, and 150,000 logs touch all 90.
         conn.execute(f"DELETE FROM {_TABLE} WHERE client_id = %s AND id = ANY(%s)", [client.pk, ids])
         conn.commit()
-        # Vacuumed now: the dead rows would slow the next run and every later benchmark (index
-        # scans step over them; so does the planner probing an index's ends), and autovacuum
-        # may be off (it is on the CI machines).
-        conn.autocommit = True
-        conn.execute(f"VACUUM (ANALYZE) {_TABLE}, logs_rollup, logs_rollup_pending")
+        conn.autocommit = True  # VACUUM: the dead rows would slow the next run and later benchmarks
+        conn.execute(fixture.VACUUM_LOG_TABLES)
 
 
 def harness_batches(gen: Any, client_slug: str, count: int = 40, size: int = 100,

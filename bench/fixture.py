@@ -243,6 +243,13 @@ def vacuum_analyze() -> tuple[int, float]:
     return total, heap
 
 
+# The log table and the rollup tables its triggers write: vacuumed after a benchmark deletes
+# what it wrote. Their dead rows would slow later runs (autovacuum is off on the CI machines):
+# index scans step over them, and so do the planner's probes of index ends (a 90-day
+# timeseries planned in 30 ms instead of 2 after ~3M dead rows).
+VACUUM_LOG_TABLES = f"VACUUM (ANALYZE) {WorkflowLog._meta.db_table}, logs_rollup, logs_rollup_pending"
+
+
 def delete_client_logs(slug: str) -> int:
     """Remove the rows a benchmark wrote (e.g. the POST scenarios' bench-writer)."""
     client = Client.objects.filter(slug=slug).first()
@@ -252,8 +259,5 @@ def delete_client_logs(slug: str) -> int:
         cursor.execute("SET statement_timeout = 0")  # ~100k rows and their rollup recount
         cursor.execute(f"DELETE FROM {WorkflowLog._meta.db_table} WHERE client_id = %s", [client.pk])
         deleted = cursor.rowcount
-        # Their dead rows would slow later runs (autovacuum is off on the CI machines): the
-        # planner's probes of index ends step over them (a 90-day timeseries planned in 30 ms
-        # instead of 2 after ~3M dead rows).
-        cursor.execute(f"VACUUM (ANALYZE) {WorkflowLog._meta.db_table}, logs_rollup, logs_rollup_pending")
+        cursor.execute(VACUUM_LOG_TABLES)
         return deleted

@@ -40,6 +40,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
             cursor.adapters.register_loader(_TIMESTAMPTZ_OID, _C_LOADER)
         return cursor
 
+    def standalone_params(self) -> dict[str, Any]:
+        """Keyword arguments for a psycopg connection of its own, beside Django's: the same
+        server and credentials, without Django's pool, cursor factory and adapters context
+        (benchmark writers, tests holding a lock from another session)."""
+        return {k: v for k, v in self.get_connection_params().items()
+                if k not in ("pool", "cursor_factory", "context")}
+
     def fetch_prepared(self, sql: str, params: dict[str, Any] | list[Any]) -> list[tuple[Any, ...]]:
         """Every row of `sql`, bound and prepared on the server (once per connection and
         statement text), so PostgreSQL stops planning it on every request: for the hot, fixed

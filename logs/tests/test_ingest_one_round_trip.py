@@ -74,10 +74,7 @@ def test_a_retried_event_id_is_a_duplicate_with_the_first_id() -> None:
 def test_a_statement_timeout_rolls_back_spools_and_leaves_the_connection_clean() -> None:
     tenant = make_tenant("slow")
     assert tenant.api.post(URL, {"environment": "production", "test": True}, format="json").status_code == 200
-    params = connection.get_connection_params()
-    for name in ("pool", "cursor_factory", "context"):
-        params.pop(name, None)
-    with psycopg.connect(**params) as locker:
+    with psycopg.connect(**connection.standalone_params()) as locker:
         locker.execute("LOCK TABLE workflow_logs IN ACCESS EXCLUSIVE MODE")
         started = time.monotonic()
         response = tenant.api.post(URL, log_body(ticket_id="late"), format="json")

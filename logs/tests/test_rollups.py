@@ -427,8 +427,7 @@ def test_pending_table_vacuum_does_not_wait_for_ingesting_transactions(alice: Te
     exclusive lock, and waiting for it ran into the statement timeout under load."""
     ingest(alice, [random_body(random.Random(43), i) for i in range(300)])
     rollups.flush_all()  # the pending table now ends in empty pages: something to truncate
-    params = connection.get_connection_params()
-    other = psycopg.connect(**{k: v for k, v in params.items() if k not in ("context", "cursor_factory")})
+    other = psycopg.connect(**connection.standalone_params())
     try:
         other.execute("LOCK TABLE logs_rollup_pending IN ROW EXCLUSIVE MODE")  # as an insert holds it
         with connection.cursor() as cursor:

@@ -261,11 +261,7 @@ def test_slow_database_spools_within_the_ingestion_budget(alice: Tenant, django_
     import psycopg
 
     warm_up(alice)  # authenticates without touching workflow_logs
-    params = connection.get_connection_params()
-    params.pop("pool", None)
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    with psycopg.connect(**params) as locker:
+    with psycopg.connect(**connection.standalone_params()) as locker:
         locker.execute("LOCK TABLE workflow_logs IN ACCESS EXCLUSIVE MODE")
         started = time.monotonic()
         response = alice.api.post(URL, log_body(), format="json")
@@ -282,10 +278,7 @@ def test_deadline_cuts_off_a_database_that_does_not_answer(db: Any) -> None:
     """A frozen server never enforces its own statement_timeout: the client-side deadline does."""
     import psycopg
 
-    params = connection.get_connection_params()
-    for name in ("pool", "cursor_factory", "context"):
-        params.pop(name, None)
-    conn = dbguard.DeadlineConnection.connect(**params)
+    conn = dbguard.DeadlineConnection.connect(**connection.standalone_params())
     started = time.monotonic()
     with dbguard.db_deadline(0.2), pytest.raises(psycopg.OperationalError, match="deadline"):
         conn.execute("SELECT pg_sleep(3)")
