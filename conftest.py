@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from tenants.models import Client
@@ -70,15 +69,6 @@ def anon() -> APIClient:
     return APIClient()
 
 
-def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
-    if connection.vendor == "postgresql":
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL")
-    for item in items:
-        if "postgres_only" in item.keywords:
-            item.add_marker(skip)
-
-
 @pytest.fixture(autouse=True)
 def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     """Each test gets its own spool file, a closed circuit breaker, no remembered keys and fresh
@@ -86,10 +76,12 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     from django.core.cache import cache
 
     from central_logger import dbguard
-    from logs import rollups, spool
+    from metrics import rollup
+    from spool import store
     from tenants import auth_failures, keycache, resilience
 
     settings.SPOOL_PATH = str(tmp_path / "spool.sqlite3")
+    settings.KEY_SNAPSHOT_PATH = str(tmp_path / "key_snapshot.sqlite3")
     settings.SPOOL_DRAIN_INTERVAL = 0
     settings.ROLLUP_FLUSH_INTERVAL = 0  # tests fold the pending rollup rows explicitly
     dbguard.reset()
@@ -97,9 +89,10 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     keycache.forget_touches()
     auth_failures.reset()
     cache.clear()
-    rollups.stored_cache.clear()
+    rollup.stored_cache.clear()
     yield
-    spool.close_connections()
+    store.close_connections()
+    resilience.close_snapshot()
     dbguard.reset()
     resilience.forget_all()
     keycache.forget_touches()

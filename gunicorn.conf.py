@@ -30,17 +30,15 @@ def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn hook signature
 
 def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn hook signature
     """Before this worker accepts: open its database pool and the spool, bounded by
-    WORKER_WARMUP_SECONDS (central_logger/warmup.py), then start the spool drainer, so logs
-    spooled before a restart are drained without waiting for the next ingestion request, and
-    the metrics rollup flusher (logs/rollup_flusher.py); then the garbage collector's
+    WORKER_WARMUP_SECONDS (central_logger/warmup.py), then start the apps' background loops
+    (the spool drainer, so logs spooled before a restart are drained without waiting for the
+    next ingestion request, and the metrics rollup flusher); then the garbage collector's
     thresholds (GC_GEN0_THRESHOLD)."""
+    from central_logger.background import ensure_all
     from central_logger.warmup import tune_gc, warm_worker, warmup_timeout
-    from logs.rollup_flusher import ensure_flusher
-    from logs.spool import ensure_drainer
 
     timeout = warmup_timeout()
     if timeout > 0:
         worker.log.info("worker warm-up: %s", warm_worker(timeout=timeout))
-    ensure_drainer()
-    ensure_flusher()
+    ensure_all()
     worker.log.info("gc thresholds: %s", tune_gc())

@@ -7,7 +7,7 @@ endpoint's throughput is lost above the database and how much is the database it
 
 Each connection (a thread with its own psycopg connection) writes prepared 100-log batches and
 commits each, as the batch endpoint does: `insert` sends the endpoint's own statement
-(`logs.services.insert_statement`), `copy` a text COPY of the same values. Only the ids change
+(`logs.tenant_sql.writes.insert_statement`), `copy` a text COPY of the same values. Only the ids change
 from one batch to the next, so this process does little work and PostgreSQL sets the pace.
 Every row written is deleted again at the end.
 """
@@ -25,15 +25,16 @@ from django.db import connection
 from django.utils import timezone
 
 from bench import fixture
-from logs import services
+from logs.tenant_sql import writes
 from logs.ids import uuid7_many
 from logs.models import WorkflowLog
-from logs.validation import clean_log
+from ingestion.validation import clean_log
 from tenants.models import Client
 
 Method = Literal["insert", "copy"]
 _TABLE = WorkflowLog._meta.db_table
-_COPY_SQL = f"COPY {_TABLE} ({', '.join(services.INSERT_COLUMNS)}) FROM STDIN"
+_ID = writes.COLUMNS.index("id")
+_COPY_SQL = f"COPY {_TABLE} ({', '.join(writes.COLUMNS)}) FROM STDIN"
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def prepare_batches(client: Client, bodies: list[list[dict[str, Any]]]) -> list[
             fields, errors = clean_log(body)
             if fields is None:
                 raise ValueError(f"invalid log body: {errors}")
-            rows.append(services.stored_row(fields, now))
+            rows.append(writes.stored_row(fields, now))
         batches.append(rows)
     return batches
 
@@ -96,10 +97,10 @@ class _Writer:
         self.method, self.offset = method, offset
         self.now = timezone.now()
         # Prepared once per batch: the statement and its parameters, or one value list per row
-        # for COPY (the one-row statement's parameters: the columns in order, the id first).
+        # for COPY (the one-row statement's parameters: the columns in order).
         self.prepared = [
-            services.insert_statement(client, rows, self.now) if method == "insert"
-            else [services.insert_statement(client, [row], self.now)[1] for row in rows]
+            writes.insert_statement(client, rows, self.now) if method == "insert"
+            else [writes.insert_statement(client, [row], self.now)[1] for row in rows]
             for rows in batches
         ]
         self.sizes = [len(rows) for rows in batches]
@@ -128,14 +129,14 @@ class _Writer:
     def _write(self, conn: psycopg.Connection[Any], prepared: Any, ids: list[Any]) -> None:
         if self.method == "insert":
             sql, params = prepared
-            # The ids: the first parameter of one row, else the first array after the batch's
-            # two scalars (client_id, created_at).
-            at = 0 if len(ids) == 1 else 2
+            # The ids: the id column's parameter of one row, else the first array after the
+            # batch's two scalars (client_id, created_at).
+            at = _ID if len(ids) == 1 else 2
             conn.cursor().execute(sql, [*params[:at], ids[0] if len(ids) == 1 else ids, *params[at + 1:]])
             return
         with conn.cursor().copy(_COPY_SQL) as copy:
             for log_id, values in zip(ids, prepared):
-                copy.write_row([log_id, *values[1:]])
+                copy.write_row([*values[:_ID], log_id, *values[_ID + 1:]])
 
 
 def measure(*, client: Client, batches: list[list[dict[str, Any]]], method: Method = "insert",

@@ -22,16 +22,16 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from bench.harness import load_gen
+from ingestion.validation import clean_log
 from logs.ids import uuid7
 from logs.models import WorkflowLog
-from logs.services import _PG_COLUMNS, _json_text
-from logs.validation import clean_log
+from logs.tenant_sql.writes import COLUMN_TYPES, json_text
 from tenants.models import Client
 
 CHUNK = 2000
 MAIN_CLIENT = "bench-main"
 WRITER_CLIENT = "bench-writer"
-COLUMNS = tuple(name for name, _ in _PG_COLUMNS)
+COLUMNS = tuple(name for name, _ in COLUMN_TYPES)
 
 
 def other_client(k: int) -> str:
@@ -97,8 +97,8 @@ def _worker_chunk(job: tuple[str, int, int, int]) -> tuple[int, bytes]:
             raise ValueError(f"generated log {slug}#{i} is invalid: {errors}")
         row = {**fields, "id": uuid7(), "client_id": client_id, "created_at": _WORKER["created_at"]}
         lines.append("\t".join(
-            _copy_text(_json_text(row.get(name)) if kind == "jsonb" else row.get(name))
-            for name, kind in _PG_COLUMNS
+            _copy_text(json_text(row.get(name)) if kind == "jsonb" else row.get(name))
+            for name, kind in COLUMN_TYPES
         ))
     return n, ("\n".join(lines) + "\n").encode()
 
@@ -124,8 +124,8 @@ def _worker_convert(rows: list[tuple[Any, ...]]) -> tuple[int, bytes]:
             raise ValueError(f"peer row of {slug} at {executed_at} is invalid here: {errors}")
         row = {**fields, "id": uuid7(), "client_id": _WORKER["client_ids"][slug], "created_at": _WORKER["created_at"]}
         lines.append("\t".join(
-            _copy_text(_json_text(row.get(name)) if kind == "jsonb" else row.get(name))
-            for name, kind in _PG_COLUMNS
+            _copy_text(json_text(row.get(name)) if kind == "jsonb" else row.get(name))
+            for name, kind in COLUMN_TYPES
         ))
     return len(rows), ("\n".join(lines) + "\n").encode()
 
@@ -164,8 +164,6 @@ def load(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jobs: in
     several times faster than generating them again, and byte-for-byte the same data for both
     servers. Its clients must be the plan's (bench-main, bench-other-NN).
     """
-    if connection.vendor != "postgresql":
-        raise ValueError("The benchmark fixture needs PostgreSQL (COPY).")
     table = WorkflowLog._meta.db_table
     clients = ensure_clients(plan)
     t0 = time.perf_counter()
@@ -179,7 +177,7 @@ def load(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jobs: in
         for name, _ in dropped:
             cursor.execute(f'DROP INDEX "{name}"')
         # One COPY of millions of rows would hand the rollup trigger one giant transition
-        # table; the caller rebuilds the rollup afterwards instead (rollups_rebuild).
+        # table; the caller rebuilds the rollup afterwards instead (metrics.services.rollup_rebuild).
         cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER logs_rollup_insert")
     try:
         return _copy_rows(plan=plan, seed=seed, anchor=anchor, span_days=span_days, jobs=jobs,

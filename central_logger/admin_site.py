@@ -9,7 +9,7 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
-from central_logger import login_throttle
+from central_logger.ratelimit import ADMIN_LOGIN, login_identity
 from central_logger.client_ip import client_ip
 
 
@@ -24,15 +24,16 @@ class ThrottledAdminAuthenticationForm(AdminAuthenticationForm):
     def clean(self) -> dict[str, Any]:
         username = self.cleaned_data.get("username") or ""
         ip = client_ip(self.request) if self.request else "unknown"
-        if username and login_throttle.is_locked_out(username, ip):
+        ident = login_identity(username, ip)
+        if username and ADMIN_LOGIN.retry_after(ident) is not None:
             raise self._locked_out()
         try:
             cleaned = super().clean()
         except ValidationError:
-            if username and login_throttle.record_failure(username, ip):
+            if username and ADMIN_LOGIN.failed(ident):
                 raise self._locked_out() from None
             raise
-        login_throttle.record_success(username, ip)
+        ADMIN_LOGIN.succeeded(ident)
         return cleaned
 
     def _locked_out(self) -> ValidationError:

@@ -1,8 +1,9 @@
-"""A per-process background loop: one daemon thread that runs a round every few seconds.
+"""Per-process background loops: each a daemon thread that runs a round every few seconds.
 
-The spool drainer and the metrics rollup flusher both need the same thing: started lazily once
-per process (after gunicorn has forked it, so a fork is detected by pid), surviving any error
-of a round, and giving its database connection back to the pool between rounds.
+The spool drainer and the metrics rollup flusher both need the same thing: started once per
+process (after gunicorn has forked it, so a fork is detected by pid), surviving any error of a
+round, and giving its database connection back to the pool between rounds. The apps that own
+them register them here from their AppConfig.ready(); gunicorn's worker hook starts them all.
 """
 from __future__ import annotations
 
@@ -62,3 +63,26 @@ class ProcessLoop:
         if self._thread is not None:
             self._thread.join(timeout)
         self._thread = None
+
+
+# The loops of this process, registered by the apps that own them (their AppConfig.ready()).
+_registered: list[ProcessLoop] = []
+
+
+def register(loop: ProcessLoop) -> ProcessLoop:
+    if loop not in _registered:
+        _registered.append(loop)
+    return loop
+
+
+def ensure_all() -> None:
+    """Start every registered loop that is not running in this process (gunicorn's worker hook;
+    ingestion calls it too, for servers without that hook)."""
+    for loop in _registered:
+        loop.ensure()
+
+
+def stop_all() -> None:
+    """Stop every registered loop of this process (tests)."""
+    for loop in _registered:
+        loop.stop()

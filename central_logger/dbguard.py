@@ -29,7 +29,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import psycopg
 from django.conf import settings
+from psycopg import errors as _pg_errors
 
 _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("db_deadline", default=None)
 
@@ -61,28 +63,21 @@ def remaining() -> float | None:
     return deadline - time.monotonic()
 
 
-try:  # psycopg is only needed (and installed) for PostgreSQL
-    import psycopg
-    from psycopg import errors as _pg_errors
+class DeadlineConnection(psycopg.Connection):  # type: ignore[type-arg]
+    """A psycopg connection whose every socket wait honours the thread's `db_deadline`."""
 
-    class DeadlineConnection(psycopg.Connection):  # type: ignore[type-arg]
-        """A psycopg connection whose every socket wait honours the thread's `db_deadline`."""
-
-        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
-            left = remaining()
-            if left is not None:
-                left = max(left, 0.001)
-                timeout = left if timeout is None else min(timeout, left)
-            try:
-                return super().wait(gen, interval=interval, timeout=timeout)
-            except _pg_errors._WaitTimeout:
-                # The server did not answer in time; the protocol state is now unknown, so the
-                # connection is closed (the pool discards closed connections) rather than reused.
-                self.pgconn.finish()
-                raise psycopg.OperationalError("the database did not answer within the deadline") from None
-
-except ImportError:  # pragma: no cover - SQLite-only installs
-    DeadlineConnection = None  # type: ignore[assignment,misc]
+    def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+        left = remaining()
+        if left is not None:
+            left = max(left, 0.001)
+            timeout = left if timeout is None else min(timeout, left)
+        try:
+            return super().wait(gen, interval=interval, timeout=timeout)
+        except _pg_errors._WaitTimeout:
+            # The server did not answer in time; the protocol state is now unknown, so the
+            # connection is closed (the pool discards closed connections) rather than reused.
+            self.pgconn.finish()
+            raise psycopg.OperationalError("the database did not answer within the deadline") from None
 
 
 # --- circuit breaker -------------------------------------------------------------------------------

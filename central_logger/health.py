@@ -1,12 +1,26 @@
-"""Health endpoints (no authentication): liveness, readiness and the seed's /health."""
+"""Health endpoints (no authentication): liveness, readiness and the seed's /health.
+
+Readiness checks beyond the database are registered by the apps that own what they check
+(`register_readiness_check`, from their AppConfig.ready()): this module knows none of them.
+"""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
+
+# name -> check. A check returns a dict with "ok" (bool), "reason" (why not ready, when not ok)
+# and any details, which readiness shows under the check's name.
+ReadinessCheck = Callable[[], dict[str, Any]]
+_checks: dict[str, ReadinessCheck] = {}
+
+
+def register_readiness_check(name: str, check: ReadinessCheck) -> None:
+    _checks[name] = check
 
 
 def database_ok() -> bool:
@@ -20,27 +34,7 @@ def database_ok() -> bool:
         return False
 
 
-def spool_state() -> dict[str, Any]:
-    from logs import spool
-
-    try:
-        stats = spool.spool_stats()
-    except Exception as exc:  # an unwritable spool is a readiness failure, not a 500
-        return {"ok": False, "error": exc.__class__.__name__}
-    return {"ok": not stats.full, "rows": stats.rows, "bytes": stats.bytes, "max_bytes": stats.max_bytes,
-            "full": stats.full, "dead_letters": stats.dead_letters}
-
-
-@require_GET
-def health(request: HttpRequest) -> JsonResponse:
-    """The seed's health check, with a database check: 200 healthy or 503 unhealthy."""
-    ok = database_ok()
-    body = {
-        "status": "healthy" if ok else "unhealthy",
-        "service": "central-logger",
-        "environment": settings.ENVIRONMENT,
-        "database": "ok" if ok else "unreachable",
-    }
+def _unavailable(body: dict[str, Any], ok: bool) -> JsonResponse:
     response = JsonResponse(body, status=200 if ok else 503)
     if not ok:
         response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
@@ -48,31 +42,45 @@ def health(request: HttpRequest) -> JsonResponse:
 
 
 @require_GET
+def health(request: HttpRequest) -> JsonResponse:
+    """The seed's health check, with a database check: 200 healthy or 503 unhealthy."""
+    ok = database_ok()
+    return _unavailable({
+        "status": "healthy" if ok else "unhealthy",
+        "service": "central-logger",
+        "environment": settings.ENVIRONMENT,
+        "database": "ok" if ok else "unreachable",
+    }, ok)
+
+
+def _run(check: ReadinessCheck) -> dict[str, Any]:
+    try:
+        return check()
+    except Exception as exc:  # a failing check is a readiness failure, not a 500
+        return {"ok": False, "reason": "check failed", "error": exc.__class__.__name__}
+
+
+@require_GET
 def ready(request: HttpRequest) -> JsonResponse:
-    """Readiness: the database answers and the spool has room. 503 with the reasons otherwise.
+    """Readiness: the database answers and every registered check passes (the spool has room,
+    ...). 503 with the reasons otherwise.
 
     While the database is down ingestion still works (into the spool), but a load balancer
     should prefer an instance that is fully ready.
     """
     db_ok = database_ok()
-    spool_info = spool_state()
-    reasons = []
-    if not db_ok:
-        reasons.append("database unreachable")
-    if not spool_info["ok"]:
-        reasons.append("spool full" if spool_info.get("full") else "spool unavailable")
-    body = {
-        "status": "ready" if not reasons else "not_ready",
-        "service": "central-logger",
-        "environment": settings.ENVIRONMENT,
-        "database": "ok" if db_ok else "unreachable",
-        "spool": {k: v for k, v in spool_info.items() if k != "ok"},
-        "reasons": reasons,
-    }
-    response = JsonResponse(body, status=503 if reasons else 200)
+    reasons = [] if db_ok else ["database unreachable"]
+    body: dict[str, Any] = {"status": "ready", "service": "central-logger", "environment": settings.ENVIRONMENT,
+                            "database": "ok" if db_ok else "unreachable"}
+    for name, check in _checks.items():
+        result = _run(check)
+        if not result.get("ok"):
+            reasons.append(result.get("reason") or f"{name} not ready")
+        body[name] = {k: v for k, v in result.items() if k not in ("ok", "reason")}
+    body["reasons"] = reasons
     if reasons:
-        response["Retry-After"] = str(settings.RETRY_AFTER_SECONDS)
-    return response
+        body["status"] = "not_ready"
+    return _unavailable(body, not reasons)
 
 
 @require_GET

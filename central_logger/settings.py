@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -63,8 +64,17 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "tenants",
     "logs",
-    "bench",
+    "spool",
+    "ingestion",
+    "metrics",
+    "query",
+    "retention",
+    "console",
 ]
+# Benchmark tooling (bench/README.md) is installed only where a benchmark asks for it.
+BENCHMARKS = _bool("BENCHMARKS", False)
+if BENCHMARKS:
+    INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
     "central_logger.middleware.DatabaseDeadlineMiddleware",
@@ -99,14 +109,22 @@ TEMPLATES = [
     },
 ]
 
-# --- Database -------------------------------------------------------------------------------
-# Default: a SQLite file, so the first run needs nothing. Production: PostgreSQL, e.g.
-# DATABASE_URL=postgres://user:pass@host:5432/central_logger
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
-DB_IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+# --- Database ---------------------------------------------------------------------------------
+# PostgreSQL, the only database of the server: DATABASE_URL, e.g.
+# postgres://user:pass@host:5432/central_logger (or a unix socket: postgres://user@/db?host=/dir).
+# `make run` and `make test` start an embedded PostgreSQL under var/ when it is not set
+# (central_logger/devdb.py).
+_database_url = env.str("DATABASE_URL", default="").strip()
+if not _database_url:
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set: point it at PostgreSQL (postgres://user@host:5432/dbname), or start "
+        "the service with `make run`, which starts an embedded PostgreSQL under var/ when none is set.")
+DATABASES = {"default": env.db_url_config(_database_url)}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(f"DATABASE_URL must be a PostgreSQL URL (postgres://...), got {_database_url.split(':')[0]}:...")
 
 DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=2)
-DB_POOL = _bool("DB_POOL", DB_IS_POSTGRES)
+DB_POOL = _bool("DB_POOL", True)
 DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=8)
 DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.0)
@@ -128,16 +146,17 @@ WORKER_WARMUP_SECONDS = env.float("WORKER_WARMUP_SECONDS", default=1.0)
 # A gunicorn worker's youngest GC generation (central_logger/warmup.py tune_gc); 0 = Python's 700.
 GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=5000)
 
-if DB_IS_POSTGRES:
-    # Django's backend with psycopg's C timestamp loader (central_logger/postgres/base.py).
-    DATABASES["default"]["ENGINE"] = "central_logger.postgres"
-    options = DATABASES["default"].setdefault("OPTIONS", {})
+
+def _postgres(database: dict[str, Any], *, statement_timeout: bool) -> None:
+    """Our backend (psycopg's C timestamp loader, prepared statements; central_logger/postgres),
+    the connect timeout, and psycopg's pool: a request waits at most DB_POOL_TIMEOUT for a
+    connection, then the API answers 503 + Retry-After instead of hanging (central_logger/errors.py)."""
+    database["ENGINE"] = "central_logger.postgres"
+    options = database.setdefault("OPTIONS", {})
     options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
-    if DB_STATEMENT_TIMEOUT_MS:
+    if statement_timeout and DB_STATEMENT_TIMEOUT_MS:
         options["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
     if DB_POOL:
-        # psycopg 3's pool: a request waits at most DB_POOL_TIMEOUT for a connection, then
-        # the API answers 503 + Retry-After instead of hanging (see central_logger/errors.py).
         options["pool"] = {
             "min_size": DB_POOL_MIN_SIZE,
             "max_size": DB_POOL_MAX_SIZE,
@@ -145,24 +164,20 @@ if DB_IS_POSTGRES:
             # Every socket wait honours the request's deadline, even if the server is frozen.
             "connection_class": DeadlineConnection,
         }
-        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        database["CONN_MAX_AGE"] = 0
     else:
-        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+        database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+        database["CONN_HEALTH_CHECKS"] = True
+
+
+_postgres(DATABASES["default"], statement_timeout=True)
 
 # Optional streaming replica for the dashboard's reads (list, export, metrics): see
 # central_logger/replica.py. Everything else, including every write, uses the primary.
 DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
-    replica_options = DATABASES["replica"].setdefault("OPTIONS", {})
-    replica_options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
-    if DATABASES["replica"]["ENGINE"] == "django.db.backends.postgresql":
-        DATABASES["replica"]["ENGINE"] = "central_logger.postgres"
-    if DB_POOL and DATABASES["replica"]["ENGINE"] == "central_logger.postgres":
-        replica_options["pool"] = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE,
-                                   "timeout": DB_POOL_TIMEOUT}
-        DATABASES["replica"]["CONN_MAX_AGE"] = 0
+    _postgres(DATABASES["replica"], statement_timeout=False)
     DATABASE_ROUTERS = ["central_logger.replica.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -261,7 +276,7 @@ API_KEY_LAST_USED_INTERVAL = env.int("API_KEY_LAST_USED_INTERVAL", default=60)
 # Seconds an API-key row stays in the shared cache (tenants/keycache.py); revocation is still
 # immediate for every process sharing the cache. Off (0) by default without REDIS_URL, because
 # a per-process cache cannot hear a revocation made by another process.
-# Metrics (PostgreSQL): read the rollup table (logs/rollups.py) rather than scanning the logs.
+# Metrics: read the rollup tables (metrics/rollup.py) rather than scanning the logs.
 METRICS_USE_ROLLUPS = _bool("METRICS_USE_ROLLUPS", True)
 # Up to this many logs in a metrics answer, p50/p95 are exact (percentile_cont on the table);
 # above it they come from the rollup's histogram, within 2 %.
@@ -271,7 +286,7 @@ METRICS_EXACT_PERCENTILE_LIMIT = env.int("METRICS_EXACT_PERCENTILE_LIMIT", defau
 # bounded by the rollup rows those sums stand for (~200 bytes each). 0 = off.
 METRICS_ROLLUP_CACHE_ROWS = env.int("METRICS_ROLLUP_CACHE_ROWS", default=500_000)
 # Seconds between folds of newly inserted logs into the metrics rollup, per app process (a
-# background thread; logs/rollup_flusher.py); 0 = none (then run `manage.py flush_rollups`).
+# background thread; metrics/flusher.py); 0 = none (then run `manage.py flush_rollups`).
 # Metrics are exact either way: reads add the logs not folded in yet.
 ROLLUP_FLUSH_INTERVAL = env.float("ROLLUP_FLUSH_INTERVAL", default=1.0)
 # Client-side deadline of one flush round, seconds.
@@ -280,7 +295,7 @@ API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5 if REDIS_URL 
 
 # --- Read API -----------------------------------------------------------------------------------
 # List totals are exact up to this many matching logs; above it `total` is the planner's
-# estimate (PostgreSQL) and `total_is_exact` is false, so a page never counts millions of rows.
+# estimate and `total_is_exact` is false, so a page never counts millions of rows.
 LIST_COUNT_EXACT_LIMIT = env.int("LIST_COUNT_EXACT_LIMIT", default=10_000)
 
 # --- Operator console (Django admin) ---------------------------------------------------------
@@ -303,7 +318,7 @@ except ValueError:
 if DEFAULT_RETENTION_DAYS is not None and DEFAULT_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("DEFAULT_RETENTION_DAYS must be at least 1 (or empty to keep logs forever)")
 
-# --- Durable spool (logs/spool.py) ---------------------------------------------------------
+# --- Durable spool (spool/store.py) ---------------------------------------------------------
 # Where ingestion keeps logs while PostgreSQL is unavailable (a SQLite file; keep it on a
 # persistent volume). Logs there survive restarts and are drained automatically.
 SPOOL_PATH = env.str("SPOOL_PATH", default=str(BASE_DIR / "var" / "spool.sqlite3"))
@@ -317,10 +332,13 @@ SPOOL_DRAIN_BATCH = env.int("SPOOL_DRAIN_BATCH", default=500)
 SPOOL_DRAIN_DEADLINE = env.float("SPOOL_DRAIN_DEADLINE", default=30.0)
 # Seconds a writer waits for the spool's lock before giving up.
 SPOOL_BUSY_TIMEOUT = env.float("SPOOL_BUSY_TIMEOUT", default=1.0)
+# The last known good API keys (digests only), so known keys still authenticate while the
+# database is down (tenants/resilience.py): a local SQLite file, beside the spool by default.
+KEY_SNAPSHOT_PATH = env.str("KEY_SNAPSHOT_PATH", default=str(Path(SPOOL_PATH).with_name("key_snapshot.sqlite3")))
 # How often (seconds) a worker re-saves a known key to the outage snapshot, at most.
 KEY_SNAPSHOT_INTERVAL = env.int("KEY_SNAPSHOT_INTERVAL", default=60)
 
-# --- Rate limits (central_logger/throttling.py) ---------------------------------------------------
+# --- Rate limits (central_logger/ratelimit.py) ---------------------------------------------------
 # Per API key, "<count>/<sec|min|hour|day>"; empty = unlimited. Shared across processes only with
 # REDIS_URL (local memory is per process).
 RATE_LIMIT_INGEST = env.str("RATE_LIMIT_INGEST", default="6000/min")
@@ -346,7 +364,7 @@ REST_FRAMEWORK = {
         "tenants.resilience.ResilientApiKeyAuthentication",
         "tenants.session_auth.DashboardSessionAuthentication",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["central_logger.throttling.ApiKeyRateThrottle"],
+    "DEFAULT_THROTTLE_CLASSES": ["central_logger.ratelimit.ApiKeyRateThrottle"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["central_logger.renderers.ORJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["central_logger.parsers.ORJSONParser"],

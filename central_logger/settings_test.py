@@ -1,4 +1,4 @@
-"""Test settings: production settings with throwaway secrets. DATABASE_URL picks the database."""
+"""Test settings: production settings with throwaway secrets. DATABASE_URL picks the PostgreSQL server."""
 import os
 
 os.environ.setdefault("SECRET_KEY", "test-secret-key-not-for-production")
@@ -11,6 +11,8 @@ os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "30000")
 # (correctly) spooled with a 202, which is not what most tests are about. Tests of the budget
 # itself set it explicitly.
 os.environ.setdefault("INGEST_DB_TIMEOUT_MS", "10000")
+# The benchmark tooling's own tests run with the suite (production settings leave it out).
+os.environ.setdefault("BENCHMARKS", "true")
 
 from central_logger.settings import *  # noqa: E402,F401,F403
 

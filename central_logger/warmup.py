@@ -39,8 +39,7 @@ def warm_master() -> None:
     of one core per full collection before, nothing after), and collecting no longer writes to
     those objects' memory pages, which the forked workers otherwise stop sharing.
     """
-    resolve("/api/v1/logs")
-    import logs.spool  # noqa: F401 - imported lazily by ingestion and the drainer otherwise
+    resolve("/api/v1/logs")  # imports every view, and with them ingestion, the spool, the SQL
 
     gc.collect()  # nothing that is already garbage gets frozen
     gc.freeze()
@@ -64,9 +63,9 @@ def warm_worker(*, timeout: float) -> dict[str, Any]:
     state: dict[str, Any] = {}
     resolve("/api/v1/logs")  # a no-op after warm_master(); without preload_app, the imports happen here
     try:
-        from logs import spool
+        from spool import store
 
-        spool._conn()  # creates or checks the file and its schema (WAL) now, not under load
+        store.connection()  # creates or checks the file and its schema (WAL) now, not under load
         state["spool"] = "ok"
     except Exception as exc:  # a worker without a spool still serves; readiness reports it
         state["spool"] = exc.__class__.__name__

@@ -20,10 +20,41 @@ class Environment(models.TextChoices):
     TEST = "test"
 
 
+# Plain constants (Django rebuilds TextChoices.values on every access).
+STATUSES = ("SUCCESS", "PARTIAL", "FAILED", "ERROR")
+STATUS_SET = frozenset(STATUSES)
+ERROR_STATUSES = ("FAILED", "ERROR")
+ENVIRONMENTS = tuple(Environment.values)
+# What clients send for the environment, any letter case, and what we store.
+ENVIRONMENT_ALIASES = {
+    "production": "production", "prod": "production", "prd": "production", "live": "production",
+    "staging": "staging", "stage": "staging", "stg": "staging",
+    "development": "development", "dev": "development", "develop": "development", "local": "development",
+    "test": "test", "testing": "test", "tst": "test", "ci": "test",
+}
+
+# A log's summary (the list's rows, the ingestion answer): everything but the heavy JSON
+# (payload, metadata, extra); and the complete log.
+SUMMARY_FIELDS = (
+    "id", "event_id", "environment", "workflow_version", "ticket_id", "executed_at",
+    "execution_time_seconds", "status", "category", "resolution_status", "customer_type",
+    "workflow_error", "workflow_error_type", "workflow_error_node", "is_system_error", "metrics",
+    "created_at",
+)
+DETAIL_FIELDS = (*SUMMARY_FIELDS, "payload", "metadata", "extra", "ticket_subject_hash", "requester_email_hash")
+
+
 class WorkflowLogQuerySet(models.QuerySet["WorkflowLog"]):
+    """ORM access to logs. Request paths read and write logs through logs/tenant_sql; the ORM
+    serves the operator console, which looks across tenants on purpose, and tests."""
+
     def for_client(self, client: Client) -> WorkflowLogQuerySet:
-        """The tenant scope. Every read of logs on behalf of a tenant starts here."""
+        """The tenant scope."""
         return self.filter(client=client)
+
+    def dangerously_all_tenants(self) -> WorkflowLogQuerySet:
+        """Every tenant's logs: for the operator console only (named so a reviewer sees it)."""
+        return self.all()
 
 
 class WorkflowLog(models.Model):
@@ -84,8 +115,7 @@ class WorkflowLog(models.Model):
             # "what did the AI do on ticket 12345".
             models.Index(fields=["client", "ticket_id"], name="wl_client_ticket"),
             # Also wl_client_exec_time (client, execution_time_seconds DESC NULLS LAST, id DESC) for
-            # "which tickets took longest", created in migration 0003 with SQL per database
-            # (SQLite rejects NULLS LAST in an index, and sorts NULLs last in DESC anyway).
+            # "which tickets took longest", created in migration 0003 (CONCURRENTLY, in SQL).
             # Operator console (admin): all tenants newest first (its default ordering), the
             # date hierarchy's min/max, and status/date filters without a client.
             models.Index(fields=["-executed_at", "-id"], name="wl_executed"),

@@ -1,4 +1,4 @@
-"""OpenAPI descriptions of the read API's query parameters (one place, used by the views)."""
+"""OpenAPI descriptions of the filter and period parameters shared by the read API and the metrics."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,10 +6,9 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
-from logs.filters import MAX_DAYS, MAX_RANGE_DAYS, MAX_SEARCH_LENGTH, MAX_VALUE_LENGTH, MAX_VALUES_PER_FILTER
-from logs.models import Environment, Status
-from logs.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ORDERINGS
-from logs.validation import ENVIRONMENT_ALIASES
+from logs.filters import MAX_SEARCH_LENGTH, MAX_VALUE_LENGTH, MAX_VALUES_PER_FILTER
+from logs.models import ENVIRONMENT_ALIASES, Environment, Status
+from logs.periods import MAX_DAYS, MAX_RANGE_DAYS
 
 # The schemas below state the server's rules exactly where OpenAPI can (bounds, lengths, enums,
 # formats, "no NUL"), because the contract-fuzzing test holds the server to them both ways: every
@@ -69,20 +68,6 @@ LOG_FILTER_PARAMETERS = [
     OpenApiParameter("q", {"type": "string", "maxLength": MAX_SEARCH_LENGTH, "pattern": NO_NUL}, description=(
         f"Case-insensitive substring search in ticket_id, category and workflow_error "
         f"(max {MAX_SEARCH_LENGTH} characters).")),
-]
-
-LIST_PARAMETERS = [
-    OpenApiParameter("ordering", OpenApiTypes.STR, enum=list(ORDERINGS), default="-executed_at", description=(
-        "Sort key; ties are broken by id. Logs without an execution time sort as the smallest value.")),
-    OpenApiParameter("page", {"type": "integer", "minimum": 1, "default": 1},
-                     description="Page number (>= 1); ignored in cursor mode."),
-    OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,
-                                   "default": DEFAULT_PAGE_SIZE},
-                     description=f"Rows per page, 1-{MAX_PAGE_SIZE} (outside that: 400)."),
-    OpenApiParameter("cursor", OpenApiTypes.STR, description=(
-        "Cursor mode: pass it empty for the first page, then the previous response's `next_cursor` "
-        "(an opaque token issued by the server, valid only with the same `ordering`; anything else is a 400). "
-        "No count is computed (`total`/`pages` null); fast at any depth.")),
 ]
 
 METRICS_PARAMETERS = [

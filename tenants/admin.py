@@ -1,23 +1,22 @@
-"""Operator console: clients (with log activity) and API keys (issue once, revoke, never reveal)."""
+"""Operator console: clients and API keys (issue once, revoke, never reveal).
+
+The console app extends the client pages with each client's log activity (console/admin.py).
+"""
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from logs.models import WorkflowLog
-from logs.retention import effective_retention_days
 from tenants.admin_forms import ApiKeyIssueForm
 from tenants.models import ApiKey, Client
 from tenants.services import TenantError, api_key_issue, api_key_revoke
@@ -33,26 +32,6 @@ def key_status_badge(api_key: ApiKey) -> SafeString:
 
 
 # --- clients ------------------------------------------------------------------------------------
-
-def log_activity(client_ids: list[int], *, now: dt.datetime) -> dict[int, tuple[int, int]]:
-    """(logs in the last 24 h, in the last 7 d) per client, in ONE grouped query for a page of clients.
-
-    Walks only the last 7 days of those clients in the (client, executed_at) index
-    (an index-only range scan), never the whole table and never a query per row.
-    """
-    rows = (WorkflowLog.objects.filter(client_id__in=client_ids, executed_at__gte=now - dt.timedelta(days=7))
-            .order_by().values("client_id")
-            .annotate(week=Count("pk"), day=Count("pk", filter=Q(executed_at__gte=now - dt.timedelta(days=1)))))
-    return {row["client_id"]: (row["day"], row["week"]) for row in rows}
-
-
-class ClientChangeList(ChangeList):
-    def get_results(self, request: HttpRequest) -> None:
-        super().get_results(request)
-        activity = log_activity([c.pk for c in self.result_list], now=timezone.now())
-        for client in self.result_list:
-            client.logs_day, client.logs_week = activity.get(client.pk, (0, 0))
-
 
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
@@ -80,8 +59,7 @@ class ApiKeyInline(admin.TabularInline):
 
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ("slug", "name", "is_active", "retention", "logs_last_24h", "logs_last_7d", "latest_log_at",
-                    "created_at")
+    list_display = ("slug", "name", "is_active", "retention", "created_at")
     list_filter = ("is_active",)
     search_fields = ("slug", "name")
     fields = ("slug", "name", "is_active", "retention_days", "created_at", "updated_at")
@@ -90,16 +68,7 @@ class ClientAdmin(admin.ModelAdmin):
     list_per_page = 50
 
     class Media:
-        css = {"all": ("logs/admin.css",)}
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Client]:
-        # The newest log per client: one LIMIT 1 probe of the (client, executed_at) index per row.
-        latest = (WorkflowLog.objects.filter(client=OuterRef("pk")).order_by("-executed_at", "-id")
-                  .values("executed_at")[:1])
-        return super().get_queryset(request).annotate(latest_log=Subquery(latest))
-
-    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
-        return ClientChangeList
+        css = {"all": ("tenants/admin.css",)}
 
     def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -117,22 +86,10 @@ class ClientAdmin(admin.ModelAdmin):
 
     @admin.display(description="retention")
     def retention(self, obj: Client) -> str:
-        days = effective_retention_days(obj)
+        days = obj.effective_retention_days
         if days is None:
             return "forever"
         return f"{days} d" if obj.retention_days else f"{days} d (default)"
-
-    @admin.display(description="logs 24 h")
-    def logs_last_24h(self, obj: Client) -> int:
-        return getattr(obj, "logs_day", 0)
-
-    @admin.display(description="logs 7 d")
-    def logs_last_7d(self, obj: Client) -> int:
-        return getattr(obj, "logs_week", 0)
-
-    @admin.display(description="latest log", ordering="latest_log")
-    def latest_log_at(self, obj: Client) -> Any:
-        return obj.latest_log or "-"
 
 
 # --- API keys -------------------------------------------------------------------------------------
@@ -174,7 +131,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
                        "status_badge")
 
     class Media:
-        css = {"all": ("logs/admin.css",)}
+        css = {"all": ("tenants/admin.css",)}
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # revocation is one-way and keeps the record; nothing deletes a key

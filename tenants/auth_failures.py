@@ -3,7 +3,8 @@
 Random well-formed keys (`clk_<10>_<32>`, never issued) each cost a key lookup (a query, or a
 cache read) and a full request cycle before their 401; a flood of them took the CPU real tenants
 needed (README, Reliability). So every failed authentication is counted per source address, in
-the same sliding window as the per-key rate limits (central_logger/throttling.py: local memory,
+the same sliding window as the per-key rate limits (the `auth_failures` budget of
+central_logger/ratelimit.py: local memory,
 or Redis with REDIS_URL so every process and host shares the count). When a source is over its
 budget, the process that noticed remembers it *in its own memory* until the window lets another
 failure through; meanwhile that source's requests are answered `429 rate_limited` + Retry-After
@@ -29,10 +30,9 @@ import math
 import threading
 import time
 
-from django.conf import settings
 from django.http import HttpRequest
 
-from central_logger import throttling
+from central_logger import ratelimit
 from central_logger.client_ip import client_ip
 from central_logger.errors import ApiError
 
@@ -81,13 +81,11 @@ def retry_after(request: HttpRequest) -> int | None:
 
 def record_failure(request: HttpRequest) -> None:
     """Count a failed authentication from this request's source; block it once over the budget."""
-    rate = throttling.parse_rate(settings.AUTH_FAILURE_RATE)
-    if rate is None:
+    if ratelimit.AUTH_FAILURES.rate() is None:
         return
-    limit, window = rate
     source = source_of(request)
     try:
-        wait = throttling.record(f"af:{source}:", limit, window)
+        wait = ratelimit.AUTH_FAILURES.record(source)
     except Exception:  # a broken cache must not turn a 401 into a 500
         logger.warning("auth failure counter unavailable", exc_info=False)
         return

@@ -7,8 +7,8 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from central_logger import throttling
-from central_logger.throttling import Admission
+from central_logger import ratelimit
+from central_logger.ratelimit import Admission
 from tenants import keycache, keys
 from tenants.models import ApiKey, Client
 from tenants.services import api_key_touch
@@ -25,7 +25,7 @@ class TenantPrincipal:
     client: Client
     scopes: frozenset[str]
     api_key: ApiKey | None = None
-    # The rate-limit decision taken with the key lookup, if any (central_logger/throttling.py).
+    # The rate-limit decision taken with the key lookup, if any (central_logger/ratelimit.py).
     admission: Admission | None = None
     is_authenticated: bool = field(default=True, init=False)
     is_active: bool = field(default=True, init=False)
@@ -73,7 +73,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         # Usually from the shared key cache (tenants/keycache.py): revocation is still immediate.
         # With Redis, a cached key's rate limit is decided in the same round trip.
         digest = keys.digest_secret(parsed.secret)
-        api_key, admission = keycache.get_key(parsed.prefix, digest, scope=throttling.scope_of(request.method))
+        api_key, admission = keycache.get_key(parsed.prefix, digest, scope=ratelimit.scope_of(request.method))
         if api_key is None or not keys.digest_matches(digest, api_key.digest):
             raise exceptions.AuthenticationFailed("Invalid API key.")
         if api_key.revoked_at is not None or (

@@ -8,7 +8,7 @@ Semantics (also in the README, "API key lookup cache"):
   still checked against the clock on every request, so the cache never lets a wrong secret
   or an expired key in.
 * With Redis, the lookup also counts the key's rate limit in the same round trip (one Lua
-  script, central_logger/throttling.py): a cached key costs one Redis round trip per request.
+  script, central_logger/ratelimit.py): a cached key costs one Redis round trip per request.
 * Revocation is immediate: `api_key_revoke` writes the revoked row into the cache after its
   transaction commits (not a delete: a request that read the row just before the revocation
   cannot put the live row back, because filling the cache uses `add`, which never
@@ -35,8 +35,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from central_logger import throttling
-from central_logger.throttling import Admission
+from central_logger import ratelimit
+from central_logger.ratelimit import Admission
 from tenants.models import ApiKey
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def _ttl() -> int:
 def _cache_key(prefix: str, digest: str) -> str:
     # The digest of the secret is part of the name: only a request presenting the right secret
     # finds the row, which is what lets the key's rate limit be counted in the same Redis round
-    # trip (throttling.cached_row_and_admit) without a forged secret spending the quota.
+    # trip (ratelimit.cached_row_and_admit) without a forged secret spending the quota.
     return f"{_PREFIX}{prefix}:{digest}"
 
 
@@ -70,8 +70,8 @@ def get_key(prefix: str, digest: str, *, scope: str | None = None) -> tuple[ApiK
         name = _cache_key(prefix, digest)
         admission = None
         try:
-            if scope is not None and throttling.redis_backed():
-                cached, admission = throttling.cached_row_and_admit(name, scope, prefix)
+            if scope is not None and ratelimit.redis_backed():
+                cached, admission = ratelimit.cached_row_and_admit(name, scope, prefix)
             else:
                 cached = cache.get(name)
         except Exception:  # cache down: the database is the source of truth

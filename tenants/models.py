@@ -32,6 +32,11 @@ class Client(models.Model):
     def __str__(self) -> str:
         return self.slug
 
+    @property
+    def effective_retention_days(self) -> int | None:
+        """Its own retention_days, else DEFAULT_RETENTION_DAYS; None: keep logs forever."""
+        return self.retention_days or settings.DEFAULT_RETENTION_DAYS
+
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
     def active(self) -> ApiKeyQuerySet:

@@ -6,20 +6,22 @@ wraps the normal `ApiKeyAuthentication`:
 
 * when the database answers, its verdict is final (and a key it rejects is forgotten here);
 * a key it accepted is remembered: digest, key and client ids, scopes, expiry - never the
-  secret - in process memory and in the spool file (`key_snapshot`, so a restarted worker
-  knows it too);
+  secret - in process memory and in a local SQLite file (`KEY_SNAPSHOT_PATH`, beside the
+  spool by default), so a restarted worker knows it too;
 * when the database is unreachable or too slow (or the ingestion circuit breaker is open), the
   presented secret is verified against the remembered digest with a constant-time comparison,
   and the expiry is checked. Unknown keys still get the database error (a 503).
 
 Revocation cannot happen during an outage (it needs the database); a key revoked before the
 outage but still remembered by some worker is caught by the spool drainer, which refuses logs
-whose key was revoked before they were accepted (logs/spool.py `_allowed`).
+whose key was revoked before they were accepted (spool/drain.py).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -58,12 +60,36 @@ class KnownKey:
 
 _lock = threading.Lock()
 _memory: dict[str, tuple[KnownKey, float]] = {}  # prefix -> (key, monotonic time persisted)
+_local = threading.local()  # per thread: {path: sqlite3 connection}
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS key_snapshot (
+    prefix TEXT PRIMARY KEY, digest TEXT NOT NULL, api_key_id INTEGER NOT NULL,
+    client_id INTEGER NOT NULL, client_slug TEXT NOT NULL, scopes TEXT NOT NULL,
+    expires_at TEXT, saved_at TEXT NOT NULL
+)
+"""
 
 
-def _spool_conn():  # type: ignore[no-untyped-def]
-    from logs import spool  # the snapshot lives in the spool file: one local durable store
+def _snapshot() -> sqlite3.Connection:
+    """This thread's connection to the snapshot file (created on first use)."""
+    path = str(settings.KEY_SNAPSHOT_PATH)
+    conns: dict[str, sqlite3.Connection] = getattr(_local, "conns", None) or {}
+    _local.conns = conns
+    conn = conns.get(path)
+    if conn is None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        conn = sqlite3.connect(path, timeout=1.0, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(_SCHEMA)
+        conns[path] = conn
+    return conn
 
-    return spool._conn()
+
+def close_snapshot() -> None:
+    """Close this thread's snapshot connections (tests reopen the file, as a restart would)."""
+    for conn in (getattr(_local, "conns", None) or {}).values():
+        conn.close()
+    _local.conns = {}
 
 
 def remember(api_key: ApiKey) -> None:
@@ -76,7 +102,7 @@ def remember(api_key: ApiKey) -> None:
     with _lock:
         _memory[known.prefix] = (known, now)
     try:
-        _spool_conn().execute(
+        _snapshot().execute(
             "INSERT OR REPLACE INTO key_snapshot (prefix, digest, api_key_id, client_id, client_slug, scopes, "
             "expires_at, saved_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (known.prefix, known.digest, known.api_key_id, known.client_id, known.client_slug,
@@ -93,13 +119,13 @@ def forget(prefix: str) -> None:
     with _lock:
         _memory.pop(prefix, None)
     try:
-        _spool_conn().execute("DELETE FROM key_snapshot WHERE prefix = ?", (prefix,))
+        _snapshot().execute("DELETE FROM key_snapshot WHERE prefix = ?", (prefix,))
     except Exception:
         logger.warning("auth: could not update the key snapshot", exc_info=True)
 
 
 def forget_all() -> None:
-    """Drop the in-memory snapshot (tests; the spool file is per test)."""
+    """Drop the in-memory snapshot (tests; the snapshot file is per test)."""
     with _lock:
         _memory.clear()
 
@@ -109,7 +135,7 @@ def _lookup(prefix: str) -> KnownKey | None:
     if hit is not None:
         return hit[0]
     try:
-        row = _spool_conn().execute(
+        row = _snapshot().execute(
             "SELECT prefix, digest, api_key_id, client_id, client_slug, scopes, expires_at FROM key_snapshot "
             "WHERE prefix = ?", (prefix,)).fetchone()
     except Exception:

@@ -1,26 +1,29 @@
 """Tenant scoping: the one road from a request to its client's rows.
 
-`request_client(request)` is the only way a view learns its tenant, and `TenantScopedViewSet`
-is the only base class for endpoints over tenant data. Its `get_queryset()`/`get_object()`
-start from `Model.objects.for_client(client)` and cannot be overridden (a subclass that tries
-fails at import time), so a new endpoint cannot forget the scope; subclasses narrow the
-already-scoped queryset in `narrow_queryset()`. Another tenant's object is simply not in the
-queryset, which makes it a 404, never a 403.
+`request_client(request)` is the only way a view learns its tenant: the client of the API key or
+of the dashboard session (tenants/authentication.py, tenants/session_auth.py); nothing is read
+from the URL, the body or the query string. `TenantScopedViewSet` is the only base class for
+endpoints over tenant data: its `client` is that client, and its `get_queryset()` /
+`get_object()` (for tenant models read through the ORM) start from
+`Model.objects.for_client(client)`. They cannot be overridden (a subclass that tries fails at
+import time), so a new endpoint cannot forget the scope. Reads and writes of logs take
+`self.client` to logs/tenant_sql, whose every statement starts with that tenant's condition.
+Another tenant's object is simply not found: a 404, never a 403.
 """
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from django.db import connections, router
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
 from django.http import Http404
-from django.utils.functional import SimpleLazyObject
 from rest_framework import exceptions, viewsets
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 
-from central_logger.rows import fetch_dicts, fetch_one_for_client
 from tenants.models import Client
+from tenants.permissions import CanRead
 
 
 def request_client(request: Request) -> Client:
@@ -31,68 +34,54 @@ def request_client(request: Request) -> Client:
 
 
 class TenantScopedViewSet(viewsets.GenericViewSet):
-    scoped_model: type[Model]
+    # For tenant models read through the ORM: their manager's for_client() is the scope.
+    scoped_model: type[Model] | None = None
     lookup_value_regex = "[^/]+"
+    # The scope permission each action needs (classes and mixins each add theirs); others: read.
+    action_permissions: dict[str, type[BasePermission]] = {}
 
-    _sealed = ("get_queryset", "lazy_queryset", "get_object", "get_object_values", "unnarrowed_client")
+    _sealed = ("client", "get_queryset", "get_object", "get_permissions")
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         for name in cls._sealed:
             if name in cls.__dict__:
-                raise TypeError(f"{cls.__name__} must not override {name}(); narrow the scoped "
-                                "queryset in narrow_queryset() instead (see tenants/scoping.py).")
+                raise TypeError(f"{cls.__name__} must not override {name}(); the tenant scope is decided "
+                                "once, in tenants/scoping.py.")
 
-    def narrow_queryset(self, queryset: QuerySet[Any]) -> QuerySet[Any]:
-        return queryset
+    @property
+    def client(self) -> Client:
+        """The caller's client: every read and write of this viewset is scoped to it."""
+        return request_client(self.request)
+
+    def get_permissions(self) -> list[Any]:
+        needed: dict[str, type[BasePermission]] = {}
+        for klass in reversed(type(self).__mro__):
+            needed.update(klass.__dict__.get("action_permissions", {}))
+        return [IsAuthenticated(), needed.get(self.action or "", CanRead)()]
 
     def get_queryset(self) -> QuerySet[Any]:
+        if self.scoped_model is None:
+            raise TypeError(f"{type(self).__name__} reads through logs/tenant_sql, not a queryset.")
         if getattr(self, "swagger_fake_view", False):  # schema generation has no tenant
             return self.scoped_model.objects.none()  # type: ignore[attr-defined]
-        scoped = self.scoped_model.objects.for_client(request_client(self.request))  # type: ignore[attr-defined]
-        return self.narrow_queryset(scoped)
+        return self.scoped_model.objects.for_client(self.client)  # type: ignore[attr-defined]
 
-    def lazy_queryset(self) -> QuerySet[Any]:
-        """`get_queryset()`, built on first use. For reads that validate filters against the
-        scope but are often answered without it (by the rollup or a hand-written statement via
-        `unnarrowed_client()`): building an ORM filter costs CPU that such a request never uses."""
-        return SimpleLazyObject(self.get_queryset)  # type: ignore[return-value]
-
-    def _lookup_pk(self) -> uuid.UUID:
+    def lookup_uuid(self) -> uuid.UUID:
+        """The URL's id; a malformed one is as absent as another tenant's object (404)."""
         raw = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
         try:
             return uuid.UUID(str(raw))
         except ValueError:
-            raise Http404 from None  # a malformed id is as absent as another tenant's
+            raise Http404 from None
 
     def get_object(self) -> Any:
-        obj = self.get_queryset().filter(pk=self._lookup_pk()).first()
+        pk = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        try:
+            obj = self.get_queryset().filter(pk=pk).first()
+        except (ValueError, TypeError, DjangoValidationError):  # a malformed id: absent
+            obj = None
         if obj is None:
             raise Http404
         self.check_object_permissions(self.request, obj)
         return obj
-
-    def get_object_values(self, columns: tuple[str, ...]) -> dict[str, Any]:
-        """The object as a dict of `columns` (no model instance: the cheaper read for an API
-        answer), from the same scoped queryset as get_object()."""
-        pk = self._lookup_pk()
-        client = self.unnarrowed_client()
-        if client is not None and connections[router.db_for_read(self.scoped_model)].vendor == "postgresql":
-            # Nothing narrows the scope: the same tenant + id condition, precompiled.
-            row = fetch_one_for_client(self.scoped_model, client_id=client.pk, pk=pk, columns=columns)
-        else:
-            rows = fetch_dicts(self.get_queryset().filter(pk=pk)[:1], columns)
-            row = rows[0] if rows else None
-        if row is None:
-            raise Http404
-        self.check_object_permissions(self.request, row)
-        return row
-
-    def unnarrowed_client(self) -> Client | None:
-        """The caller's client when this viewset's scope is the whole tenant (nothing narrows
-        it), for reads answered by per-client statements or aggregates rather than by
-        get_queryset() (the detail's precompiled statement, the metrics rollup, list totals);
-        None when a narrower scope must be honoured, so those reads use the scoped queryset."""
-        if type(self).narrow_queryset is TenantScopedViewSet.narrow_queryset:
-            return request_client(self.request)
-        return None

@@ -26,7 +26,7 @@ class SessionPrincipal(TenantPrincipal):
     """A TenantPrincipal that also knows the signed-in user.
 
     `pk` is the user's, so per-caller machinery (the read rate limit in
-    central_logger/throttling.py) counts each dashboard user on their own, as it counts each key.
+    central_logger/ratelimit.py) counts each dashboard user on their own, as it counts each key.
     """
 
     user: Any = None

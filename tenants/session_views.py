@@ -23,8 +23,8 @@ from rest_framework.views import APIView
 
 from central_logger.client_ip import client_ip
 from central_logger.errors import ApiError
+from central_logger.ratelimit import DASHBOARD_LOGIN, login_identity
 from central_logger.schema import ErrorEnvelopeSerializer
-from tenants.login_throttle import login_failed, login_retry_after, login_succeeded
 from tenants.memberships import (
     current_client_switch,
     current_membership,
@@ -124,20 +124,21 @@ class LoginView(_SessionAPIView):
         form.is_valid(raise_exception=True)
         username, password = form.validated_data["username"], form.validated_data["password"]
         ip = client_ip(request)
-        retry_after = login_retry_after(username=username, ip=ip)
+        ident = login_identity(username, ip)
+        retry_after = DASHBOARD_LOGIN.retry_after(ident)
         if retry_after is not None:
             raise ApiError(f"Too many failed sign-in attempts; try again in {retry_after} s.",
                            code="rate_limited", status_code=429, details={"retry_after": retry_after})
         user = authenticate(request._request, username=username, password=password)
         if user is None:
-            login_failed(username=username, ip=ip)
+            DASHBOARD_LOGIN.failed(ident)
             raise ApiError("Wrong username or password.", code="invalid_credentials", status_code=401)
         if not memberships_of(user=user):
             # The password was right, so this is not a guess: don't count it, but don't sign in
             # a user who could see nothing (operators use /admin/).
             raise ApiError("This user has no access to any client; ask an operator to add a membership.",
                            code="no_membership", status_code=403)
-        login_succeeded(username=username, ip=ip)
+        DASHBOARD_LOGIN.succeeded(ident)
         login(request._request, user)  # rotates the session key and the CSRF token
         # An absolute end (not "AGE after the last change"): switching clients or any other
         # session write must not keep a sign-in alive forever.

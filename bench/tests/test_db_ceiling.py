@@ -17,7 +17,7 @@ from conftest import make_tenant
 from logs.models import WorkflowLog
 from logs.tests.factories import log_body, recent_log
 
-pytestmark = [pytest.mark.postgres_only, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.mark.parametrize("method", ["insert", "copy"])

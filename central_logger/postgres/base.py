@@ -15,17 +15,14 @@ from typing import Any
 from django.conf import settings
 from django.db.backends.postgresql import base
 
-try:
-    import psycopg
-    from psycopg.postgres import adapters, types
-    from psycopg.pq import Format
+import psycopg
+from psycopg.postgres import adapters, types
+from psycopg.pq import Format
 
-    _TIMESTAMPTZ_OID = types["timestamptz"].oid
-    _LOADER = adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT)
-    # Only the compiled implementation is worth swapping in (psycopg[binary] or [c]).
-    _C_LOADER = _LOADER if not _LOADER.__module__.startswith("psycopg.") else None
-except ImportError:  # pragma: no cover - psycopg is a dependency
-    _C_LOADER = None
+_TIMESTAMPTZ_OID = types["timestamptz"].oid
+_LOADER = adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT)
+# Only the compiled implementation is worth swapping in (psycopg[binary] or [c]).
+_C_LOADER = _LOADER if not _LOADER.__module__.startswith("psycopg.") else None
 
 
 _NEVER = 2**62
@@ -50,7 +47,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def fetch_prepared(self, sql: str, params: dict[str, Any] | list[Any]) -> list[tuple[Any, ...]]:
         """Every row of `sql`, bound and prepared on the server (once per connection and
         statement text), so PostgreSQL stops planning it on every request: for the hot, fixed
-        statements of the metrics rollup (logs/rollups.py). Django turns psycopg's automatic
+        statements of the metrics rollup (logs/tenant_sql/rollup.py). Django turns psycopg's automatic
         preparation off for the sake of connection poolers; DB_PREPARED_STATEMENTS=false does
         the same here (PgBouncer in transaction mode before 1.21). Placeholders need casts
         where the type matters, as with any server-side binding."""

@@ -59,7 +59,7 @@ def test_wrong_method_is_json_405(alice: Tenant) -> None:
 
 
 def test_unexpected_exception_is_json_500_without_traceback(alice: Tenant) -> None:
-    with mock.patch("logs.views.services.log_ingest_many", side_effect=RuntimeError("secret detail")):
+    with mock.patch("ingestion.storage.store_many", side_effect=RuntimeError("secret detail")):
         response = alice.api.post("/api/v1/logs", log_body(), format="json")
     assert response.status_code == 500
     assert response.json() == {"error": {"code": "internal_error", "message": "Internal server error.", "details": {}}}
@@ -76,7 +76,7 @@ def test_security_headers_are_set(anon: APIClient) -> None:
 def test_value_the_database_rejects_is_400_not_a_retryable_503(alice: Tenant) -> None:
     from django.db import DataError
 
-    with mock.patch("logs.views.services.log_ingest_many", side_effect=DataError("value out of range")):
+    with mock.patch("ingestion.storage.store_many", side_effect=DataError("value out of range")):
         response = alice.api.post("/api/v1/logs/batch", {"logs": [log_body()]}, format="json")
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_value"

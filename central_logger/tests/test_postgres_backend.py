@@ -11,7 +11,7 @@ from conftest import Tenant
 from logs.models import WorkflowLog
 from logs.tests.factories import ingest, log_body
 
-pytestmark = [pytest.mark.django_db, pytest.mark.postgres_only]
+pytestmark = pytest.mark.django_db
 UTC = dt.timezone.utc
 
 

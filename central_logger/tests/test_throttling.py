@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import caches
 from django.test import override_settings
 
-from central_logger.throttling import parse_rate
+from central_logger.ratelimit import parse_rate
 from conftest import TEST_REDIS_URL, Tenant, redis_caches, requires_redis
 from logs.models import WorkflowLog
 from logs.tests.factories import log_body
@@ -25,9 +25,37 @@ def test_ingest_over_the_rate_is_429_with_retry_after(alice: Tenant, settings: A
     response = alice.api.post(URL, log_body(), format="json")
     error = response.json()["error"]
     assert error["code"] == "rate_limited"
-    assert 1 <= int(response["Retry-After"]) <= 60
+    # The real wait: the rest of this minute, then until the 3 requests of this minute weigh
+    # less than 2 in the sliding window (a third of the next minute): at most 80 s.
+    assert 1 <= int(response["Retry-After"]) <= 80
     assert error["details"]["retry_after"] == int(response["Retry-After"])
     assert WorkflowLog.objects.count() == 3
+
+
+@pytest.mark.parametrize("rate, elapsed", [("3/min", 0.0), ("3/min", 59.5), ("120/min", 12.3), ("2/sec", 0.4)])
+def test_a_retry_exactly_at_retry_after_is_admitted(alice: Tenant, settings: Any, monkeypatch: Any,
+                                                     rate: str, elapsed: float) -> None:
+    """Retry-After is never shorter than the real wait: a client that retries exactly then is
+    admitted, and one that retries a second earlier is not."""
+    import time as time_module
+
+    from central_logger import ratelimit
+
+    settings.RATE_LIMIT_INGEST = rate
+    limit, window = ratelimit.parse_rate(rate)
+    start = (int(time_module.time()) // window + 1) * window + elapsed  # a known point of a window
+    now = [start]
+    monkeypatch.setattr(ratelimit.time, "time", lambda: now[0])
+    for _ in range(limit):
+        assert alice.api.post(URL, {"environment": "prod", "test": True}, format="json").status_code == 200
+    refused = alice.api.post(URL, {"environment": "prod", "test": True}, format="json")
+    assert refused.status_code == 429
+    wait = int(refused["Retry-After"])
+    if wait > 1:
+        now[0] = start + wait - 1
+        assert alice.api.post(URL, {"environment": "prod", "test": True}, format="json").status_code == 429
+    now[0] = start + wait
+    assert alice.api.post(URL, {"environment": "prod", "test": True}, format="json").status_code == 200
 
 
 def test_one_tenant_over_its_quota_does_not_limit_another(alice: Tenant, bob: Tenant, settings: Any) -> None:
@@ -56,7 +84,7 @@ def test_unauthenticated_requests_are_401_not_throttled(anon: Any, settings: Any
 
 def test_a_broken_cache_lets_requests_through(alice: Tenant, settings: Any) -> None:
     settings.RATE_LIMIT_INGEST = "1/min"
-    with mock.patch("central_logger.throttling.cache.get_many", side_effect=ConnectionError("redis down")):
+    with mock.patch("central_logger.ratelimit.cache.get_many", side_effect=ConnectionError("redis down")):
         codes = [alice.api.post(URL, log_body(), format="json").status_code for _ in range(3)]
     assert codes == [201, 201, 201]
 

@@ -56,7 +56,7 @@ def test_a_blocked_source_costs_no_query(budget: int, django_assert_num_queries:
         flood(budget)
     with django_assert_num_queries(0), \
             mock.patch("tenants.keys.secret_matches", side_effect=AssertionError("no HMAC")), \
-            mock.patch("central_logger.throttling.record", side_effect=AssertionError("no cache")):
+            mock.patch("central_logger.ratelimit.Budget.record", side_effect=AssertionError("no cache")):
         assert flood(20) == [429] * 20
 
 
@@ -125,7 +125,7 @@ def test_budget_off_never_blocks(settings: Any) -> None:
 
 def test_valid_requests_cost_no_cache_round_trip_and_no_address(alice: Tenant, settings: Any) -> None:
     settings.RATE_LIMIT_INGEST = ""  # isolate the auth path from the per-key throttle
-    with mock.patch("central_logger.throttling.record") as counted, \
+    with mock.patch("central_logger.ratelimit.Budget.record") as counted, \
             mock.patch("tenants.auth_failures.source_of") as sourced:
         assert post(alice.key, TENANT_IP).status_code == 201
     counted.assert_not_called()
@@ -182,7 +182,7 @@ def test_with_redis_the_budget_is_shared_by_every_process(budget: int, alice: Te
         with override_settings(CACHES=redis_cache):
             try:
                 assert flood(budget + 1) == [401] * budget + [429]
-                counters = client.keys(f"{prefix}:*af:{FLOOD_IP}:*")
+                counters = client.keys(f"{prefix}:*rl:auth_failures:{FLOOD_IP}:*")
                 # One counter per window: a flood that crosses a window boundary spans two.
                 assert counters and sum(int(client.get(key)) for key in counters) == budget
                 # Another process has no block in memory: one failed lookup there, then it

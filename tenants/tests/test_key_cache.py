@@ -80,7 +80,6 @@ def test_cache_is_off_by_default_without_redis(alice: Tenant, django_assert_num_
         assert post(alice).status_code == 201
 
 
-@pytest.mark.postgres_only
 @requires_redis
 @pytest.mark.django_db(transaction=True)
 def test_revocation_from_another_process_is_immediate_with_redis(django_assert_num_queries: Any) -> None:

@@ -128,11 +128,11 @@ def test_throttle_window_expires(alice: Any, monkeypatch: Any) -> None:
     make_user("carol", "alice")
     browser = Browser()
     now = time_module.time()
-    monkeypatch.setattr("tenants.login_throttle.time.time", lambda: now)
+    monkeypatch.setattr("central_logger.ratelimit.time.time", lambda: now)
     for _ in range(2):
         browser.sign_in("carol", "wrong")
     assert browser.sign_in("carol").status_code == 429
-    monkeypatch.setattr("tenants.login_throttle.time.time", lambda: now + 601)
+    monkeypatch.setattr("central_logger.ratelimit.time.time", lambda: now + 601)
     assert browser.sign_in("carol").status_code == 200
 
 

@@ -1,0 +1,30 @@
+"""The /api/v1/ routes of the log apps.
+
+`/api/v1/logs` serves two journeys on one URL: POST stores logs (ingestion/views.py) and GET
+reads them (query/views.py). Each app owns its actions; this module joins them into the one
+viewset the router needs for one path, on the tenant-scoped base class.
+"""
+from __future__ import annotations
+
+from rest_framework.routers import SimpleRouter
+
+from central_logger.schema import EnvelopedListAutoSchema
+from ingestion.views import IngestLogActions
+from metrics.views import MetricsViewSet
+from query.views import ReadLogActions
+from tenants.scoping import TenantScopedViewSet
+
+
+class LogViewSet(IngestLogActions, ReadLogActions, TenantScopedViewSet):
+    """Workflow logs of the caller's client."""
+
+    schema = EnvelopedListAutoSchema()
+
+
+# SimpleRouter emits list-level actions (`logs/batch`, `logs/export`) before the detail route
+# (`logs/{id}`), so those names never reach the id lookup.
+router = SimpleRouter(trailing_slash=False)
+router.register("logs", LogViewSet, basename="logs")
+router.register("metrics", MetricsViewSet, basename="metrics")
+
+urlpatterns = router.urls

@@ -1,0 +1,49 @@
+"""Counting rows without counting the world: bounded counts and the planner's estimates.
+
+One implementation for the read API's list totals (logs/tenant_sql/reads.py) and the operator
+console's paginator (console/admin_list.py). Each takes the SQL of the rows to count, from code.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from django.db import OperationalError, transaction
+
+
+def count_at_most(connection: Any, sql: str, params: list[Any] | tuple[Any, ...], limit: int, *,
+                  timeout_ms: int | None = None) -> int | None:
+    """How many rows `sql` returns, counting at most `limit` of them. With `timeout_ms`, None
+    when PostgreSQL needed longer (the count is cancelled, in a savepoint of its own)."""
+    bounded = f"SELECT count(*) FROM ({sql} LIMIT %s) AS bounded"
+    if timeout_ms is None:
+        with connection.cursor() as cursor:
+            cursor.execute(bounded, [*params, limit])
+            return int(cursor.fetchone()[0])
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = %s", [timeout_ms])
+        try:
+            with transaction.atomic(using=connection.alias):  # a savepoint: a timeout rolls back only this
+                cursor.execute(bounded, [*params, limit])
+                return int(cursor.fetchone()[0])
+        except OperationalError:  # canceling statement due to statement timeout
+            return None
+
+
+def plan_rows(connection: Any, sql: str, params: list[Any] | tuple[Any, ...]) -> int:
+    """PostgreSQL's row estimate for `sql` (EXPLAIN: nothing runs)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    if isinstance(plan, (str, bytes)):
+        plan = orjson.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def table_rows(connection: Any, table: str) -> int | None:
+    """PostgreSQL's own row estimate of a table (pg_class.reltuples), if known."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
+        row = cursor.fetchone()
+    # -1 means the table was never vacuumed or analysed: no estimate yet.
+    return int(row[0]) if row and row[0] >= 0 else None

@@ -1,0 +1,164 @@
+"""Ingestion: from a request body to stored logs and the answer's status and content.
+
+`log_ingest()` (POST /api/v1/logs) and `log_ingest_batch()` (POST /api/v1/logs/batch) hold the
+whole policy: validation (ingestion/validation.py), idempotency keys, storage into PostgreSQL or
+the spool (ingestion/storage.py), and which status code each outcome gets. The views only read
+the body and hand over the caller's client.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import ValidationError
+
+from central_logger.errors import BadRequest, ServiceUnavailable
+from ingestion import storage
+from ingestion.body import JsonBody
+from ingestion.storage import CREATED, DUPLICATE, INVALID, ItemResult
+from ingestion.validation import EVENT_ID_MAX, clean_log, replace_nul
+from logs.models import SUMMARY_FIELDS
+from spool import store as spool
+from tenants.models import Client
+
+logger = logging.getLogger("central_logger.ingest")
+# Fields a connectivity check may carry (the real client's ping: client_id, environment, test).
+CONNECTIVITY_FIELDS = frozenset({"client_id", "environment", "test", "workflow_version"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the endpoint answers: the status code and the body."""
+
+    status: int
+    data: dict[str, Any]
+
+
+def log_summary(row: dict[str, Any]) -> dict[str, Any]:
+    """The summary of one log from its stored values (a row or the ingested fields)."""
+    out = {name: row.get(name) for name in SUMMARY_FIELDS}
+    out["id"] = str(row["id"])
+    return out
+
+
+def log_prepare(raw: Any, *, has_nul: bool = False, event_id: str | None = None
+                ) -> tuple[dict[str, Any] | None, dict[str, list[str]] | None]:
+    """Validate one raw log; NUL characters are replaced (and recorded in `extra._sanitized`)."""
+    sanitized: list[str] = []
+    if has_nul:
+        raw, sanitized = replace_nul(raw)
+    fields, errors = clean_log(raw)
+    if fields is None:
+        return None, errors
+    if event_id is not None:
+        fields["event_id"] = event_id
+    if sanitized:
+        fields["extra"]["_sanitized"] = {"nul_replaced_at": sanitized}
+    return fields, None
+
+
+def _accept(client: Client, api_key_id: int | None, items: list[dict[str, Any] | None], *,
+            load_duplicates: bool = False) -> storage.Accepted:
+    """`storage.accept`, with what neither store could take said honestly: 503 + Retry-After."""
+    retry = {"retry_after": settings.RETRY_AFTER_SECONDS}
+    try:
+        return storage.accept(client=client, api_key_id=api_key_id, items=items, load_duplicates=load_duplicates)
+    except spool.SpoolFull:
+        raise ServiceUnavailable("The database is unavailable and the local spool is full; retry later.",
+                                 code="spool_full", details=retry) from None
+    except sqlite3.Error as exc:
+        logger.error("ingest: database and spool both unavailable (%s)", exc)
+        raise ServiceUnavailable("The database and the local spool are unavailable; retry later.",
+                                 code="service_unavailable", details=retry) from None
+
+
+def _idempotency_key(header: str | None) -> str | None:
+    if header is None:
+        return None
+    if not 0 < len(header.strip()) <= EVENT_ID_MAX:
+        raise BadRequest("Idempotency-Key must be 1-200 characters.", code="validation_error",
+                         details={"Idempotency-Key": ["Must be 1-200 characters."]})
+    return header.strip()
+
+
+def is_connectivity_check(body: dict[str, Any]) -> bool:
+    return body.get("test") is True and set(body) <= CONNECTIVITY_FIELDS
+
+
+def log_ingest(*, client: Client, api_key_id: int | None, body: JsonBody, idempotency_key: str | None) -> Outcome:
+    """One log: 201 stored, 202 spooled, 200 a duplicate (or a connectivity check)."""
+    if not isinstance(body.data, dict):
+        raise ValidationError({"non_field_errors": ["The body must be a JSON object (one log)."]})
+    if is_connectivity_check(body.data):
+        return Outcome(status.HTTP_200_OK, {"status": "ok", "test": True})
+    event_id = _idempotency_key(idempotency_key)
+    fields, errors = log_prepare(body.data, has_nul=body.has_nul, event_id=event_id)
+    if errors:
+        raise ValidationError(errors)
+    accepted = _accept(client, api_key_id, [fields], load_duplicates=True)
+    (result,) = accepted.results
+    assert result is not None and result.id is not None
+    duplicate = result.status == DUPLICATE
+    row = result.row
+    if row is None:  # a duplicate of a log that is still in the spool
+        spooled_fields = spool.spool_load(client_id=client.pk, log_id=result.id) or fields
+        row = {**spooled_fields, "id": result.id, "created_at": timezone.now()}
+    data = {**log_summary(row), "duplicate": duplicate, "spooled": accepted.spooled}
+    if duplicate:
+        return Outcome(status.HTTP_200_OK, data)
+    return Outcome(status.HTTP_202_ACCEPTED if accepted.spooled else status.HTTP_201_CREATED, data)
+
+
+def _batch_logs(body: JsonBody) -> list[Any]:
+    logs = body.data.get("logs") if isinstance(body.data, dict) else None
+    if not isinstance(logs, list):
+        raise ValidationError({"logs": ['Expected {"logs": [...]}: a list of log objects.']})
+    limit = settings.MAX_BATCH_SIZE
+    if not logs:
+        raise ValidationError({"logs": ["The batch is empty."]})
+    if len(logs) > limit:
+        raise BadRequest(f"A batch holds at most {limit} logs; got {len(logs)}.", code="batch_too_large",
+                         details={"logs": [f"At most {limit} logs per batch."], "limit": limit})
+    return logs
+
+
+def _batch_status(invalid: int, created: int, spooled: bool) -> int:
+    if invalid:
+        return status.HTTP_207_MULTI_STATUS
+    if spooled and created:
+        return status.HTTP_202_ACCEPTED
+    return status.HTTP_201_CREATED if created else status.HTTP_200_OK
+
+
+def log_ingest_batch(*, client: Client, api_key_id: int | None, body: JsonBody) -> Outcome:
+    """A batch: each log judged on its own. 201 all stored (or duplicates), 200 all duplicates,
+    202 spooled, 207 some invalid (the valid ones stored), 400 none valid (nothing stored)."""
+    logs = _batch_logs(body)
+    prepared: list[dict[str, Any] | None] = []
+    invalid: dict[int, dict[str, list[str]]] = {}
+    for index, raw in enumerate(logs):
+        fields, errors = log_prepare(raw, has_nul=body.has_nul)
+        prepared.append(fields)
+        if errors:
+            invalid[index] = errors
+    stored: dict[int, ItemResult] = {}
+    spooled = False
+    if len(invalid) < len(logs):
+        accepted = _accept(client, api_key_id, prepared)
+        spooled = accepted.spooled
+        stored = {r.index: r for r in accepted.results if r is not None}
+    results = [stored.get(i) or ItemResult(i, INVALID, errors=invalid[i]) for i in range(len(logs))]
+    payload = [r.as_dict() for r in results]
+    if len(invalid) == len(logs):
+        raise BadRequest("No valid log in the batch; nothing was stored.", code="validation_error",
+                         details={"results": payload})
+    created = sum(r.status == CREATED for r in results)
+    duplicates = sum(r.status == DUPLICATE for r in results)
+    data = {"ids": [r.id for r in results], "count": created + duplicates, "created": created,
+            "duplicates": duplicates, "rejected": len(invalid), "spooled": spooled, "results": payload}
+    return Outcome(_batch_status(len(invalid), created, spooled), data)

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class RetentionConfig(AppConfig):
+    """Retention: removing each client's logs older than its period."""
+
+    name = "retention"

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from retention.services import DEFAULT_BATCH_SIZE, PruneResult, logs_prune
+from tenants.services import TenantError, client_get
+
+
+class Command(BaseCommand):
+    help = ("Delete logs older than each client's retention period (its retention_days, else "
+            "DEFAULT_RETENTION_DAYS; neither = keep forever), in small batches. Safe to run from cron.")
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--client", metavar="SLUG", help="Only this client.")
+        parser.add_argument("--dry-run", action="store_true", help="Count what would be deleted; delete nothing.")
+        parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+                            help=f"Logs deleted per statement/transaction (default {DEFAULT_BATCH_SIZE}).")
+
+    def handle(self, *args: Any, client: str | None, dry_run: bool, batch_size: int, **options: Any) -> None:
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        target = None
+        if client:
+            try:
+                target = client_get(slug=client)
+            except TenantError as exc:
+                raise CommandError(str(exc)) from None
+            if target.effective_retention_days is None:
+                self.stdout.write(f"{target.slug}: no retention period (keeps logs forever); nothing to do.")
+                return
+
+        def report(result: PruneResult) -> None:
+            verb = "would remove" if result.dry_run else "removed"
+            batches = "" if result.dry_run else f" in {result.batches} batch{'es' if result.batches != 1 else ''}"
+            self.stdout.write(f"{result.client.slug}: {verb} {result.deleted} logs older than "
+                              f"{result.cutoff:%Y-%m-%d %H:%M:%S} UTC ({result.retention_days} days){batches}")
+
+        results = logs_prune(client=target, dry_run=dry_run, batch_size=batch_size, on_result=report)
+        total = sum(r.deleted for r in results)
+        if dry_run:
+            self.stdout.write(f"Dry run: {total} logs would be removed from {len(results)} clients; nothing deleted.")
+        else:
+            self.stdout.write(f"Removed {total} logs from {len(results)} clients.")

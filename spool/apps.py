@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+
+
+def spool_readiness() -> dict[str, Any]:
+    """The spool can take logs: readable, and not full."""
+    from spool.store import spool_stats
+
+    try:
+        stats = spool_stats()
+    except Exception as exc:  # an unwritable spool is a readiness failure, not a 500
+        return {"ok": False, "reason": "spool unavailable", "error": exc.__class__.__name__}
+    return {"ok": not stats.full, "reason": "spool full", "rows": stats.rows, "bytes": stats.bytes,
+            "max_bytes": stats.max_bytes, "full": stats.full, "dead_letters": stats.dead_letters}
+
+
+class SpoolConfig(AppConfig):
+    """The durable spool: logs accepted while PostgreSQL is unavailable wait here, on disk."""
+
+    name = "spool"
+
+    def ready(self) -> None:
+        from central_logger import background, health
+        from spool.drain import drainer
+
+        background.register(drainer)
+        health.register_readiness_check("spool", spool_readiness)

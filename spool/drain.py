@@ -1,0 +1,187 @@
+"""Draining the spool: spooled logs move into PostgreSQL, oldest first, exactly once.
+
+Rows are inserted in acceptance order (`seq`), in batches, with the same insert statement as
+ingestion (logs/tenant_sql/writes.py), skipping any row already stored: a row whose id is stored
+(the database committed a write the request had given up on, or a drain was interrupted between
+the insert and the delete) is not stored twice, and a row whose event_id the tenant already
+stored is a duplicate, as it would have been online. Only one drainer runs at a time (an
+exclusive `flock` on `<SPOOL_PATH>.lock`), whether it is a worker's background thread or
+`manage.py drain_spool`.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import os
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.utils import timezone
+
+from central_logger import dbguard
+from central_logger.background import ProcessLoop
+from logs.tenant_sql import writes
+from spool import store
+from tenants.selectors import api_key_states, clients_by_id
+
+logger = logging.getLogger("central_logger.spool")
+REFUSED = "key revoked or client deleted before the log was accepted"
+# A spooled row: seq, id, client_id, api_key_id, event_id, accepted_at, fields, size.
+Row = tuple[Any, ...]
+
+
+@dataclass
+class DrainReport:
+    busy: bool = False  # another drainer holds the lock
+    inserted: int = 0
+    skipped: int = 0  # already stored (same id, or the tenant's event_id)
+    dead: int = 0
+    remaining: int = 0
+    error: str | None = None
+    batches: list[int] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def _drain_lock() -> Iterator[bool]:
+    path = store.spool_path() + ".lock"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _allowed(rows: list[Row]) -> tuple[dict[int, Any], list[Row], list[Row]]:
+    """The clients of `rows`, and the rows split into those whose client and key still allow
+    them and the rest.
+
+    A key revoked *before* a log was spooled (the outage snapshot could not know) does not get
+    its log stored; a key revoked afterwards does (it was valid when we accepted the log). A
+    deleted client's logs would have been deleted with it.
+    """
+    keys = api_key_states(key_ids={row[3] for row in rows if row[3] is not None})
+    clients = clients_by_id(client_ids={row[2] for row in rows})
+    ok, refused = [], []
+    for row in rows:
+        _seq, _id, client_id, key_id, _event, accepted_at, _blob, _size = row
+        key = keys.get(key_id) if key_id is not None else None
+        accepted = dt.datetime.fromisoformat(accepted_at)
+        if client_id not in clients or (key_id is not None and (
+                key is None or key[0] != client_id or (key[1] is not None and key[1] <= accepted))):
+            refused.append(row)
+        else:
+            ok.append(row)
+    return clients, ok, refused
+
+
+def _insert(clients: dict[int, Any], rows: list[Row]) -> int:
+    """Insert rows into PostgreSQL in one transaction, a statement per client; returns how many
+    were new."""
+    by_client: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    now = timezone.now()
+    for _seq, log_id, client_id, _key, _event, accepted_at, blob, _size in rows:
+        by_client[client_id].append(writes.stored_row({**store.decode_fields(blob, accepted_at), "id": log_id}, now))
+    inserted = 0
+    with transaction.atomic():
+        for client_id, stored in by_client.items():
+            inserted += len(writes.insert_rows(clients[client_id], stored, now, skip_known_ids=True))
+    return inserted
+
+
+def _bury(conn: sqlite3.Connection, rows: list[Row], reason: str) -> None:
+    now = dt.datetime.now(dt.timezone.utc).isoformat()
+    conn.executemany(
+        "INSERT OR REPLACE INTO dead_letters (seq, id, client_id, api_key_id, event_id, accepted_at, fields, size, "
+        "reason, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(*row, reason, now) for row in rows],
+    )
+
+
+def _insert_one_by_one(conn: sqlite3.Connection, clients: dict[int, Any], rows: list[Row],
+                       report: DrainReport) -> int:
+    """After a batch failed for a reason other than the connection: each row on its own, so one
+    bad row does not block the rest; the rows PostgreSQL refuses become dead letters."""
+    inserted = 0
+    for row in rows:
+        try:
+            inserted += _insert(clients, [row])
+        except (OperationalError, InterfaceError):
+            raise
+        except DatabaseError as exc:
+            logger.error("spool: log %s refused by the database: %s", row[1], exc.__class__.__name__)
+            with store.write_transaction(conn):
+                _bury(conn, [row], exc.__class__.__name__)
+                conn.execute("DELETE FROM spooled_logs WHERE seq = ?", (row[0],))
+            report.dead += 1
+    return inserted
+
+
+def _drain_batch(conn: sqlite3.Connection, rows: list[Row], report: DrainReport) -> None:
+    clients, ok, refused = _allowed(rows)
+    try:
+        inserted = _insert(clients, ok) if ok else 0
+    except (OperationalError, InterfaceError):
+        raise
+    except DatabaseError:
+        inserted = _insert_one_by_one(conn, clients, ok, report)
+    with store.write_transaction(conn):
+        if refused:
+            _bury(conn, refused, REFUSED)
+        conn.executemany("DELETE FROM spooled_logs WHERE seq = ?", [(row[0],) for row in rows])
+    report.dead += len(refused)
+    report.inserted += inserted
+    report.skipped += len(ok) - inserted
+    report.batches.append(len(rows))
+
+
+def spool_drain(*, batch_size: int | None = None, max_batches: int | None = None) -> DrainReport:
+    """Move spooled logs into PostgreSQL, oldest first, exactly once. Safe to run anywhere, any time."""
+    report = DrainReport()
+    batch_size = batch_size or settings.SPOOL_DRAIN_BATCH
+    conn = store.connection()
+    with _drain_lock() as locked:
+        if not locked:
+            report.busy = True
+            return report
+        while max_batches is None or len(report.batches) < max_batches:
+            rows = conn.execute(
+                "SELECT seq, id, client_id, api_key_id, event_id, accepted_at, fields, size "
+                "FROM spooled_logs ORDER BY seq LIMIT ?", (batch_size,),
+            ).fetchall()
+            if not rows:
+                break
+            try:
+                _drain_batch(conn, rows, report)
+            except (OperationalError, InterfaceError) as exc:
+                dbguard.mark_failure()
+                report.error = exc.__class__.__name__
+                break
+            dbguard.mark_success()
+    report.remaining = store.spool_stats().rows
+    if report.inserted or report.dead:
+        logger.info("spool: drained %d logs (%d already stored, %d dead letters), %d remaining",
+                    report.inserted, report.skipped, report.dead, report.remaining)
+    return report
+
+
+def _drain_round() -> None:
+    if not store.spool_has_pending():
+        return
+    with dbguard.db_deadline(settings.SPOOL_DRAIN_DEADLINE):
+        spool_drain()
+
+
+drainer = ProcessLoop("spool-drainer", lambda: settings.SPOOL_DRAIN_INTERVAL, _drain_round)
