@@ -23,6 +23,14 @@ class Tenant:
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
 
 
+def database_url(settings_dict: dict[str, Any]) -> str:
+    """A DATABASE_URL for a process of our own on the same database (TCP or a unix socket)."""
+    user, host, name = settings_dict["USER"] or "postgres", settings_dict["HOST"] or "127.0.0.1", settings_dict["NAME"]
+    if host.startswith("/"):
+        return f"postgres://{user}@/{name}?host={host}"
+    return f"postgres://{user}@{host}:{settings_dict['PORT'] or 5432}/{name}"
+
+
 def redis_available() -> bool:
     try:
         import redis

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from central_logger.dbguard import DeadlineConnection
+from central_logger.postgres.config import configure_postgres
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -147,37 +146,18 @@ WORKER_WARMUP_SECONDS = env.float("WORKER_WARMUP_SECONDS", default=1.0)
 GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=5000)
 
 
-def _postgres(database: dict[str, Any], *, statement_timeout: bool) -> None:
-    """Our backend (psycopg's C timestamp loader, prepared statements; central_logger/postgres),
-    the connect timeout, and psycopg's pool: a request waits at most DB_POOL_TIMEOUT for a
-    connection, then the API answers 503 + Retry-After instead of hanging (central_logger/errors.py)."""
-    database["ENGINE"] = "central_logger.postgres"
-    options = database.setdefault("OPTIONS", {})
-    options.setdefault("connect_timeout", DB_CONNECT_TIMEOUT)
-    if statement_timeout and DB_STATEMENT_TIMEOUT_MS:
-        options["options"] = f"-c statement_timeout={DB_STATEMENT_TIMEOUT_MS}"
-    if DB_POOL:
-        options["pool"] = {
-            "min_size": DB_POOL_MIN_SIZE,
-            "max_size": DB_POOL_MAX_SIZE,
-            "timeout": DB_POOL_TIMEOUT,
-            # Every socket wait honours the request's deadline, even if the server is frozen.
-            "connection_class": DeadlineConnection,
-        }
-        database["CONN_MAX_AGE"] = 0
-    else:
-        database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-        database["CONN_HEALTH_CHECKS"] = True
-
-
-_postgres(DATABASES["default"], statement_timeout=True)
+DB_POOL_OPTIONS = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT} if DB_POOL else None
+CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)  # without the pool only
+configure_postgres(DATABASES["default"], connect_timeout=DB_CONNECT_TIMEOUT, pool=DB_POOL_OPTIONS,
+                   statement_timeout_ms=DB_STATEMENT_TIMEOUT_MS, conn_max_age=CONN_MAX_AGE)
 
 # Optional streaming replica for the dashboard's reads (list, export, metrics): see
 # central_logger/replica.py. Everything else, including every write, uses the primary.
 DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
-    _postgres(DATABASES["replica"], statement_timeout=False)
+    configure_postgres(DATABASES["replica"], connect_timeout=DB_CONNECT_TIMEOUT, pool=DB_POOL_OPTIONS,
+                       statement_timeout_ms=0, conn_max_age=CONN_MAX_AGE)
     DATABASE_ROUTERS = ["central_logger.replica.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -273,9 +253,6 @@ NAIVE_TIMESTAMP_TIMEZONE = env.str("NAIVE_TIMESTAMP_TIMEZONE", default="UTC")
 RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
 # last_used_at of an API key is written at most this often (seconds), not on every request.
 API_KEY_LAST_USED_INTERVAL = env.int("API_KEY_LAST_USED_INTERVAL", default=60)
-# Seconds an API-key row stays in the shared cache (tenants/keycache.py); revocation is still
-# immediate for every process sharing the cache. Off (0) by default without REDIS_URL, because
-# a per-process cache cannot hear a revocation made by another process.
 # Metrics: read the rollup tables (metrics/rollup.py) rather than scanning the logs.
 METRICS_USE_ROLLUPS = _bool("METRICS_USE_ROLLUPS", True)
 # Up to this many logs in a metrics answer, p50/p95 are exact (percentile_cont on the table);
@@ -291,6 +268,9 @@ METRICS_ROLLUP_CACHE_ROWS = env.int("METRICS_ROLLUP_CACHE_ROWS", default=500_000
 ROLLUP_FLUSH_INTERVAL = env.float("ROLLUP_FLUSH_INTERVAL", default=1.0)
 # Client-side deadline of one flush round, seconds.
 ROLLUP_FLUSH_DEADLINE = env.float("ROLLUP_FLUSH_DEADLINE", default=30.0)
+# Seconds an API-key row stays in the shared cache (tenants/keycache.py); revocation is still
+# immediate for every process sharing the cache. Off (0) by default without REDIS_URL, because
+# a per-process cache cannot hear a revocation made by another process.
 API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5 if REDIS_URL else 0)
 
 # --- Read API -----------------------------------------------------------------------------------

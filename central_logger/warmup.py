@@ -4,7 +4,7 @@ After a reload (SIGHUP) gunicorn stops the old workers as soon as it has forked 
 so requests wait in the listen backlog until a new worker accepts. Without a warm-up, the first
 of them then also paid for what a worker otherwise does lazily: opening its PostgreSQL pool (the
 chaos test saw a request wait on that pool, spool, and answer after 2.9 s), importing every view
-(the URL resolver), opening the spool file. The imports happen once in the master
+(the URL resolver), opening the spool file (what the apps register with `register_preparation`). The imports happen once in the master
 (`warm_master`, with preload_app) so every fork inherits them. `warm_worker` does that work before the worker accepts, with a
 bound (`WORKER_WARMUP_SECONDS`) so an unreachable database delays boot by at most that much;
 if PostgreSQL does not answer in time, the ingestion circuit breaker is opened so the first
@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -45,6 +46,14 @@ def warm_master() -> None:
     gc.freeze()
 
 
+# What a worker prepares before it accepts, registered by the apps that own it (AppConfig.ready()).
+_preparations: dict[str, Callable[[], Any]] = {}
+
+
+def register_preparation(name: str, prepare: Callable[[], Any]) -> None:
+    _preparations[name] = prepare
+
+
 def warm_pool(pool: Any, timeout: float) -> bool:
     """Open `pool` and wait (at most `timeout` s) until it has handed out one working connection."""
     pool.open(wait=False)
@@ -62,13 +71,12 @@ def warm_worker(*, timeout: float) -> dict[str, Any]:
     started = time.monotonic()
     state: dict[str, Any] = {}
     resolve("/api/v1/logs")  # a no-op after warm_master(); without preload_app, the imports happen here
-    try:
-        from spool import store
-
-        store.connection()  # creates or checks the file and its schema (WAL) now, not under load
-        state["spool"] = "ok"
-    except Exception as exc:  # a worker without a spool still serves; readiness reports it
-        state["spool"] = exc.__class__.__name__
+    for name, prepare in _preparations.items():
+        try:
+            prepare()
+            state[name] = "ok"
+        except Exception as exc:  # a worker without it still serves; readiness reports it
+            state[name] = exc.__class__.__name__
     pool = getattr(connections["default"], "pool", None)
     if pool is not None:
         ready = warm_pool(pool, timeout)

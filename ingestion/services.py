@@ -8,7 +8,6 @@ the body and hand over the caller's client.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,7 +70,7 @@ def _accept(client: Client, api_key_id: int | None, items: list[dict[str, Any] |
     except spool.SpoolFull:
         raise ServiceUnavailable("The database is unavailable and the local spool is full; retry later.",
                                  code="spool_full", details=retry) from None
-    except sqlite3.Error as exc:
+    except spool.SpoolUnavailable as exc:
         logger.error("ingest: database and spool both unavailable (%s)", exc)
         raise ServiceUnavailable("The database and the local spool are unavailable; retry later.",
                                  code="service_unavailable", details=retry) from None

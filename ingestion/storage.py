@@ -16,7 +16,6 @@ after) an outage answers with the spooled id instead of creating a second log.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -169,7 +168,7 @@ def _to_spool(client: Client, api_key_id: int | None, items: list[dict[str, Any]
 def _spool_pending() -> bool:
     try:
         return spool.spool_has_pending()
-    except sqlite3.Error:  # an unreadable spool must not stop ingestion into PostgreSQL
+    except spool.SpoolUnavailable:  # an unreadable spool must not stop ingestion into PostgreSQL
         logger.warning("ingest: spool unreadable; event_ids not checked against it", exc_info=True)
         return False
 
@@ -192,7 +191,7 @@ def accept(*, client: Client, api_key_id: int | None, items: list[dict[str, Any]
     """Store validated logs durably (None entries are skipped); one result per entry.
 
     Raises spool.SpoolFull when PostgreSQL is unavailable and the spool is full, and
-    sqlite3.Error when neither store could take the logs."""
+    spool.SpoolUnavailable when neither store could take the logs."""
     background.ensure_all()  # the spool drainer and rollup flusher, where no gunicorn hook started them
     results: list[ItemResult | None] = [None] * len(items)
     ids = iter(uuid7_many(sum(fields is not None for fields in items)))

@@ -23,8 +23,11 @@ class SpoolConfig(AppConfig):
     name = "spool"
 
     def ready(self) -> None:
-        from central_logger import background, health
+        from central_logger import background, health, warmup
         from spool.drain import drainer
+        from spool.store import connection
 
         background.register(drainer)
         health.register_readiness_check("spool", spool_readiness)
+        # A new worker opens the file (creating its schema, WAL) before it accepts, not under load.
+        warmup.register_preparation("spool", connection)

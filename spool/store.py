@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,6 +59,22 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 
 class SpoolFull(Exception):
     """The spool reached SPOOL_MAX_BYTES: ingestion answers 503 + Retry-After."""
+
+
+class SpoolUnavailable(Exception):
+    """The spool file could not be read or written (busy past SPOOL_BUSY_TIMEOUT, unwritable,
+    corrupt): nothing was stored."""
+
+
+def _unavailable_on_error(function: Callable[..., Any]) -> Callable[..., Any]:
+    """SQLite's errors leave this module as SpoolUnavailable: callers need not know the file's engine."""
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise SpoolUnavailable(f"{exc.__class__.__name__}: {exc}") from exc
+    return wrapper
 
 
 @dataclass
@@ -149,10 +166,12 @@ def spool_stats() -> SpoolStats:
     return SpoolStats(rows=rows, bytes=size, max_bytes=settings.SPOOL_MAX_BYTES, dead_letters=dead)
 
 
+@_unavailable_on_error
 def spool_has_pending() -> bool:
     return bool(connection().execute("SELECT rows FROM spool_stats WHERE id = 1").fetchone()[0])
 
 
+@_unavailable_on_error
 def spool_find_event_ids(*, client_id: int, event_ids: list[str]) -> dict[str, str]:
     """event_id -> spooled log id, for this tenant's logs that are still in the spool."""
     if not event_ids:
@@ -170,6 +189,7 @@ def spool_find_event_ids(*, client_id: int, event_ids: list[str]) -> dict[str, s
     return found
 
 
+@_unavailable_on_error
 def spool_load(*, client_id: int, log_id: str) -> dict[str, Any] | None:
     """The field values of one of this tenant's spooled logs (to answer a duplicate), or None."""
     row = connection().execute("SELECT fields, accepted_at FROM spooled_logs WHERE client_id = ? AND id = ?",
@@ -211,12 +231,13 @@ _queue_lock = threading.Lock()
 _commit_lock = threading.Lock()
 
 
+@_unavailable_on_error
 def spool_put(*, client_id: int, api_key_id: int | None, items: list[SpoolItem]) -> SpoolPut:
     """Durably store logs; an item whose event_id this tenant already spooled is a duplicate.
 
     Raises SpoolFull (nothing stored) when the items would take the spool past SPOOL_MAX_BYTES,
-    and sqlite3.OperationalError when no commit could take them within SPOOL_BUSY_TIMEOUT
-    (nothing stored either). Concurrent calls in one process share one transaction.
+    and SpoolUnavailable when no commit could take them within SPOOL_BUSY_TIMEOUT or the file
+    failed (nothing stored either). Concurrent calls in one process share one transaction.
     """
     put = _Put(client_id, api_key_id, items, [_encode(item.fields) for item in items],
                dt.datetime.now(dt.timezone.utc).isoformat())
@@ -226,7 +247,7 @@ def spool_put(*, client_id: int, api_key_id: int | None, items: list[SpoolItem])
         with _queue_lock:
             if put in _queue:  # no commit has taken it: give up; nothing of it is stored
                 _queue.remove(put)
-                raise sqlite3.OperationalError("The spool stayed busy; the logs were not spooled.")
+                raise SpoolUnavailable("The spool stayed busy; the logs were not spooled.")
         # The commit in progress took it: its outcome is this put's answer.
         _commit_lock.acquire()
     try:

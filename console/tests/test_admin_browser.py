@@ -37,8 +37,6 @@ def _release_live_server_connections(live_server: Any) -> None:
 
     from django.db import connection, connections
 
-    if connection.vendor != "postgresql":
-        return  # SQLite: the server shares the test's in-memory connection; nothing to release
     live_server.stop()
     for _ in range(100):
         for each in connections.all():

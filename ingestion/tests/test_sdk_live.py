@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from conftest import database_url
 from logs.models import WorkflowLog
 from tenants.services import api_key_issue, client_create
 
@@ -45,7 +46,7 @@ class Server:
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "central_logger.settings_test",
-            "DATABASE_URL": f"postgres://{db['USER'] or 'root'}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+            "DATABASE_URL": database_url(db),
             "GUNICORN_ACCESSLOG": "/dev/null",
             "WEB_CONCURRENCY": "1",
         }

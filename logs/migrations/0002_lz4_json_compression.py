@@ -9,8 +9,6 @@ COLUMNS = ("metrics", "payload", "metadata", "extra")
 
 
 def use_lz4(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)")
         if cursor.fetchone() is None:  # server built without lz4: keep pglz
@@ -20,8 +18,6 @@ def use_lz4(apps, schema_editor):
 
 
 def use_pglz(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     with schema_editor.connection.cursor() as cursor:
         for column in COLUMNS:
             cursor.execute(f"ALTER TABLE workflow_logs ALTER COLUMN {column} SET COMPRESSION pglz")

@@ -1,9 +1,8 @@
 """Index for "which tickets took longest": ordering=-execution_time_seconds, and scanned backwards,
 ordering=execution_time_seconds (logs without a time sort as the smallest value either way).
 
-Raw SQL because SQLite refuses NULLS LAST in an index (and sorts NULLs last in DESC anyway).
-On PostgreSQL the index is built CONCURRENTLY so the migration never blocks ingestion on a
-large table (hence a non-atomic migration).
+Raw SQL: the index is built CONCURRENTLY so the migration never blocks ingestion on a large
+table (hence a non-atomic migration).
 """
 from django.db import migrations
 
@@ -11,18 +10,13 @@ NAME = "wl_client_exec_time"
 
 
 def create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {NAME} ON workflow_logs "
-            "(client_id, execution_time_seconds DESC NULLS LAST, id DESC)")
-    else:
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {NAME} ON workflow_logs (client_id, execution_time_seconds DESC, id DESC)")
+    schema_editor.execute(
+        f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {NAME} ON workflow_logs "
+        "(client_id, execution_time_seconds DESC NULLS LAST, id DESC)")
 
 
 def drop(apps, schema_editor):
-    concurrently = "CONCURRENTLY " if schema_editor.connection.vendor == "postgresql" else ""
-    schema_editor.execute(f"DROP INDEX {concurrently}IF EXISTS {NAME}")
+    schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {NAME}")
 
 
 class Migration(migrations.Migration):

@@ -1,9 +1,9 @@
 """Indexes for the operator console (admin), which lists logs across all tenants.
 
-On PostgreSQL they are built CONCURRENTLY (the migration is non-atomic), so adding them to a
+They are built CONCURRENTLY (the migration is non-atomic), so adding them to a
 table that already holds millions of logs does not block ingestion while they build.
 
-Also, on PostgreSQL only: a trigram index over the error text of failed runs, for the admin's
+Also a trigram index over the error text of failed runs, for the admin's
 error-text search (`UPPER(workflow_error) LIKE '%TIMEOUT%'`). It is partial (only rows that carry an error), so
 successful runs, the bulk of ingestion, pay nothing for it. Skipped when the pg_trgm extension
 cannot be created (no privilege); the search then still works, only slower.
@@ -15,11 +15,6 @@ TICKET = models.Index(fields=["ticket_id"], name="wl_ticket_pattern", opclasses=
 
 
 def create(apps, schema_editor):
-    model = apps.get_model("logs", "WorkflowLog")
-    if schema_editor.connection.vendor != "postgresql":
-        schema_editor.add_index(model, EXECUTED)
-        schema_editor.add_index(model, TICKET)
-        return
     with schema_editor.connection.cursor() as cursor:
         cursor.execute('CREATE INDEX CONCURRENTLY IF NOT EXISTS "wl_executed" '
                        'ON "workflow_logs" ("executed_at" DESC, "id" DESC)')
@@ -32,17 +27,12 @@ def create(apps, schema_editor):
             cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
         except Exception:  # no privilege: keep the (slower) sequential error search
             return
-        # On PostgreSQL Django's icontains is UPPER(col) LIKE UPPER('%term%'): index that expression.
+        # Django's icontains is UPPER(col) LIKE UPPER('%term%'): index that expression.
         cursor.execute('CREATE INDEX CONCURRENTLY IF NOT EXISTS "wl_error_trgm" ON "workflow_logs" '
                        'USING gin (UPPER("workflow_error") gin_trgm_ops) WHERE "workflow_error" IS NOT NULL')
 
 
 def drop(apps, schema_editor):
-    model = apps.get_model("logs", "WorkflowLog")
-    if schema_editor.connection.vendor != "postgresql":
-        schema_editor.remove_index(model, EXECUTED)
-        schema_editor.remove_index(model, TICKET)
-        return
     with schema_editor.connection.cursor() as cursor:
         for name in ("wl_error_trgm", "wl_ticket_pattern", "wl_executed"):
             cursor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"')

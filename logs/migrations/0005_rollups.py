@@ -202,8 +202,6 @@ DROP TABLE IF EXISTS logs_rollup;
 
 
 def forward(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return  # SQLite computes the metrics from the table itself
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("SHOW server_version_num")
         if int(cursor.fetchone()[0]) < 150000:
@@ -212,8 +210,6 @@ def forward(apps, schema_editor):
 
 
 def backward(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(BACKWARD)
 

@@ -145,15 +145,11 @@ DROP TABLE IF EXISTS logs_rollup_pending;
 
 
 def forward(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return  # SQLite computes the metrics from the table itself
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(FORWARD)
 
 
 def backward(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(BACKWARD)
 

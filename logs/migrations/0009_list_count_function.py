@@ -67,13 +67,11 @@ BACKWARD = "DROP FUNCTION IF EXISTS logs_list_count(bigint, \"char\", text[], te
 
 
 def forward(apps, schema_editor):  # noqa: ANN001, ANN201 - migration signature
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(FORWARD)
+    schema_editor.execute(FORWARD)
 
 
 def backward(apps, schema_editor):  # noqa: ANN001, ANN201 - migration signature
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(BACKWARD)
+    schema_editor.execute(BACKWARD)
 
 
 class Migration(migrations.Migration):

@@ -3,7 +3,6 @@ each still gets exactly its own answer (ids, duplicates, SpoolFull), and a reque
 commit takes within SPOOL_BUSY_TIMEOUT stores nothing."""
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 import uuid
@@ -137,7 +136,7 @@ def test_a_put_no_commit_takes_in_time_stores_nothing(monkeypatch: Any, settings
 
     late = _item()
     started = time.monotonic()
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(store.SpoolUnavailable):
         store.spool_put(client_id=1, api_key_id=None, items=[late])
     assert time.monotonic() - started < 2
     assert store._queue == []  # it left the queue: no later commit writes it

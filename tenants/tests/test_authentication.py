@@ -117,10 +117,9 @@ def test_last_used_is_recorded_at_most_once_a_minute(alice: Tenant) -> None:
 def test_authenticated_ingest_costs_one_auth_query(alice: Tenant, django_assert_num_queries: Any) -> None:
     post(alice.api)  # records last_used_at
     # 1 key+client lookup; then the bounded ingestion transaction (savepoint here, inside the
-    # test's transaction), on PostgreSQL SET LOCAL statement_timeout and the one INSERT ...
-    # SELECT unnest() ... RETURNING, on SQLite bulk_create's own savepoint + INSERT + release;
-    # and the release of the outer one.
-    with django_assert_num_queries(5 if connection.vendor == "postgresql" else 6):
+    # test's transaction), SET LOCAL statement_timeout and the one INSERT ... SELECT unnest()
+    # ... RETURNING; and the release of the outer one.
+    with django_assert_num_queries(5):
         assert post(alice.api).status_code == 201
 
 
