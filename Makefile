@@ -1,15 +1,17 @@
 # The two commands of the README: `make run` (set up and start) and `make test`.
+# Both use the PostgreSQL of DATABASE_URL / TEST_DATABASE_URL (environment or .env) when set,
+# else an embedded PostgreSQL under var/pgdata, started for the command and stopped after it
+# (central_logger/devdb.py).
 PY        ?= python3
 VENV      := .venv
 BIN       := $(VENV)/bin
 HOST      ?= 127.0.0.1
 PORT      ?= 8000
-# The test suite runs on real PostgreSQL (127.0.0.1:5432, user root, trust auth, as on CI).
-TEST_DATABASE_URL ?= postgres://root@127.0.0.1:5432/central_logger
+DEVDB     := $(BIN)/python -m central_logger.devdb
 # The dashboard's end-to-end run gets a fresh database of its own (dropped and re-created).
 E2E_DATABASE_URL ?= postgres://root@127.0.0.1:5432/central_logger_e2e
 
-.PHONY: run setup test test-sqlite test-postgres test-sdk clean bench bench-fixture dashboard dashboard-if-node dashboard-api dashboard-check-api dashboard-test dashboard-e2e
+.PHONY: run serve setup test test-server test-sdk complexity clean bench bench-fixture dashboard dashboard-if-node dashboard-api dashboard-check-api dashboard-test dashboard-e2e
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt sdk/python/pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -22,32 +24,38 @@ setup: $(BIN)/.installed
 
 run: setup dashboard-if-node
 	$(BIN)/python scripts/init_env.py
+	$(DEVDB) -- $(MAKE) --no-print-directory serve
+
+# What `make run` does once a database is there.
+serve:
 	DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/python manage.py first_run --url http://$(HOST):$(PORT)
 	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn central_logger.wsgi -c gunicorn.conf.py
 
-test: test-postgres test-sdk
+test: setup
+	$(DEVDB) --url-variable TEST_DATABASE_URL -- $(MAKE) --no-print-directory test-server test-sdk
 
-# The server suite (includes the SDK against a real gunicorn collector on PostgreSQL).
-test-postgres: setup
-	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python -m pytest
+# The server suite (includes the SDK against a real gunicorn collector), on TEST_DATABASE_URL.
+test-server:
+	DATABASE_URL="$$TEST_DATABASE_URL" $(BIN)/python -m pytest
 
 # The SDK's own suite (an in-process fake collector; standard library only).
-test-sdk: setup
+test-sdk:
 	$(BIN)/python -m pytest sdk/python/tests
 
-test-sqlite: setup
-	mkdir -p var && DATABASE_URL=sqlite:///$(CURDIR)/var/test.sqlite3 $(BIN)/python -m pytest
+# Cyclomatic complexity of the request path (README, Development): no function above C (15).
+complexity: setup
+	$(BIN)/radon cc -s -n C -e "*/tests/*,*/migrations/*" central_logger tenants logs spool ingestion metrics query retention console
 
 # Benchmark (bench/README.md): our fixture in bench_django (2M logs; copies the peer's rows
 # from bench_peer when that database is loaded), then the peer and us under the same load.
 BENCH_DJANGO_DB ?= bench_django
 bench-fixture: setup
 	@createdb -h 127.0.0.1 -U root $(BENCH_DJANGO_DB) 2>/dev/null || true
-	DATABASE_URL=postgres://root@127.0.0.1:5432/$(BENCH_DJANGO_DB) SECRET_KEY=bench API_KEY_PEPPER=bench \
+	BENCHMARKS=true DATABASE_URL=postgres://root@127.0.0.1:5432/$(BENCH_DJANGO_DB) SECRET_KEY=bench API_KEY_PEPPER=bench \
 	  $(BIN)/python manage.py migrate --noinput -v0
-	DATABASE_URL=postgres://root@127.0.0.1:5432/$(BENCH_DJANGO_DB) SECRET_KEY=bench API_KEY_PEPPER=bench \
+	BENCHMARKS=true DATABASE_URL=postgres://root@127.0.0.1:5432/$(BENCH_DJANGO_DB) SECRET_KEY=bench API_KEY_PEPPER=bench \
 	  $(BIN)/python manage.py bench_load_fixture --truncate --logs 2000000 --tenants 10 \
 	  $(if $(BENCH_FROM_PEER),--from-peer-db "host=127.0.0.1 user=root dbname=bench_peer")
 

@@ -17,6 +17,8 @@ ROOT=$(pwd)
 HARNESS=${BENCH_HARNESS:-$(cd .. && pwd)/benchwork}
 A_DIR=$(cd "${A_DIR:-.}" && pwd)
 B_DIR=$(cd "${B_DIR:?B_DIR: the checkout to compare with}" && pwd)
+# The bench app (its manage.py commands) is installed only when asked for.
+export BENCHMARKS=true
 export SECRET_KEY=${SECRET_KEY:-bench-secret-not-for-production}
 export API_KEY_PEPPER=${API_KEY_PEPPER:-bench-pepper-not-for-production}
 export DATABASE_URL=postgres://root@127.0.0.1:5432/${BENCH_DJANGO_DB:-bench_django}

@@ -18,6 +18,8 @@ ROOT=$(pwd)
 KIND=${1:?a GET path, or batch}
 CODE=$(cd "${CODE:-.}" && pwd)
 export PYTHONPATH="$CODE:$ROOT" TARGETS="$ROOT/var/bench-targets.json"
+# The bench app (its manage.py commands) is installed only when asked for.
+export BENCHMARKS=true
 export SECRET_KEY=${SECRET_KEY:-bench-secret-not-for-production}
 export API_KEY_PEPPER=${API_KEY_PEPPER:-bench-pepper-not-for-production}
 export DATABASE_URL=postgres://root@127.0.0.1:5432/${BENCH_DJANGO_DB:-bench_django} ALLOWED_HOSTS='*'

@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 HARNESS=${BENCH_HARNESS:-$(cd .. && pwd)/benchwork}
+# The bench app (its manage.py commands) is installed only when asked for.
+export BENCHMARKS=true
 export SECRET_KEY=bench-secret-not-for-production API_KEY_PEPPER=bench-pepper-not-for-production
 export DATABASE_URL=postgres://root@127.0.0.1:5432/bench_django REDIS_URL=redis://127.0.0.1:6379/12
 export CACHE_KEY_PREFIX=bench-django GUNICORN_ACCESSLOG="" RATE_LIMIT_INGEST=100000000/min RATE_LIMIT_READ=100000000/min PORT=8002

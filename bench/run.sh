@@ -19,6 +19,8 @@ STAMP=$(date -u +%Y%m%d-%H%M%S)
 OUT=${BENCH_OUT:-bench/results/load-$STAMP.json}
 TARGETS=${BENCH_TARGETS:-var/bench-targets.json}
 
+# The bench app (its manage.py commands) is installed only when asked for.
+export BENCHMARKS=true
 export SECRET_KEY=${SECRET_KEY:-bench-secret-not-for-production}
 export API_KEY_PEPPER=${API_KEY_PEPPER:-bench-pepper-not-for-production}
 export DATABASE_URL=postgres://root@127.0.0.1:5432/$DJANGO_DB

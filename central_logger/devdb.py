@@ -106,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     if not command:
         parser.error("a command to run is required: python -m central_logger.devdb -- COMMAND")
     env = dict(os.environ)
-    if _configured(args.url_variable):
+    configured = _configured(args.url_variable)
+    if configured:
+        env[args.url_variable] = configured  # also when it came from .env
         return subprocess.call(command, env=env)
     url, started = start()
     print(f"Embedded PostgreSQL (data in {DATA_DIR.relative_to(BASE_DIR)}): {url}", flush=True)

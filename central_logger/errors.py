@@ -108,44 +108,52 @@ def database_unavailable() -> Response:
     )
 
 
+def _as_drf(exc: Exception) -> Exception:
+    """Django's own exceptions as the DRF ones they mean."""
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, DjangoValidationError):
+        return exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
+    return exc
+
+
+def _api_error(exc: ApiError) -> Response:
+    headers = {}
+    if exc.status_code in (429, 503):
+        headers["Retry-After"] = str(exc.details.get("retry_after", settings.RETRY_AFTER_SECONDS))
+    return Response(error_body(exc.error_code, str(exc.detail), exc.details), status=exc.status_code, headers=headers)
+
+
+def _drf_error(exc: exceptions.APIException) -> Response:
+    headers: dict[str, str] = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
+    details: dict[str, Any] = {}
+    if isinstance(exc, exceptions.Throttled):
+        wait = max(int(exc.wait or 1) if exc.wait is not None else 1, 1)
+        headers["Retry-After"] = str(wait)
+        details["retry_after"] = wait
+    code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
+    message = _message_of(exc.detail)
+    if isinstance(exc, exceptions.ValidationError):
+        details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
+        if isinstance(exc.detail, dict):
+            message = "Invalid input: " + ", ".join(sorted(details))
+    return Response(error_body(code, message, details), status=exc.status_code, headers=headers)
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     """DRF exception handler: every exception becomes the envelope, never a 500 page."""
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
-    elif isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(exc.message_dict if hasattr(exc, "error_dict") else exc.messages)
-
+    exc = _as_drf(exc)
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.warning("database unavailable: %s", exc.__class__.__name__)
         return database_unavailable()
-
     if isinstance(exc, ApiError):
-        headers = {}
-        if exc.status_code in (429, 503):
-            headers["Retry-After"] = str(exc.details.get("retry_after", settings.RETRY_AFTER_SECONDS))
-        return Response(error_body(exc.error_code, str(exc.detail), exc.details),
-                        status=exc.status_code, headers=headers)
-
+        return _api_error(exc)
     if isinstance(exc, exceptions.APIException):
-        headers: dict[str, str] = {}
-        if getattr(exc, "auth_header", None):
-            headers["WWW-Authenticate"] = exc.auth_header  # type: ignore[attr-defined]
-        details: dict[str, Any] = {}
-        if isinstance(exc, exceptions.Throttled):
-            wait = int(exc.wait or 1) if exc.wait is not None else 1
-            headers["Retry-After"] = str(max(wait, 1))
-            details["retry_after"] = max(wait, 1)
-        code = next((c for cls, c in _CODES.items() if isinstance(exc, cls)), "error")
-        if isinstance(exc, exceptions.ValidationError):
-            details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-            message = "Invalid input: " + ", ".join(sorted(details)) if isinstance(exc.detail, dict) \
-                else _message_of(exc.detail)
-        else:
-            message = _message_of(exc.detail)
-        return Response(error_body(code, message, details), status=exc.status_code, headers=headers)
-
+        return _drf_error(exc)
     if isinstance(exc, DataError):
         # A value the database cannot store or compare (out of range, bad encoding): the request's
         # fault, and retrying it would fail the same way, so a 400 rather than a retryable 503.

@@ -214,6 +214,51 @@ class ExecutedAtRangeFilter(admin.ListFilter):
         return out
 
 
+class _Hierarchy:
+    """The links of a date hierarchy over `field`, between the first and last log shown."""
+
+    def __init__(self, changelist: Any, first: dt.datetime, last: dt.datetime) -> None:
+        self.changelist, self.first, self.last = changelist, first, last
+        self.field = field = changelist.date_hierarchy
+        self.names = (f"{field}__year", f"{field}__month", f"{field}__day")
+
+    def param(self, name: str) -> int | None:
+        value = self.changelist.params.get(name)
+        value = value[-1] if isinstance(value, list) else value
+        return int(value) if value and str(value).isdigit() else None
+
+    def link(self, *parts: int) -> str:
+        return self.changelist.get_query_string(dict(zip(self.names, parts)), [f"{self.field}__"])
+
+    def day(self, year: int, month: int, day: int) -> dict[str, Any]:
+        date = dt.date(year, month, day)
+        return {"show": True, "back": {"link": self.link(year, month), "title": _title(date, "YEAR_MONTH_FORMAT")},
+                "choices": [{"title": _title(date, "MONTH_DAY_FORMAT")}]}
+
+    def month(self, year: int, month: int) -> dict[str, Any]:
+        days = [dt.date(year, month, d) for d in range(self.first.day, self.last.day + 1)]
+        return {"show": True, "back": {"link": self.link(year), "title": str(year)},
+                "choices": [{"link": self.link(year, month, d.day), "title": _title(d, "MONTH_DAY_FORMAT")}
+                            for d in days]}
+
+    def year(self, year: int) -> dict[str, Any]:
+        months = [dt.date(year, m, 1) for m in range(self.first.month, self.last.month + 1)]
+        return {"show": True, "back": {"link": self.link(), "title": "All dates"},
+                "choices": [{"link": self.link(year, m.month), "title": _title(m, "YEAR_MONTH_FORMAT")}
+                            for m in months]}
+
+    def years(self) -> dict[str, Any]:
+        return {"show": True, "choices": [{"link": self.link(y), "title": str(y)}
+                                          for y in range(self.first.year, self.last.year + 1)]}
+
+
+def _title(date: dt.date, format_name: str) -> str:
+    from django.utils import formats
+    from django.utils.text import capfirst
+
+    return capfirst(formats.date_format(date, format_name))
+
+
 def cheap_date_hierarchy(changelist: Any) -> dict[str, Any]:
     """Django's `date_hierarchy` context, without SELECT DISTINCT over the table.
 
@@ -221,50 +266,19 @@ def cheap_date_hierarchy(changelist: Any) -> dict[str, Any]:
     over every matching row. We take MIN/MAX of the (already filtered) queryset instead, two
     index probes, and offer every year/month/day in between; an empty one just lists no logs.
     """
-    from django.utils import formats
-    from django.utils.text import capfirst
-
     field = changelist.date_hierarchy
-    year_f, month_f, day_f = f"{field}__year", f"{field}__month", f"{field}__day"
-    params = changelist.params
-
-    def param(name: str) -> int | None:
-        value = params.get(name)
-        value = value[-1] if isinstance(value, list) else value
-        return int(value) if value and str(value).isdigit() else None
-
-    year, month, day = param(year_f), param(month_f), param(day_f)
-
-    def link(filters: dict[str, Any]) -> str:
-        return changelist.get_query_string(filters, [f"{field}__"])
-
     bounds = changelist.queryset.aggregate(first=Min(field), last=Max(field))
-    first, last = bounds["first"], bounds["last"]
-    if first is None or last is None:
+    if bounds["first"] is None or bounds["last"] is None:
         return {"show": False}
-    first, last = timezone.localtime(first), timezone.localtime(last)
+    first, last = timezone.localtime(bounds["first"]), timezone.localtime(bounds["last"])
+    levels = _Hierarchy(changelist, first, last)
+    year, month, day = (levels.param(name) for name in levels.names)
     if not year and first.year == last.year:
         year = first.year
         if first.month == last.month:
             month = first.month
-
     if year and month and day:
-        date = dt.date(year, month, day)
-        return {"show": True,
-                "back": {"link": link({year_f: year, month_f: month}),
-                         "title": capfirst(formats.date_format(date, "YEAR_MONTH_FORMAT"))},
-                "choices": [{"title": capfirst(formats.date_format(date, "MONTH_DAY_FORMAT"))}]}
+        return levels.day(year, month, day)
     if year and month:
-        days = [dt.date(year, month, d) for d in range(first.day, last.day + 1)]
-        return {"show": True,
-                "back": {"link": link({year_f: year}), "title": str(year)},
-                "choices": [{"link": link({year_f: year, month_f: month, day_f: d.day}),
-                             "title": capfirst(formats.date_format(d, "MONTH_DAY_FORMAT"))} for d in days]}
-    if year:
-        months = [dt.date(year, m, 1) for m in range(first.month, last.month + 1)]
-        return {"show": True,
-                "back": {"link": link({}), "title": "All dates"},
-                "choices": [{"link": link({year_f: year, month_f: m.month}),
-                             "title": capfirst(formats.date_format(m, "YEAR_MONTH_FORMAT"))} for m in months]}
-    return {"show": True,
-            "choices": [{"link": link({year_f: y}), "title": str(y)} for y in range(first.year, last.year + 1)]}
+        return levels.month(year, month)
+    return levels.year(year) if year else levels.years()

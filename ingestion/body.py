@@ -61,8 +61,7 @@ def json_depth_exceeds(raw: bytes, limit: int) -> bool:
     return bool(brackets)
 
 
-def read_json_body(request: Request, *, max_bytes: int) -> JsonBody:
-    django_request = request._request
+def _check_media_type(django_request: Any) -> None:
     content_type = (django_request.content_type or "").lower()
     if content_type != "application/json" and not (content_type.startswith("application/") and content_type.endswith("+json")):
         raise UnsupportedMediaType(
@@ -73,7 +72,9 @@ def read_json_body(request: Request, *, max_bytes: int) -> JsonBody:
     if charset.replace("-", "") != "utf8":
         raise UnsupportedMediaType("JSON bodies must be UTF-8.", details={"charset": charset})
 
-    meta = django_request.META
+
+def _declared_length(meta: dict[str, Any], max_bytes: int) -> tuple[int, str]:
+    """The body's declared length and content encoding, both checked before anything is read."""
     declared = meta.get("CONTENT_LENGTH")
     if not declared:
         raise LengthRequired("A Content-Length header is required.")
@@ -89,20 +90,22 @@ def read_json_body(request: Request, *, max_bytes: int) -> JsonBody:
                                    details={"content_encoding": encoding})
     if length > max_bytes:
         raise _too_large(max_bytes)
+    return length, encoding
 
-    raw = django_request.read(length)
-    if len(raw) < length:
-        raise BadRequest("The request body is shorter than its Content-Length.")
 
-    if encoding == "gzip":
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        try:
-            raw = inflater.decompress(raw, max_bytes + 1)
-        except zlib.error:
-            raise BadRequest("The body is not valid gzip data.") from None
-        if len(raw) > max_bytes or inflater.unconsumed_tail:
-            raise _too_large(max_bytes)
+def _inflate(raw: bytes, max_bytes: int) -> bytes:
+    """gunzip, stopping at the limit: a gzip bomb never inflates past max_bytes + 1."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        raw = inflater.decompress(raw, max_bytes + 1)
+    except zlib.error:
+        raise BadRequest("The body is not valid gzip data.") from None
+    if len(raw) > max_bytes or inflater.unconsumed_tail:
+        raise _too_large(max_bytes)
+    return raw
 
+
+def _parse(raw: bytes) -> JsonBody:
     if not raw:
         raise BadRequest("The request body is empty.", code="invalid_json")
     try:
@@ -114,3 +117,16 @@ def read_json_body(request: Request, *, max_bytes: int) -> JsonBody:
         raise BadRequest(f"JSON nesting exceeds the limit of {depth} levels.", code="json_too_deep",
                          details={"max_depth": depth})
     return JsonBody(data=data, has_nul=b"\\u0000" in raw)
+
+
+def read_json_body(request: Request, *, max_bytes: int) -> JsonBody:
+    """The request's JSON body, every limit checked before the work it protects."""
+    django_request = request._request
+    _check_media_type(django_request)
+    length, encoding = _declared_length(django_request.META, max_bytes)
+    raw = django_request.read(length)
+    if len(raw) < length:
+        raise BadRequest("The request body is shorter than its Content-Length.")
+    if encoding == "gzip":
+        raw = _inflate(raw, max_bytes)
+    return _parse(raw)

@@ -321,22 +321,26 @@ def group_stats(client: Client, *, start: dt.datetime, end: dt.datetime, group: 
     groups = _groups(client, start, end, kinds + (hist_kind if fractions else ""), group or "period")
     exact = None
     if fractions and sum(g.count for g in groups.values()) <= settings.METRICS_EXACT_PERCENTILE_LIMIT:
-        exact = {(key.astimezone(UTC) if isinstance(key, dt.datetime) else key): dict(zip(fractions, values))
-                 for key, *values in reads.exact_percentiles(client, start=start, end=end, group=group,
-                                                             fractions=fractions)}
-    result = {}
-    for key, g in groups.items():
-        if g.count == 0:
-            continue
-        if exact is not None:
-            percentiles = {f: exact.get(key, {}).get(f) or 0.0 for f in fractions}
-        else:
-            percentiles = {f: value or 0.0 for f, value in g.percentiles(fractions).items()}
-        result[key] = {
-            "count": g.count, **g.by_status, "avg": g.time_sum / g.time_n if g.time_n else None,
-            "first_seen": g.first_seen, "last_seen": g.last_seen, "percentiles": percentiles,
-        }
-    return result
+        exact = _exact_percentiles(client, start, end, group, fractions)
+    return {key: _figures(g, fractions, exact, key) for key, g in groups.items() if g.count}
+
+
+def _exact_percentiles(client: Client, start: dt.datetime, end: dt.datetime, group: str | None,
+                       fractions: tuple[float, ...]) -> dict[Any, dict[float, float]]:
+    """percentile_cont from the table, for answers small enough to read exactly."""
+    rows = reads.exact_percentiles(client, start=start, end=end, group=group, fractions=fractions)
+    return {(key.astimezone(UTC) if isinstance(key, dt.datetime) else key): dict(zip(fractions, values))
+            for key, *values in rows}
+
+
+def _figures(g: _Group, fractions: tuple[float, ...], exact: dict[Any, dict[float, float]] | None,
+             key: Any = None) -> dict[str, Any]:
+    if exact is not None:
+        percentiles = {f: exact.get(key, {}).get(f) or 0.0 for f in fractions}
+    else:
+        percentiles = {f: value or 0.0 for f, value in g.percentiles(fractions).items()}
+    return {"count": g.count, **g.by_status, "avg": g.time_sum / g.time_n if g.time_n else None,
+            "first_seen": g.first_seen, "last_seen": g.last_seen, "percentiles": percentiles}
 
 
 def error_groups(client: Client, *, start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:

@@ -178,3 +178,20 @@ def test_modules_stay_under_the_size_budget(app: str) -> None:
            if "migrations" not in path.parts and "tests" not in path.parts
            and (n := len(path.read_text().splitlines())) > MAX_MODULE_LINES}
     assert not big, big
+
+
+MAX_COMPLEXITY = 15  # radon's C grade; `make complexity` lists the functions close to it
+
+
+def test_no_function_is_too_complex() -> None:
+    from radon.complexity import cc_visit
+
+    wrong = []
+    for path in source_files():
+        if path.relative_to(ROOT).parts[0] == "bench":
+            continue
+        for block in cc_visit(path.read_text()):
+            for item in [block, *getattr(block, "methods", []), *getattr(block, "closures", [])]:
+                if item.complexity > MAX_COMPLEXITY:
+                    wrong.append(f"{path.relative_to(ROOT)}:{item.lineno} {item.name}: {item.complexity}")
+    assert not wrong, "\n".join(wrong)
