@@ -7,6 +7,7 @@
 #
 #   bench/callgrind.sh '/api/v1/logs?status=FAILED&page_size=50'
 #   bench/callgrind.sh batch                                  # per log of a 100-log batch
+#   bench/callgrind.sh single                                 # per single-log POST
 #   CODE=../before bench/callgrind.sh batch                   # another checkout, same fixture
 #   GC_GEN0_THRESHOLD=700 bench/callgrind.sh batch            # Python's default collector
 #

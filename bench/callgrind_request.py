@@ -22,7 +22,14 @@ if os.environ.get("GC_GEN0_THRESHOLD"):
 targets = json.load(open(os.environ.get("TARGETS", "var/bench-targets.json")))
 ours = next(t for t in targets if t["name"] == "django")
 kind, count = sys.argv[1], int(sys.argv[2])
-if kind == "batch":
+if kind == "single":
+    gen = load_gen()
+    body = gen.dumps(next(iter(gen.LogGen(seed=11, client_id="bench-writer").logs(1)))).encode()
+    client = HttpClient(HTTP_X_API_KEY=ours["write_api_key"])
+    for _ in range(count):
+        response = client.post("/api/v1/logs", body, content_type="application/json")
+        assert response.status_code == 201, response.content[:300]
+elif kind == "batch":
     gen = load_gen()
     logs = [json.loads(gen.dumps(body)) for body in gen.LogGen(seed=11, client_id="bench-writer").logs(100)]
     body = json.dumps({"logs": logs}).encode()

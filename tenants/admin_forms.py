@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django import forms
 
-from tenants.models import ALL_SCOPES, Client
+from tenants.models import ALL_SCOPES, DEFAULT_SCOPES, Client
 
 
 class ApiKeyIssueForm(forms.Form):
@@ -11,7 +11,7 @@ class ApiKeyIssueForm(forms.Form):
 
     client = forms.ModelChoiceField(queryset=Client.objects.order_by("slug"))
     name = forms.CharField(max_length=200, required=False, help_text="What the key is for, e.g. 'prod workflow'.")
-    scopes = forms.MultipleChoiceField(choices=[(s, s) for s in ALL_SCOPES], initial=list(ALL_SCOPES),
+    scopes = forms.MultipleChoiceField(choices=[(s, s) for s in ALL_SCOPES], initial=list(DEFAULT_SCOPES),
                                        widget=forms.CheckboxSelectMultiple,
                                        help_text="ingest: send logs; read: query them.")
     expires_in_days = forms.IntegerField(min_value=1, max_value=36500, required=False,

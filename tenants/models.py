@@ -7,7 +7,11 @@ from django.utils import timezone
 
 SCOPE_INGEST = "ingest"
 SCOPE_READ = "read"
-ALL_SCOPES = (SCOPE_INGEST, SCOPE_READ)
+# Changing a tenant's own configuration through the API (alert rules, scrubbing settings, ...).
+SCOPE_ADMIN = "admin"
+ALL_SCOPES = (SCOPE_INGEST, SCOPE_READ, SCOPE_ADMIN)
+# What a key gets when no scopes are asked for: a workflow's key ships and reads logs.
+DEFAULT_SCOPES = (SCOPE_INGEST, SCOPE_READ)
 
 slug_validator = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
@@ -89,8 +93,9 @@ class Role(models.TextChoices):
 class Membership(models.Model):
     """A dashboard user's access to one client. A user may belong to several clients.
 
-    Both roles read the same data today (the dashboard is read-only); `admin` marks the
-    people a tenant names as its own administrators, for operators and future write features.
+    Both roles read the same data; `admin` marks the people a tenant names as its own
+    administrators: their sessions also get the `admin` scope, which changing the client's own
+    configuration (alert rules, scrubbing settings) needs.
     """
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")

@@ -6,7 +6,7 @@ from typing import Any
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from tenants.models import SCOPE_INGEST, SCOPE_READ
+from tenants.models import SCOPE_ADMIN, SCOPE_INGEST, SCOPE_READ
 
 
 class _HasScope(BasePermission):
@@ -27,3 +27,11 @@ class CanIngest(_HasScope):
 class CanRead(_HasScope):
     scope = SCOPE_READ
     message = "This API key lacks the 'read' scope."
+
+
+class CanAdminister(_HasScope):
+    """Changing the tenant's own configuration: a key with the `admin` scope, or a dashboard
+    user whose membership has the `admin` role."""
+
+    scope = SCOPE_ADMIN
+    message = "This needs the 'admin' scope (an API key with it, or a dashboard admin)."

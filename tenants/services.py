@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tenants import keycache, keys
-from tenants.models import ALL_SCOPES, ApiKey, Client, slug_validator
+from tenants.models import ALL_SCOPES, DEFAULT_SCOPES, ApiKey, Client, slug_validator
 
 
 class TenantError(Exception):
@@ -53,7 +53,7 @@ def parse_scopes(raw: str | list[str] | tuple[str, ...]) -> list[str]:
 
 def api_key_issue(*, client: Client, name: str = "", scopes: list[str] | None = None,
                   expires_in_days: int | None = None) -> IssuedKey:
-    scopes = parse_scopes(scopes if scopes is not None else list(ALL_SCOPES))
+    scopes = parse_scopes(scopes if scopes is not None else list(DEFAULT_SCOPES))
     if expires_in_days is not None and expires_in_days <= 0:
         raise TenantError("--expires-in-days must be a positive number of days.")
     expires_at = timezone.now() + dt.timedelta(days=expires_in_days) if expires_in_days else None

@@ -1,7 +1,8 @@
 """Dashboard sessions as a second way into the read API (after API keys).
 
 A signed-in Django user (session cookie) is turned into the same `TenantPrincipal` an API
-key produces, for the user's *current* client and with the `read` scope only. Everything
+key produces, for the user's *current* client, with the `read` scope (and `admin` for a member
+with the `admin` role, who may change the client's own settings). Everything
 downstream — `tenants.scoping.request_client`, `TenantScopedViewSet`, the scope permissions —
 is therefore unchanged: a session cannot see another tenant's rows any more than a key can,
 and it can never ingest (no `ingest` scope).
@@ -16,9 +17,10 @@ from rest_framework.request import Request
 
 from tenants.authentication import TenantPrincipal
 from tenants.memberships import current_membership, memberships_of
-from tenants.models import SCOPE_READ
+from tenants.models import SCOPE_ADMIN, SCOPE_READ, Role
 
-SESSION_SCOPES = frozenset({SCOPE_READ})
+# A dashboard session reads; a member with the `admin` role may also change the client's settings.
+SESSION_SCOPES = {Role.VIEWER: frozenset({SCOPE_READ}), Role.ADMIN: frozenset({SCOPE_READ, SCOPE_ADMIN})}
 
 
 @dataclass
@@ -68,5 +70,5 @@ class DashboardSessionAuthentication(DjangoUserSessionAuthentication):
         membership = current_membership(memberships=memberships_of(user=user), session=request._request.session)
         if membership is None:
             return None
-        principal = SessionPrincipal(client=membership.client, scopes=SESSION_SCOPES, user=user)
+        principal = SessionPrincipal(client=membership.client, scopes=SESSION_SCOPES[membership.role], user=user)
         return principal, None

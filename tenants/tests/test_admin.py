@@ -113,7 +113,7 @@ def test_issuing_a_key_shows_it_once_and_stores_only_its_hash(admin_client: Any,
 
 def test_issue_form_validates_input(admin_client: Any, alice: Tenant) -> None:
     token = issue_form(admin_client)
-    response = admin_client.post(ISSUE, {"client": alice.client.pk, "scopes": ["admin"], "expires_in_days": "0",
+    response = admin_client.post(ISSUE, {"client": alice.client.pk, "scopes": ["superuser"], "expires_in_days": "0",
                                          "issue_token": token})
     assert response.status_code == 200
     html = response.content.decode()

@@ -62,7 +62,7 @@ def test_issue_api_key_quiet_prints_only_the_key() -> None:
 
 @pytest.mark.parametrize("args, message", [
     (["nobody"], "No client"),
-    (["acme", "--scopes", "ingest,admin"], "Scopes"),
+    (["acme", "--scopes", "ingest,superuser"], "Scopes"),
     (["acme", "--scopes", ""], "Scopes"),
     (["acme", "--expires-in-days", "0"], "positive"),
 ])

@@ -140,3 +140,21 @@ def test_read_rate_limit_counts_each_dashboard_user_separately(two_tenants: Any)
         assert int(limited["Retry-After"]) >= 1
         # Another user of the same client has a budget of their own.
         assert dave.get("/api/v1/logs").status_code == 200
+
+
+
+@pytest.mark.parametrize("role, scopes", [("viewer", {"read"}), ("admin", {"read", "admin"})])
+def test_a_session_has_the_scopes_of_its_membership_role(alice: Any, role: str, scopes: set[str]) -> None:
+    """Viewers read; members with the admin role may also change their client's settings (the
+    `admin` scope of the endpoints that need it). Neither can ingest."""
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from tenants.session_auth import DashboardSessionAuthentication
+
+    user = make_user("carol", "alice", role=role)
+    request = APIRequestFactory().get("/api/v1/logs")
+    request.user = user
+    request.session = {}
+    principal, _ = DashboardSessionAuthentication().authenticate(Request(request))
+    assert set(principal.scopes) == scopes and principal.client.slug == "alice"
