@@ -17,7 +17,7 @@ makes the request aggregate the tenant's filtered logs instead (logs/tenant_sql/
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 
@@ -36,10 +36,12 @@ assert set(EXAMPLE_FIELDS) <= set(SUMMARY_FIELDS)
 @dataclass(frozen=True)
 class Scope:
     """Whose logs a metrics request covers: the client, and the narrowing filters' condition
-    ("" when none: then the rollup answers)."""
+    ("" when none: then the rollup answers) with the parsed filters it was built from (those
+    sent only: {name: value})."""
 
     client: Client
     where: Condition
+    filters: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rollup(self) -> bool:

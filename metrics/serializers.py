@@ -121,3 +121,68 @@ class VersionsSerializer(_PeriodFieldsSerializer):
 
     class Meta:
         ref_name = "MetricsVersions"
+
+
+class IssueVersionSerializer(serializers.Serializer):
+    workflow_version = serializers.CharField(allow_null=True)
+    count = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "IssueVersion"
+
+
+class IssueExampleSerializer(serializers.Serializer):
+    log_id = serializers.UUIDField()
+    executed_at = serializers.DateTimeField()
+    ticket_id = serializers.CharField(allow_null=True)
+    status = serializers.CharField()
+    workflow_version = serializers.CharField(allow_null=True)
+    message = serializers.CharField(allow_null=True, help_text="workflow_error (first 1,000 characters).")
+
+    class Meta:
+        ref_name = "IssueExample"
+
+
+class IssueRowSerializer(serializers.Serializer):
+    fingerprint = serializers.CharField(help_text="16 hex digits: error type × node × normalised message.")
+    workflow_error_type = serializers.CharField(allow_null=True)
+    workflow_error_node = serializers.CharField(allow_null=True)
+    pattern = serializers.CharField(help_text="The normalised message: numbers, ids, quoted values, URLs and "
+                                              "e-mail addresses masked as <n>, <q>, <url>, <email>.")
+    count = serializers.IntegerField(help_text="Failing logs of the period matching the filters.")
+    first_seen = serializers.DateTimeField(help_text="First failing log of this issue ever stored.")
+    last_seen = serializers.DateTimeField(help_text="Last failing log of this issue ever stored.")
+    first_version = serializers.CharField(allow_null=True, help_text="Workflow version of the first failing log.")
+    new_in_version = serializers.CharField(
+        allow_null=True, help_text="The version the issue is new in: first seen there, never on an older version, "
+                                   "and that version is not the client's oldest. Else null.")
+    versions = IssueVersionSerializer(many=True, help_text="Failing logs of the period per workflow version.")
+    trend = serializers.ListField(child=serializers.IntegerField(),
+                                  help_text="Failing logs per bucket, aligned with `buckets`.")
+    latest = IssueExampleSerializer(allow_null=True, help_text="The latest failing log of the period.")
+
+    class Meta:
+        ref_name = "IssueRow"
+
+
+class IssuesSerializer(_PeriodFieldsSerializer):
+    data = IssueRowSerializer(many=True)
+    total = serializers.IntegerField(help_text="Issues in the period (all pages).")
+    failing_logs = serializers.IntegerField(help_text="Failing logs of those issues.")
+    interval = serializers.ChoiceField(choices=["hour", "day"])
+    buckets = serializers.ListField(child=serializers.DateTimeField(), help_text="Start of each trend bucket (UTC).")
+
+    class Meta:
+        ref_name = "MetricsIssues"
+
+
+class IssueDetailSerializer(IssueRowSerializer):
+    examples = IssueExampleSerializer(many=True, help_text="The newest 20 failing logs of the period.")
+    interval = serializers.ChoiceField(choices=["hour", "day"])
+    buckets = serializers.ListField(child=serializers.DateTimeField())
+    period_days = serializers.IntegerField()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField(help_text="Exclusive.")
+
+    class Meta:
+        ref_name = "MetricsIssue"
