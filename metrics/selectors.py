@@ -152,8 +152,8 @@ def timeseries_buckets(start: dt.datetime, end: dt.datetime, interval: str) -> l
 
 def metrics_timeseries(scope: Scope, *, period: Period, interval: str) -> dict[str, Any]:
     """Per UTC hour or day bucket of the period (every bucket present, empty ones all zeros):
-    count, success_count, success_rate, error_count, avg and p95 execution time."""
-    stats = _stats(scope, period.start, period.end, group=f"bucket:{interval}", fractions=(0.95,))
+    count, success_count, success_rate, error_count, avg, p50 and p95 execution time."""
+    stats = _stats(scope, period.start, period.end, group=f"bucket:{interval}", fractions=(0.5, 0.95))
     rows = []
     for bucket in timeseries_buckets(period.start, period.end, interval):
         s = stats.get(bucket) or _empty_stats()
@@ -161,6 +161,7 @@ def metrics_timeseries(scope: Scope, *, period: Period, interval: str) -> dict[s
             "bucket": bucket, "count": s["count"], "success_count": s["SUCCESS"],
             "success_rate": _rate(s["SUCCESS"], s["count"]), "error_count": s["FAILED"] + s["ERROR"],
             "avg_execution_time": _seconds(s["avg"]),
+            "p50_execution_time": _seconds(s["percentiles"].get(0.5)),
             "p95_execution_time": _seconds(s["percentiles"].get(0.95)),
         })
     return {"data": rows, "interval": interval, **period.fields()}
@@ -220,17 +221,26 @@ def metrics_errors(scope: Scope, *, period: Period, limit: int) -> dict[str, Any
     return {"data": data, **period.fields()}
 
 
+def version_row(version: str | None, s: Stats) -> dict[str, Any]:
+    """One version's figures (metrics_versions)."""
+    errors = s["FAILED"] + s["ERROR"]
+    return {"workflow_version": version, "count": s["count"], "success_count": s["SUCCESS"],
+            "success_rate": _rate(s["SUCCESS"], s["count"]), "error_count": errors,
+            "error_rate": _rate(errors, s["count"]), "avg_execution_time": _seconds(s["avg"]),
+            "p50_execution_time": _seconds(s["percentiles"].get(0.5)),
+            "p95_execution_time": _seconds(s["percentiles"].get(0.95)),
+            "first_seen": s["first_seen"], "last_seen": s["last_seen"]}
+
+
+def version_stats(scope: Scope, period: Period) -> dict[Any, Stats]:
+    return _stats(scope, period.start, period.end, group="workflow_version", fractions=(0.5, 0.95))
+
+
 def metrics_versions(scope: Scope, *, period: Period) -> dict[str, Any]:
-    """Per `workflow_version` (null = unversioned logs): count, success_rate, error_count, avg and
-    p95 execution time, first/last executed_at within the period; newest version (last_seen)
-    first, so a version and the one before it are adjacent rows."""
-    stats = _stats(scope, period.start, period.end, group="workflow_version", fractions=(0.95,))
-    rows = [
-        {"workflow_version": version, "count": s["count"], "success_rate": _rate(s["SUCCESS"], s["count"]),
-         "error_count": s["FAILED"] + s["ERROR"], "avg_execution_time": _seconds(s["avg"]),
-         "p95_execution_time": _seconds(s["percentiles"].get(0.95)),
-         "first_seen": s["first_seen"], "last_seen": s["last_seen"]}
-        for version, s in stats.items()
-    ]
+    """Per `workflow_version` (null = unversioned logs): count, success_count, success_rate,
+    error_count, error_rate (100 × FAILED+ERROR / all, one decimal), avg, p50 and p95 execution
+    time, first/last executed_at within the period; newest version (last_seen) first, so a
+    version and the one before it are adjacent rows."""
+    rows = [version_row(version, s) for version, s in version_stats(scope, period).items()]
     rows.sort(key=lambda r: (r["last_seen"], r["workflow_version"] or ""), reverse=True)
     return {"data": rows, **period.fields()}

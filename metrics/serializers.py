@@ -69,6 +69,7 @@ class TimeseriesRowSerializer(serializers.Serializer):
     success_rate = serializers.FloatField()
     error_count = serializers.IntegerField()
     avg_execution_time = serializers.FloatField()
+    p50_execution_time = serializers.FloatField()
     p95_execution_time = serializers.FloatField()
 
     class Meta:
@@ -105,9 +106,12 @@ class ErrorsSerializer(_PeriodFieldsSerializer):
 class VersionRowSerializer(serializers.Serializer):
     workflow_version = serializers.CharField(allow_null=True)
     count = serializers.IntegerField()
+    success_count = serializers.IntegerField()
     success_rate = serializers.FloatField()
     error_count = serializers.IntegerField()
+    error_rate = serializers.FloatField(help_text="Percent of FAILED + ERROR, one decimal.")
     avg_execution_time = serializers.FloatField()
+    p50_execution_time = serializers.FloatField()
     p95_execution_time = serializers.FloatField()
     first_seen = serializers.DateTimeField()
     last_seen = serializers.DateTimeField()
@@ -186,3 +190,72 @@ class IssueDetailSerializer(IssueRowSerializer):
 
     class Meta:
         ref_name = "MetricsIssue"
+
+
+class VersionSideSerializer(VersionRowSerializer):
+    first_seen = serializers.DateTimeField(allow_null=True)
+    last_seen = serializers.DateTimeField(allow_null=True)
+    sample_size = serializers.IntegerField(help_text="Newest logs of the version read for the metric means.")
+
+    class Meta:
+        ref_name = "VersionSide"
+
+
+class VersionComparisonSerializer(serializers.Serializer):
+    metric = serializers.CharField(help_text="success_rate, error_rate, execution_time_seconds or metrics.<key>.")
+    label = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["rate", "mean"], help_text="rate: percent; mean: the metric's unit.")
+    a = serializers.FloatField(allow_null=True)
+    b = serializers.FloatField(allow_null=True)
+    n_a = serializers.IntegerField()
+    n_b = serializers.IntegerField()
+    difference = serializers.FloatField(allow_null=True, help_text="b − a (percentage points for rates).")
+    better = serializers.ChoiceField(choices=["a", "b"], allow_null=True,
+                                     help_text="Which is better, where the metric's direction is known.")
+    test = serializers.CharField(help_text="two-proportion z-test (rates) or Welch's t-test (means), two-sided.")
+    statistic = serializers.FloatField(allow_null=True)
+    p_value = serializers.FloatField(allow_null=True)
+    significant = serializers.BooleanField(allow_null=True, help_text="p < alpha; null: too few runs to tell.")
+
+    class Meta:
+        ref_name = "VersionComparison"
+
+
+class VersionCompareSerializer(_PeriodFieldsSerializer):
+    a = VersionSideSerializer()
+    b = VersionSideSerializer()
+    comparisons = VersionComparisonSerializer(many=True)
+    alpha = serializers.FloatField()
+    sample_limit = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "MetricsVersionCompare"
+
+
+class UsageFigureSerializer(serializers.Serializer):
+    runs_with = serializers.IntegerField(help_text="Runs carrying this metric as a number.")
+    sum = serializers.FloatField()
+    mean = serializers.FloatField(allow_null=True, help_text="Over the runs carrying it.")
+
+    class Meta:
+        ref_name = "UsageFigure"
+
+
+class UsageRowSerializer(serializers.Serializer):
+    group = serializers.CharField(allow_null=True, help_text="Bucket start (UTC), category or version.")
+    runs = serializers.IntegerField()
+    usage = serializers.DictField(child=UsageFigureSerializer(), help_text="Per usage key.")
+
+    class Meta:
+        ref_name = "UsageRow"
+
+
+class UsageSerializer(_PeriodFieldsSerializer):
+    keys = serializers.ListField(child=serializers.CharField(),
+                                 help_text="The numeric metric keys naming tokens or cost found in the period.")
+    group = serializers.ChoiceField(choices=["day", "hour", "category", "workflow_version"])
+    data = UsageRowSerializer(many=True)
+    totals = serializers.DictField(child=serializers.FloatField())
+
+    class Meta:
+        ref_name = "MetricsUsage"

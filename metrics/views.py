@@ -14,9 +14,12 @@ from rest_framework.response import Response
 from central_logger.schema import READ_ERRORS, error_responses
 from logs.filters import MetricsFilterSet, validated_filters
 from logs.openapi import METRICS_PARAMETERS
-from logs.params import collect_errors, parse_choice, parse_int
+from logs.params import collect_errors, parse_choice, parse_int, parse_text
 from logs.periods import parse_period
-from metrics import issues, selectors
+from metrics import issues as issue_metrics
+from metrics import selectors
+from metrics import usage as usage_metrics
+from metrics import versions as version_metrics
 from metrics.serializers import (
     CategoriesSerializer,
     ErrorsSerializer,
@@ -24,6 +27,8 @@ from metrics.serializers import (
     IssuesSerializer,
     OverviewSerializer,
     TimeseriesSerializer,
+    UsageSerializer,
+    VersionCompareSerializer,
     VersionsSerializer,
 )
 from tenants.scoping import TenantScopedViewSet
@@ -100,7 +105,7 @@ class MetricsViewSet(TenantScopedViewSet):
 
     @extend_schema(
         operation_id="metrics_versions",
-        summary="Per workflow version: volume, success rate, errors, timings, first/last seen",
+        summary="Per workflow version: volume, success and error rates, p50/p95 timings, first/last seen",
         parameters=METRICS_PARAMETERS,
         responses={200: VersionsSerializer, **error_responses(*READ_ERRORS)},
     )
@@ -121,7 +126,7 @@ class MetricsViewSet(TenantScopedViewSet):
             *METRICS_PARAMETERS, INTERVAL_PARAMETER,
             OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
                              description="Issues to return, 1-200."),
-            OpenApiParameter("sort", OpenApiTypes.STR, enum=list(issues.SORTS), default="count",
+            OpenApiParameter("sort", OpenApiTypes.STR, enum=list(issue_metrics.SORTS), default="count",
                              description="count: most failing logs first; recent: latest first; new: newest "
                                          "first seen first."),
             OpenApiParameter("new_in", OpenApiTypes.STR, description="Only the issues new in this workflow version."),
@@ -134,8 +139,8 @@ class MetricsViewSet(TenantScopedViewSet):
         scope, period, interval, limit, sort = self._parse(
             request, self._interval(request),
             lambda: parse_int(query, "limit", default=50, low=1, high=200),
-            lambda: parse_choice(query, "sort", issues.SORTS, "count"))
-        return Response(issues.metrics_issues(scope, period=period, interval=interval, limit=limit, sort=sort,
+            lambda: parse_choice(query, "sort", issue_metrics.SORTS, "count"))
+        return Response(issue_metrics.metrics_issues(scope, period=period, interval=interval, limit=limit, sort=sort,
                                               new_in=(query.get("new_in") or "").strip() or None))
 
     @extend_schema(
@@ -151,7 +156,47 @@ class MetricsViewSet(TenantScopedViewSet):
     @action(detail=False, methods=["get"], url_path=r"issues/(?P<fingerprint>[^/]+)")
     def issue(self, request: Request, fingerprint: str) -> Response:
         scope, period, interval = self._parse(request, self._interval(request))
-        found = issues.metrics_issue(scope, period=period, interval=interval, fingerprint=fingerprint)
+        found = issue_metrics.metrics_issue(scope, period=period, interval=interval, fingerprint=fingerprint)
         if found is None:  # never seen, or another client's: not found either way
             raise Http404
         return Response(found)
+
+    @extend_schema(
+        operation_id="metrics_versions_compare",
+        summary="Two workflow versions side by side: differences and whether they are beyond noise",
+        description="Rates (success, error, and the share of every boolean metric) are compared with a pooled "
+                    "two-proportion z-test, means (execution time, every numeric metric) with Welch's t-test; "
+                    "two-sided, significant when p < alpha (0.05). Means and shares come from the newest "
+                    f"{version_metrics.SAMPLE:,} logs of each version in the period (`sample_size`).",
+        parameters=[
+            *METRICS_PARAMETERS,
+            OpenApiParameter("a", {"type": "string", "minLength": 1, "maxLength": 100}, required=True,
+                             description="The baseline workflow version."),
+            OpenApiParameter("b", {"type": "string", "minLength": 1, "maxLength": 100}, required=True,
+                             description="The version compared with it."),
+        ],
+        responses={200: VersionCompareSerializer, **error_responses(*READ_ERRORS)},
+    )
+    @action(detail=False, methods=["get"], url_path="versions/compare")
+    def versions_compare(self, request: Request) -> Response:
+        scope, period, a, b = self._parse(request, lambda: parse_text(request.query_params, "a"),
+                                          lambda: parse_text(request.query_params, "b"))
+        return Response(version_metrics.metrics_version_compare(scope, period=period, a=a, b=b))
+
+    @extend_schema(
+        operation_id="metrics_usage",
+        summary="Tokens and cost: sums of the usage metrics per day, hour, category or version",
+        description="The numeric metric keys whose name contains `token` or `cost` (any case), summed exactly "
+                    "over the period's logs (a scan: its cost grows with the period).",
+        parameters=[
+            *METRICS_PARAMETERS,
+            OpenApiParameter("group", OpenApiTypes.STR, enum=list(usage_metrics.GROUPS), default="day",
+                             description="What to sum per."),
+        ],
+        responses={200: UsageSerializer, **error_responses(*READ_ERRORS)},
+    )
+    @action(detail=False, methods=["get"])
+    def usage(self, request: Request) -> Response:
+        scope, period, group = self._parse(
+            request, lambda: parse_choice(request.query_params, "group", usage_metrics.GROUPS, "day"))
+        return Response(usage_metrics.metrics_usage(scope, period=period, group=group))
