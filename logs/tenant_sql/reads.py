@@ -196,3 +196,19 @@ def scan_error_groups(client: Client, *, condition: str, params: list[Any], star
     with read_connection().cursor() as cursor:
         cursor.execute(sql, [client.pk, start, end, *params, limit])
         return cursor.fetchall()
+
+
+VALUE_FIELDS = ("customer_type", "resolution_status", "category", "workflow_version", "workflow_error_type",
+                "workflow_error_node")
+
+
+def recent_values(client: Client, *, field: str, sample: int, limit: int) -> list[tuple[str, int]]:
+    """The distinct non-empty values of `field` among the newest `sample` logs of `client`, with
+    how many of them carry each; most frequent first, at most `limit`."""
+    assert field in VALUE_FIELDS  # a column name, written into the statement
+    sql = (f"SELECT {field}, count(*) FROM (SELECT {field} FROM {TABLE} WHERE client_id = %s "
+           f"ORDER BY executed_at DESC, id DESC LIMIT %s) AS s WHERE {field} IS NOT NULL AND {field} <> '' "
+           "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s")
+    with read_connection().cursor() as cursor:
+        cursor.execute(sql, [client.pk, sample, limit])
+        return cursor.fetchall()

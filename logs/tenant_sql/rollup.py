@@ -157,3 +157,15 @@ def row_count(client: Client) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM logs_rollup WHERE client_id = %s", [client.pk])
         return int(cursor.fetchone()[0])
+
+
+def change_token(client: Client) -> tuple[int, int]:
+    """(rollup version, pending rows) of `client`: changes whenever one of its logs is stored
+    (a pending row at once, a new version at the next flush), deleted or updated (a recount
+    gives a new version). Two index probes."""
+    sql = ("SELECT coalesce((SELECT version FROM logs_rollup_version WHERE client_id = %s), 0), "
+           "(SELECT count(*) FROM logs_rollup_pending WHERE client_id = %s)")
+    with connections[_read_db()].cursor() as cursor:
+        cursor.execute(sql, [client.pk, client.pk])
+        version, pending = cursor.fetchone()
+        return int(version), int(pending)
