@@ -12,6 +12,7 @@ from central_logger.schema import EnvelopedListAutoSchema
 from ingestion.views import IngestLogActions
 from metrics.views import MetricsViewSet
 from query.views import ReadLogActions
+from savedviews.views import SavedViewViewSet
 from tenants.scoping import TenantScopedViewSet
 
 
@@ -26,5 +27,6 @@ class LogViewSet(IngestLogActions, ReadLogActions, TenantScopedViewSet):
 router = SimpleRouter(trailing_slash=False)
 router.register("logs", LogViewSet, basename="logs")
 router.register("metrics", MetricsViewSet, basename="metrics")
+router.register("saved-views", SavedViewViewSet, basename="saved-views")
 
 urlpatterns = router.urls

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "query",
     "retention",
     "console",
+    "savedviews",
 ]
 # Benchmark tooling (bench/README.md) is installed only where a benchmark asks for it.
 BENCHMARKS = _bool("BENCHMARKS", False)

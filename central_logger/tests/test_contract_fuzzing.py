@@ -205,6 +205,14 @@ def assert_reveals_no_logs(label: str, response: Any) -> None:
         assert sum(body["status_counts"].values()) == 0
     elif label == "GET /api/v1/metrics/timeseries":
         assert all(row["count"] == 0 for row in body["data"])
+    elif label == "GET /api/v1/metrics/usage":
+        assert all(row["runs"] == 0 for row in body["data"]) and body["keys"] == []
+    elif label == "GET /api/v1/metrics/versions/compare":
+        assert body["a"]["count"] == body["b"]["count"] == body["a"]["sample_size"] == body["b"]["sample_size"] == 0
+    elif label == "GET /api/v1/logs/changes":
+        assert body["token"] == "0.0"  # no rollup version, nothing pending: nothing of theirs
+    elif label == "GET /api/v1/logs/values":
+        assert body["values"] == []
     elif label.startswith("GET /api/v1/metrics/"):
         assert body["data"] == []
     else:  # GET /api/v1/logs/{id}: a random id is nobody's; 200 would be a leak
@@ -281,8 +289,9 @@ def test_served_schema_is_the_generated_one() -> None:
     generated = json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True), default=str))
     assert schema.raw_schema["paths"].keys() == generated["paths"].keys()
     assert schema.raw_schema["components"] == generated["components"]
-    # 9 API paths (10 operations: /api/v1/logs has GET and POST) + 5 dashboard session paths.
-    assert len(schema.raw_schema["paths"]) == 14
+    # 17 API paths (/api/v1/logs has GET and POST; the saved views GET, POST, PATCH and DELETE)
+    # + 5 dashboard session paths.
+    assert len(schema.raw_schema["paths"]) == 22
 
 
 # --- regressions found by the fuzzer --------------------------------------------------------------
