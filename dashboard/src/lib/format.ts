@@ -50,3 +50,25 @@ export function humanize(key: string): string {
   const text = key.replace(/[_-]+/g, " ").replace(/([a-z])([A-Z])/g, "$1 $2").trim();
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
+
+/** "1 log", "2 logs", "1,234 logs". */
+export function plural(count: number, one: string, many = `${one}s`): string {
+  return `${formatCount(count)} ${count === 1 ? one : many}`;
+}
+
+/** A step's duration in milliseconds, in human units: 850 ms, 1.2 s, 2 min 5 s. */
+export function formatMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "—";
+  return formatSeconds(ms / 1000);
+}
+
+/** "3 min ago", "5 h ago", "12 d ago" (the absolute time goes in a tooltip). */
+export function formatAgo(iso: string | null | undefined, now: number = Date.now()): string {
+  if (!iso) return "—";
+  const seconds = Math.max(0, (now - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(seconds)) return "—";
+  if (seconds < 60) return "just now";
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return `${Math.floor(seconds / 86400)} d ago`;
+}
