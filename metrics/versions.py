@@ -18,7 +18,7 @@ from logs.tenant_sql import metric_stats
 from metrics import stats
 from metrics.selectors import Scope, Stats, version_row, version_stats
 
-SAMPLE = 20_000
+SAMPLE = 5_000
 # Direction of improvement, for the figures whose meaning we know.
 BETTER_WHEN_HIGHER = {"success_rate": True, "error_rate": False, "execution_time_seconds": False}
 
