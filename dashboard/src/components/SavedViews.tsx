@@ -49,8 +49,10 @@ export function viewPath(view: SavedView): string {
 /** The navigation's list of saved views (a disclosure: keyboard and screen-reader friendly). */
 export function SavedViewsMenu({ onNavigate }: { onNavigate: () => void }) {
   const client = useClient();
+  const location = useLocation();
   const { views, error, refresh } = useSavedViews();
   const [open, setOpen] = useState(false);
+  useEffect(() => setOpen(false), [location.pathname, client.slug]);
   const panel = useId();
   const root = useRef<HTMLDivElement>(null);
   useEffect(() => {

@@ -159,16 +159,20 @@ export function JsonBlock({ value, label, defaultOpen = false }: { value: unknow
   } catch {
     text = String(value);
   }
+  // The copy button sits beside the summary, not in it: a control inside a <summary> is a
+  // nested interactive element (screen readers and keyboards handle it badly).
   return (
-    <details open={defaultOpen} className="group rounded border border-slate-200 bg-slate-50">
-      <summary className="flex cursor-pointer flex-wrap items-center justify-between gap-2 px-3 py-1.5 text-sm text-slate-700">
-        <span>
+    <div className="relative">
+      <details open={defaultOpen} className="group rounded border border-slate-200 bg-slate-50">
+        <summary className="cursor-pointer px-3 py-1.5 pr-28 text-sm text-slate-700">
           <span className="inline-block transition-transform group-open:rotate-90" aria-hidden="true">▸</span> {label}
-        </span>
+        </summary>
+        <pre className="max-h-[28rem] overflow-auto whitespace-pre-wrap border-t border-slate-200 px-3 py-2 text-xs leading-relaxed text-slate-800 [overflow-wrap:anywhere]">{text}</pre>
+      </details>
+      <span className="absolute right-2 top-1">
         <CopyButton text={text} label="Copy JSON" />
-      </summary>
-      <pre className="max-h-[28rem] overflow-auto whitespace-pre-wrap border-t border-slate-200 px-3 py-2 text-xs leading-relaxed text-slate-800 [overflow-wrap:anywhere]">{text}</pre>
-    </details>
+      </span>
+    </div>
   );
 }
 

@@ -29,6 +29,15 @@ export function formatDateTime(iso: string | null | undefined): string {
   return date.toISOString().replace("T", " ").slice(0, 19) + " UTC";
 }
 
+/** "Dec 3 10:57" (UTC): the list's time on a phone. */
+export function formatShortDateTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  const month = date.toLocaleString("en-US", { month: "short", timeZone: "UTC" });
+  return `${month} ${date.getUTCDate()} ${date.toISOString().slice(11, 16)}`;
+}
+
 export function formatBucket(iso: string, interval: "hour" | "day"): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;

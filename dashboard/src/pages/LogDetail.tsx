@@ -152,7 +152,7 @@ function OtherRuns({ log }: { log: LogDetail }) {
   const runs = useLoader(`${client.slug}|runs|${ticket}|${log.id}`, () =>
     ticket ? getJson<LogList>("/api/v1/logs", { ticket_id: ticket, page_size: 11, cursor: "" }) : Promise.resolve(null),
   );
-  const others = runs.data?.data.filter((row) => row.id !== log.id).slice(0, 10) ?? [];
+  const others = (runs.data?.data ?? []).filter((row) => row.id !== log.id).slice(0, 10);
   return (
     <Card title="Other runs of this ticket" actions={<Link className="text-sm text-indigo-800 underline" to={client.path(`/compare?a=${log.id}`)}>Compare with a run…</Link>}>
       {!ticket ? <p className="text-sm text-slate-600">This run has no ticket id.</p> : null}

@@ -18,7 +18,7 @@ import {
   type ListState,
   type Ordering,
 } from "../lib/filters";
-import { formatCount, formatDateTime, formatSeconds, plural } from "../lib/format";
+import { formatCount, formatDateTime, formatSeconds, formatShortDateTime, plural } from "../lib/format";
 import { useLoader } from "../lib/hooks";
 import { useLiveUpdates } from "../lib/live";
 
@@ -143,35 +143,35 @@ export function LogsPage() {
             <div className="overflow-x-auto">
               <table className="w-full table-fixed text-left text-sm" aria-label="Logs" aria-busy={loading}>
                 <colgroup>
-                  <col className="w-[10.5rem] sm:w-[12.5rem]" />
-                  <col className="w-[7rem] sm:w-[9rem]" />
-                  <col className="w-[5.5rem]" />
+                  <col className="w-[6.5rem] sm:w-[12.5rem]" />
+                  <col className="sm:w-[9rem]" />
+                  <col className="w-[5.75rem]" />
                   <col className="hidden sm:table-column" />
                   <col className="hidden md:table-column md:w-[7rem]" />
                   <col className="hidden md:table-column md:w-[6rem]" />
-                  <col className="w-[5rem] sm:w-[6rem]" />
+                  <col className="w-[4.75rem] sm:w-[6rem]" />
                   <col className="hidden lg:table-column lg:w-[6.5rem]" />
                   <col className="hidden lg:table-column" />
                 </colgroup>
                 <thead className="bg-slate-50 text-xs uppercase text-slate-600">
                   <tr>
-                    <th className="px-3 py-2 font-medium" aria-sort={sortState("executed_at")}>
+                    <th className="px-2 py-2 sm:px-3 font-medium" aria-sort={sortState("executed_at")}>
                       <button type="button" onClick={() => sortBy("executed_at")} className="uppercase hover:text-slate-900">
                         Time {state.ordering.endsWith("executed_at") ? (state.ordering.startsWith("-") ? "↓" : "↑") : ""}
                       </button>
                     </th>
-                    <th className="px-3 py-2 font-medium">Ticket</th>
-                    <th className="px-3 py-2 font-medium">Status</th>
-                    <th className="hidden px-3 py-2 font-medium sm:table-cell">Category</th>
-                    <th className="hidden px-3 py-2 font-medium md:table-cell">Env</th>
-                    <th className="hidden px-3 py-2 font-medium md:table-cell">Version</th>
-                    <th className="px-3 py-2 text-right font-medium" aria-sort={sortState("execution_time_seconds")}>
+                    <th className="px-2 py-2 sm:px-3 font-medium">Ticket</th>
+                    <th className="px-2 py-2 sm:px-3 font-medium">Status</th>
+                    <th className="hidden px-2 py-2 sm:px-3 font-medium sm:table-cell">Category</th>
+                    <th className="hidden px-2 py-2 sm:px-3 font-medium md:table-cell">Env</th>
+                    <th className="hidden px-2 py-2 sm:px-3 font-medium md:table-cell">Version</th>
+                    <th className="px-2 py-2 sm:px-3 text-right font-medium" aria-sort={sortState("execution_time_seconds")}>
                       <button type="button" onClick={() => sortBy("execution_time_seconds")} className="uppercase hover:text-slate-900">
                         Duration {state.ordering.endsWith("execution_time_seconds") ? (state.ordering.startsWith("-") ? "↓" : "↑") : ""}
                       </button>
                     </th>
-                    <th className="hidden px-3 py-2 text-right font-medium lg:table-cell">Confidence</th>
-                    <th className="hidden px-3 py-2 font-medium lg:table-cell">Error</th>
+                    <th className="hidden px-2 py-2 sm:px-3 text-right font-medium lg:table-cell">Confidence</th>
+                    <th className="hidden px-2 py-2 sm:px-3 font-medium lg:table-cell">Error</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -220,25 +220,28 @@ function LogTableRow({ log, fresh, href, rowRef, onKeyDown, onOpen }: {
         onClick={onOpen}
         className={`cursor-pointer border-t border-slate-100 hover:bg-indigo-50 focus:bg-indigo-50 ${fresh ? "bg-emerald-50" : ""}`}
       >
-        <td className="truncate px-3 py-2 tabular-nums text-slate-800">{formatDateTime(log.executed_at)}</td>
-        <td className="px-3 py-2">
+        <td className="truncate px-2 py-2 tabular-nums text-slate-800 sm:px-3" title={formatDateTime(log.executed_at)}>
+          <span className="sm:hidden">{formatShortDateTime(log.executed_at)}</span>
+          <span className="hidden sm:inline">{formatDateTime(log.executed_at)}</span>
+        </td>
+        <td className="px-2 py-2 sm:px-3">
           <Link to={href} onClick={(e) => e.stopPropagation()} tabIndex={-1} className="block truncate font-medium text-indigo-800 hover:underline" title={log.ticket_id ?? ""}>
             {log.ticket_id ?? "—"}
           </Link>
         </td>
-        <td className="px-3 py-2">
+        <td className="px-2 py-2 sm:px-3">
           <StatusBadge status={log.status} />
         </td>
-        <td className="hidden px-3 py-2 text-slate-800 sm:table-cell">
+        <td className="hidden px-2 py-2 sm:px-3 text-slate-800 sm:table-cell">
           <Truncate text={log.category} maxWidth="max-w-full" />
         </td>
-        <td className="hidden px-3 py-2 text-slate-700 md:table-cell">{log.environment}</td>
-        <td className="hidden px-3 py-2 text-slate-700 md:table-cell">
+        <td className="hidden px-2 py-2 sm:px-3 text-slate-700 md:table-cell">{log.environment}</td>
+        <td className="hidden px-2 py-2 sm:px-3 text-slate-700 md:table-cell">
           <Truncate text={log.workflow_version} maxWidth="max-w-full" />
         </td>
-        <td className="truncate px-3 py-2 text-right tabular-nums">{formatSeconds(log.execution_time_seconds)}</td>
-        <td className="hidden px-3 py-2 text-right tabular-nums lg:table-cell">{confidenceOf(log)}</td>
-        <td className="hidden px-3 py-2 text-red-800 lg:table-cell">
+        <td className="truncate px-2 py-2 sm:px-3 text-right tabular-nums">{formatSeconds(log.execution_time_seconds)}</td>
+        <td className="hidden px-2 py-2 sm:px-3 text-right tabular-nums lg:table-cell">{confidenceOf(log)}</td>
+        <td className="hidden px-2 py-2 sm:px-3 text-red-800 lg:table-cell">
           <span className="block truncate" title={log.workflow_error ?? error}>
             {error}
           </span>
