@@ -46,6 +46,8 @@ def random_body(r: random.Random, index: int) -> dict[str, Any]:
         workflow_error_type=r.choice(["Timeout", "KeyError", None]) if failing or r.random() < 0.05 else None,
         workflow_error_node=r.choice(["planner", None]) if failing else None,
         workflow_error=f"boom {index}" if failing else None,
+        metrics=r.choice([{}, {"overall_confidence": 0.5}, {"total_tokens": r.randint(0, 5000), "cost_usd": r.random()},
+                          {"prompt_tokens": 7, "Cost": "not a number", "tokens": True}]),
     )
 
 
@@ -62,7 +64,8 @@ def stored_vs_recount(client_id: int) -> tuple[list[tuple[Any, ...]], list[tuple
             f"SELECT {cols} FROM logs_rollup_rows(ARRAY(SELECT ROW(client_id, executed_at, execution_time_seconds, "
             "status, category, workflow_version, workflow_error_type, workflow_error_node, "
             "CASE WHEN status IN ('FAILED', 'ERROR') OR workflow_error_type IS NOT NULL THEN "
-            "logs_error_fingerprint(workflow_error_type, workflow_error_node, workflow_error) END)::logs_rollup_input "
+            "logs_error_fingerprint(workflow_error_type, workflow_error_node, workflow_error) END, "
+            "logs_usage_of(metrics))::logs_rollup_input "
             f"FROM workflow_logs WHERE client_id = %s)) {order}", [client_id])
         return stored, cursor.fetchall()
 
