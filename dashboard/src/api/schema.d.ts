@@ -494,7 +494,7 @@ export interface components {
          */
         LogInEnvironmentEnum: "ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst";
         /**
-         * @description Documents LogIn: one log as a workflow sends it (validated by `logs.validation.clean_log`).
+         * @description Documents LogIn: one log as a workflow sends it (validated field by field, every error reported).
          *     Any other top-level field is accepted and kept verbatim in `extra`.
          */
         LogInRequest: {
