@@ -1,0 +1,77 @@
+""""This rule would have fired N times in the last 7 days."
+
+The last 7 days are cut into consecutive windows of the rule's length, ending now; the rule's
+condition is computed on each (one statement for all of them: logs/tenant_sql/windows.py
+stepped_figures), and every window that fires after one that did not counts once. The live
+evaluator slides its window every interval, so a short burst that straddles two of these
+windows may count where the evaluator would not, or the reverse: the figure is an estimate of
+how noisy the rule is, not a replay. `new_error_type` counts the pairs first seen in the 7 days.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from logs.filters import LogFilterSet
+from logs.models import ERROR_STATUSES, STATUSES
+from logs.tenant_sql import windows
+from tenants.models import Client
+
+from alerts.measure import Reader, compare, filter_values
+from alerts.models import AlertRule, Kind
+
+DAYS = 7
+
+
+def _firing(rule: AlertRule, row: tuple[Any, ...] | None) -> tuple[bool, float | None]:
+    """(fires, value) of one window's figures: (step, count, 4 status counts, p95, avg, n)."""
+    if row is None:
+        row = (None, 0, 0, 0, 0, 0, None, None, 0)
+    _step, count, *rest = row
+    by_status = dict(zip(STATUSES, rest[:4]))
+    p95, average, n = rest[4], rest[5], rest[6]
+    kind, threshold = rule.kind, rule.threshold or 0
+    if kind == Kind.NO_DATA:
+        return count == 0, float(count)
+    if kind == Kind.ERROR_RATE:
+        rate = 100 * sum(by_status[s] for s in ERROR_STATUSES) / count if count else None
+        return rate is not None and count >= rule.min_runs and rate >= threshold, rate
+    if kind == Kind.ERROR_COUNT:
+        errors = sum(by_status[s] for s in (rule.statuses or ERROR_STATUSES))
+        return errors >= threshold, float(errors)
+    if kind == Kind.DURATION_P95:
+        return p95 is not None and count >= rule.min_runs and p95 >= threshold, p95
+    return average is not None and n >= rule.min_runs and compare(average, rule.operator, threshold), average
+
+
+def rule_preview(rule: AlertRule, *, now: dt.datetime) -> dict[str, Any]:
+    """{"fired", "windows", "firing_windows", "last_value", "start", "end"} over the last 7 days."""
+    step = rule.window_minutes * 60
+    count = math.ceil(DAYS * 86400 / step)
+    end = now.replace(microsecond=0)
+    start = end - dt.timedelta(seconds=step * count)
+    if rule.kind == Kind.NEW_ERROR_TYPE:
+        return _new_pairs(rule, start, end, count)
+    condition, params = LogFilterSet.condition(filter_values(rule))
+    rows = {row[0]: row for row in windows.stepped_figures(
+        rule.client, condition=condition, params=params, start=start, end=end, step_seconds=step,
+        metric_key=rule.metric if rule.kind == Kind.METRIC_AVG else None)}
+    fired = firing_windows = 0
+    before = False
+    value = None
+    for index in range(count):
+        firing, value = _firing(rule, rows.get(index))
+        firing_windows += firing
+        fired += firing and not before
+        before = firing
+    return {"fired": fired, "windows": count, "firing_windows": firing_windows, "last_value": value,
+            "start": start, "end": end}
+
+
+def _new_pairs(rule: AlertRule, start: dt.datetime, end: dt.datetime, count: int) -> dict[str, Any]:
+    reader: Reader = Reader()
+    client: Client = rule.client
+    new = reader.pairs(client, filter_values(rule), start, end) - reader.seen_before(client, start)
+    return {"fired": len(new), "windows": count, "firing_windows": len(new), "last_value": float(len(new)),
+            "start": start, "end": end}
