@@ -123,7 +123,7 @@ def deliver_due(now: dt.datetime | None = None) -> int:
         for row in rows:
             result = notify.send(row.channel, row.payload)
             with dbguard.db_deadline(DB_SECONDS):
-                record(row, result, timezone.now())
+                record(row, result, now or timezone.now())
             attempted += 1
             if not result.ok:
                 logger.warning("alert delivery %s (%s): %s", row.pk, row.channel.get("type"), result.error)

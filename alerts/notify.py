@@ -75,7 +75,9 @@ def summary(payload: dict[str, Any]) -> str:
     if payload.get("notification") == "reminder":
         label = "STILL FIRING"
     minutes = payload["window"]["minutes"]
-    if kind == Kind.NO_DATA:
+    if payload["state"] == "test" and payload["value"] is None:
+        what = f"a test notification (the rule has no value yet; window {minutes} min)"
+    elif kind == Kind.NO_DATA:
         what = f"{_number(payload['value'], kind)} runs in the last {minutes} min"
     elif kind == Kind.NEW_ERROR_TYPE:
         pairs = payload.get("detail", {}).get("pairs") or []

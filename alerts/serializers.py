@@ -153,17 +153,15 @@ class AlertRuleSerializer(serializers.Serializer):
             raise serializers.ValidationError("At least one channel.")
         previous = {c.get("url"): c.get("secret") for c in (self.instance.channels if self.instance else [])
                     if c.get("type") == "webhook"}
-        errors: list[dict[str, Any]] = []
-        for channel in channels:
+        errors: dict[str, Any] = {}  # by index, as DRF reports the channels' own errors
+        for index, channel in enumerate(channels):
             if channel["type"] == "webhook" and not channel.get("secret"):
                 if previous.get(channel["url"]):
                     channel["secret"] = previous[channel["url"]]  # an update that keeps the secret
                 else:
-                    errors.append({"secret": [f"A webhook channel needs a secret of at least {MIN_SECRET} "
-                                              "characters (receivers verify the signature with it)."]})
-                    continue
-            errors.append({})
-        if any(errors):
+                    errors[str(index)] = {"secret": [f"A webhook channel needs a secret of at least {MIN_SECRET} "
+                                                     "characters (receivers verify the signature with it)."]}
+        if errors:
             raise serializers.ValidationError(errors)
         return channels
 
