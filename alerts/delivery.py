@@ -78,8 +78,8 @@ def record(row: AlertDelivery, result: notify.Result, now: dt.datetime) -> None:
     row.last_status_code = result.status_code
     row.response_excerpt = result.excerpt[: notify.targets.EXCERPT_CHARS]
     row.lease_until = None
-    if result.ok:
-        row.status, row.delivered_at, row.last_error = DeliveryStatus.DELIVERED, now, ""
+    if result.ok:  # the last error, if any, stays: "delivered at the 3rd attempt, after HTTP 500"
+        row.status, row.delivered_at = DeliveryStatus.DELIVERED, now
     else:
         row.last_error = result.error[:1000]
         retry_at = now + dt.timedelta(seconds=backoff(row.attempts))

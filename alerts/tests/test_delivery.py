@@ -72,7 +72,7 @@ def test_a_receiver_answering_500_then_200_gets_it_once_with_the_retry_recorded(
     assert len(receiver.received) == 2 and receiver.received[0].body == receiver.received[1].body
     assert delivery.deliver_due(now + dt.timedelta(hours=1)) == 0  # delivered: never again
     event.refresh_from_db()
-    assert (event.delivery_status, event.delivery_attempts) == ("delivered", 2)
+    assert (event.delivery_status, event.delivery_attempts, event.delivery_last_error) == ("delivered", 2, "HTTP 500")
 
 
 def test_backoff_doubles_and_gives_up_after_the_retry_period(acme: Tenant, receiver: Receiver,
