@@ -151,34 +151,42 @@ def _pairs(client: Client, values: dict[str, list[str]], start: dt.datetime, end
     return {(t, n) for t, n, _count, _latest in rows if t}
 
 
-def measure(rule: AlertRule, now: dt.datetime, reader: Reader) -> Measurement:
-    """The rule's value over [now - window, now) and whether it fires."""
-    start, end = now - dt.timedelta(minutes=rule.window_minutes), now
-    client, values = rule.client, filter_values(rule)
-    kind, threshold = rule.kind, rule.threshold
-    if kind == Kind.METRIC_AVG:
-        average, count = reader.metric(client, values, rule.metric or "", start, end)
-        firing = average is not None and count >= rule.min_runs and compare(average, rule.operator, threshold or 0)
-        return Measurement(average, firing, start, end, {"runs": count})
-    if kind == Kind.NEW_ERROR_TYPE:
-        new = sorted(reader.pairs(client, values, start, end) - reader.seen_before(client, start),
-                     key=lambda p: (p[0], p[1] or ""))
-        return Measurement(float(len(new)), bool(new), start, end, {"pairs": [list(p) for p in new]}, new)
-    stats = reader.stats(client, values, start, end, p95=kind == Kind.DURATION_P95)
-    runs = stats["count"]
-    if kind == Kind.NO_DATA:
+def _metric_avg(rule: AlertRule, start: dt.datetime, end: dt.datetime, reader: Reader) -> Measurement:
+    average, count = reader.metric(rule.client, filter_values(rule), rule.metric or "", start, end)
+    firing = average is not None and count >= rule.min_runs and compare(average, rule.operator, rule.threshold or 0)
+    return Measurement(average, firing, start, end, {"runs": count})
+
+
+def _new_error_type(rule: AlertRule, start: dt.datetime, end: dt.datetime, reader: Reader) -> Measurement:
+    new = sorted(reader.pairs(rule.client, filter_values(rule), start, end) - reader.seen_before(rule.client, start),
+                 key=lambda p: (p[0], p[1] or ""))
+    return Measurement(float(len(new)), bool(new), start, end, {"pairs": [list(p) for p in new]}, new)
+
+
+def _from_stats(rule: AlertRule, start: dt.datetime, end: dt.datetime, reader: Reader) -> Measurement:
+    """error_rate, error_count, duration_p95 and no_data: from the window's status counts (and p95)."""
+    stats = reader.stats(rule.client, filter_values(rule), start, end, p95=rule.kind == Kind.DURATION_P95)
+    runs, threshold = stats["count"], rule.threshold or 0
+    if rule.kind == Kind.NO_DATA:
         return Measurement(float(runs), runs == 0, start, end, {"runs": runs})
-    if kind == Kind.ERROR_RATE:
+    if rule.kind == Kind.ERROR_RATE:
         failed = sum(stats[s] for s in ERROR_STATUSES)
         rate = round(100 * failed / runs, 2) if runs else None
-        firing = rate is not None and runs >= rule.min_runs and rate >= (threshold or 0)
+        firing = rate is not None and runs >= rule.min_runs and rate >= threshold
         return Measurement(rate, firing, start, end, {"runs": runs, "errors": failed})
-    if kind == Kind.ERROR_COUNT:
+    if rule.kind == Kind.ERROR_COUNT:
         count = sum(stats[s] for s in (rule.statuses or ERROR_STATUSES))
-        return Measurement(float(count), count >= (threshold or 0), start, end, {"runs": runs})
+        return Measurement(float(count), count >= threshold, start, end, {"runs": runs})
     p95 = stats["p95"]
-    firing = p95 is not None and runs >= rule.min_runs and p95 >= (threshold or 0)
+    firing = p95 is not None and runs >= rule.min_runs and p95 >= threshold
     return Measurement(round(p95, 3) if p95 is not None else None, firing, start, end, {"runs": runs})
+
+
+def measure(rule: AlertRule, now: dt.datetime, reader: Reader) -> Measurement:
+    """The rule's value over [now - window, now) and whether it fires."""
+    start = now - dt.timedelta(minutes=rule.window_minutes)
+    how = {Kind.METRIC_AVG: _metric_avg, Kind.NEW_ERROR_TYPE: _new_error_type}.get(rule.kind, _from_stats)
+    return how(rule, start, now, reader)
 
 
 def examples(rule: AlertRule, m: Measurement, pair: Pair | None = None) -> list[str]:

@@ -24,25 +24,33 @@ from alerts.models import AlertRule, Kind
 DAYS = 7
 
 
-def _firing(rule: AlertRule, row: tuple[Any, ...] | None) -> tuple[bool, float | None]:
-    """(fires, value) of one window's figures: (step, count, 4 status counts, p95, avg, n)."""
-    if row is None:
-        row = (None, 0, 0, 0, 0, 0, None, None, 0)
+EMPTY = (None, 0, 0, 0, 0, 0, None, None, 0)
+
+
+def _value(rule: AlertRule, row: tuple[Any, ...]) -> tuple[float | None, int]:
+    """(value, runs it stands on) of one window's figures: (step, count, 4 status counts, p95, avg, n)."""
     _step, count, *rest = row
     by_status = dict(zip(STATUSES, rest[:4]))
-    p95, average, n = rest[4], rest[5], rest[6]
-    kind, threshold = rule.kind, rule.threshold or 0
-    if kind == Kind.NO_DATA:
-        return count == 0, float(count)
-    if kind == Kind.ERROR_RATE:
-        rate = 100 * sum(by_status[s] for s in ERROR_STATUSES) / count if count else None
-        return rate is not None and count >= rule.min_runs and rate >= threshold, rate
-    if kind == Kind.ERROR_COUNT:
-        errors = sum(by_status[s] for s in (rule.statuses or ERROR_STATUSES))
-        return errors >= threshold, float(errors)
-    if kind == Kind.DURATION_P95:
-        return p95 is not None and count >= rule.min_runs and p95 >= threshold, p95
-    return average is not None and n >= rule.min_runs and compare(average, rule.operator, threshold), average
+    if rule.kind == Kind.NO_DATA:
+        return float(count), count
+    if rule.kind == Kind.ERROR_RATE:
+        return (100 * sum(by_status[s] for s in ERROR_STATUSES) / count if count else None), count
+    if rule.kind == Kind.ERROR_COUNT:
+        return float(sum(by_status[s] for s in (rule.statuses or ERROR_STATUSES))), count
+    if rule.kind == Kind.DURATION_P95:
+        return rest[4], count
+    return rest[5], rest[6]
+
+
+def _firing(rule: AlertRule, row: tuple[Any, ...]) -> tuple[bool, float | None]:
+    """(fires, value) of one window, as the evaluator decides (alerts/measure.py)."""
+    value, runs = _value(rule, row)
+    if rule.kind == Kind.NO_DATA:
+        return runs == 0, value
+    if value is None:
+        return False, None
+    enough = rule.kind == Kind.ERROR_COUNT or runs >= rule.min_runs
+    return enough and compare(value, rule.operator, rule.threshold or 0), value
 
 
 def rule_preview(rule: AlertRule, *, now: dt.datetime) -> dict[str, Any]:
@@ -61,7 +69,7 @@ def rule_preview(rule: AlertRule, *, now: dt.datetime) -> dict[str, Any]:
     before = False
     value = None
     for index in range(count):
-        firing, value = _firing(rule, rows.get(index))
+        firing, value = _firing(rule, rows.get(index, EMPTY))
         firing_windows += firing
         fired += firing and not before
         before = firing

@@ -165,18 +165,23 @@ class AlertRuleSerializer(serializers.Serializer):
             raise serializers.ValidationError(errors)
         return channels
 
+    @staticmethod
+    def _threshold_error(kind: str, threshold: float | None) -> str | None:
+        if threshold is None:
+            return f"A {kind} rule needs a threshold."
+        if kind == Kind.ERROR_RATE and not 0 <= threshold <= 100:
+            return "An error rate is a percentage, 0-100."
+        if kind in (Kind.ERROR_COUNT, Kind.DURATION_P95) and threshold <= 0:
+            return "Must be greater than 0."
+        return None
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         merged = {**self._stored(), **attrs}
         kind = merged.get("kind")
         errors: dict[str, list[str]] = {}
         if kind in THRESHOLD_KINDS:
-            threshold = merged.get("threshold")
-            if threshold is None:
-                errors["threshold"] = [f"A {kind} rule needs a threshold."]
-            elif kind == Kind.ERROR_RATE and not 0 <= threshold <= 100:
-                errors["threshold"] = ["An error rate is a percentage, 0-100."]
-            elif kind in (Kind.ERROR_COUNT, Kind.DURATION_P95) and threshold <= 0:
-                errors["threshold"] = ["Must be greater than 0."]
+            if (problem := self._threshold_error(kind, merged.get("threshold"))) is not None:
+                errors["threshold"] = [problem]
         else:
             attrs["threshold"] = None
         if kind == Kind.METRIC_AVG and not merged.get("metric"):

@@ -146,7 +146,6 @@ WORKER_WARMUP_SECONDS = env.float("WORKER_WARMUP_SECONDS", default=1.0)
 # A gunicorn worker's youngest GC generation (central_logger/warmup.py tune_gc); 0 = Python's 700.
 GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=5000)
 
-
 DB_POOL_OPTIONS = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT} if DB_POOL else None
 CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)  # without the pool only
 configure_postgres(DATABASES["default"], connect_timeout=DB_CONNECT_TIMEOUT, pool=DB_POOL_OPTIONS,
@@ -299,34 +298,16 @@ except ValueError:
 if DEFAULT_RETENTION_DAYS is not None and DEFAULT_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("DEFAULT_RETENTION_DAYS must be at least 1 (or empty to keep logs forever)")
 
-# --- Alerts (alerts/) --------------------------------------------------------------------------
-# Seconds between evaluations of every alert rule; one process across all servers evaluates
-# (a PostgreSQL advisory lock). 0 = no evaluator thread (then run `manage.py evaluate_alerts`).
-ALERT_EVAL_INTERVAL_SECONDS = env.float("ALERT_EVAL_INTERVAL_SECONDS", default=60.0)
-# Seconds between looks at the notification queue, per app process; 0 = no delivery thread (then
-# run `manage.py deliver_alerts`).
-ALERT_DELIVERY_INTERVAL_SECONDS = env.float("ALERT_DELIVERY_INTERVAL_SECONDS", default=1.0)
-# Timeout of one outgoing notification (connect, and each read), seconds.
+# --- Alerts (alerts/; each variable is explained in the README's Settings and .env.example) ------
+ALERT_EVAL_INTERVAL_SECONDS = env.float("ALERT_EVAL_INTERVAL_SECONDS", default=60.0)  # 0: evaluate_alerts
+ALERT_DELIVERY_INTERVAL_SECONDS = env.float("ALERT_DELIVERY_INTERVAL_SECONDS", default=1.0)  # 0: deliver_alerts
 ALERT_DELIVERY_TIMEOUT_SECONDS = env.float("ALERT_DELIVERY_TIMEOUT_SECONDS", default=5.0)
-# A failed notification is retried with exponential backoff starting at this many seconds
-# (5, 10, 20, ... at most 300 between tries) for ALERT_DELIVERY_RETRY_SECONDS, then given up.
-ALERT_DELIVERY_BACKOFF_SECONDS = env.float("ALERT_DELIVERY_BACKOFF_SECONDS", default=5.0)
-ALERT_DELIVERY_RETRY_SECONDS = env.float("ALERT_DELIVERY_RETRY_SECONDS", default=3600.0)
-# Webhook and Slack URLs resolving to loopback or private addresses are refused unless this is
-# true (an installation whose receivers live on its own network). Link-local and cloud metadata
-# addresses are refused always.
-ALERT_ALLOW_PRIVATE_TARGETS = _bool("ALERT_ALLOW_PRIVATE_TARGETS", False)
-# The public address of this installation, for the links in notifications (the dashboard's view
-# of the matching logs), e.g. https://logs.example.com
-PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")
-# Alert e-mails go through Django's SMTP backend with these settings.
-EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS = _bool("EMAIL_USE_TLS", False)
-EMAIL_USE_SSL = _bool("EMAIL_USE_SSL", False)
-EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+ALERT_DELIVERY_BACKOFF_SECONDS, ALERT_DELIVERY_RETRY_SECONDS = env.float("ALERT_DELIVERY_BACKOFF_SECONDS", default=5.0), env.float("ALERT_DELIVERY_RETRY_SECONDS", default=3600.0)
+ALERT_ALLOW_PRIVATE_TARGETS = _bool("ALERT_ALLOW_PRIVATE_TARGETS", False)  # metadata addresses: never
+PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")  # links in notifications
+EMAIL_HOST, EMAIL_PORT = env.str("EMAIL_HOST", default="localhost"), env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_USER", default=""), env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS, EMAIL_USE_SSL, EMAIL_TIMEOUT = _bool("EMAIL_USE_TLS", False), _bool("EMAIL_USE_SSL", False), env.float("EMAIL_TIMEOUT", default=10.0)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="central-logger@localhost")
 
 # --- Durable spool (spool/store.py) ---------------------------------------------------------
@@ -401,8 +382,7 @@ SPECTACULAR_SETTINGS = {
         "LogStatusEnum": "logs.models.Status",
         "EnvironmentEnum": "logs.models.Environment",
         "BatchItemStatusEnum": ["created", "duplicate", "invalid"],
-        "AlertKindEnum": "alerts.models.Kind",
-        "AlertOperatorEnum": "alerts.models.Operator",
+        "AlertKindEnum": "alerts.models.Kind", "AlertOperatorEnum": "alerts.models.Operator",
         "AlertChannelTypeEnum": ["webhook", "slack", "email"],
     },
 }
