@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from alerts import targets
@@ -63,6 +65,7 @@ class ChannelSerializer(serializers.Serializer):
     class Meta:
         ref_name = "AlertChannel"
 
+    @extend_schema_field(OpenApiTypes.BOOL)
     def get_has_secret(self, channel: dict[str, Any]) -> bool:
         return bool(channel.get("secret"))
 
@@ -103,8 +106,8 @@ class AlertRuleSerializer(serializers.Serializer):
                                        help_text="error_rate: percent; error_count: runs; duration_p95: seconds; "
                                                  "metric_avg: the metric's unit. Not used by no_data, new_error_type.")
     window_minutes = serializers.IntegerField(min_value=1, max_value=MAX_WINDOW_MINUTES)
-    min_runs = serializers.IntegerField(required=False, default=10, min_value=1, max_value=1_000_000,
-                                        help_text="error_rate, duration_p95, metric_avg: fewer runs never fire.")
+    min_runs = serializers.IntegerField(required=False, min_value=1, max_value=1_000_000,
+                                        help_text="error_rate, duration_p95, metric_avg: fewer runs never fire (default 10).")
     statuses = serializers.ListField(child=serializers.ChoiceField(choices=Status.choices), required=False,
                                      allow_empty=False, max_length=4, help_text="error_count only.")
     error_type = serializers.CharField(required=False, allow_null=True, allow_blank=True, max_length=255)
@@ -130,6 +133,7 @@ class AlertRuleSerializer(serializers.Serializer):
     class Meta:
         ref_name = "AlertRule"
 
+    @extend_schema_field(LastEventSerializer(allow_null=True))
     def get_last_event(self, rule: AlertRule) -> dict[str, Any] | None:
         event = getattr(rule, "last_event", None)
         return LastEventSerializer(event).data if event is not None else None
@@ -224,7 +228,7 @@ class PreviewRequestSerializer(AlertRuleSerializer):
                                      help_text="Ignored: a preview sends nothing.")
 
     class Meta:
-        ref_name = "AlertPreviewRequest"
+        ref_name = "AlertRuleDraft"
 
     def validate_channels(self, channels: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return []
