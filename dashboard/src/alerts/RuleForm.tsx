@@ -277,9 +277,9 @@ export function RuleForm({ rule }: { rule: AlertRule | null }) {
               ))}
             </select>
           </Field>
-          {(["category", "workflow_version", "customer_type"] as const).map((name) => (
-            <Field key={name} label={name.replace("_", " ")}>
-              <input aria-label={name} value={draft[name]} onChange={(e) => set({ [name]: e.target.value } as Partial<Draft>)} className={input} />
+          {([["category", "Category"], ["workflow_version", "Workflow version"], ["customer_type", "Customer type"]] as const).map(([name, label]) => (
+            <Field key={name} label={label}>
+              <input aria-label={label} value={draft[name]} onChange={(e) => set({ [name]: e.target.value } as Partial<Draft>)} className={input} />
             </Field>
           ))}
         </div>

@@ -31,7 +31,7 @@ export function formatAlertValue(kind: string, value: number | null | undefined)
   if (value === null || value === undefined) return "—";
   if (kind === "error_rate") return `${trim(value)}%`;
   if (kind === "duration_p95") return `${trim(value)} s`;
-  if (kind === "error_count" || kind === "no_data") return `${trim(value)} runs`;
+  if (kind === "error_count" || kind === "no_data") return `${trim(value)} run${value === 1 ? "" : "s"}`;
   if (kind === "new_error_type") return `${trim(value)} new`;
   return trim(value);
 }
