@@ -1,12 +1,13 @@
 """The evaluator: every ALERT_EVAL_INTERVAL_SECONDS, every rule of every tenant, by one process.
 
 Each app process runs the loop (registered from AlertsConfig.ready()); a round starts with
-`pg_try_advisory_xact_lock`, so across all processes and servers one round runs at a time and
-the others skip theirs. Rules evaluated less than 80 % of an interval ago are skipped too, so
-two processes whose rounds follow each other closely do not evaluate a rule twice. The round is
-one transaction: the lock lives as long as it, and a rule's new state, its event and the
-notifications queued for it are committed together (each rule in a savepoint: one rule's
-failure does not lose the others').
+`pg_try_advisory_lock` on its connection (released at the end of the round, and by PostgreSQL
+if the process or its connection dies), so across all processes and servers one round runs at a
+time and the others skip theirs. Rules evaluated less than 80 % of an interval ago are skipped
+too, so two processes whose rounds follow each other closely do not evaluate a rule twice. Each
+rule is its own short transaction: its new state, its event and the notifications queued for it
+are committed together, one rule's failure does not lose the others', and an API change of a
+rule never waits for a whole round's row locks.
 
 Evaluation only reads (the rollup, or the window's logs through indexes) and queues
 notifications in the database; sending is the delivery worker's job (alerts/delivery.py), so a
@@ -16,12 +17,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Case, FloatField, Q, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from alerts import delivery, notify
@@ -32,9 +36,10 @@ from central_logger.background import ProcessLoop
 
 logger = logging.getLogger("central_logger.alerts")
 
-# pg_try_advisory_xact_lock(key1, key2): "alerts" and "evaluator".
+# The advisory lock's keys (key1, key2): "alerts" and "evaluator".
 LOCK_KEYS = (727002, 1)
 FRESH_SHARE = 0.8
+QUIET_CHUNK = 500
 
 
 @dataclass
@@ -47,46 +52,90 @@ class RoundSummary:
     errors: list[str] = field(default_factory=list)
 
 
-def _locked() -> bool:
+@contextmanager
+def evaluator_lock() -> Iterator[bool]:
+    """Whether this process may run a round now; the lock is held for the block."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s, %s)", list(LOCK_KEYS))
-        return bool(cursor.fetchone()[0])
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", list(LOCK_KEYS))
+        locked = bool(cursor.fetchone()[0])
+    try:
+        yield locked
+    finally:
+        if locked:  # before the connection goes back to the pool (a broken one takes the lock with it)
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(LOCK_KEYS))
 
 
 def due_rules(now: dt.datetime, interval: float) -> list[AlertRule]:
     fresh = now - dt.timedelta(seconds=interval * FRESH_SHARE)
-    return list(AlertRule.objects.dangerously_all_tenants().select_related("client")
-                .filter(client__is_active=True)
+    return list(AlertRule.objects.dangerously_all_tenants().select_related("client").filter(client__is_active=True)
                 .filter(Q(last_evaluated_at__isnull=True) | Q(last_evaluated_at__lte=fresh)).order_by("client_id", "id"))
 
 
 def evaluate_all(*, now: dt.datetime | None = None, interval: float | None = None) -> RoundSummary:
     """One round (the loop, `manage.py evaluate_alerts`, the benchmark). `now`: the evaluation
-    time (default: the database's clock, to the second); `interval`: for the freshness skip."""
+    time (default: now, to the second); `interval`: for the freshness skip."""
     interval = settings.ALERT_EVAL_INTERVAL_SECONDS if interval is None else interval
     started = timezone.now()
-    with transaction.atomic():
-        if not _locked():
+    with evaluator_lock() as locked:
+        if not locked:
             return RoundSummary(ran=False)
-        now = (now or timezone.now()).replace(microsecond=0)
+        now = (now or started).replace(microsecond=0)
         summary = RoundSummary(ran=True)
-        reader = Reader()
+        reader, quiet = Reader(), {}
         for rule in due_rules(now, interval):
             summary.rules += 1
             try:
-                with transaction.atomic():
-                    summary.events += evaluate_rule(rule, now, reader)
+                m = measure(rule, now, reader)
+                if _changes(rule, m, now):
+                    summary.events += _apply(rule, m, now)
+                else:
+                    quiet[rule.pk] = m.value
             except Exception as exc:  # one broken rule must not stop the others
                 summary.failures += 1
                 summary.errors.append(f"rule {rule.pk}: {exc.__class__.__name__}: {exc}"[:300])
                 logger.exception("alert rule %s: evaluation failed", rule.pk)
+        _record_quiet(quiet, now, started)
     summary.seconds = (timezone.now() - started).total_seconds()
     return summary
 
 
-def evaluate_rule(rule: AlertRule, now: dt.datetime, reader: Reader) -> int:
-    """Measure, move the state, record events and queue notifications; returns events recorded."""
-    m = measure(rule, now, reader)
+def _changes(rule: AlertRule, m: Measurement, now: dt.datetime) -> bool:
+    """Whether the measurement moves the rule: a state change, a new pair, a notification due."""
+    if rule.kind == Kind.NEW_ERROR_TYPE:
+        return set(m.new_pairs) != {(p[0], p[1]) for p in rule.reported_pairs} or (
+            not m.firing and rule.state == RuleState.FIRING)
+    if m.firing != (rule.state == RuleState.FIRING):
+        return True
+    snoozed = rule.snoozed_until is not None and rule.snoozed_until > now
+    return m.firing and not snoozed and _reminder_due(rule, now)
+
+
+def _record_quiet(values: dict[int, float | None], now: dt.datetime, started: dt.datetime) -> None:
+    """The rules whose state stays: their value and evaluation time, a few statements for all
+    (one commit per rule was most of a round's time). A rule changed through the API during
+    the round (a newer updated_at) keeps what the change wrote."""
+    ids = list(values)
+    for chunk in (ids[i:i + QUIET_CHUNK] for i in range(0, len(ids), QUIET_CHUNK)):
+        value = Cast(Case(*(When(pk=pk, then=Value(values[pk])) for pk in chunk)), FloatField())
+        AlertRule.objects.dangerously_all_tenants().filter(pk__in=chunk, updated_at__lt=started).update(
+            last_value=value, last_evaluated_at=now)
+
+
+def _apply(rule: AlertRule, m: Measurement, now: dt.datetime) -> int:
+    """The rule's state change, events and notifications, in one transaction, on the rule as it
+    is now: one being changed through the API at this moment (or since the round began, or just
+    deleted) waits for the next round."""
+    with transaction.atomic():
+        current = (AlertRule.objects.dangerously_all_tenants().select_for_update(skip_locked=True, of=("self",))
+                   .select_related("client").filter(pk=rule.pk, updated_at=rule.updated_at).first())
+        if current is None:
+            return 0
+        return evaluate_rule(current, m, now)
+
+
+def evaluate_rule(rule: AlertRule, m: Measurement, now: dt.datetime) -> int:
+    """Move the state, record events and queue notifications; returns the events recorded."""
     snoozed = rule.snoozed_until is not None and rule.snoozed_until > now
     events = 0
     if rule.kind == Kind.NEW_ERROR_TYPE:
@@ -105,8 +154,9 @@ def evaluate_rule(rule: AlertRule, now: dt.datetime, reader: Reader) -> int:
             rule.last_notified_at = now
     rule.last_value = m.value
     rule.last_evaluated_at = now
+    # Not updated_at: it tells a change of the definition (through the API) from the evaluator's.
     rule.save(update_fields=["state", "last_value", "last_evaluated_at", "state_changed_at", "last_notified_at",
-                             "reported_pairs", "updated_at"])
+                             "reported_pairs"])
     return events
 
 

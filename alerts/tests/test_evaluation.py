@@ -209,3 +209,25 @@ def test_an_inactive_clients_rules_rest(acme: Tenant, now: dt.datetime) -> None:
     acme.client.is_active = False
     acme.client.save()
     assert evaluate_all(now=now, interval=0).rules == 0
+
+
+@pytest.mark.parametrize("failing", [False, True])
+def test_a_rule_changed_during_a_round_keeps_the_change(acme: Tenant, now: dt.datetime, monkeypatch: Any,
+                                                        failing: bool) -> None:
+    from alerts import evaluator, services
+    from alerts.measure import measure as real_measure
+
+    if failing:
+        ingest(acme, *(at(now, 1, status="FAILED") for _ in range(3)))
+    created = create_rule(acme)
+
+    def measure_while_an_admin_edits(rule: AlertRule, when: dt.datetime, reader: Any) -> Any:
+        services.rule_update(rule=AlertRule.objects.get(pk=rule.pk), data={"threshold": 90.0})
+        return real_measure(rule, when, reader)
+
+    monkeypatch.setattr(evaluator, "measure", measure_while_an_admin_edits)
+    evaluate_all(now=now, interval=0)
+    changed = rule(created["id"])
+    # Measured on the old definition: neither its state nor its value is written over the change.
+    assert (changed.threshold, changed.state, changed.last_value, changed.last_evaluated_at) == (90.0, "ok", None, None)
+    assert not AlertEvent.objects.exists()

@@ -72,7 +72,7 @@ def test_a_round_is_skipped_while_another_process_holds_the_lock(transactional_d
     _rules(make_tenant("waiters"), 3)
     command = [sys.executable, "manage.py", "evaluate_alerts"]
     with psycopg.connect(database_url(connection.settings_dict)) as other:
-        other.execute("SELECT pg_advisory_xact_lock(%s, %s)", LOCK_KEYS)  # a round in progress elsewhere
+        other.execute("SELECT pg_advisory_lock(%s, %s)", LOCK_KEYS)  # a round in progress elsewhere
         busy = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
         assert busy.returncode == 1 and "Another process is evaluating" in busy.stderr
         assert AlertRule.objects.filter(last_evaluated_at__isnull=False).count() == 0
