@@ -4,10 +4,13 @@ Each app process runs the loop (registered from AlertsConfig.ready()); a round s
 `pg_try_advisory_lock` on its connection (released at the end of the round, and by PostgreSQL
 if the process or its connection dies), so across all processes and servers one round runs at a
 time and the others skip theirs. Rules evaluated less than 80 % of an interval ago are skipped
-too, so two processes whose rounds follow each other closely do not evaluate a rule twice. Each
-rule is its own short transaction: its new state, its event and the notifications queued for it
-are committed together, one rule's failure does not lose the others', and an API change of a
-rule never waits for a whole round's row locks.
+too, so two processes whose rounds follow each other closely do not evaluate a rule twice. No
+transaction spans the round: a rule whose state moves gets its own short one (the rule re-read
+and row-locked, skipped if the API changed it since the round began), in which its new state,
+its event and the notifications queued for it are committed together; the rules whose state
+stays get their value and time in one UPDATE at the end (a commit per rule was most of a
+round's cost). One rule's failure does not lose the others', and an API change of a rule never
+waits behind a round.
 
 Evaluation only reads (the rollup, or the window's logs through indexes) and queues
 notifications in the database; sending is the delivery worker's job (alerts/delivery.py), so a
