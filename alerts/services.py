@@ -7,11 +7,13 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from rest_framework.exceptions import ValidationError
 
 from alerts import notify
 from alerts.models import AlertRule, RuleState
 from tenants.models import Client
 
+MAX_RULES_PER_CLIENT = 500
 # Fields a definition change resets the state of (the rule measures something else now).
 DEFINITION = ("kind", "threshold", "window_minutes", "min_runs", "statuses", "error_type", "error_node", "metric",
               "operator", "filters")
@@ -19,7 +21,10 @@ DEFINITION = ("kind", "threshold", "window_minutes", "min_runs", "statuses", "er
 
 def rule_create(*, client: Client, data: dict[str, Any]) -> AlertRule:
     """A new rule of `client` from validated data (alerts/serializers.py); it starts `ok` and is
-    evaluated in the next round."""
+    evaluated in the next round. At most MAX_RULES_PER_CLIENT: one tenant cannot make every
+    tenant's evaluation slow."""
+    if AlertRule.objects.for_client(client).count() >= MAX_RULES_PER_CLIENT:
+        raise ValidationError({"name": [f"A client has at most {MAX_RULES_PER_CLIENT} alert rules; delete one first."]})
     return AlertRule.objects.create(client=client, **data)
 
 

@@ -187,3 +187,15 @@ def test_dashboard_admins_change_rules_and_viewers_only_read(acme: Tenant, priva
     assert created.status_code == 201, created.content
     # Unsafe methods through a session need the CSRF token.
     assert admin.post("/api/v1/alerts/rules", rule_body(), format="json").status_code == 403
+
+
+def test_a_client_has_a_bounded_number_of_rules(acme: Tenant, private_targets: None, monkeypatch: Any) -> None:
+    from alerts import services
+
+    monkeypatch.setattr(services, "MAX_RULES_PER_CLIENT", 2)
+    create_rule(acme)
+    create_rule(acme)
+    response = acme.api.post("/api/v1/alerts/rules", rule_body(), format="json")
+    assert response.status_code == 400 and "at most 2 alert rules" in response.json()["error"]["details"]["name"][0]
+    assert make_tenant("fresh", scopes=["ingest", "read", "admin"]).api.post(
+        "/api/v1/alerts/rules", rule_body(), format="json").status_code == 201
