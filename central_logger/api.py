@@ -1,4 +1,4 @@
-"""The /api/v1/ routes of the log apps.
+"""The /api/v1/ routes of the log apps and the alerts.
 
 `/api/v1/logs` serves two journeys on one URL: POST stores logs (ingestion/views.py) and GET
 reads them (query/views.py). Each app owns its actions; this module joins them into the one
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from rest_framework.routers import SimpleRouter
 
+from alerts.views import AlertEventViewSet, AlertRuleViewSet
 from central_logger.schema import EnvelopedListAutoSchema
 from ingestion.views import IngestLogActions
 from metrics.views import MetricsViewSet
@@ -26,5 +27,7 @@ class LogViewSet(IngestLogActions, ReadLogActions, TenantScopedViewSet):
 router = SimpleRouter(trailing_slash=False)
 router.register("logs", LogViewSet, basename="logs")
 router.register("metrics", MetricsViewSet, basename="metrics")
+router.register("alerts/rules", AlertRuleViewSet, basename="alert-rules")
+router.register("alerts/events", AlertEventViewSet, basename="alert-events")
 
 urlpatterns = router.urls

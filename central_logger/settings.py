@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "query",
     "retention",
     "console",
+    "alerts",
 ]
 # Benchmark tooling (bench/README.md) is installed only where a benchmark asks for it.
 BENCHMARKS = _bool("BENCHMARKS", False)
@@ -144,7 +145,6 @@ DB_CIRCUIT_OPEN_SECONDS = env.float("DB_CIRCUIT_OPEN_SECONDS", default=2.0)
 WORKER_WARMUP_SECONDS = env.float("WORKER_WARMUP_SECONDS", default=1.0)
 # A gunicorn worker's youngest GC generation (central_logger/warmup.py tune_gc); 0 = Python's 700.
 GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=5000)
-
 
 DB_POOL_OPTIONS = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT} if DB_POOL else None
 CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)  # without the pool only
@@ -298,6 +298,18 @@ except ValueError:
 if DEFAULT_RETENTION_DAYS is not None and DEFAULT_RETENTION_DAYS < 1:
     raise ImproperlyConfigured("DEFAULT_RETENTION_DAYS must be at least 1 (or empty to keep logs forever)")
 
+# --- Alerts (alerts/; each variable is explained in the README's Settings and .env.example) ------
+ALERT_EVAL_INTERVAL_SECONDS = env.float("ALERT_EVAL_INTERVAL_SECONDS", default=60.0)  # 0: evaluate_alerts
+ALERT_DELIVERY_INTERVAL_SECONDS = env.float("ALERT_DELIVERY_INTERVAL_SECONDS", default=1.0)  # 0: deliver_alerts
+ALERT_DELIVERY_TIMEOUT_SECONDS = env.float("ALERT_DELIVERY_TIMEOUT_SECONDS", default=5.0)
+ALERT_DELIVERY_BACKOFF_SECONDS, ALERT_DELIVERY_RETRY_SECONDS = env.float("ALERT_DELIVERY_BACKOFF_SECONDS", default=5.0), env.float("ALERT_DELIVERY_RETRY_SECONDS", default=3600.0)
+ALERT_ALLOW_PRIVATE_TARGETS = _bool("ALERT_ALLOW_PRIVATE_TARGETS", False)  # metadata addresses: never
+PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")  # links in notifications
+EMAIL_HOST, EMAIL_PORT = env.str("EMAIL_HOST", default="localhost"), env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_USER", default=""), env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS, EMAIL_USE_SSL, EMAIL_TIMEOUT = _bool("EMAIL_USE_TLS", False), _bool("EMAIL_USE_SSL", False), env.float("EMAIL_TIMEOUT", default=10.0)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="central-logger@localhost")
+
 # --- Durable spool (spool/store.py) ---------------------------------------------------------
 # Where ingestion keeps logs while PostgreSQL is unavailable (a SQLite file; keep it on a
 # persistent volume). Logs there survive restarts and are drained automatically.
@@ -370,6 +382,8 @@ SPECTACULAR_SETTINGS = {
         "LogStatusEnum": "logs.models.Status",
         "EnvironmentEnum": "logs.models.Environment",
         "BatchItemStatusEnum": ["created", "duplicate", "invalid"],
+        "AlertKindEnum": "alerts.models.Kind", "AlertOperatorEnum": "alerts.models.Operator",
+        "AlertChannelTypeEnum": ["webhook", "slack", "email"],
     },
 }
 

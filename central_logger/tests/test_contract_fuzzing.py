@@ -45,6 +45,7 @@ from hypothesis import HealthCheck, settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from werkzeug.test import Client as WsgiClient
 
+from alerts.models import AlertEvent, AlertRule
 from conftest import make_tenant
 from logs.tests.factories import ingest, log_body
 from tenants.models import SCOPE_INGEST, SCOPE_READ
@@ -125,6 +126,11 @@ def world(db: Any, settings: Any) -> World:
                  execution_time_seconds=None, metrics={}),
         log_body(ticket_id="FUZZ-SECRET-4", event_id="fuzz-secret-event"),  # 2025, outside the metrics periods
     )
+    rule = AlertRule.objects.create(client=fuzz.client, name="fuzzsecret rule", kind="error_rate", threshold=50,
+                                    window_minutes=60, channels=[{"type": "email", "to": "fuzzsecret@example.com"}])
+    AlertEvent.objects.create(client=fuzz.client, rule=rule, rule_name=rule.name, kind=rule.kind, state="firing",
+                              value=100, threshold=50, operator="gte", window_start=recent, window_end=recent,
+                              filters={"category": "fuzzsecretcategory"})
     return World(
         key=fuzz.key,
         read_only_key=make_tenant_key(fuzz.client, [SCOPE_READ]),
@@ -207,6 +213,11 @@ def assert_reveals_no_logs(label: str, response: Any) -> None:
         assert all(row["count"] == 0 for row in body["data"])
     elif label.startswith("GET /api/v1/metrics/"):
         assert body["data"] == []
+    elif label in ("GET /api/v1/alerts/rules", "GET /api/v1/alerts/events"):
+        assert body["data"] == []
+    elif label == "POST /api/v1/alerts/rules/preview":
+        # Computed over the other tenant's own (empty) logs: only "no data" can fire there.
+        assert body["fired"] == 0 or body["firing_windows"] == body["windows"], body
     else:  # GET /api/v1/logs/{id}: a random id is nobody's; 200 would be a leak
         raise AssertionError(f"{label} answered 200 to another tenant: {body}")
 
@@ -265,8 +276,10 @@ def test_options_answers_with_the_allowed_methods(world: World, path: str) -> No
 def test_undocumented_methods_are_405_envelopes(world: World) -> None:
     client = WsgiClient(wsgi_app)
     detail = f"/api/v1/logs/{world.secret_ids[0]}"
+    rule = AlertRule.objects.get()
     for path in schema.raw_schema["paths"]:
-        url = detail if "{id}" in path else path
+        url = path.replace("{id}", str(rule.pk)) if path.startswith("/api/v1/alerts/") else (
+            detail if "{id}" in path else path)
         for method in UNDOCUMENTED_METHODS:
             if method in _documented(path):
                 continue
@@ -281,8 +294,9 @@ def test_served_schema_is_the_generated_one() -> None:
     generated = json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True), default=str))
     assert schema.raw_schema["paths"].keys() == generated["paths"].keys()
     assert schema.raw_schema["components"] == generated["components"]
-    # 9 API paths (10 operations: /api/v1/logs has GET and POST) + 5 dashboard session paths.
-    assert len(schema.raw_schema["paths"]) == 14
+    # 9 log API paths (10 operations: /api/v1/logs has GET and POST), 5 alerts paths (rules,
+    # rules/{id}, rules/{id}/test, rules/preview, events) + 5 dashboard session paths.
+    assert len(schema.raw_schema["paths"]) == 19
 
 
 # --- regressions found by the fuzzer --------------------------------------------------------------

@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { ALERTS_ENV, alertTests } from "./alerts.mjs";
 import { ALPHA_ERROR, ALPHA_FAILED, alphaLog, alphaOlderLog, apiGet, betaLog, ingest } from "./data.mjs";
 import { startServer } from "./server.mjs";
 import { installTiming, renderTime } from "./timing.mjs";
@@ -46,7 +47,7 @@ async function signIn(page, base, username, password) {
 }
 
 
-const server = await startServer({ databaseUrl: DATABASE_URL });
+const server = await startServer({ databaseUrl: DATABASE_URL, extraEnv: ALERTS_ENV });
 const { base, tenants, users } = server;
 const alphaKey = tenants.alpha.key;
 const now = Date.now();
@@ -287,6 +288,8 @@ try {
     const budget = Number(process.env.E2E_RENDER_BUDGET_MS || 3000);
     assert.ok(timings.overview_ms < budget && timings.logs_ms < budget, JSON.stringify(timings));
   });
+
+  await alertTests({ browser, base, tenants, users, test, shot, signIn });
 
   await test("no uncaught errors in the page", async () => {
     assert.deepEqual(pageErrors.map(String), []);

@@ -11,6 +11,9 @@ import { useSession } from "./session";
 const OverviewPage = lazy(() => import("./pages/Overview").then((m) => ({ default: m.OverviewPage })));
 const CategoriesPage = lazy(() => import("./pages/Categories").then((m) => ({ default: m.CategoriesPage })));
 const LogDetailPage = lazy(() => import("./pages/LogDetail").then((m) => ({ default: m.LogDetailPage })));
+// Alerts: a self-contained feature folder (src/alerts/), loaded on demand.
+const AlertsPage = lazy(() => import("./alerts/AlertsPage").then((m) => ({ default: m.AlertsPage })));
+const RuleFormPage = lazy(() => import("./alerts/RuleForm").then((m) => ({ default: m.RuleFormPage })));
 
 function RequireSession({ children }: { children: React.ReactNode }) {
   const { session, checking } = useSession();
@@ -36,6 +39,9 @@ export function App() {
         <Route path="/logs" element={<LogsPage />} />
         <Route path="/logs/:id" element={<LogDetailPage />} />
         <Route path="/categories" element={<CategoriesPage />} />
+        <Route path="/alerts" element={<AlertsPage />} />
+        <Route path="/alerts/new" element={<RuleFormPage />} />
+        <Route path="/alerts/:id/edit" element={<RuleFormPage />} />
         <Route path="*" element={<p className="text-slate-700">This page does not exist.</p>} />
       </Route>
     </Routes>

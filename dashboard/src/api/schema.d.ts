@@ -4,6 +4,118 @@
  */
 
 export interface paths {
+    "/api/v1/alerts/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alert events (firing, resolved), newest first, paginated
+         * @description State changes of the client's alert rules, newest first.
+         */
+        get: operations["alerts_events_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The client's alert rules, with state, last value and last event
+         * @description Alert rules of the caller's client.
+         */
+        get: operations["alerts_rules_list"];
+        put?: never;
+        /**
+         * Create an alert rule (admin)
+         * @description Alert rules of the caller's client.
+         */
+        post: operations["alerts_rules_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One alert rule
+         * @description Alert rules of the caller's client.
+         */
+        get: operations["alerts_rules_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an alert rule; its events stay (admin)
+         * @description Alert rules of the caller's client.
+         */
+        delete: operations["alerts_rules_destroy"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an alert rule, snooze it (`snoozed_until`) or wake it (null) (admin)
+         * @description Alert rules of the caller's client.
+         */
+        patch: operations["alerts_rules_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/alerts/rules/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test notification on every channel of the rule now and report each (admin)
+         * @description Alert rules of the caller's client.
+         */
+        post: operations["alerts_rules_test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * How many times a rule (saved or not) would have fired in the last 7 days
+         * @description Counted over consecutive windows of the rule's length ending now; a run of firing windows counts once. Sends nothing, saves nothing; channels are not needed.
+         */
+        post: operations["alerts_rules_preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/logs": {
         parameters: {
             query?: never;
@@ -292,6 +404,272 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description `{"type": "webhook", "url", "secret"}`, `{"type": "slack", "url"}` or `{"type": "email", "to"}`.
+         *     The secret is write-only: answers say `has_secret` instead.
+         */
+        AlertChannel: {
+            type: components["schemas"]["AlertChannelTypeEnum"];
+            /** @description webhook, slack: an http(s) URL (not a private address). */
+            url?: string;
+            /**
+             * Format: email
+             * @description email: the address to write to.
+             */
+            to?: string;
+            readonly has_secret: boolean;
+        };
+        /**
+         * @description `{"type": "webhook", "url", "secret"}`, `{"type": "slack", "url"}` or `{"type": "email", "to"}`.
+         *     The secret is write-only: answers say `has_secret` instead.
+         */
+        AlertChannelRequest: {
+            type: components["schemas"]["AlertChannelTypeEnum"];
+            /** @description webhook, slack: an http(s) URL (not a private address). */
+            url?: string;
+            /**
+             * Format: email
+             * @description email: the address to write to.
+             */
+            to?: string;
+            /** @description webhook: the HMAC-SHA256 key of the signature. Write-only; omit it on an update to keep the channel's current secret. */
+            secret?: string;
+        };
+        AlertChannelResult: {
+            type: string;
+            target: string;
+            ok: boolean;
+            status_code: number | null;
+            error: string;
+        };
+        /**
+         * @description * `webhook` - webhook
+         *     * `slack` - slack
+         *     * `email` - email
+         * @enum {string}
+         */
+        AlertChannelTypeEnum: "webhook" | "slack" | "email";
+        AlertEvent: {
+            id: number;
+            /** @description Null once the rule is deleted. */
+            rule: number | null;
+            rule_name: string;
+            kind: string;
+            state: string;
+            /** Format: double */
+            value: number | null;
+            /** Format: double */
+            threshold: number | null;
+            operator: string;
+            /** Format: date-time */
+            window_start: string;
+            /** Format: date-time */
+            window_end: string;
+            filters: {
+                [key: string]: string;
+            };
+            examples: string[];
+            detail: {
+                [key: string]: unknown;
+            };
+            url: string;
+            /** Format: date-time */
+            created_at: string;
+            delivery_status: string;
+            delivery_attempts: number;
+            delivery_last_error: string;
+        };
+        AlertEventList: {
+            data: components["schemas"]["AlertEvent"][];
+            pagination: components["schemas"]["AlertEventPagination"];
+        };
+        AlertEventPagination: {
+            page: number;
+            page_size: number;
+            total: number;
+            pages: number;
+            total_is_exact: boolean;
+            /** @description Always null: events are paged by number. */
+            next_cursor: string | null;
+        };
+        AlertFilters: {
+            /** @description One of production, staging, development, test (or an alias: prod, stage, ...). */
+            environment?: string | null;
+            category?: string | null;
+            workflow_version?: string | null;
+            customer_type?: string | null;
+        };
+        AlertFiltersRequest: {
+            /** @description One of production, staging, development, test (or an alias: prod, stage, ...). */
+            environment?: string | null;
+            category?: string | null;
+            workflow_version?: string | null;
+            customer_type?: string | null;
+        };
+        /**
+         * @description * `error_rate` - Error Rate
+         *     * `error_count` - Error Count
+         *     * `duration_p95` - Duration P95
+         *     * `metric_avg` - Metric Avg
+         *     * `no_data` - No Data
+         *     * `new_error_type` - New Error Type
+         * @enum {string}
+         */
+        AlertKindEnum: "error_rate" | "error_count" | "duration_p95" | "metric_avg" | "no_data" | "new_error_type";
+        AlertLastEvent: {
+            id: number;
+            state: string;
+            /** Format: double */
+            value: number | null;
+            /** Format: date-time */
+            created_at: string;
+            delivery_status: string;
+        };
+        /**
+         * @description * `gt` - Gt
+         *     * `gte` - Gte
+         *     * `lt` - Lt
+         *     * `lte` - Lte
+         * @enum {string}
+         */
+        AlertOperatorEnum: "gt" | "gte" | "lt" | "lte";
+        AlertPreview: {
+            /** @description Times the rule would have started firing. */
+            fired: number;
+            /** @description Consecutive windows of the rule's length looked at. */
+            windows: number;
+            firing_windows: number;
+            /**
+             * Format: double
+             * @description The value over the latest window.
+             */
+            last_value: number | null;
+            /** Format: date-time */
+            start: string;
+            /** Format: date-time */
+            end: string;
+        };
+        AlertRule: {
+            readonly id: number;
+            name: string;
+            kind: components["schemas"]["AlertKindEnum"];
+            /**
+             * Format: double
+             * @description error_rate: percent; error_count: runs; duration_p95: seconds; metric_avg: the metric's unit. Not used by no_data, new_error_type.
+             */
+            threshold?: number | null;
+            window_minutes: number;
+            /** @description error_rate, duration_p95, metric_avg: fewer runs never fire (default 10). */
+            min_runs?: number;
+            /** @description error_count only. */
+            statuses?: components["schemas"]["LogStatusEnum"][];
+            error_type?: string | null;
+            error_node?: string | null;
+            /** @description metric_avg: a key of the logs' `metrics` (`hallucination_risk` or `metrics.hallucination_risk`). */
+            metric?: string | null;
+            /**
+             * @description metric_avg: how the average compares with the threshold.
+             *
+             *     * `gt` - Gt
+             *     * `gte` - Gte
+             *     * `lt` - Lt
+             *     * `lte` - Lte
+             */
+            operator?: components["schemas"]["AlertOperatorEnum"];
+            filters?: components["schemas"]["AlertFilters"];
+            channels: components["schemas"]["AlertChannel"][];
+            repeat_minutes?: number | null;
+            /** Format: date-time */
+            snoozed_until?: string | null;
+            readonly state: string;
+            /** Format: double */
+            readonly last_value: number | null;
+            /** Format: date-time */
+            readonly last_evaluated_at: string | null;
+            /** Format: date-time */
+            readonly state_changed_at: string | null;
+            readonly last_event: components["schemas"]["AlertLastEvent"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        /** @description A rule as it is being written: channels and a name are not needed to preview it. */
+        AlertRuleDraftRequest: {
+            name?: string;
+            kind: components["schemas"]["AlertKindEnum"];
+            /**
+             * Format: double
+             * @description error_rate: percent; error_count: runs; duration_p95: seconds; metric_avg: the metric's unit. Not used by no_data, new_error_type.
+             */
+            threshold?: number | null;
+            window_minutes: number;
+            /** @description error_rate, duration_p95, metric_avg: fewer runs never fire (default 10). */
+            min_runs?: number;
+            /** @description error_count only. */
+            statuses?: components["schemas"]["LogStatusEnum"][];
+            error_type?: string | null;
+            error_node?: string | null;
+            /** @description metric_avg: a key of the logs' `metrics` (`hallucination_risk` or `metrics.hallucination_risk`). */
+            metric?: string | null;
+            /**
+             * @description metric_avg: how the average compares with the threshold.
+             *
+             *     * `gt` - Gt
+             *     * `gte` - Gte
+             *     * `lt` - Lt
+             *     * `lte` - Lte
+             */
+            operator?: components["schemas"]["AlertOperatorEnum"];
+            filters?: components["schemas"]["AlertFiltersRequest"];
+            /** @description Ignored: a preview sends nothing. */
+            channels?: {
+                [key: string]: unknown;
+            }[];
+            repeat_minutes?: number | null;
+            /** Format: date-time */
+            snoozed_until?: string | null;
+        };
+        AlertRuleList: {
+            data: components["schemas"]["AlertRule"][];
+        };
+        AlertRuleRequest: {
+            name: string;
+            kind: components["schemas"]["AlertKindEnum"];
+            /**
+             * Format: double
+             * @description error_rate: percent; error_count: runs; duration_p95: seconds; metric_avg: the metric's unit. Not used by no_data, new_error_type.
+             */
+            threshold?: number | null;
+            window_minutes: number;
+            /** @description error_rate, duration_p95, metric_avg: fewer runs never fire (default 10). */
+            min_runs?: number;
+            /** @description error_count only. */
+            statuses?: components["schemas"]["LogStatusEnum"][];
+            error_type?: string | null;
+            error_node?: string | null;
+            /** @description metric_avg: a key of the logs' `metrics` (`hallucination_risk` or `metrics.hallucination_risk`). */
+            metric?: string | null;
+            /**
+             * @description metric_avg: how the average compares with the threshold.
+             *
+             *     * `gt` - Gt
+             *     * `gte` - Gte
+             *     * `lt` - Lt
+             *     * `lte` - Lte
+             */
+            operator?: components["schemas"]["AlertOperatorEnum"];
+            filters?: components["schemas"]["AlertFiltersRequest"];
+            channels: components["schemas"]["AlertChannelRequest"][];
+            repeat_minutes?: number | null;
+            /** Format: date-time */
+            snoozed_until?: string | null;
+        };
+        AlertTestResult: {
+            /** @description Every channel took the test notification. */
+            ok: boolean;
+            results: components["schemas"]["AlertChannelResult"][];
+        };
         BatchItemResult: {
             index: number;
             status: components["schemas"]["BatchItemStatusEnum"];
@@ -701,6 +1079,38 @@ export interface components {
             /** @description Cursor mode: pass as `cursor` for the next page; null at the end (and in page mode). */
             next_cursor: string | null;
         };
+        PatchedAlertRuleRequest: {
+            name?: string;
+            kind?: components["schemas"]["AlertKindEnum"];
+            /**
+             * Format: double
+             * @description error_rate: percent; error_count: runs; duration_p95: seconds; metric_avg: the metric's unit. Not used by no_data, new_error_type.
+             */
+            threshold?: number | null;
+            window_minutes?: number;
+            /** @description error_rate, duration_p95, metric_avg: fewer runs never fire (default 10). */
+            min_runs?: number;
+            /** @description error_count only. */
+            statuses?: components["schemas"]["LogStatusEnum"][];
+            error_type?: string | null;
+            error_node?: string | null;
+            /** @description metric_avg: a key of the logs' `metrics` (`hallucination_risk` or `metrics.hallucination_risk`). */
+            metric?: string | null;
+            /**
+             * @description metric_avg: how the average compares with the threshold.
+             *
+             *     * `gt` - Gt
+             *     * `gte` - Gte
+             *     * `lt` - Lt
+             *     * `lte` - Lte
+             */
+            operator?: components["schemas"]["AlertOperatorEnum"];
+            filters?: components["schemas"]["AlertFiltersRequest"];
+            channels?: components["schemas"]["AlertChannelRequest"][];
+            repeat_minutes?: number | null;
+            /** Format: date-time */
+            snoozed_until?: string | null;
+        };
         PeriodFigures: {
             total_tickets: number;
             /**
@@ -800,6 +1210,563 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    alerts_events_list: {
+        parameters: {
+            query?: {
+                /** @description Events recorded at or before this (a date: that whole UTC day). */
+                end_date?: string;
+                page?: number;
+                page_size?: number;
+                /** @description Only this rule's events. */
+                rule?: number;
+                /** @description Events recorded at or after this. */
+                start_date?: string;
+                state?: "firing" | "resolved";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertEventList"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_list: {
+        parameters: {
+            query?: {
+                /** @description Only rules in this state (the header badge: `firing`). */
+                state?: "firing" | "ok";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleList"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedAlertRuleRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertTestResult"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleDraftRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertPreview"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     logs_list: {
         parameters: {
             query?: {

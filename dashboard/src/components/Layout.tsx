@@ -1,5 +1,6 @@
 import { Suspense, useState } from "react";
 import { NavLink, Outlet, useNavigate } from "react-router-dom";
+import { FiringBadge } from "../alerts/FiringBadge";
 import { useSession } from "../session";
 import { Spinner, errorMessage } from "./ui";
 
@@ -7,6 +8,7 @@ const NAV = [
   { to: "/overview", label: "Overview" },
   { to: "/logs", label: "Logs" },
   { to: "/categories", label: "Categories" },
+  { to: "/alerts", label: "Alerts" },
 ];
 
 export function Layout() {
@@ -59,6 +61,7 @@ export function Layout() {
             ))}
           </nav>
           <div className="ml-auto flex flex-wrap items-center gap-3 text-sm">
+            <FiringBadge />
             {memberships.length > 1 ? (
               <label className="flex items-center gap-2">
                 <span className="text-slate-600">Client</span>
