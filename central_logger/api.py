@@ -6,12 +6,14 @@ viewset the router needs for one path, on the tenant-scoped base class.
 """
 from __future__ import annotations
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from central_logger.schema import EnvelopedListAutoSchema
 from ingestion.views import IngestLogActions
 from metrics.views import MetricsViewSet
 from query.views import ReadLogActions
+from scrubbing.views import ScrubbingSettingsViewSet
 from tenants.scoping import TenantScopedViewSet
 
 
@@ -27,4 +29,8 @@ router = SimpleRouter(trailing_slash=False)
 router.register("logs", LogViewSet, basename="logs")
 router.register("metrics", MetricsViewSet, basename="metrics")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("settings/scrubbing", ScrubbingSettingsViewSet.as_view(
+        {"get": "retrieve", "put": "update", "patch": "partial_update"}), name="settings-scrubbing"),
+]

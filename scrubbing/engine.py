@@ -117,15 +117,19 @@ class Ruleset:
 
     def __post_init__(self) -> None:
         self.int_cards = any(rule.id == "card" for rule in self.value_rules)
-        self._set: re2.Set | None = None
-        self._regexes: list[Any] = []
-        if self.value_rules:
-            options = re2.Options()
-            options.max_mem = 64 << 20
+        options = re2.Options()
+        options.max_mem = 64 << 20
+        self._regexes = [re2.compile(rule.candidate, options) for rule in self.value_rules]
+        # The default rules' candidates in one Set: one pass says which of them can match.
+        # A tenant's own patterns are always searched on their own (RE2's search falls back
+        # from its DFA to its NFA when a pattern is too big for the DFA; a Set cannot).
+        self._custom = [i for i, rule in enumerate(self.value_rules) if isinstance(rule, CustomRule)]
+        defaults = [rule for rule in self.value_rules if not isinstance(rule, CustomRule)]
+        self._set: Any = None
+        if defaults:
             self._set = re2.Set.SearchSet(options)
-            for rule in self.value_rules:
+            for rule in defaults:
                 self._set.Add(rule.candidate)
-                self._regexes.append(re2.compile(rule.candidate, options))
             self._set.Compile()
         self._prefilter = self._compile_prefilter()
         # Key name -> its rule or None, filled as keys are met (they repeat across logs).
@@ -166,7 +170,7 @@ class Ruleset:
         """(rule id, marker) when the key names a secret."""
         found = None
         if self.key_rules:
-            for suffix in sorted(key_suffixes(key), key=len):
+            for suffix in sorted(key_suffixes(key), key=len, reverse=True):  # the most specific name
                 if suffix in self.key_rules:
                     found = self.key_rules[suffix]
                     break
@@ -182,19 +186,21 @@ class Ruleset:
 
     def matches(self, text: str) -> list[tuple[int, int, int]]:
         """(start, end, rule index) of every confirmed match in `text`, without overlaps."""
-        if self._set is None:
-            return []
         encoded = text.encode()
-        fired = self._set.Match(encoded)
+        fired = list((self._set.Match(encoded) if self._set is not None else None) or ()) + self._custom
         if not fired:
             return []
         subject: str | bytes = encoded if len(encoded) == len(text) else text  # ASCII: byte offsets are offsets
         found = []
-        for index in sorted(fired):
+        for index in fired:  # default rules come first in value_rules, so Set indices are theirs
             rule = self.value_rules[index]
+            covered = -1
             for candidate in self._regexes[index].finditer(subject):
+                if candidate.start() < covered:  # inside this rule's previous match: replaced already
+                    continue
                 for start, end in rule.refine(text, *candidate.span()):
                     found.append((start, end, index))
+                    covered = max(covered, end)
         found.sort(key=lambda item: (item[0], item[2]))
         kept: list[tuple[int, int, int]] = []
         for start, end, index in found:
@@ -319,10 +325,18 @@ def _new_strings(rules: Ruleset, strings: list[str], counts: dict[str, int]) -> 
         return {}
     pieces: dict[int, list[tuple[int, int, str]]] = {}
     width = len(SEPARATOR)
+    # Matches come in order: the separators before each are counted once, left to right.
+    counted, separators, value_start = 0, 0, 0
     for start, end, index in found:
         rule = rules.value_rules[index]
-        position = text.count(SEPARATOR, 0, start)
-        base = text.rfind(SEPARATOR, 0, start) + width if position else 0
+        last = text.rfind(SEPARATOR, counted, start)
+        if last >= 0:
+            separators += text.count(SEPARATOR, counted, start)
+            value_start = last + width
+        counted = start
+        position, base = separators, value_start
+        if not isinstance(rule, CustomRule):  # a default rule never leaves its value
+            end = min(end, base + len(strings[position]))
         # A custom pattern may run on past its value (`[^x]+`): each value it covers is
         # replaced in its own right; the separators between them are not text.
         while position < len(strings) and base < end:

@@ -232,6 +232,8 @@ PEM_MAX = 64 * 1024
 def _private_key(text: str, start: int, end: int) -> Iterator[Span]:
     """From BEGIN to its END line; a key cut off before its END line to the end of its body."""
     limit = min(len(text), end + PEM_MAX)
+    value_end = text.find("\x00", end, limit)  # never past the value (see engine.SEPARATOR)
+    limit = value_end if value_end >= 0 else limit
     closing = _PEM_END.search(text, end, limit)
     if closing is not None:
         yield start, closing.end()
@@ -244,7 +246,7 @@ _URL_CREDENTIALS = re.compile(r"://[^/\s:@]{1,256}:([^/\s@]{1,256})@")
 
 def _url_password(text: str, start: int, end: int) -> Iterator[Span]:
     match = _URL_CREDENTIALS.match(text, start, end)
-    if match is not None and not MARKER.fullmatch(match.group(1)):
+    if match is not None and not MARKER.search(match.group()):
         yield match.span(1)
 
 
