@@ -55,5 +55,8 @@ def scrubbing_settings_update(*, client: Client, data: Any, partial: bool, actor
             setattr(row, name, value)
         row.updated_by = actor[:200]
         row.save()
+        # Dropped now and again after the commit (a request in between may have re-read the
+        # old row; the version check corrects any other process within the max age anyway).
+        services.forget(client)
         transaction.on_commit(lambda: services.forget(client))
     return scrubbing_settings_get(client=client)
