@@ -90,3 +90,19 @@ def test_each_tenant_has_its_own_settings(admin_tenant: Tenant) -> None:
     body = {"environment": "prod", "status": "SUCCESS", "executed_at": "2025-01-01", "workflow_error": "jane@example.com"}
     assert admin_tenant.api.post("/api/v1/logs", body, format="json").json()["workflow_error"] == "jane@example.com"
     assert other.api.post("/api/v1/logs", body, format="json").json()["workflow_error"] == "[redacted:email]"
+
+
+def test_operators_edit_the_settings_in_the_console_with_the_same_validation(admin_client: Any,
+                                                                              admin_tenant: Tenant) -> None:
+    url = "/admin/scrubbing/scrubbingsettings/add/"
+    assert admin_client.get(url).status_code == 200
+    form = {"client": admin_tenant.client.pk, "disabled_rules": ["phone"], "extra_keys": "customer_dob",
+            "custom_patterns": "order_ref: (unclosed", "allow_paths": "", "email_mode": "hash"}
+    page = admin_client.post(url, form)
+    assert page.status_code == 200 and "custom_patterns[0].pattern" in page.content.decode()
+    form["custom_patterns"] = "order_ref: ORD-[0-9]{6}"
+    assert admin_client.post(url, form).status_code == 302
+    data = admin_tenant.api.get(URL).json()
+    assert data["disabled_rules"] == ["phone"] and data["extra_keys"] == ["customer_dob"]
+    assert data["custom_patterns"] == [{"name": "order_ref", "pattern": "ORD-[0-9]{6}"}]
+    assert data["email_mode"] == "hash" and data["version"] == 1 and data["updated_by"] == "staff admin"
