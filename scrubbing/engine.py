@@ -26,6 +26,8 @@ from typing import Any
 import orjson
 import re2
 
+from scrubbing.paths import END as _END
+from scrubbing.paths import allow_trie
 from scrubbing.rules import (
     KEY_RULES,
     MARKER,
@@ -49,7 +51,6 @@ SCRUBBED_FIELDS = TEXT_FIELDS + JSON_FIELDS
 # a custom pattern's ^ and $ (multi-line mode) match at each value's start and end.
 SEPARATOR = "\n\x00\n"
 _KEY_CACHE_MAX = 20_000
-_END = object()  # an allow-listed path ends here: keep everything below it
 _MISS = object()
 PREFILTER_DEPTH = 5
 _CARD_INT_MIN, _CARD_INT_MAX = 10 ** 12, 10 ** 19
@@ -86,22 +87,6 @@ class CustomRule:
 
 
 Rule = ValueRule | CustomRule
-
-
-def allow_trie(paths: list[str]) -> dict[str, Any]:
-    """`payload.trace.*.observation` -> {"payload": {"trace": {"*": {"observation": _END}}}}."""
-    trie: dict[str, Any] = {}
-    for path in paths:
-        node = trie
-        parts = path.split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if child is _END:
-                break
-            node = child
-        else:
-            node[parts[-1]] = _END
-    return trie
 
 
 @dataclass
@@ -361,28 +346,23 @@ def _new_strings(rules: Ruleset, strings: list[str], counts: dict[str, int]) -> 
     return new
 
 
-def scrub_log(rules: Ruleset, fields: dict[str, Any]) -> dict[str, int]:
-    """Scrub one log's fields in place (the top-level values and JSON objects of SCRUBBED_FIELDS);
-    returns {rule id: values replaced}. Values a rule already replaced are left as they are, so
-    scrubbing a log twice changes nothing the second time."""
-    allow = rules.allow or None
-    # The common case first: one RE2 pass over the JSON text of everything scrubbed says that
-    # no rule can match anywhere in the log.
-    if rules.nothing_in([value for name in SCRUBBED_FIELDS if (value := fields.get(name)) is not None
-                         and (allow is None or allow.get(name) is not _END)]):
-        return {}
-    walk = _Walk(rules)
-    for name in TEXT_FIELDS:
-        value = fields.get(name)
-        if type(value) is str and (allow is None or allow.get(name) is not _END):
+def _scrubbed_values(fields: dict[str, Any], allow: dict[str, Any] | None) -> list[tuple[str, Any]]:
+    """(name, value) of the log's fields that are scrubbed and not allow-listed whole."""
+    return [(name, value) for name in SCRUBBED_FIELDS
+            if (value := fields.get(name)) is not None and (allow is None or allow.get(name) is not _END)]
+
+
+def _collect_log(walk: _Walk, fields: dict[str, Any], values: list[tuple[str, Any]]) -> None:
+    allow = walk.rules.allow or None
+    for name, value in values:
+        if type(value) is str:
             walk.strings.append(value)
             walk.slots.append((fields, name))
-    for name in JSON_FIELDS:
-        value = fields.get(name)
-        sub = None if allow is None else allow.get(name)
-        if sub is not _END and type(value) in (dict, list) and not rules.nothing_in(value):
-            walk.collect(value, sub)
-    new = _new_strings(rules, walk.strings, walk.counts)
+        elif type(value) in (dict, list) and not walk.rules.nothing_in(value):
+            walk.collect(value, None if allow is None else allow.get(name))
+
+
+def _write_back(walk: _Walk, new: dict[int, str]) -> None:
     renames = []
     for position, text in new.items():
         slot = walk.slots[position]
@@ -392,4 +372,18 @@ def scrub_log(rules: Ruleset, fields: dict[str, Any]) -> dict[str, int]:
             slot[0][slot[1]] = text
     for node, old, text in renames:  # after the values: a rename rebuilds the object
         _rename(node, old, text)
+
+
+def scrub_log(rules: Ruleset, fields: dict[str, Any]) -> dict[str, int]:
+    """Scrub one log's fields in place (the top-level values and JSON objects of SCRUBBED_FIELDS);
+    returns {rule id: values replaced}. Values a rule already replaced are left as they are, so
+    scrubbing a log twice changes nothing the second time."""
+    values = _scrubbed_values(fields, rules.allow or None)
+    # The common case first: one RE2 pass over the JSON text of everything scrubbed says that
+    # no rule can match anywhere in the log.
+    if rules.nothing_in([value for _name, value in values]):
+        return {}
+    walk = _Walk(rules)
+    _collect_log(walk, fields, values)
+    _write_back(walk, _new_strings(rules, walk.strings, walk.counts))
     return walk.counts
