@@ -86,6 +86,7 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
 
     from central_logger import dbguard
     from metrics import rollup
+    from scrubbing import services as scrubbing
     from spool import store
     from tenants import auth_failures, keycache, resilience
 
@@ -101,6 +102,7 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     auth_failures.reset()
     cache.clear()
     rollup.stored_cache.clear()
+    scrubbing.forget()
     yield
     store.close_connections()
     resilience.close_snapshot()

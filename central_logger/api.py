@@ -6,6 +6,7 @@ viewset the router needs for one path, on the tenant-scoped base class.
 """
 from __future__ import annotations
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from alerts.views import AlertEventViewSet, AlertRuleViewSet
@@ -13,6 +14,7 @@ from central_logger.schema import EnvelopedListAutoSchema
 from ingestion.views import IngestLogActions
 from metrics.views import MetricsViewSet
 from query.views import ReadLogActions
+from scrubbing.views import ScrubbingSettingsViewSet
 from tenants.scoping import TenantScopedViewSet
 
 
@@ -30,4 +32,8 @@ router.register("metrics", MetricsViewSet, basename="metrics")
 router.register("alerts/rules", AlertRuleViewSet, basename="alert-rules")
 router.register("alerts/events", AlertEventViewSet, basename="alert-events")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("settings/scrubbing", ScrubbingSettingsViewSet.as_view(
+        {"get": "retrieve", "put": "update", "patch": "partial_update"}), name="settings-scrubbing"),
+]

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "query",
     "retention",
     "console",
+    "scrubbing",
     "alerts",
 ]
 # Benchmark tooling (bench/README.md) is installed only where a benchmark asks for it.
@@ -161,6 +162,19 @@ if DATABASE_REPLICA_URL:
     DATABASE_ROUTERS = ["central_logger.replica.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Scrubbing (scrubbing/): secrets and personal data never stored -----------------------------
+# Off only to measure its cost (bench/ab.sh) or to diagnose: logs are then stored as sent.
+SCRUBBING_ENABLED = _bool("SCRUBBING_ENABLED", True)
+# True: tenants cannot turn the default rules off (a PUT that tries is a 400; rules turned off
+# before are applied anyway).
+SCRUBBING_DEFAULTS_LOCKED = _bool("SCRUBBING_DEFAULTS_LOCKED", False)
+# The key of the e-mail hashes ([email:...]) of tenants that choose them, mixed with each
+# tenant's id so two tenants never share a token. Changing it changes every future token.
+SCRUBBING_HASH_KEY = env.str("SCRUBBING_HASH_KEY", default="") or f"scrubbing:{SECRET_KEY}"
+# Each process re-reads a tenant's scrubbing settings at most this often (seconds): a change
+# applies everywhere within it (at once in the process that made it).
+SCRUBBING_SETTINGS_MAX_AGE = env.float("SCRUBBING_SETTINGS_MAX_AGE", default=1.0)
 
 # --- Cache ----------------------------------------------------------------------------------
 # Local memory by default; set REDIS_URL to share rate limits and key lookups across processes.

@@ -26,6 +26,7 @@ from django.utils import timezone
 from central_logger import background, dbguard
 from logs.ids import uuid7_many
 from logs.tenant_sql import reads, writes
+from scrubbing.services import scrub_items
 from spool import store as spool
 from tenants.models import Client
 
@@ -188,11 +189,14 @@ def _spooled_duplicates(client: Client, items: list[dict[str, Any] | None],
 
 def accept(*, client: Client, api_key_id: int | None, items: list[dict[str, Any] | None],
            load_duplicates: bool = False) -> Accepted:
-    """Store validated logs durably (None entries are skipped); one result per entry.
+    """Scrub validated logs (scrubbing/services.py), then store them durably (None entries
+    are skipped); one result per entry. Every ingest path stores through here.
 
     Raises spool.SpoolFull when PostgreSQL is unavailable and the spool is full, and
     spool.SpoolUnavailable when neither store could take the logs."""
     background.ensure_all()  # the spool drainer and rollup flusher, where no gunicorn hook started them
+    # Secrets and personal data go before anything is written anywhere, PostgreSQL or the spool.
+    scrub_items(client, items)
     results: list[ItemResult | None] = [None] * len(items)
     ids = iter(uuid7_many(sum(fields is not None for fields in items)))
     items = [None if fields is None else {"id": next(ids), **fields} for fields in items]

@@ -41,7 +41,8 @@ SUMMARY_FIELDS = (
     "workflow_error", "workflow_error_type", "workflow_error_node", "is_system_error", "metrics",
     "created_at",
 )
-DETAIL_FIELDS = (*SUMMARY_FIELDS, "payload", "metadata", "extra", "ticket_subject_hash", "requester_email_hash")
+DETAIL_FIELDS = (*SUMMARY_FIELDS, "payload", "metadata", "extra", "ticket_subject_hash", "requester_email_hash",
+                 "scrubbed")
 
 
 class WorkflowLogQuerySet(models.QuerySet["WorkflowLog"]):
@@ -95,6 +96,9 @@ class WorkflowLog(models.Model):
     payload = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(null=True, blank=True)
     extra = models.JSONField(default=dict, blank=True)
+    # How many values each scrubbing rule replaced ({"email": 2, "key:password": 1}), never the
+    # values; {} when nothing was found, null when the log was stored without scrubbing.
+    scrubbed = models.JSONField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
 

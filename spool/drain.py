@@ -28,6 +28,7 @@ from django.utils import timezone
 from central_logger import dbguard
 from central_logger.background import ProcessLoop
 from logs.tenant_sql import writes
+from scrubbing.services import RESCRUB, rescrub
 from spool import store
 from tenants.selectors import api_key_states, clients_by_id
 
@@ -93,7 +94,10 @@ def _insert(clients: dict[int, Any], rows: list[Row]) -> int:
     by_client: dict[int, list[dict[str, Any]]] = defaultdict(list)
     now = timezone.now()
     for _seq, log_id, client_id, _key, _event, accepted_at, blob, _size in rows:
-        by_client[client_id].append(writes.stored_row({**store.decode_fields(blob, accepted_at), "id": log_id}, now))
+        fields = store.decode_fields(blob, accepted_at)
+        if fields.get(RESCRUB):  # spooled while the tenant's scrubbing settings were unreadable
+            rescrub(clients[client_id], fields)
+        by_client[client_id].append(writes.stored_row({**fields, "id": log_id}, now))
     inserted = 0
     with transaction.atomic():
         for client_id, stored in by_client.items():

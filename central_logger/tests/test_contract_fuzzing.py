@@ -295,8 +295,9 @@ def test_served_schema_is_the_generated_one() -> None:
     assert schema.raw_schema["paths"].keys() == generated["paths"].keys()
     assert schema.raw_schema["components"] == generated["components"]
     # 9 log API paths (10 operations: /api/v1/logs has GET and POST), 5 alerts paths (rules,
-    # rules/{id}, rules/{id}/test, rules/preview, events) + 5 dashboard session paths.
-    assert len(schema.raw_schema["paths"]) == 19
+    # rules/{id}, rules/{id}/test, rules/preview, events), the scrubbing settings (GET, PUT, PATCH)
+    # + 5 dashboard session paths.
+    assert len(schema.raw_schema["paths"]) == 20
 
 
 # --- regressions found by the fuzzer --------------------------------------------------------------

@@ -28,7 +28,7 @@ from tenants.models import Client
 
 TABLE = WorkflowLog._meta.db_table
 # Columns stored as jsonb that Django's backend reads back as text.
-JSON_FIELDS = frozenset({"metrics", "payload", "metadata", "extra"})
+JSON_FIELDS = frozenset({"metrics", "payload", "metadata", "extra", "scrubbed"})
 STATUS_NAMES = ("SUCCESS", "PARTIAL", "FAILED", "ERROR")
 # A second statement sent after a read in the same round trip: its SQL and parameters.
 Statement = tuple[str, list[Any]]

@@ -23,7 +23,7 @@ from tenants.models import Client
 
 TABLE = WorkflowLog._meta.db_table
 # Column name -> SQL type, in the order of a one-row statement's parameters. One statement whose
-# text does not depend on the batch size: one array parameter per column instead of 23 x 100
+# text does not depend on the batch size: one array parameter per column instead of 24 x 100
 # scalars, parsed once per connection and planned cheaply. Measured (bench/README.md): ~3x less
 # server CPU per batch than the ORM's bulk_create, which builds and binds 2,300 parameters.
 COLUMN_TYPES: tuple[tuple[str, str], ...] = (
@@ -33,7 +33,8 @@ COLUMN_TYPES: tuple[tuple[str, str], ...] = (
     ("resolution_status", "text"), ("customer_type", "text"), ("workflow_error", "text"),
     ("workflow_error_type", "text"), ("workflow_error_node", "text"), ("is_system_error", "bool"),
     ("ticket_subject_hash", "text"), ("requester_email_hash", "text"), ("metrics", "jsonb"),
-    ("payload", "jsonb"), ("metadata", "jsonb"), ("extra", "jsonb"), ("created_at", "timestamptz"),
+    ("payload", "jsonb"), ("metadata", "jsonb"), ("extra", "jsonb"), ("scrubbed", "jsonb"),
+    ("created_at", "timestamptz"),
 )
 COLUMNS = tuple(name for name, _ in COLUMN_TYPES)
 # The same for every row of a statement: one scalar parameter each, not an array of 100 copies

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("central_logger", "tenants", "logs", "spool", "ingestion", "metrics", "query", "retention", "console",
-        "alerts", "bench")
+APPS = ("central_logger", "tenants", "logs", "scrubbing", "spool", "ingestion", "metrics", "query", "retention",
+        "console", "alerts", "bench")
 # What each app may import (besides itself). central_logger is the project's plumbing (settings,
 # errors, database guards, rate limits), below every app; its composition modules (the URL
 # routes, the joined logs viewset, the dashboard page) sit above them all.
@@ -22,12 +22,16 @@ ALLOWED = {
     "central_logger": set(),
     "tenants": {"central_logger"},
     "logs": {"central_logger", "tenants"},
-    "spool": {"central_logger", "tenants", "logs"},
-    "ingestion": {"central_logger", "tenants", "logs", "spool"},
+    # Scrubbing sits right above logs: every ingest path (ingestion, the spool's drain of logs
+    # spooled without the tenant's settings, OpenTelemetry later) calls it before storing, and
+    # its scrub_logs rewrites stored logs through logs/tenant_sql; it never needs them back.
+    "scrubbing": {"central_logger", "tenants", "logs"},
+    "spool": {"central_logger", "tenants", "logs", "scrubbing"},
+    "ingestion": {"central_logger", "tenants", "logs", "scrubbing", "spool"},
     "metrics": {"central_logger", "tenants", "logs"},
     "query": {"central_logger", "tenants", "logs", "metrics"},
     "retention": {"central_logger", "tenants", "logs"},
-    "console": {"central_logger", "tenants", "logs", "metrics"},
+    "console": {"central_logger", "tenants", "logs", "metrics", "scrubbing"},
     # Alerts evaluate a tenant's logs (the rollup through metrics, windows through logs/tenant_sql)
     # and notify; nothing below them knows they exist.
     "alerts": {"central_logger", "tenants", "logs", "metrics"},
@@ -75,7 +79,7 @@ def test_imports_between_apps_go_one_way() -> None:
 
 
 def test_tenants_imports_nothing_from_the_log_apps() -> None:
-    log_apps = {"logs", "spool", "ingestion", "metrics", "query", "retention", "console", "alerts"}
+    log_apps = {"logs", "scrubbing", "spool", "ingestion", "metrics", "query", "retention", "console", "alerts"}
     wrong = [f"{path.relative_to(ROOT)}:{line} imports {module}"
              for path in (ROOT / "tenants").rglob("*.py") if "tests" not in path.parts
              for module, _names, line in imports(path) if app_of(module) in log_apps]

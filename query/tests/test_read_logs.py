@@ -309,7 +309,8 @@ def test_detail_is_the_complete_log(alice: Tenant, logs: dict[str, str]) -> None
     response = alice.api.get(f"{URL}/{logs['t2']}")
     assert response.status_code == 200
     data = response.json()
-    assert set(data) == SUMMARY_KEYS | {"payload", "metadata", "extra", "ticket_subject_hash", "requester_email_hash"}
+    assert set(data) == SUMMARY_KEYS | {"payload", "metadata", "extra", "ticket_subject_hash", "requester_email_hash",
+                                       "scrubbed"}
     assert data["id"] == logs["t2"] and data["ticket_id"] == "1002"
     assert data["payload"]["trace"]["react_iterations"][0]["action"] == "lookup_order"
     assert data["metadata"] == {"priority": "high", "ticket_tags": ["refund"]}

@@ -400,6 +400,35 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/scrubbing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The scrubbing settings
+         * @description The caller's client's scrubbing settings: which default rules apply, added key names and
+         *     patterns, paths left untouched, e-mails redacted or hashed.
+         */
+        get: operations["settings_scrubbing_get"];
+        /**
+         * Replace the scrubbing settings
+         * @description Omitted fields go back to their defaults. An invalid or too slow custom pattern is a 400 naming it (custom_patterns[i].pattern).
+         */
+        put: operations["settings_scrubbing_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change some scrubbing settings
+         * @description Only the fields given change.
+         */
+        patch: operations["settings_scrubbing_patch"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -738,6 +767,12 @@ export interface components {
             csrf_token: string;
         };
         /**
+         * @description * `redact` - redact
+         *     * `hash` - hash
+         * @enum {string}
+         */
+        EmailModeEnum: "redact" | "hash";
+        /**
          * @description * `production` - Production
          *     * `staging` - Staging
          *     * `development` - Development
@@ -851,6 +886,10 @@ export interface components {
             };
             ticket_subject_hash?: string | null;
             requester_email_hash?: string | null;
+            /** @description How many values each scrubbing rule replaced before the log was stored, e.g. {"email": 2, "key:password": 1} (never the values); {} when nothing was found, null when the log was stored without scrubbing. */
+            scrubbed: {
+                [key: string]: number;
+            } | null;
         };
         /**
          * @description * `ci` - ci
@@ -1111,6 +1150,27 @@ export interface components {
             /** Format: date-time */
             snoozed_until?: string | null;
         };
+        /**
+         * @description The settings a tenant changes (PUT: all of them, omitted ones back to their defaults;
+         *     PATCH: only those given).
+         */
+        PatchedScrubbingSettingsInRequest: {
+            /** @description Ids of default rules to turn off (see `rules`), e.g. phone or key:session. */
+            disabled_rules?: string[];
+            /** @description More key names whose values are replaced whole, matched like the default ones. */
+            extra_keys?: string[];
+            /** @description At most 20. */
+            custom_patterns?: components["schemas"]["ScrubbingCustomPatternRequest"][];
+            /** @description Paths left untouched, e.g. ticket_subject_hash or payload.trace.*.observation. */
+            allow_paths?: string[];
+            /**
+             * @description redact: [redacted:email]; hash: [email:<keyed hash>].
+             *
+             *     * `redact` - redact
+             *     * `hash` - hash
+             */
+            email_mode?: components["schemas"]["EmailModeEnum"];
+        };
         PeriodFigures: {
             total_tickets: number;
             /**
@@ -1144,6 +1204,84 @@ export interface components {
          * @enum {string}
          */
         RoleEnum: "viewer" | "admin";
+        ScrubbingCustomPattern: {
+            /** @description Names the marker: [redacted:<name>]. */
+            name: string;
+            /** @description RE2 syntax (no backreferences or lookaround). */
+            pattern: string;
+        };
+        ScrubbingCustomPatternRequest: {
+            /** @description Names the marker: [redacted:<name>]. */
+            name: string;
+            /** @description RE2 syntax (no backreferences or lookaround). */
+            pattern: string;
+        };
+        ScrubbingRule: {
+            id: string;
+            kind: components["schemas"]["ScrubbingRuleKindEnum"];
+            description: string;
+            example: string;
+            enabled: boolean;
+        };
+        /**
+         * @description * `value` - value
+         *     * `key` - key
+         * @enum {string}
+         */
+        ScrubbingRuleKindEnum: "value" | "key";
+        /**
+         * @description The settings a tenant changes (PUT: all of them, omitted ones back to their defaults;
+         *     PATCH: only those given).
+         */
+        ScrubbingSettings: {
+            /** @description Ids of default rules to turn off (see `rules`), e.g. phone or key:session. */
+            disabled_rules?: string[];
+            /** @description More key names whose values are replaced whole, matched like the default ones. */
+            extra_keys?: string[];
+            /** @description At most 20. */
+            custom_patterns?: components["schemas"]["ScrubbingCustomPattern"][];
+            /** @description Paths left untouched, e.g. ticket_subject_hash or payload.trace.*.observation. */
+            allow_paths?: string[];
+            /**
+             * @description redact: [redacted:email]; hash: [email:<keyed hash>].
+             *
+             *     * `redact` - redact
+             *     * `hash` - hash
+             */
+            email_mode?: components["schemas"]["EmailModeEnum"];
+            /** @description False only when the operator turned scrubbing off (SCRUBBING_ENABLED). */
+            enabled: boolean;
+            /** @description True: default rules cannot be turned off on this server. */
+            defaults_locked: boolean;
+            /** @description Grows with every change; 0: never changed (the defaults). */
+            version: number;
+            /** Format: date-time */
+            updated_at: string | null;
+            updated_by: string;
+            /** @description Every default rule and whether it applies. */
+            rules: components["schemas"]["ScrubbingRule"][];
+        };
+        /**
+         * @description The settings a tenant changes (PUT: all of them, omitted ones back to their defaults;
+         *     PATCH: only those given).
+         */
+        ScrubbingSettingsInRequest: {
+            /** @description Ids of default rules to turn off (see `rules`), e.g. phone or key:session. */
+            disabled_rules?: string[];
+            /** @description More key names whose values are replaced whole, matched like the default ones. */
+            extra_keys?: string[];
+            /** @description At most 20. */
+            custom_patterns?: components["schemas"]["ScrubbingCustomPatternRequest"][];
+            /** @description Paths left untouched, e.g. ticket_subject_hash or payload.trace.*.observation. */
+            allow_paths?: string[];
+            /**
+             * @description redact: [redacted:email]; hash: [email:<keyed hash>].
+             *
+             *     * `redact` - redact
+             *     * `hash` - hash
+             */
+            email_mode?: components["schemas"]["EmailModeEnum"];
+        };
         SessionClient: {
             slug: string;
             name: string;
@@ -2892,6 +3030,206 @@ export interface operations {
                 content?: never;
             };
             /** @description CSRF token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    settings_scrubbing_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScrubbingSettings"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    settings_scrubbing_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ScrubbingSettingsInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScrubbingSettings"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    settings_scrubbing_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedScrubbingSettingsInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScrubbingSettings"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
             403: {
                 headers: {
                     [name: string]: unknown;

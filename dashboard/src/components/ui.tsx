@@ -1,5 +1,6 @@
 import { Component, useState, type ErrorInfo, type ReactNode } from "react";
 import { ApiError } from "../api/client";
+import { Redactable } from "./Redacted";
 
 export function Spinner({ label = "Loading…" }: { label?: string }) {
   return (
@@ -114,7 +115,7 @@ export function JsonBlock({ value, label, defaultOpen = false }: { value: unknow
         </span>
         <CopyButton text={text} label="Copy JSON" />
       </summary>
-      <pre className="max-h-[28rem] overflow-auto border-t border-slate-200 px-3 py-2 text-xs leading-relaxed text-slate-800">{text}</pre>
+      <pre className="max-h-[28rem] overflow-auto border-t border-slate-200 px-3 py-2 text-xs leading-relaxed text-slate-800"><Redactable text={text} /></pre>
     </details>
   );
 }

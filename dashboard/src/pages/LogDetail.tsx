@@ -7,6 +7,7 @@ import { formatDateTime, formatSeconds, formatValue, humanize } from "../lib/for
 import { useLoader } from "../lib/hooks";
 import { isRecord } from "../lib/trace";
 import { useSession } from "../session";
+import { Redactable, ScrubbedNote } from "../components/Redacted";
 
 export function LogDetailPage() {
   const { id = "" } = useParams();
@@ -78,6 +79,7 @@ function Detail({ log }: { log: LogDetail }) {
             </div>
           ))}
         </dl>
+        <ScrubbedNote scrubbed={log.scrubbed} />
       </Card>
 
       {log.workflow_error || log.workflow_error_type || failed ? (
@@ -87,7 +89,7 @@ function Detail({ log }: { log: LogDetail }) {
             {log.workflow_error_node ? <span className="font-normal"> in node <code className="rounded bg-white px-1">{log.workflow_error_node}</code></span> : null}
             {log.is_system_error ? <span className="ml-2 rounded bg-red-700 px-1.5 py-0.5 text-xs text-white">system error</span> : null}
           </h2>
-          {log.workflow_error ? <p className="mt-1 whitespace-pre-wrap break-words text-sm text-red-900">{log.workflow_error}</p> : null}
+          {log.workflow_error ? <p className="mt-1 whitespace-pre-wrap break-words text-sm text-red-900"><Redactable text={log.workflow_error} /></p> : null}
         </section>
       ) : null}
 

@@ -77,6 +77,7 @@ export function detail(overrides: Partial<LogDetail> = {}): LogDetail {
     extra: { client_id: "whatever" },
     ticket_subject_hash: "ab12",
     requester_email_hash: "cd34",
+    scrubbed: null,
     ...overrides,
   };
 }
