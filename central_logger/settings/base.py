@@ -5,7 +5,6 @@ django-environ; `.env.example` documents each variable. Bad values fail loudly a
 """
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import environ
@@ -13,13 +12,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from central_logger.postgres.config import configure_postgres
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
-def _bool(name: str, default: bool) -> bool:
+def env_bool(name: str, default: bool) -> bool:
     """Strict boolean: anything but true/false/1/0/yes/no/on/off is a start-up error."""
     raw = env.str(name, default=str(default)).strip().lower()
     if raw in {"1", "true", "yes", "on"}:
@@ -29,7 +28,7 @@ def _bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
 
 
-DEBUG = _bool("DEBUG", False)
+DEBUG = env_bool("DEBUG", False)
 ENVIRONMENT = env.str("ENVIRONMENT", default="development" if DEBUG else "production")
 
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -73,7 +72,7 @@ INSTALLED_APPS = [
     "alerts",
 ]
 # Benchmark tooling (bench/README.md) is installed only where a benchmark asks for it.
-BENCHMARKS = _bool("BENCHMARKS", False)
+BENCHMARKS = env_bool("BENCHMARKS", False)
 if BENCHMARKS:
     INSTALLED_APPS.append("bench")
 
@@ -125,7 +124,7 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured(f"DATABASE_URL must be a PostgreSQL URL (postgres://...), got {_database_url.split(':')[0]}:...")
 
 DB_CONNECT_TIMEOUT = env.int("DB_CONNECT_TIMEOUT", default=2)
-DB_POOL = _bool("DB_POOL", True)
+DB_POOL = env_bool("DB_POOL", True)
 DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=8)
 DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.0)
@@ -134,7 +133,7 @@ DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.0)
 DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
 # The metrics rollup's statements are prepared on the server (planned once per connection).
 # Set false behind PgBouncer in transaction mode older than 1.21 (no prepared statements).
-DB_PREPARED_STATEMENTS = _bool("DB_PREPARED_STATEMENTS", True)
+DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 # Budget of PostgreSQL work in one ingestion request (auth included), in ms: past it the logs
 # go to the spool. Enforced on the server (SET LOCAL statement_timeout) and on the client
 # (central_logger/dbguard.py), well inside the real client's 3-second timeout.
@@ -162,19 +161,6 @@ if DATABASE_REPLICA_URL:
     DATABASE_ROUTERS = ["central_logger.replica.ReplicaRouter"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-
-# --- Scrubbing (scrubbing/): secrets and personal data never stored -----------------------------
-# Off only to measure its cost (bench/ab.sh) or to diagnose: logs are then stored as sent.
-SCRUBBING_ENABLED = _bool("SCRUBBING_ENABLED", True)
-# True: tenants cannot turn the default rules off (a PUT that tries is a 400; rules turned off
-# before are applied anyway).
-SCRUBBING_DEFAULTS_LOCKED = _bool("SCRUBBING_DEFAULTS_LOCKED", False)
-# The key of the e-mail hashes ([email:...]) of tenants that choose them, mixed with each
-# tenant's id so two tenants never share a token. Changing it changes every future token.
-SCRUBBING_HASH_KEY = env.str("SCRUBBING_HASH_KEY", default="") or f"scrubbing:{SECRET_KEY}"
-# Each process re-reads a tenant's scrubbing settings at most this often (seconds): a change
-# applies everywhere within it (at once in the process that made it).
-SCRUBBING_SETTINGS_MAX_AGE = env.float("SCRUBBING_SETTINGS_MAX_AGE", default=1.0)
 
 # --- Cache ----------------------------------------------------------------------------------
 # Local memory by default; set REDIS_URL to share rate limits and key lookups across processes.
@@ -223,13 +209,13 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", False)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _bool("TRUST_X_FORWARDED_PROTO", False) else None
-SESSION_COOKIE_SECURE = _bool("SECURE_COOKIES", not DEBUG)
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("TRUST_X_FORWARDED_PROTO", False) else None
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 
 # --- Dashboard sessions ------------------------------------------------------------------------
 # A dashboard sign-in lasts this many seconds (absolute, from sign-in; default 12 h), then the
@@ -255,112 +241,6 @@ CORS_ALLOW_HEADERS = (
     "x-requested-with",
 )
 CORS_EXPOSE_HEADERS = ("retry-after",)
-
-# --- Ingestion limits ------------------------------------------------------------------------
-MAX_LOG_BYTES = env.int("MAX_LOG_BYTES", default=1024 * 1024)
-MAX_BATCH_BYTES = env.int("MAX_BATCH_BYTES", default=10 * 1024 * 1024)
-MAX_BATCH_SIZE = env.int("MAX_BATCH_SIZE", default=100)
-MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=64)
-# Timestamps without an offset are read in this zone (the real client sends naive UTC).
-NAIVE_TIMESTAMP_TIMEZONE = env.str("NAIVE_TIMESTAMP_TIMEZONE", default="UTC")
-# Seconds a client is told to wait (Retry-After) when the database is unavailable.
-RETRY_AFTER_SECONDS = env.int("RETRY_AFTER_SECONDS", default=5)
-# last_used_at of an API key is written at most this often (seconds), not on every request.
-API_KEY_LAST_USED_INTERVAL = env.int("API_KEY_LAST_USED_INTERVAL", default=60)
-# Metrics: read the rollup tables (metrics/rollup.py) rather than scanning the logs.
-METRICS_USE_ROLLUPS = _bool("METRICS_USE_ROLLUPS", True)
-# Up to this many logs in a metrics answer, p50/p95 are exact (percentile_cont on the table);
-# above it they come from the rollup's histogram, within 2 %.
-METRICS_EXACT_PERCENTILE_LIMIT = env.int("METRICS_EXACT_PERCENTILE_LIMIT", default=5000)
-# Per app process, the summed stored rollup of recent metrics requests is kept in memory under
-# the client's rollup version (exact: any change to the client's rollup changes the version);
-# bounded by the rollup rows those sums stand for (~200 bytes each). 0 = off.
-METRICS_ROLLUP_CACHE_ROWS = env.int("METRICS_ROLLUP_CACHE_ROWS", default=500_000)
-# Seconds between folds of newly inserted logs into the metrics rollup, per app process (a
-# background thread; metrics/flusher.py); 0 = none (then run `manage.py flush_rollups`).
-# Metrics are exact either way: reads add the logs not folded in yet.
-ROLLUP_FLUSH_INTERVAL = env.float("ROLLUP_FLUSH_INTERVAL", default=1.0)
-# Client-side deadline of one flush round, seconds.
-ROLLUP_FLUSH_DEADLINE = env.float("ROLLUP_FLUSH_DEADLINE", default=30.0)
-# Seconds an API-key row stays in the shared cache (tenants/keycache.py); revocation is still
-# immediate for every process sharing the cache. Off (0) by default without REDIS_URL, because
-# a per-process cache cannot hear a revocation made by another process.
-API_KEY_CACHE_SECONDS = env.int("API_KEY_CACHE_SECONDS", default=5 if REDIS_URL else 0)
-
-# --- Read API -----------------------------------------------------------------------------------
-# List totals are exact up to this many matching logs; above it `total` is the planner's
-# estimate and `total_is_exact` is false, so a page never counts millions of rows.
-LIST_COUNT_EXACT_LIMIT = env.int("LIST_COUNT_EXACT_LIMIT", default=10_000)
-
-# --- Operator console (Django admin) ---------------------------------------------------------
-# Failed admin logins allowed per (username, client IP) within ADMIN_LOGIN_LOCKOUT_SECONDS; the
-# next attempt is refused (HTTP 429) until the lockout expires, even with the right password.
-# Counted in the cache: set REDIS_URL when running more than one process.
-ADMIN_LOGIN_MAX_ATTEMPTS = env.int("ADMIN_LOGIN_MAX_ATTEMPTS", default=5)
-ADMIN_LOGIN_LOCKOUT_SECONDS = env.int("ADMIN_LOGIN_LOCKOUT_SECONDS", default=900)
-if ADMIN_LOGIN_MAX_ATTEMPTS < 1 or ADMIN_LOGIN_LOCKOUT_SECONDS < 1:
-    raise ImproperlyConfigured("ADMIN_LOGIN_MAX_ATTEMPTS and ADMIN_LOGIN_LOCKOUT_SECONDS must be positive")
-
-# --- Retention --------------------------------------------------------------------------------
-# Days of logs kept for a client whose own retention_days is empty; empty = keep forever.
-# A client's own retention_days always wins (see `manage.py prune_logs`).
-_default_retention = env.str("DEFAULT_RETENTION_DAYS", default="").strip()
-try:
-    DEFAULT_RETENTION_DAYS: int | None = int(_default_retention) if _default_retention else None
-except ValueError:
-    raise ImproperlyConfigured(f"DEFAULT_RETENTION_DAYS must be a whole number of days or empty, got {_default_retention!r}") from None
-if DEFAULT_RETENTION_DAYS is not None and DEFAULT_RETENTION_DAYS < 1:
-    raise ImproperlyConfigured("DEFAULT_RETENTION_DAYS must be at least 1 (or empty to keep logs forever)")
-
-# --- Alerts (alerts/; each variable is explained in the README's Settings and .env.example) ------
-ALERT_EVAL_INTERVAL_SECONDS = env.float("ALERT_EVAL_INTERVAL_SECONDS", default=60.0)  # 0: evaluate_alerts
-ALERT_DELIVERY_INTERVAL_SECONDS = env.float("ALERT_DELIVERY_INTERVAL_SECONDS", default=1.0)  # 0: deliver_alerts
-ALERT_DELIVERY_TIMEOUT_SECONDS = env.float("ALERT_DELIVERY_TIMEOUT_SECONDS", default=5.0)
-ALERT_DELIVERY_BACKOFF_SECONDS, ALERT_DELIVERY_RETRY_SECONDS = env.float("ALERT_DELIVERY_BACKOFF_SECONDS", default=5.0), env.float("ALERT_DELIVERY_RETRY_SECONDS", default=3600.0)
-ALERT_ALLOW_PRIVATE_TARGETS = _bool("ALERT_ALLOW_PRIVATE_TARGETS", False)  # metadata addresses: never
-PUBLIC_URL = env.str("PUBLIC_URL", default="http://127.0.0.1:8000").rstrip("/")  # links in notifications
-EMAIL_HOST, EMAIL_PORT = env.str("EMAIL_HOST", default="localhost"), env.int("EMAIL_PORT", default=25)
-EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_USER", default=""), env.str("EMAIL_HOST_PASSWORD", default="")
-EMAIL_USE_TLS, EMAIL_USE_SSL, EMAIL_TIMEOUT = _bool("EMAIL_USE_TLS", False), _bool("EMAIL_USE_SSL", False), env.float("EMAIL_TIMEOUT", default=10.0)
-DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="central-logger@localhost")
-
-# --- Durable spool (spool/store.py) ---------------------------------------------------------
-# Where ingestion keeps logs while PostgreSQL is unavailable (a SQLite file; keep it on a
-# persistent volume). Logs there survive restarts and are drained automatically.
-SPOOL_PATH = env.str("SPOOL_PATH", default=str(BASE_DIR / "var" / "spool.sqlite3"))
-# Cap on the spooled logs' size; past it ingestion answers 503 + Retry-After.
-SPOOL_MAX_BYTES = env.int("SPOOL_MAX_BYTES", default=512 * 1024 * 1024)
-# Seconds between the background drainer's checks (per worker process); 0 = no background
-# drainer (then run `manage.py drain_spool`).
-SPOOL_DRAIN_INTERVAL = env.float("SPOOL_DRAIN_INTERVAL", default=1.0)
-SPOOL_DRAIN_BATCH = env.int("SPOOL_DRAIN_BATCH", default=500)
-# Client-side deadline of one drain round, seconds.
-SPOOL_DRAIN_DEADLINE = env.float("SPOOL_DRAIN_DEADLINE", default=30.0)
-# Seconds a writer waits for the spool's lock before giving up.
-SPOOL_BUSY_TIMEOUT = env.float("SPOOL_BUSY_TIMEOUT", default=1.0)
-# The last known good API keys (digests only), so known keys still authenticate while the
-# database is down (tenants/resilience.py): a local SQLite file, beside the spool by default.
-KEY_SNAPSHOT_PATH = env.str("KEY_SNAPSHOT_PATH", default=str(Path(SPOOL_PATH).with_name("key_snapshot.sqlite3")))
-# How often (seconds) a worker re-saves a known key to the outage snapshot, at most.
-KEY_SNAPSHOT_INTERVAL = env.int("KEY_SNAPSHOT_INTERVAL", default=60)
-
-# --- Rate limits (central_logger/ratelimit.py) ---------------------------------------------------
-# Per API key, "<count>/<sec|min|hour|day>"; empty = unlimited. Shared across processes only with
-# REDIS_URL (local memory is per process).
-RATE_LIMIT_INGEST = env.str("RATE_LIMIT_INGEST", default="6000/min")
-RATE_LIMIT_READ = env.str("RATE_LIMIT_READ", default="1200/min")
-# Failed API-key authentications allowed per client address (IPv6: per /64); past it, keys this
-# host has not verified before are refused with 429 before any lookup (tenants/auth_failures.py).
-# Same syntax; empty, 0 or off = no limit.
-AUTH_FAILURE_RATE = env.str("AUTH_FAILURE_RATE", default="60/min")
-_RATE_SYNTAX = r"^\s*(|none|0|off|\d+\s*/\s*(s|sec|second|m|min|minute|h|hour|d|day))\s*$"
-for _name in ("RATE_LIMIT_INGEST", "RATE_LIMIT_READ", "AUTH_FAILURE_RATE"):
-    if not re.match(_RATE_SYNTAX, globals()[_name].lower()):
-        raise ImproperlyConfigured(f"{_name} must look like 6000/min (sec, min, hour, day) or be empty")
-# Reverse proxies in front of the app that append the client's address to X-Forwarded-For
-# (nginx in docker-compose.yml: 1). 0: the peer address (REMOTE_ADDR) is the client. Only set it
-# when the app is reachable through those proxies alone: a client can write the header too.
-TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Django REST Framework ------------------------------------------------------------------
 REST_FRAMEWORK = {
