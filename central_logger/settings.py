@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as our own static files (no CDN)
     "tenants",
     "logs",
     "spool",
@@ -194,7 +195,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic puts the static files whitenoise serves (the image builds them in).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # The dashboard's built assets (`npm run build` in dashboard/, base /static/dashboard/), served by
 # whitenoise; its index.html is served for every /dashboard/... path by central_logger/dashboard.py.
 DASHBOARD_DIST_DIR = BASE_DIR / "dashboard" / "dist"
@@ -360,6 +362,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Multi-tenant collector for AI workflow run logs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ and /api/redoc/ load Swagger UI and ReDoc from our static files (the pinned
+    # drf-spectacular-sidecar), never from a CDN: they work offline and cannot change under us.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No call to swagger.io's online validator either (the badge would fetch from there).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",

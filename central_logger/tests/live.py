@@ -1,0 +1,120 @@
+"""A real gunicorn serving the test database, for tests through the interfaces users touch (HTTP
+through nginx, several workers, the process's log output, the static files of a collected build).
+
+The server runs the same gunicorn.conf.py as `make run` and the container; its output (stdout and
+stderr) goes to a file the test can read. PostgreSQL only: the server must see the rows the test
+commits, so tests using it are `transactional_db`.
+"""
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.db import connection
+
+from conftest import database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+
+def request(url: str, method: str = "GET", path: str = "/", body: bytes | None = None,
+            headers: dict[str, str] | None = None, timeout: float = 10.0) -> Answer:
+    """One HTTP request, whatever its status (urllib raises on 4xx/5xx and follows redirects)."""
+    host, _, port = url.removeprefix("http://").partition(":")
+    conn = http.client.HTTPConnection(host, int(port or 80), timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return Answer(response.status, response.headers, response.read())
+    finally:
+        conn.close()
+
+
+class LiveServer:
+    """gunicorn on the test database, on a free port; `log` holds what it wrote."""
+
+    def __init__(self, log_path: Path, *, settings_module: str = "central_logger.settings_test",
+                 workers: int = 1, env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": settings_module,
+            "DATABASE_URL": database_url(connection.settings_dict),
+            "WEB_CONCURRENCY": str(workers),
+            "GUNICORN_THREADS": "8",
+            "BIND": f"127.0.0.1:{self.port}",
+            **(env or {}),
+        }
+
+    def start(self, timeout: float = 30.0) -> LiveServer:
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "central_logger.wsgi", "-c", "gunicorn.conf.py"],
+                cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log}")
+            try:
+                if request(self.url, path="/health/live", timeout=1).status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer within {timeout} s:\n{self.log}")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        except ProcessLookupError:
+            pass
+        self.proc = None
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def request(self, method: str = "GET", path: str = "/", **kwargs: Any) -> Answer:
+        return request(self.url, method, path, **kwargs)
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
