@@ -32,19 +32,30 @@ def _bool(name: str, default: bool) -> bool:
 DEBUG = _bool("DEBUG", False)
 ENVIRONMENT = env.str("ENVIRONMENT", default="development" if DEBUG else "production")
 
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
-    SECRET_KEY = "insecure-development-only-secret-key-change-me"
+# The placeholders of .env.example: a copied example must not run in production with them.
+PLACEHOLDER_SECRETS = ("change-me", "changeme")
+_NEW_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
 
+
+def _secret(name: str, development_default: str) -> str:
+    """A required secret: refused when missing or still a placeholder, unless DEBUG is on."""
+    value = env.str(name, default="").strip()
+    if DEBUG:
+        return value or development_default
+    if not value:
+        raise ImproperlyConfigured(f"{name} is required when DEBUG is off: set it to a long random value "
+                                   f"(generate one with {_NEW_SECRET}).")
+    if value.lower().startswith(PLACEHOLDER_SECRETS):
+        raise ImproperlyConfigured(
+            f"{name} is still the placeholder {value!r} of .env.example: set it to a long random value "
+            f"(generate one with {_NEW_SECRET}); `make run` replaces the placeholders in .env by itself.")
+    return value
+
+
+SECRET_KEY = _secret("SECRET_KEY", "insecure-development-only-secret-key-change-me")
 # API keys are stored as HMAC-SHA256(API_KEY_PEPPER, secret). A separate pepper means rotating
 # SECRET_KEY (sessions, CSRF) does not invalidate every issued key, and vice versa.
-API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="")
-if not API_KEY_PEPPER:
-    if not DEBUG:
-        raise ImproperlyConfigured("API_KEY_PEPPER is required when DEBUG is off")
-    API_KEY_PEPPER = "insecure-development-only-api-key-pepper"
+API_KEY_PEPPER = _secret("API_KEY_PEPPER", "insecure-development-only-api-key-pepper")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
