@@ -1,7 +1,12 @@
 """gunicorn settings, overridable from the environment (see README, Deployment)."""
 import os
+import sys
 
-bind = os.environ.get("BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the project, before gunicorn adds it
+from central_logger import listen  # noqa: E402
+
+# BIND, else HOST:PORT, from the environment or .env (as the settings read them).
+bind = listen.bind()
 # Threaded workers: a slow client holds a thread, not a whole worker process. 64 threads per
 # worker let 50 clients trickling 1 byte/s leave normal ingestion unharmed (README, Reliability);
 # PostgreSQL concurrency stays bounded by the pool (DB_POOL_MAX_SIZE), not by the thread count.
