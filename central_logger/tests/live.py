@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -114,6 +115,53 @@ class LiveServer:
         return request(self.url, method, path, **kwargs)
 
     def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+
+
+class NginxFront:
+    """The shipped deploy/nginx.conf, unchanged but for where it listens and its upstream, in
+    front of a LiveServer (Debian's nginx; tests using it skip without one)."""
+
+    def __init__(self, upstream: LiveServer, workdir: Path, conf: Path = ROOT / "deploy" / "nginx.conf") -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = workdir
+        text = conf.read_text()
+        assert "server app:8000" in text and "listen 8000;" in text, "deploy/nginx.conf changed shape"
+        text = text.replace("server app:8000", f"server 127.0.0.1:{upstream.port}")
+        text = text.replace("listen 8000;", f"listen 127.0.0.1:{self.port};")
+        self.conf = workdir / "nginx.conf"
+        self.conf.write_text(text)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> NginxFront:
+        assert NGINX, "nginx is not installed"
+        directives = f"daemon off; pid {self.workdir}/nginx.pid; error_log {self.workdir}/error.log;"
+        self.proc = subprocess.Popen([NGINX, "-c", str(self.conf), "-p", str(self.workdir), "-g", directives],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if request(self.url, path="/health/live", timeout=1).status == 200:
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("nginx did not start: " + (self.workdir / "error.log").read_text(errors="replace"))
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGQUIT)  # graceful
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def __enter__(self) -> NginxFront:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
