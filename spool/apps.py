@@ -6,14 +6,17 @@ from django.apps import AppConfig
 
 
 def spool_readiness() -> dict[str, Any]:
-    """The spool can take logs: readable, and not full."""
-    from spool.store import spool_stats
+    """The spool can take logs: writable by this process, readable, and not full. `writable` is
+    what the container's health check reads (central_logger/healthcheck.py)."""
+    from spool.store import spool_path, spool_stats, spool_writable
 
+    if not spool_writable():
+        return {"ok": False, "reason": "spool not writable", "writable": False, "path": spool_path()}
     try:
         stats = spool_stats()
-    except Exception as exc:  # an unwritable spool is a readiness failure, not a 500
-        return {"ok": False, "reason": "spool unavailable", "error": exc.__class__.__name__}
-    return {"ok": not stats.full, "reason": "spool full", "rows": stats.rows, "bytes": stats.bytes,
+    except Exception as exc:  # an unusable spool is a readiness failure, not a 500
+        return {"ok": False, "reason": "spool unavailable", "writable": False, "error": exc.__class__.__name__}
+    return {"ok": not stats.full, "reason": "spool full", "writable": True, "rows": stats.rows, "bytes": stats.bytes,
             "max_bytes": stats.max_bytes, "full": stats.full, "dead_letters": stats.dead_letters}
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import shutil
 import signal
 import socket
@@ -61,11 +62,14 @@ class LiveServer:
     """gunicorn on the test database, on a free port; `log` holds what it wrote."""
 
     def __init__(self, log_path: Path, *, settings_module: str = "central_logger.settings_test",
-                 workers: int = 1, env: dict[str, str] | None = None) -> None:
+                 workers: int = 1, env: dict[str, str] | None = None, args: list[str] | None = None,
+                 prefix: list[str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self.args = args or []
+        self.prefix = prefix or []  # a command that runs gunicorn (e.g. in a mount namespace)
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": settings_module,
@@ -79,15 +83,16 @@ class LiveServer:
     def start(self, timeout: float = 30.0) -> LiveServer:
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "central_logger.wsgi", "-c", "gunicorn.conf.py"],
+                [*self.prefix, sys.executable, "-m", "gunicorn", "central_logger.wsgi", "-c", "gunicorn.conf.py",
+                 *self.args],
                 cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited with {self.proc.returncode}:\n{self.log}")
             try:
-                if request(self.url, path="/health/live", timeout=1).status == 200:
-                    return self
+                request(self.url, path="/health/live", timeout=1)  # any answer: it serves
+                return self
             except OSError:
                 pass
             time.sleep(0.1)
@@ -125,17 +130,26 @@ NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin
 
 
 class NginxFront:
-    """The shipped deploy/nginx.conf, unchanged but for where it listens and its upstream, in
-    front of a LiveServer (Debian's nginx; tests using it skip without one)."""
+    """A shipped nginx configuration (deploy/nginx.conf or nginx-tls.conf), unchanged but for
+    where it listens (each `listen N` on a free local port), its upstream (a LiveServer) and its
+    certificate directory, in front of the app (Debian's nginx; tests using it skip without one)."""
 
-    def __init__(self, upstream: LiveServer, workdir: Path, conf: Path = ROOT / "deploy" / "nginx.conf") -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    def __init__(self, upstream: LiveServer, workdir: Path, conf: Path = ROOT / "deploy" / "nginx.conf",
+                 tls_dir: Path | None = None) -> None:
         self.workdir = workdir
         text = conf.read_text()
-        assert "server app:8000" in text and "listen 8000;" in text, "deploy/nginx.conf changed shape"
+        assert "server app:8000" in text, f"{conf.name} changed shape"
         text = text.replace("server app:8000", f"server 127.0.0.1:{upstream.port}")
-        text = text.replace("listen 8000;", f"listen 127.0.0.1:{self.port};")
+        self.ports: dict[int, int] = {}
+
+        def local(match: re.Match[str]) -> str:
+            self.ports[int(match.group(1))] = free_port()
+            return f"listen 127.0.0.1:{self.ports[int(match.group(1))]}{match.group(2)};"
+
+        text = re.sub(r"listen (\d+)([^;]*);", local, text)
+        if tls_dir is not None:
+            text = text.replace("/etc/nginx/tls/", f"{tls_dir}/")
+        self.url = f"https://127.0.0.1:{self.ports[443]}" if 443 in self.ports else f"http://127.0.0.1:{self.ports[8000]}"
         self.conf = workdir / "nginx.conf"
         self.conf.write_text(text)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -147,11 +161,10 @@ class NginxFront:
                                      stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            try:
-                if request(self.url, path="/health/live", timeout=1).status == 200:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", next(iter(self.ports.values())))) == 0:
                     return self
-            except OSError:
-                time.sleep(0.05)
+            time.sleep(0.05)
         self.stop()
         raise RuntimeError("nginx did not start: " + (self.workdir / "error.log").read_text(errors="replace"))
 
@@ -166,3 +179,13 @@ class NginxFront:
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()
+
+
+def self_signed_certificate(directory: Path) -> Path:
+    """fullchain.pem and privkey.pem for 127.0.0.1 and localhost (openssl), as certbot names them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-keyout", str(directory / "privkey.pem"), "-out", str(directory / "fullchain.pem")],
+                   check=True, capture_output=True)
+    return directory
