@@ -1,14 +1,17 @@
-"""Behind the shipped deploy/nginx.conf, a browser signs in to the operator console and to the
-dashboard: the proxy passes the Host the browser used (with its port), so Django's CSRF origin
-check sees the same origin the browser sent."""
+"""Behind the shipped nginx configurations (deploy/nginx.conf; deploy/nginx-tls.conf with a
+certificate), a browser signs in to the operator console and to the dashboard: the proxy passes
+the Host the browser used (with its port) and the scheme, so Django's CSRF origin check sees the
+origin the browser sent."""
 from __future__ import annotations
 
 import json
 import re
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from http.cookiejar import CookieJar
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,8 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 
-from central_logger.tests.live import NGINX, LiveServer, NginxFront
+from central_logger.tests.live import NGINX, ROOT, LiveServer, NginxFront, self_signed_certificate
+from central_logger.tests.live import request as http_request
 from tenants.memberships import dashboard_user_add
 from tenants.services import client_create
 
@@ -33,10 +37,13 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 class Browser:
     """Cookies, and the Origin header a browser sends with every POST."""
 
-    def __init__(self, origin: str) -> None:
+    def __init__(self, origin: str, cafile: Path | None = None) -> None:
         self.origin = origin
         self.jar = CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar), NoRedirect)
+        handlers: list[Any] = [urllib.request.HTTPCookieProcessor(self.jar), NoRedirect]
+        if cafile is not None:
+            handlers.append(urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=str(cafile))))
+        self.opener = urllib.request.build_opener(*handlers)
 
     def cookie(self, name: str) -> str:
         return next(c.value for c in self.jar if c.name == name)
@@ -53,16 +60,31 @@ class Browser:
             return error.code, error.read().decode(), error.headers
 
 
-@pytest.fixture
-def proxied(tmp_path: Path) -> Iterator[NginxFront]:
-    with LiveServer(tmp_path / "gunicorn.log", env={"TRUSTED_PROXY_COUNT": "1"}) as app, \
-            NginxFront(app, tmp_path) as front:
-        yield front
+@dataclass
+class Proxied:
+    front: NginxFront
+    cafile: Path | None
+
+    def browser(self) -> Browser:
+        return Browser(self.front.url, self.cafile)
 
 
-def test_an_operator_signs_in_to_the_admin_through_nginx(proxied: NginxFront) -> None:
+@pytest.fixture(params=["http", "tls"])
+def proxied(request: Any, tmp_path: Path) -> Iterator[Proxied]:
+    tls = request.param == "tls"
+    env = {"TRUSTED_PROXY_COUNT": "1"}
+    if tls:  # what docker-compose.tls.yml sets
+        env.update({"SECURE_COOKIES": "true", "TRUST_X_FORWARDED_PROTO": "true"})
+    certs = self_signed_certificate(tmp_path / "tls") if tls else None
+    conf = ROOT / "deploy" / ("nginx-tls.conf" if tls else "nginx.conf")
+    with LiveServer(tmp_path / "gunicorn.log", env=env) as app, \
+            NginxFront(app, tmp_path, conf=conf, tls_dir=certs) as front:
+        yield Proxied(front, certs / "fullchain.pem" if certs else None)
+
+
+def test_an_operator_signs_in_to_the_admin_through_nginx(proxied: Proxied) -> None:
     get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
-    browser = Browser(proxied.url)
+    browser = proxied.browser()
     status, page, _ = browser.open("/admin/login/?next=/admin/")
     assert status == 200
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
@@ -76,10 +98,10 @@ def test_an_operator_signs_in_to_the_admin_through_nginx(proxied: NginxFront) ->
     assert status == 200 and "operator" in page
 
 
-def test_a_dashboard_user_signs_in_through_nginx(proxied: NginxFront) -> None:
+def test_a_dashboard_user_signs_in_through_nginx(proxied: Proxied) -> None:
     client_create(slug="acme", name="Acme")
     dashboard_user_add(client_slug="acme", username="dana", password=PASSWORD)
-    browser = Browser(proxied.url)
+    browser = proxied.browser()
     assert browser.open("/api/v1/session/csrf")[0] == 200
     body = json.dumps({"username": "dana", "password": PASSWORD}).encode()
     status, answer, _ = browser.open("/api/v1/session/login", body, {"Content-Type": "application/json",
@@ -90,3 +112,19 @@ def test_a_dashboard_user_signs_in_through_nginx(proxied: NginxFront) -> None:
     status, answer, _ = browser.open("/api/v1/metrics/overview?days=7")
     assert status == 200 and json.loads(answer)["total_tickets"] == 0
 
+
+
+def test_tls_redirects_plain_http_and_passes_the_same_proxy_settings(tmp_path: Path) -> None:
+    plain, tls = ((ROOT / "deploy" / name).read_text() for name in ("nginx.conf", "nginx-tls.conf"))
+
+    def proxy_lines(text: str) -> list[str]:
+        return [line.split("#")[0].strip() for line in text.splitlines()
+                if line.strip().startswith(("proxy_", "client_", "location / { proxy_pass"))]
+
+    assert proxy_lines(plain) == proxy_lines(tls)  # one behaviour, with or without TLS
+    with LiveServer(tmp_path / "gunicorn.log") as app, \
+            NginxFront(app, tmp_path, conf=ROOT / "deploy" / "nginx-tls.conf",
+                       tls_dir=self_signed_certificate(tmp_path / "tls")) as front:
+        for port in (80, 8000):
+            answer = http_request(f"http://127.0.0.1:{front.ports[port]}", path="/api/v1/logs?page=2")
+            assert answer.status == 301 and answer.headers["Location"] == "https://127.0.0.1/api/v1/logs?page=2"
