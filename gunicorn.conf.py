@@ -20,8 +20,25 @@ keepalive = 5
 # ready to serve instead of importing Django while requests queue, which kept chaos-test requests
 # waiting past the client's 3 s. Code deploys then need a new master (restart or USR2).
 preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() in ("1", "true", "yes", "on")
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None  # empty: no access log
+# LOG_FORMAT=json: the app writes one JSON line per request (central_logger/requestlog.py), so
+# no access log by default, and gunicorn's own lines are JSON too.
+_json_logs = listen.configured("LOG_FORMAT", "plain").lower() == "json"
+accesslog = listen.configured("GUNICORN_ACCESSLOG", "" if _json_logs else "-") or None  # empty: none
 errorlog = "-"
+if _json_logs:
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "central_logger.requestlog.JsonFormatter"}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
+            "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+        },
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        },
+    }
 
 
 def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn hook signature

@@ -5,6 +5,7 @@ django-environ; `.env.example` documents each variable. Bad values fail loudly a
 """
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -88,6 +89,8 @@ if BENCHMARKS:
     INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
+    # First: the request id (X-Request-ID) for everything below, and the request's log line.
+    "central_logger.requestlog.RequestLogMiddleware",
     "central_logger.middleware.DatabaseDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -252,8 +255,9 @@ CORS_ALLOW_HEADERS = (
     "x-api-key",
     "x-csrftoken",
     "x-requested-with",
+    "x-request-id",
 )
-CORS_EXPOSE_HEADERS = ("retry-after",)
+CORS_EXPOSE_HEADERS = ("retry-after", "x-request-id")
 
 # --- Ingestion limits ------------------------------------------------------------------------
 MAX_LOG_BYTES = env.int("MAX_LOG_BYTES", default=1024 * 1024)
@@ -395,12 +399,22 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+# plain: one human line per event (gunicorn's access log describes requests); json: one JSON object
+# per line, with a line per request (id, tenant, route, status, duration): central_logger/requestlog.py.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain").strip().lower()
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                   "json": {"()": "central_logger.requestlog.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {"django.db.backends": {"level": "WARNING"},
+                # Python warnings, in the same format (Django routes them through logging).
+                "py.warnings": {"handlers": ["console"], "propagate": False}},
 }
+if LOG_FORMAT == "json":
+    logging.captureWarnings(True)  # a Python warning is a log line too, not raw text on stderr
 CSRF_FAILURE_VIEW = "central_logger.errors.csrf_failure"
