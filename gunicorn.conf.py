@@ -1,12 +1,22 @@
 """gunicorn settings, overridable from the environment (see README, Deployment)."""
 import os
+import shutil
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the project, before gunicorn adds it
 from central_logger import listen  # noqa: E402
 
 # BIND, else HOST:PORT, from the environment or .env (as the settings read them).
 bind = listen.bind()
+
+# Prometheus multiprocess mode (central_logger/monitoring.py): each worker writes its metrics to
+# files in this directory, which must exist before the app (and prometheus_client) loads, and
+# start empty with each server (on_starting). Default: a directory of this master's own.
+_own_metrics_dir = os.path.join(tempfile.gettempdir(), f"central-logger-metrics-{os.getpid()}")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = listen.configured("PROMETHEUS_MULTIPROC_DIR") or _own_metrics_dir
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 # Threaded workers: a slow client holds a thread, not a whole worker process. 64 threads per
 # worker let 50 clients trickling 1 byte/s leave normal ingestion unharmed (README, Reliability);
 # PostgreSQL concurrency stays bounded by the pool (DB_POOL_MAX_SIZE), not by the thread count.
@@ -64,3 +74,23 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn hook signature
         worker.log.info("worker warm-up: %s", warm_worker(timeout=timeout))
     ensure_all()
     worker.log.info("gc thresholds: %s", tune_gc())
+
+
+def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn hook signature
+    """A new server counts from zero: no metrics files of an earlier one (not run on SIGHUP)."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(directory, name))
+
+
+def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn hook signature
+    """A worker's live gauges (pool, breaker) leave the sums with it; its counts stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # noqa: ANN001, ANN201 - gunicorn hook signature
+    if os.environ["PROMETHEUS_MULTIPROC_DIR"] == _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -65,6 +65,23 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(line, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
+def logging_config(level: str, fmt: str) -> dict[str, Any]:
+    """Django's LOGGING: every line to stderr, `plain` or `json` (JsonFormatter)."""
+    if fmt == "json":
+        logging.captureWarnings(True)  # a Python warning is a log line too, not raw text on stderr
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+                       "json": {"()": "central_logger.requestlog.JsonFormatter"}},
+        "handlers": {"console": {"class": "logging.StreamHandler", "formatter": fmt}},
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {"django.db.backends": {"level": "WARNING"},
+                    # Python warnings, in the same format (with captureWarnings, json only).
+                    "py.warnings": {"handlers": ["console"], "propagate": False}},
+    }
+
+
 def route_of(request: HttpRequest) -> str:
     """The URL pattern that served the request (`api/v1/logs/<uuid:log_id>`), never the raw path:
     a bounded set of values, fit for a metric label. `unmatched` for a path no route knows."""

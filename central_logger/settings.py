@@ -5,14 +5,15 @@ django-environ; `.env.example` documents each variable. Bad values fail loudly a
 """
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from central_logger.envvalues import ip_networks, one_of, required_secret, strict_bool
 from central_logger.postgres.config import configure_postgres
+from central_logger.requestlog import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -21,42 +22,19 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
 def _bool(name: str, default: bool) -> bool:
-    """Strict boolean: anything but true/false/1/0/yes/no/on/off is a start-up error."""
-    raw = env.str(name, default=str(default)).strip().lower()
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off", ""}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
+    return strict_bool(env, name, default)
 
 
 DEBUG = _bool("DEBUG", False)
 ENVIRONMENT = env.str("ENVIRONMENT", default="development" if DEBUG else "production")
 
-# The placeholders of .env.example: a copied example must not run in production with them.
-PLACEHOLDER_SECRETS = ("change-me", "changeme")
-_NEW_SECRET = "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
-
-
-def _secret(name: str, development_default: str) -> str:
-    """A required secret: refused when missing or still a placeholder, unless DEBUG is on."""
-    value = env.str(name, default="").strip()
-    if DEBUG:
-        return value or development_default
-    if not value:
-        raise ImproperlyConfigured(f"{name} is required when DEBUG is off: set it to a long random value "
-                                   f"(generate one with {_NEW_SECRET}).")
-    if value.lower().startswith(PLACEHOLDER_SECRETS):
-        raise ImproperlyConfigured(
-            f"{name} is still the placeholder {value!r} of .env.example: set it to a long random value "
-            f"(generate one with {_NEW_SECRET}); `make run` replaces the placeholders in .env by itself.")
-    return value
-
-
-SECRET_KEY = _secret("SECRET_KEY", "insecure-development-only-secret-key-change-me")
+# Missing or left at .env.example's placeholder: refused, unless DEBUG (central_logger/envvalues.py).
+SECRET_KEY = required_secret(env, "SECRET_KEY", debug=DEBUG,
+                             development_default="insecure-development-only-secret-key-change-me")
 # API keys are stored as HMAC-SHA256(API_KEY_PEPPER, secret). A separate pepper means rotating
 # SECRET_KEY (sessions, CSRF) does not invalidate every issued key, and vice versa.
-API_KEY_PEPPER = _secret("API_KEY_PEPPER", "insecure-development-only-api-key-pepper")
+API_KEY_PEPPER = required_secret(env, "API_KEY_PEPPER", debug=DEBUG,
+                                 development_default="insecure-development-only-api-key-pepper")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -91,6 +69,8 @@ if BENCHMARKS:
 MIDDLEWARE = [
     # First: the request id (X-Request-ID) for everything below, and the request's log line.
     "central_logger.requestlog.RequestLogMiddleware",
+    # Then the Prometheus request counters and timings (central_logger/monitoring.py).
+    "central_logger.monitoring.MetricsMiddleware",
     "central_logger.middleware.DatabaseDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -353,6 +333,14 @@ for _name in ("RATE_LIMIT_INGEST", "RATE_LIMIT_READ", "AUTH_FAILURE_RATE"):
 # when the app is reachable through those proxies alone: a client can write the header too.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
+# --- Prometheus metrics (/metrics; central_logger/monitoring.py) -------------------------------------
+# Served to the addresses (or networks) in METRICS_ALLOWED_IPS, comma-separated (the client address
+# as TRUSTED_PROXY_COUNT defines it; default: this host only), and to any request with
+# `Authorization: Bearer <METRICS_TOKEN>` when a token is set. Empty list and no token: nobody.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="").strip()
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_ALLOWED_NETWORKS = ip_networks("METRICS_ALLOWED_IPS", METRICS_ALLOWED_IPS)
+
 # --- Django REST Framework ------------------------------------------------------------------
 REST_FRAMEWORK = {
     # API keys first (their WWW-Authenticate makes failures 401s), then dashboard sessions,
@@ -401,20 +389,6 @@ SPECTACULAR_SETTINGS = {
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 # plain: one human line per event (gunicorn's access log describes requests); json: one JSON object
 # per line, with a line per request (id, tenant, route, status, duration): central_logger/requestlog.py.
-LOG_FORMAT = env.str("LOG_FORMAT", default="plain").strip().lower()
-if LOG_FORMAT not in ("plain", "json"):
-    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, got {LOG_FORMAT!r}")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-                   "json": {"()": "central_logger.requestlog.JsonFormatter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"},
-                # Python warnings, in the same format (Django routes them through logging).
-                "py.warnings": {"handlers": ["console"], "propagate": False}},
-}
-if LOG_FORMAT == "json":
-    logging.captureWarnings(True)  # a Python warning is a log line too, not raw text on stderr
+LOG_FORMAT = one_of("LOG_FORMAT", env.str("LOG_FORMAT", default="plain"), ("plain", "json"))
+LOGGING = logging_config(LOG_LEVEL, LOG_FORMAT)
 CSRF_FAILURE_VIEW = "central_logger.errors.csrf_failure"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from django.apps import AppConfig
@@ -20,17 +21,39 @@ def spool_readiness() -> dict[str, Any]:
             "max_bytes": stats.max_bytes, "full": stats.full, "dead_letters": stats.dead_letters}
 
 
+def spool_metrics() -> Iterator[Any]:
+    """The spool's state at each Prometheus scrape (central_logger/monitoring.py): per node, the
+    same for every worker, so read from the file rather than tracked."""
+    import datetime as dt
+
+    from central_logger.monitoring import gauge
+    from spool.store import spool_oldest_accepted_at, spool_stats, spool_writable
+
+    yield gauge("spool_writable", "The spool can be written by this service (1) or not (0).",
+                1 if spool_writable() else 0)
+    stats = spool_stats()
+    oldest = spool_oldest_accepted_at()
+    age = (dt.datetime.now(dt.timezone.utc) - oldest).total_seconds() if oldest else 0.0
+    yield gauge("spool_logs", "Logs waiting in the spool for PostgreSQL.", stats.rows)
+    yield gauge("spool_bytes", "Bytes of the logs waiting in the spool.", stats.bytes)
+    yield gauge("spool_max_bytes", "SPOOL_MAX_BYTES: when spool_bytes reaches it, ingestion answers 503.",
+                stats.max_bytes)
+    yield gauge("spool_oldest_age_seconds", "How long the oldest log in the spool has waited (0: empty).", age)
+    yield gauge("spool_dead_letters", "Spooled logs PostgreSQL refused, kept for an operator.", stats.dead_letters)
+
+
 class SpoolConfig(AppConfig):
     """The durable spool: logs accepted while PostgreSQL is unavailable wait here, on disk."""
 
     name = "spool"
 
     def ready(self) -> None:
-        from central_logger import background, health, warmup
+        from central_logger import background, health, monitoring, warmup
         from spool.drain import drainer
         from spool.store import connection
 
         background.register(drainer)
         health.register_readiness_check("spool", spool_readiness)
+        monitoring.register_scrape("spool", spool_metrics)
         # A new worker opens the file (creating its schema, WAL) before it accepts, not under load.
         warmup.register_preparation("spool", connection)

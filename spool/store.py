@@ -182,6 +182,13 @@ def spool_stats() -> SpoolStats:
 
 
 @_unavailable_on_error
+def spool_oldest_accepted_at() -> dt.datetime | None:
+    """When the oldest log still waiting in the spool was accepted (None: the spool is empty)."""
+    row = connection().execute("SELECT accepted_at FROM spooled_logs ORDER BY seq LIMIT 1").fetchone()
+    return dt.datetime.fromisoformat(row[0]) if row else None
+
+
+@_unavailable_on_error
 def spool_has_pending() -> bool:
     return bool(connection().execute("SELECT rows FROM spool_stats WHERE id = 1").fetchone()[0])
 
