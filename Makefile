@@ -18,10 +18,11 @@ $(BIN)/.installed-run: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-# Plus the test toolchain (Playwright, schemathesis, ...) and the SDK, for `make test`.
+# Plus the test toolchain (Playwright, schemathesis, ...) and the SDK, for `make test` (editable:
+# the server suite drives the SDK's current source, not a copy installed once).
 $(BIN)/.installed: $(BIN)/.installed-run requirements-dev.txt sdk/python/pyproject.toml
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet ./sdk/python
+	$(BIN)/pip install --quiet -e ./sdk/python
 	touch $@
 
 setup-run: $(BIN)/.installed-run

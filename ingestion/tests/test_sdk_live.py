@@ -91,7 +91,7 @@ def tenant_key(transactional_db: Any) -> tuple[Any, str]:
 
 def _logger(server: Server, key: str, **options: Any) -> Any:
     opts = {"environment": "test", "flush_interval": 0.05, "backoff_base": 0.05, "backoff_max": 0.5,
-            "flush_at_exit": False, "timeout": 2.0}
+            "flush_at_exit": False, "timeout": 2.0, "spool_dir": None}  # memory only: the outage is short
     opts.update(options)
     return sdk.CentralLogger(server.url, key, **opts)
 
