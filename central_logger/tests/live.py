@@ -77,6 +77,8 @@ class LiveServer:
             "WEB_CONCURRENCY": str(workers),
             "GUNICORN_THREADS": "8",
             "BIND": f"127.0.0.1:{self.port}",
+            # Its own spool (and key snapshot beside it), never the worktree's var/.
+            "SPOOL_PATH": str(log_path.parent / f"spool-{self.port}.sqlite3"),
             **(env or {}),
         }
 
