@@ -50,6 +50,14 @@ def test_the_examples_placeholder_secrets_are_refused_in_production_with_one_cle
     assert result.returncode == 1 and "API_KEY_PEPPER is still the placeholder" in result.stderr
 
 
+@pytest.mark.parametrize("name, value", [("LOG_FORMAT", "xml"), ("METRICS_ALLOWED_IPS", "10.0.0.0/33"),
+                                         ("DEBUG", "maybe")])
+def test_a_bad_setting_stops_every_command_with_one_line_naming_it(name: str, value: str) -> None:
+    result = _manage_check({"SECRET_KEY": "x" * 50, "API_KEY_PEPPER": "y" * 50, name: value})
+    assert result.returncode == 1
+    assert len(result.stderr.strip().splitlines()) == 1 and f"Configuration error: {name}" in result.stderr
+
+
 def test_placeholders_are_accepted_for_local_debugging() -> None:
     assert _manage_check({"SECRET_KEY": "change-me", "API_KEY_PEPPER": "change-me-too", "DEBUG": "true"}).returncode == 0
 
