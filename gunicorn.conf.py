@@ -77,11 +77,26 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn hook signature
 
 
 def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn hook signature
-    """A new server counts from zero: no metrics files of an earlier one (not run on SIGHUP)."""
+    """A new server counts from zero: no metrics files of an earlier one (not run on SIGHUP);
+    default directories left by masters that were killed are removed."""
     directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     for name in os.listdir(directory):
         if name.endswith(".db"):
             os.unlink(os.path.join(directory, name))
+    prefix = "central-logger-metrics-"
+    for name in os.listdir(tempfile.gettempdir()):
+        if name.startswith(prefix) and name[len(prefix):].isdigit() and not _alive(int(name[len(prefix):])):
+            shutil.rmtree(os.path.join(tempfile.gettempdir(), name), ignore_errors=True)
+
+
+def _alive(pid):  # noqa: ANN001, ANN202
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn hook signature
