@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from central_logger import dbguard
 from central_logger.background import ProcessLoop
+from central_logger.monitoring import SPOOL_DRAINED
 from logs.tenant_sql import writes
 from scrubbing.services import RESCRUB, rescrub
 from spool import store
@@ -176,6 +177,8 @@ def spool_drain(*, batch_size: int | None = None, max_batches: int | None = None
             dbguard.mark_success()
     report.remaining = store.spool_stats().rows
     if report.inserted or report.dead:
+        SPOOL_DRAINED.labels("stored").inc(report.inserted)
+        SPOOL_DRAINED.labels("dead_letter").inc(report.dead)
         logger.info("spool: drained %d logs (%d already stored, %d dead letters), %d remaining",
                     report.inserted, report.skipped, report.dead, report.remaining)
     return report

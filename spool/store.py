@@ -159,11 +159,33 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 # --- reading the state ------------------------------------------------------------------------------
 
+def spool_writable() -> bool:
+    """This process may write the spool file (and the WAL files beside it), or create it.
+
+    A volume mounted root-owned for a non-root service, or read-only, leaves the file readable
+    and the service apparently healthy while no log could be spooled: readiness checks this."""
+    path = os.path.abspath(spool_path())
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        parent = os.path.dirname(directory)
+        return os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return False
+    return all(not os.path.exists(p) or os.access(p, os.W_OK) for p in (path, path + "-wal", path + "-shm"))
+
+
 def spool_stats() -> SpoolStats:
     conn = connection()
     rows, size = conn.execute("SELECT rows, bytes FROM spool_stats WHERE id = 1").fetchone()
     dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
     return SpoolStats(rows=rows, bytes=size, max_bytes=settings.SPOOL_MAX_BYTES, dead_letters=dead)
+
+
+@_unavailable_on_error
+def spool_oldest_accepted_at() -> dt.datetime | None:
+    """When the oldest log still waiting in the spool was accepted (None: the spool is empty)."""
+    row = connection().execute("SELECT accepted_at FROM spooled_logs ORDER BY seq LIMIT 1").fetchone()
+    return dt.datetime.fromisoformat(row[0]) if row else None
 
 
 @_unavailable_on_error

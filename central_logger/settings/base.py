@@ -10,7 +10,9 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from central_logger.envvalues import one_of, required_secret, strict_bool
 from central_logger.postgres.config import configure_postgres
+from central_logger.requestlog import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -20,30 +22,19 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 def env_bool(name: str, default: bool) -> bool:
     """Strict boolean: anything but true/false/1/0/yes/no/on/off is a start-up error."""
-    raw = env.str(name, default=str(default)).strip().lower()
-    if raw in {"1", "true", "yes", "on"}:
-        return True
-    if raw in {"0", "false", "no", "off", ""}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be true or false, got {raw!r}")
+    return strict_bool(env, name, default)
 
 
 DEBUG = env_bool("DEBUG", False)
 ENVIRONMENT = env.str("ENVIRONMENT", default="development" if DEBUG else "production")
 
-SECRET_KEY = env.str("SECRET_KEY", default="")
-if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY is required when DEBUG is off")
-    SECRET_KEY = "insecure-development-only-secret-key-change-me"
-
+# Missing or left at .env.example's placeholder: refused, unless DEBUG (central_logger/envvalues.py).
+SECRET_KEY = required_secret(env, "SECRET_KEY", debug=DEBUG,
+                             development_default="insecure-development-only-secret-key-change-me")
 # API keys are stored as HMAC-SHA256(API_KEY_PEPPER, secret). A separate pepper means rotating
 # SECRET_KEY (sessions, CSRF) does not invalidate every issued key, and vice versa.
-API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="")
-if not API_KEY_PEPPER:
-    if not DEBUG:
-        raise ImproperlyConfigured("API_KEY_PEPPER is required when DEBUG is off")
-    API_KEY_PEPPER = "insecure-development-only-api-key-pepper"
+API_KEY_PEPPER = required_secret(env, "API_KEY_PEPPER", debug=DEBUG,
+                                 development_default="insecure-development-only-api-key-pepper")
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -60,6 +51,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc as our own static files (no CDN)
     "tenants",
     "logs",
     "spool",
@@ -77,6 +69,10 @@ if BENCHMARKS:
     INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
+    # First: the request id (X-Request-ID) for everything below, and the request's log line.
+    "central_logger.requestlog.RequestLogMiddleware",
+    # Then the Prometheus request counters and timings (central_logger/monitoring.py).
+    "central_logger.monitoring.MetricsMiddleware",
     "central_logger.middleware.DatabaseDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -194,7 +190,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where collectstatic puts the static files whitenoise serves (the image builds them in).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # The dashboard's built assets (`npm run build` in dashboard/, base /static/dashboard/), served by
 # whitenoise; its index.html is served for every /dashboard/... path by central_logger/dashboard.py.
 DASHBOARD_DIST_DIR = BASE_DIR / "dashboard" / "dist"
@@ -239,8 +236,9 @@ CORS_ALLOW_HEADERS = (
     "x-api-key",
     "x-csrftoken",
     "x-requested-with",
+    "x-request-id",
 )
-CORS_EXPOSE_HEADERS = ("retry-after",)
+CORS_EXPOSE_HEADERS = ("retry-after", "x-request-id")
 
 # --- Django REST Framework ------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -266,6 +264,13 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Multi-tenant collector for AI workflow run logs.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # /api/docs/ and /api/redoc/ load Swagger UI and ReDoc from our static files (the pinned
+    # drf-spectacular-sidecar), never from a CDN: they work offline and cannot change under us.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # No call to swagger.io's online validator either (the badge would fetch from there).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -283,12 +288,8 @@ SPECTACULAR_SETTINGS = {
 
 # --- Logging ----------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
-}
+# plain: one human line per event (gunicorn's access log describes requests); json: one JSON object
+# per line, with a line per request (id, tenant, route, status, duration): central_logger/requestlog.py.
+LOG_FORMAT = one_of("LOG_FORMAT", env.str("LOG_FORMAT", default="plain"), ("plain", "json"))
+LOGGING = logging_config(LOG_LEVEL, LOG_FORMAT)
 CSRF_FAILURE_VIEW = "central_logger.errors.csrf_failure"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
+from central_logger.envvalues import ip_networks
 from central_logger.settings.base import BASE_DIR, REDIS_URL, SECRET_KEY, env, env_bool
 
 # --- Scrubbing (scrubbing/): secrets and personal data never stored -----------------------------
@@ -130,3 +131,11 @@ for _name in ("RATE_LIMIT_INGEST", "RATE_LIMIT_READ", "AUTH_FAILURE_RATE"):
 # (nginx in docker-compose.yml: 1). 0: the peer address (REMOTE_ADDR) is the client. Only set it
 # when the app is reachable through those proxies alone: a client can write the header too.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# --- Prometheus metrics (/metrics; central_logger/monitoring.py) -------------------------------------
+# Served to the addresses (or networks) in METRICS_ALLOWED_IPS, comma-separated (the client address
+# as TRUSTED_PROXY_COUNT defines it; default: this host only), and to any request with
+# `Authorization: Bearer <METRICS_TOKEN>` when a token is set. Empty list and no token: nobody.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="").strip()
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+METRICS_ALLOWED_NETWORKS = ip_networks("METRICS_ALLOWED_IPS", METRICS_ALLOWED_IPS)
