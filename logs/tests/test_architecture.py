@@ -31,7 +31,7 @@ ALLOWED = {
     "bench": set(APPS),
 }
 COMPOSITION = {"central_logger/urls.py", "central_logger/api.py", "central_logger/dashboard.py"}
-TENANT_TABLES = re.compile(r"\b(workflow_logs|logs_rollup(_pending|_version)?)\b")
+TENANT_TABLES = re.compile(r"\b(workflow_logs|logs_rollup(_pending|_version)?|trace_spans|trace_log_records)\b")
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|FROM|JOIN|COPY|TRUNCATE|VACUUM|ANALYZE|LOCK)\b", re.I)
 
 
