@@ -7,7 +7,9 @@ the body and hand over the caller's client.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,12 +63,12 @@ def log_prepare(raw: Any, *, has_nul: bool = False, event_id: str | None = None
     return fields, None
 
 
-def _accept(client: Client, api_key_id: int | None, items: list[dict[str, Any] | None], *,
-            load_duplicates: bool = False) -> storage.Accepted:
-    """`storage.accept`, with what neither store could take said honestly: 503 + Retry-After."""
+@contextlib.contextmanager
+def unavailable_as_503() -> Iterator[None]:
+    """What neither PostgreSQL nor the spool could take, said honestly: 503 + Retry-After."""
     retry = {"retry_after": settings.RETRY_AFTER_SECONDS}
     try:
-        return storage.accept(client=client, api_key_id=api_key_id, items=items, load_duplicates=load_duplicates)
+        yield
     except spool.SpoolFull:
         raise ServiceUnavailable("The database is unavailable and the local spool is full; retry later.",
                                  code="spool_full", details=retry) from None
@@ -74,6 +76,12 @@ def _accept(client: Client, api_key_id: int | None, items: list[dict[str, Any] |
         logger.error("ingest: database and spool both unavailable (%s)", exc)
         raise ServiceUnavailable("The database and the local spool are unavailable; retry later.",
                                  code="service_unavailable", details=retry) from None
+
+
+def _accept(client: Client, api_key_id: int | None, items: list[dict[str, Any] | None], *,
+            load_duplicates: bool = False) -> storage.Accepted:
+    with unavailable_as_503():
+        return storage.accept(client=client, api_key_id=api_key_id, items=items, load_duplicates=load_duplicates)
 
 
 def _idempotency_key(header: str | None) -> str | None:
