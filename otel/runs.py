@@ -110,18 +110,26 @@ def _cost(counted: list[dict[str, Any]], prices: Prices) -> dict[str, Any]:
     return {"cost": float(round(total, 6)), **({"unpriced_models": sorted(unpriced)} if unpriced else {})}
 
 
+def _counted(spans: list[dict[str, Any]], calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The spans whose usage counts: the model calls'; agent-level totals only when no model
+    call reports any (never both, which would count the same tokens twice)."""
+    return [s for s in calls if _has_usage(s)] or [s for s in spans if _has_usage(s)]
+
+
+def _models(spans: list[dict[str, Any]]) -> list[str]:
+    return sorted({s["model"] for s in spans if s["model"] and s["operation"] in ("llm", None)})
+
+
 def _usage(spans: list[dict[str, Any]], prices: Prices) -> dict[str, Any]:
     calls = [s for s in spans if s["operation"] == "llm"]
-    # Model calls' usage; agent-level totals only when no model call reports any (not twice).
-    counted = [s for s in calls if _has_usage(s)] or [s for s in spans if _has_usage(s)]
+    counted = _counted(spans, calls)
     input_tokens = sum(s["input_tokens"] or 0 for s in counted)
     output_tokens = sum(s["output_tokens"] or 0 for s in counted)
     return {
         "llm_calls": len(calls), "tool_calls": sum(s["operation"] == "tool" for s in spans),
         "input_tokens": input_tokens, "output_tokens": output_tokens, "total_tokens": input_tokens + output_tokens,
-        "models": sorted({s["model"] for s in spans if s["model"] and s["operation"] in ("llm", None)}),
-        "spans": len(spans), "failed_spans": sum(s["status_code"] == ERROR_CODE for s in spans),
-        **_cost(counted, prices),
+        "models": _models(spans), "spans": len(spans),
+        "failed_spans": sum(s["status_code"] == ERROR_CODE for s in spans), **_cost(counted, prices),
     }
 
 
