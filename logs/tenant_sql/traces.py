@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 import psycopg
-from django.db import connection
+from django.db import connection, connections, router
 
 from logs.models import TraceLogRecord, TraceSpan
 from tenants.models import Client
@@ -94,7 +94,8 @@ def insert_log_records(client: Client, rows: list[dict[str, Any]], now: dt.datet
 
 
 def span_digests(client: Client, trace_ids: list[str]) -> list[dict[str, Any]]:
-    """Every stored span of these traces of `client`, as the derivation of a run needs it."""
+    """Every stored span of these traces of `client`, as the derivation of a run needs it (on
+    the primary, in the writing transaction: it must see what that transaction wrote)."""
     if not trace_ids:
         return []
     with connection.cursor() as cursor:
@@ -115,7 +116,8 @@ def span_digests(client: Client, trace_ids: list[str]) -> list[dict[str, Any]]:
 
 
 def _read(sql: str, params: list[Any], names: tuple[str, ...], json_names: frozenset[str]) -> list[dict[str, Any]]:
-    with connection.cursor() as cursor:
+    """Rows of a read of the request paths, from the database the router reads logs from."""
+    with connections[router.db_for_read(TraceSpan)].cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     out = []
