@@ -12,7 +12,7 @@ the run is the same. The mapping (README, "Send OpenTelemetry"):
 * error (FAILED and ERROR runs only): the exception of the root (type, message); the node is
   the name of the span where that exception was first recorded (the innermost, where it was
   raised). Without an exception on the root: the first exception recorded in the trace, else
-  the status message of the first failed span;
+  the status message and name of the first failed span below the root (else the root's);
 * ticket_id (`ticket.id`, else the trace id), category (`ticket.category`), customer_type
   (`customer.type`), resolution_status (`ticket.resolution`): root attributes, then resource;
   environment (`deployment.environment.name` / `deployment.environment`, else production) and
@@ -77,7 +77,9 @@ def _error(root: dict[str, Any], spans: list[dict[str, Any]]) -> tuple[str | Non
         origin = recorded[0]
         chosen = origin["error"]
     else:
-        failed = sorted((s for s in spans if s["status_code"] == ERROR_CODE), key=lambda s: s["start_ns"])
+        # No exception anywhere: the first failed span below the root, where the failure is named.
+        failed = sorted((s for s in spans if s["status_code"] == ERROR_CODE and s is not root),
+                        key=lambda s: (s["start_ns"], s["span_id"]))
         origin = failed[0] if failed else root
         return origin["status_message"] or root["status_message"], None, origin["name"][:MAX_NAME]
     return chosen["message"], (chosen["type"] or "")[:MAX_NAME] or None, origin["name"][:MAX_NAME]
