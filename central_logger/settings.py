@@ -368,6 +368,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # The tags' common prefix, fixed: the OTLP receivers at the root (/v1/traces, not in the
+    # schema) would otherwise shorten the detected prefix and rename every tag.
+    "SCHEMA_PATH_PREFIX": r"/api/",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "central_logger.schema.close_objects",

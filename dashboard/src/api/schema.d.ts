@@ -48,6 +48,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/logs/{id}/trace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The OpenTelemetry trace of a run: its spans and attached log records
+         * @description For runs received on POST /v1/traces (`payload.otel.trace_id` is set): every stored span of the trace, earliest first, with times as offsets from its first span, and the log records attached to it. Any other log, or another client's: 404.
+         */
+        get: operations["logs_trace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/logs/batch": {
         parameters: {
             query?: never;
@@ -494,7 +514,7 @@ export interface components {
          */
         LogInEnvironmentEnum: "ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst";
         /**
-         * @description Documents LogIn: one log as a workflow sends it (validated by `logs.validation.clean_log`).
+         * @description Documents LogIn: one log as a workflow sends it (validated field by field, every error reported).
          *     Any other top-level field is accepted and kept verbatim in `extra`.
          */
         LogInRequest: {
@@ -609,6 +629,25 @@ export interface components {
             };
             /** Format: date-time */
             readonly created_at: string;
+        };
+        LogTrace: {
+            /** Format: uuid */
+            log_id: string;
+            trace_id: string;
+            root_span_id: string | null;
+            /**
+             * Format: date-time
+             * @description When the trace's first span started.
+             */
+            start_time: string;
+            /** @description The resource attributes of the first span (service.name, ...). */
+            resource: {
+                [key: string]: unknown;
+            };
+            /** @description More spans or log records than OTLP_TRACE_READ_LIMIT: the earliest ones are shown. */
+            truncated: boolean;
+            spans: components["schemas"]["TraceSpan"][];
+            log_records: components["schemas"]["TraceLogRecord"][];
         };
         LoginRequest: {
             username: string;
@@ -775,6 +814,70 @@ export interface components {
             avg_execution_time: number;
             /** Format: double */
             p95_execution_time: number;
+        };
+        TraceEvent: {
+            name: string | null;
+            /**
+             * Format: double
+             * @description Milliseconds after the trace's first span started.
+             */
+            offset_ms: number;
+            attributes: {
+                [key: string]: unknown;
+            };
+        };
+        TraceLogRecord: {
+            record_id: string;
+            span_id: string | null;
+            severity_number: number;
+            severity_text: string | null;
+            event_name: string | null;
+            body: unknown;
+            attributes: {
+                [key: string]: unknown;
+            };
+            scope: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            time: string;
+            /** Format: double */
+            offset_ms: number;
+        };
+        TraceSpan: {
+            span_id: string;
+            parent_span_id: string | null;
+            name: string;
+            /** @description OTLP SpanKind: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
+            kind: number;
+            /** @description 0 unset, 1 ok, 2 error. */
+            status_code: number;
+            status_message: string | null;
+            /** @description llm (a model call), tool, agent, or null. */
+            operation: string | null;
+            model: string | null;
+            input_tokens: number | null;
+            output_tokens: number | null;
+            attributes: {
+                [key: string]: unknown;
+            };
+            events: components["schemas"]["TraceEvent"][];
+            links: {
+                [key: string]: unknown;
+            }[];
+            scope: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            start_time: string;
+            /**
+             * Format: double
+             * @description Milliseconds after the trace's first span started.
+             */
+            offset_ms: number;
+            /** Format: double */
+            duration_ms: number;
+            service_name: string | null;
         };
         VersionRow: {
             workflow_version: string | null;
@@ -1037,6 +1140,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LogDetail"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    logs_trace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The log id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogTrace"];
                 };
             };
             /** @description Missing, malformed, unknown, revoked or expired API key. */
