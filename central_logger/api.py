@@ -10,7 +10,10 @@ from rest_framework.routers import SimpleRouter
 
 from central_logger.schema import EnvelopedListAutoSchema
 from ingestion.views import IngestLogActions
+from django.urls import path
+
 from metrics.views import MetricsViewSet
+from otel.views import ModelPriceViewSet
 from query.views import ReadLogActions
 from tenants.scoping import TenantScopedViewSet
 
@@ -27,4 +30,8 @@ router = SimpleRouter(trailing_slash=False)
 router.register("logs", LogViewSet, basename="logs")
 router.register("metrics", MetricsViewSet, basename="metrics")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    # One small table per tenant, read and replaced whole (model names may contain slashes).
+    path("model-prices", ModelPriceViewSet.as_view({"get": "list", "put": "replace"}), name="model-prices"),
+]

@@ -8,14 +8,18 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from central_logger.errors import api_exception_handler
+from central_logger.schema import EnvelopedListAutoSchema, error_responses
 from ingestion.body import read_body
-from otel import services
+from otel import prices, services
+from otel.models import ModelPrice
+from otel.serializers import ModelPriceListSerializer, ModelPriceSerializer, ModelPricesInSerializer
 from otel.responses import export_response, status_response, wants_protobuf
-from tenants.permissions import CanIngest
+from tenants.permissions import CanAdminister, CanIngest
 from tenants.scoping import TenantScopedViewSet
 
 
@@ -53,3 +57,28 @@ class OtlpReceiver(TenantScopedViewSet):
 
     def logs(self, request: Request) -> HttpResponse:
         return self._export(request, "logs")
+
+
+class ModelPriceViewSet(TenantScopedViewSet):
+    """The caller's model prices: what the cost of its OpenTelemetry runs is computed with."""
+
+    scoped_model = ModelPrice
+    action_permissions = {"replace": CanAdminister}
+    schema = EnvelopedListAutoSchema()
+
+    @extend_schema(operation_id="model_prices_list", summary="The client's model prices (per million tokens)",
+                   responses={200: ModelPriceListSerializer, **error_responses(401, 403, 429, 503)})
+    def list(self, request: Request) -> Response:
+        return Response({"data": ModelPriceSerializer(self.get_queryset().order_by("model"), many=True).data})
+
+    @extend_schema(operation_id="model_prices_replace", summary="Replace the client's model prices (admin scope)",
+                   request=ModelPricesInSerializer,
+                   responses={200: ModelPriceListSerializer, **error_responses(400, 401, 403, 429, 503)})
+    def replace(self, request: Request) -> Response:
+        body = ModelPricesInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            stored = prices.model_prices_replace(client=self.client, prices=body.validated_data["prices"])
+        except prices.PriceError as exc:
+            raise ValidationError({"prices": [str(exc)]}) from None
+        return Response({"data": ModelPriceSerializer(stored, many=True).data})

@@ -47,13 +47,13 @@ from werkzeug.test import Client as WsgiClient
 
 from conftest import make_tenant
 from logs.tests.factories import ingest, log_body
-from tenants.models import SCOPE_INGEST, SCOPE_READ
+from tenants.models import SCOPE_ADMIN, SCOPE_INGEST, SCOPE_READ
 
 pytestmark = pytest.mark.django_db
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 FUZZ_AUTH_EXAMPLES = int(os.environ.get("FUZZ_AUTH_EXAMPLES", "5"))
-WRITE_OPERATIONS = frozenset({"POST /api/v1/logs", "POST /api/v1/logs/batch"})
+WRITE_OPERATIONS = frozenset({"POST /api/v1/logs", "POST /api/v1/logs/batch", "PUT /api/v1/model-prices"})
 SECURITY_HEADERS = ("x-api-key", "authorization")
 
 _django = get_wsgi_application()
@@ -96,7 +96,7 @@ NOT_EXPRESSIBLE_IN_OPENAPI = [negative_data_rejection, positive_data_acceptance]
 
 @dataclass
 class World:
-    key: str  # ingest + read, tenant "fuzz" (has logs)
+    key: str  # ingest + read + admin, tenant "fuzz" (has logs and model prices)
     read_only_key: str
     ingest_only_key: str
     other_key: str  # ingest + read, tenant "other" (no logs)
@@ -125,8 +125,11 @@ def world(db: Any, settings: Any) -> World:
                  execution_time_seconds=None, metrics={}),
         log_body(ticket_id="FUZZ-SECRET-4", event_id="fuzz-secret-event"),  # 2025, outside the metrics periods
     )
+    from otel.prices import model_price_set
+
+    model_price_set(client=fuzz.client, model="fuzzsecret-model", input_per_million=1, output_per_million=2)
     return World(
-        key=fuzz.key,
+        key=make_tenant_key(fuzz.client, [SCOPE_INGEST, SCOPE_READ, SCOPE_ADMIN]),
         read_only_key=make_tenant_key(fuzz.client, [SCOPE_READ]),
         ingest_only_key=make_tenant_key(fuzz.client, [SCOPE_INGEST]),
         other_key=make_tenant("other").key,
@@ -205,7 +208,7 @@ def assert_reveals_no_logs(label: str, response: Any) -> None:
         assert sum(body["status_counts"].values()) == 0
     elif label == "GET /api/v1/metrics/timeseries":
         assert all(row["count"] == 0 for row in body["data"])
-    elif label.startswith("GET /api/v1/metrics/"):
+    elif label.startswith("GET /api/v1/metrics/") or label == "GET /api/v1/model-prices":
         assert body["data"] == []
     else:  # GET /api/v1/logs/{id}: a random id is nobody's; 200 would be a leak
         raise AssertionError(f"{label} answered 200 to another tenant: {body}")
@@ -281,9 +284,10 @@ def test_served_schema_is_the_generated_one() -> None:
     generated = json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True), default=str))
     assert schema.raw_schema["paths"].keys() == generated["paths"].keys()
     assert schema.raw_schema["components"] == generated["components"]
-    # 10 API paths (11 operations: /api/v1/logs has GET and POST) + 5 dashboard session paths.
-    # The OTLP receivers (/v1/traces, /v1/logs) are not in it: OTLP's protobuf definitions are.
-    assert len(schema.raw_schema["paths"]) == 15
+    # 11 API paths (13 operations: /api/v1/logs has GET and POST, /api/v1/model-prices GET and
+    # PUT) + 5 dashboard session paths. The OTLP receivers (/v1/traces, /v1/logs) are not in it:
+    # OTLP's protobuf definitions are.
+    assert len(schema.raw_schema["paths"]) == 16
 
 
 # --- regressions found by the fuzzer --------------------------------------------------------------

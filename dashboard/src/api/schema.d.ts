@@ -208,6 +208,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/model-prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The client's model prices (per million tokens)
+         * @description The caller's model prices: what the cost of its OpenTelemetry runs is computed with.
+         */
+        get: operations["model_prices_list"];
+        /**
+         * Replace the client's model prices (admin scope)
+         * @description The caller's model prices: what the cost of its OpenTelemetry runs is computed with.
+         */
+        put: operations["model_prices_replace"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/session": {
         parameters: {
             query?: never;
@@ -727,6 +751,41 @@ export interface components {
              */
             period_end: string;
             data: components["schemas"]["VersionRow"][];
+        };
+        ModelPrice: {
+            model: string;
+            /**
+             * Format: decimal
+             * @description Price of a million input tokens.
+             */
+            input_per_million: string;
+            /**
+             * Format: decimal
+             * @description Price of a million output tokens.
+             */
+            output_per_million: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        ModelPriceList: {
+            data: components["schemas"]["ModelPrice"][];
+        };
+        ModelPriceRequest: {
+            model: string;
+            /**
+             * Format: decimal
+             * @description Price of a million input tokens.
+             */
+            input_per_million: string;
+            /**
+             * Format: decimal
+             * @description Price of a million output tokens.
+             */
+            output_per_million: string;
+        };
+        ModelPricesInRequest: {
+            /** @description The whole table: models not listed lose their price. */
+            prices: components["schemas"]["ModelPriceRequest"][];
         };
         Pagination: {
             /** @description Null in cursor mode. */
@@ -1819,6 +1878,129 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MetricsVersions"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    model_prices_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelPriceList"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    model_prices_replace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelPricesInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelPriceList"];
                 };
             };
             /** @description Invalid input; `details` names each bad parameter. */
