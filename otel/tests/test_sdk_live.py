@@ -178,3 +178,22 @@ def test_otlp_logs_become_workflow_logs_or_events_of_their_trace(live_server: An
     assert (record["body"], record["event_name"], record["attributes"], record["severity_text"]) == \
         ("Looked up the customer's orders", "agent.step", {"orders": 3}, "INFO")
     assert record["span_id"] == trace["spans"][0]["span_id"]
+
+
+@pytest.mark.parametrize("protocol, headers", [("http/protobuf", "authorization=Bearer%20{key}"),
+                                               ("http/json", "x-api-key={key}")])
+def test_the_readmes_three_variables_are_all_an_exporter_needs(live_server: Any, alice: Tenant, monkeypatch: Any,
+                                                               protocol: str, headers: str) -> None:
+    """OTEL_EXPORTER_OTLP_ENDPOINT (the base URL: the exporter appends /v1/traces),
+    OTEL_EXPORTER_OTLP_HEADERS (URL-encoded, as the specification writes it) and the protocol."""
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", live_server.url)
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", headers.format(key=alice.key))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_PROTOCOL", protocol)
+    if protocol == "http/protobuf":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    else:
+        from opentelemetry.exporter.otlp.json.http.trace_exporter import OTLPSpanExporter  # type: ignore[assignment]
+    with tracer_provider(OTLPSpanExporter()) as provider:
+        agent_run(provider, ticket="ENV-1", fail=False)
+        assert provider.force_flush()
+    assert the_run(alice, "ENV-1")["metrics"]["total_tokens"] == 1670
