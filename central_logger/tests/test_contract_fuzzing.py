@@ -122,7 +122,7 @@ def world(db: Any, settings: Any) -> World:
                  workflow_error_type="TimeoutError", workflow_error_node="crm_lookup", is_system_error=True,
                  execution_time_seconds=31.5, metrics={"overall_confidence": 0.2, "needs_more_info": True}),
         log_body(executed_at=stamp, ticket_id="FUZZ-SECRET-3", status="PARTIAL", environment="staging",
-                 execution_time_seconds=None, metrics={}),
+                 execution_time_seconds=None, metrics={"input_tokens": 30, "output_tokens": 7, "total_tokens": 37}),
         log_body(ticket_id="FUZZ-SECRET-4", event_id="fuzz-secret-event"),  # 2025, outside the metrics periods
     )
     from otel.prices import model_price_set
@@ -208,6 +208,8 @@ def assert_reveals_no_logs(label: str, response: Any) -> None:
         assert sum(body["status_counts"].values()) == 0
     elif label == "GET /api/v1/metrics/timeseries":
         assert all(row["count"] == 0 for row in body["data"])
+    elif label == "GET /api/v1/metrics/usage":
+        assert body["runs"] == body["total_tokens"] == body["previous"]["runs"] == 0
     elif label.startswith("GET /api/v1/metrics/") or label == "GET /api/v1/model-prices":
         assert body["data"] == []
     else:  # GET /api/v1/logs/{id}: a random id is nobody's; 200 would be a leak
@@ -284,10 +286,10 @@ def test_served_schema_is_the_generated_one() -> None:
     generated = json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True), default=str))
     assert schema.raw_schema["paths"].keys() == generated["paths"].keys()
     assert schema.raw_schema["components"] == generated["components"]
-    # 11 API paths (13 operations: /api/v1/logs has GET and POST, /api/v1/model-prices GET and
+    # 12 API paths (14 operations: /api/v1/logs has GET and POST, /api/v1/model-prices GET and
     # PUT) + 5 dashboard session paths. The OTLP receivers (/v1/traces, /v1/logs) are not in it:
     # OTLP's protobuf definitions are.
-    assert len(schema.raw_schema["paths"]) == 16
+    assert len(schema.raw_schema["paths"]) == 17
 
 
 # --- regressions found by the fuzzer --------------------------------------------------------------

@@ -40,6 +40,7 @@ READS = {
     "stream": lambda c: list(reads.stream(c, condition="", params=[], order_by="id", columns=("id",), chunk_size=10)),
     "metric_keys": lambda c: reads.metric_keys(c, "", [], 10),
     "scan_stats": lambda c: reads.scan_stats(c, condition="", params=[], start=T0, end=T1, group=None, fractions=()),
+    "usage_sums": lambda c: reads.usage_sums(c, condition="", params=[], start=T0, end=T1),
     "exact_percentiles": lambda c: reads.exact_percentiles(c, start=T0, end=T1, group=None, fractions=(0.5,)),
     "scan_error_groups": lambda c: reads.scan_error_groups(c, condition="", params=[], start=T0, end=T1, limit=5),
     "rollup.read": lambda c: rollup.read(c, kinds="S", interval=None, cached_version=-1,

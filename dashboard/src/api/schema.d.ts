@@ -188,6 +188,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/metrics/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tokens and cost of the runs that carry usage, with the previous period
+         * @description Runs received over OpenTelemetry carry `metrics.input_tokens`, `output_tokens`, `total_tokens` and, with model prices, `cost`; this sums them over the period.
+         */
+        get: operations["metrics_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/metrics/versions": {
         parameters: {
             query?: never;
@@ -741,6 +761,28 @@ export interface components {
             data: components["schemas"]["TimeseriesRow"][];
             interval: components["schemas"]["IntervalEnum"];
         };
+        MetricsUsage: {
+            /** @description Runs that carry token usage (received over OpenTelemetry). */
+            runs: number;
+            input_tokens: number;
+            output_tokens: number;
+            total_tokens: number;
+            /**
+             * Format: double
+             * @description Sum of metrics.cost (the tenant's model prices); null when no run of the period has a cost.
+             */
+            cost: number | null;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
+            period_days: number;
+            /** @description The same figures for the period of the same length just before. */
+            previous: components["schemas"]["UsageFigures"];
+        };
         MetricsVersions: {
             period_days: number;
             /** Format: date-time */
@@ -937,6 +979,25 @@ export interface components {
             /** Format: double */
             duration_ms: number;
             service_name: string | null;
+        };
+        UsageFigures: {
+            /** @description Runs that carry token usage (received over OpenTelemetry). */
+            runs: number;
+            input_tokens: number;
+            output_tokens: number;
+            total_tokens: number;
+            /**
+             * Format: double
+             * @description Sum of metrics.cost (the tenant's model prices); null when no run of the period has a cost.
+             */
+            cost: number | null;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
         };
         VersionRow: {
             workflow_version: string | null;
@@ -1801,6 +1862,83 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MetricsTimeseries"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    metrics_usage: {
+        parameters: {
+            query?: {
+                /** @description Only this category. Comma-separated values match any of them (OR). */
+                category?: string[];
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date (else 400). */
+                days?: number;
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. Needs start_date. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                end_date?: string;
+                /** @description Only this environment (comma-separated: any). */
+                environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
+                /** @description Custom range start: needs end_date, not after it, at most 366 days before it (else 400). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                start_date?: string;
+                /** @description Only this workflow version. Comma-separated values match any of them (OR). */
+                workflow_version?: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsUsage"];
                 };
             };
             /** @description Invalid input; `details` names each bad parameter. */
