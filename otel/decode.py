@@ -118,15 +118,20 @@ def _parse(message: Any, body: bytes) -> Any:
     return message
 
 
-def spans_from_protobuf(body: bytes) -> list[dict[str, Any]]:
-    request = _parse(ExportTraceServiceRequest(), body)
+def _items(groups: Any, scope_groups: str, items: str, make: Any) -> list[dict[str, Any]]:
+    """`make(item, resource, scope)` of every item of every scope group of an export request
+    (resource_spans > scope_spans > spans, resource_logs > scope_logs > log_records)."""
     out = []
-    for resource_spans in request.resource_spans:
-        resource = attributes(resource_spans.resource.attributes)
-        for scope_spans in resource_spans.scope_spans:
-            scope = _scope(scope_spans.scope)
-            out.extend(_span(span, resource, scope) for span in scope_spans.spans)
+    for group in groups:
+        resource = attributes(group.resource.attributes)
+        for scope_group in getattr(group, scope_groups):
+            scope = _scope(scope_group.scope)
+            out.extend(make(item, resource, scope) for item in getattr(scope_group, items))
     return out
+
+
+def spans_from_protobuf(body: bytes) -> list[dict[str, Any]]:
+    return _items(_parse(ExportTraceServiceRequest(), body).resource_spans, "scope_spans", "spans", _span)
 
 
 def _record(record: Any, resource: dict[str, Any], scope: dict[str, Any]) -> dict[str, Any]:
@@ -143,11 +148,4 @@ def _record(record: Any, resource: dict[str, Any], scope: dict[str, Any]) -> dic
 
 
 def records_from_protobuf(body: bytes) -> list[dict[str, Any]]:
-    request = _parse(ExportLogsServiceRequest(), body)
-    out = []
-    for resource_logs in request.resource_logs:
-        resource = attributes(resource_logs.resource.attributes)
-        for scope_logs in resource_logs.scope_logs:
-            scope = _scope(scope_logs.scope)
-            out.extend(_record(record, resource, scope) for record in scope_logs.log_records)
-    return out
+    return _items(_parse(ExportLogsServiceRequest(), body).resource_logs, "scope_logs", "log_records", _record)

@@ -146,26 +146,21 @@ def _scope(value: Any, path: str) -> dict[str, Any]:
     return out
 
 
-def _events(value: Any, path: str) -> list[dict[str, Any]]:
-    out = []
-    for index, event in enumerate(_arr(value, path)):
-        where = f"{path}[{index}]"
-        node = _obj(event, where)
-        out.append({"time_ns": _int(node.get("timeUnixNano"), where + ".timeUnixNano", unsigned=True),
-                    "name": _str(node.get("name"), where + ".name"),
-                    "attributes": attributes(node.get("attributes"), where + ".attributes")})
-    return out
+def _each(value: Any, path: str, make: Any) -> list[dict[str, Any]]:
+    """`make(node, path)` of every object of an array."""
+    return [make(_obj(item, f"{path}[{index}]"), f"{path}[{index}]") for index, item in enumerate(_arr(value, path))]
 
 
-def _links(value: Any, path: str) -> list[dict[str, Any]]:
-    out = []
-    for index, link in enumerate(_arr(value, path)):
-        where = f"{path}[{index}]"
-        node = _obj(link, where)
-        out.append({"trace_id": _str(node.get("traceId"), where + ".traceId").lower(),
-                    "span_id": _str(node.get("spanId"), where + ".spanId").lower(),
-                    "attributes": attributes(node.get("attributes"), where + ".attributes")})
-    return out
+def _event(node: dict[str, Any], where: str) -> dict[str, Any]:
+    return {"time_ns": _int(node.get("timeUnixNano"), where + ".timeUnixNano", unsigned=True),
+            "name": _str(node.get("name"), where + ".name"),
+            "attributes": attributes(node.get("attributes"), where + ".attributes")}
+
+
+def _link(node: dict[str, Any], where: str) -> dict[str, Any]:
+    return {"trace_id": _str(node.get("traceId"), where + ".traceId").lower(),
+            "span_id": _str(node.get("spanId"), where + ".spanId").lower(),
+            "attributes": attributes(node.get("attributes"), where + ".attributes")}
 
 
 def _span(value: Any, path: str, resource: dict[str, Any], scope: dict[str, Any]) -> dict[str, Any]:
@@ -185,8 +180,8 @@ def _span(value: Any, path: str, resource: dict[str, Any], scope: dict[str, Any]
         "status_code": _enum(status.get("code"), path + ".status.code", STATUS_CODES),
         "status_message": _str(status.get("message"), path + ".status.message"),
         "attributes": attributes(node.get("attributes"), path + ".attributes"),
-        "events": _events(node.get("events"), path + ".events"),
-        "links": _links(node.get("links"), path + ".links"),
+        "events": _each(node.get("events"), path + ".events", _event),
+        "links": _each(node.get("links"), path + ".links", _link),
         "resource": resource, "scope": scope,
         "invalid": bad_trace or bad_span or bad_parent or times_invalid(start, end),
     }
