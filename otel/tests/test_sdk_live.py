@@ -197,3 +197,37 @@ def test_the_readmes_three_variables_are_all_an_exporter_needs(live_server: Any,
         agent_run(provider, ticket="ENV-1", fail=False)
         assert provider.force_flush()
     assert the_run(alice, "ENV-1")["metrics"]["total_tokens"] == 1670
+
+
+def test_exports_of_one_trace_handled_at_the_same_moment_miss_nothing(live_server: Any, alice: Tenant) -> None:
+    """The root in one export and its children in another, sent at once from two threads, for
+    20 traces: the live server handles them concurrently, and every run ends up with all its
+    spans' tokens (the exports of one trace are serialised by its lock, so neither derivation
+    can miss the other's spans)."""
+    import threading
+
+    from otel.tests.bodies import trace_of, traces_request
+
+    traces = [trace_of(6, ticket=f"C-{n}") for n in range(20)]
+    exporter_bodies = [(traces_request(spans[:1]), traces_request(spans[1:])) for spans in traces]
+
+    def send(body: bytes) -> None:
+        import urllib.request
+
+        request = urllib.request.Request(f"{live_server.url}/v1/traces", data=body, method="POST", headers={
+            "Content-Type": "application/x-protobuf", "Authorization": f"Bearer {alice.key}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 200
+
+    for root_body, children_body in exporter_bodies:
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=lambda b=body: (barrier.wait(), send(b)))
+                   for body in (root_body, children_body)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    runs = {log.ticket_id: log.metrics for log in WorkflowLog.objects.for_client(alice.client)}
+    assert len(runs) == 20
+    assert {ticket: (m["llm_calls"], m["input_tokens"], m["spans"]) for ticket, m in runs.items()} == \
+        {f"C-{n}": (5, 50, 6) for n in range(20)}
