@@ -1,6 +1,8 @@
 """POST /v1/traces and /v1/logs: the OTLP/HTTP receivers (the paths every OTel SDK appends to
 OTEL_EXPORTER_OTLP_ENDPOINT). Authentication, the `ingest` scope and the rate limits are our
-API's; answers and errors follow the OTLP/HTTP specification (otel/responses.py)."""
+API's; answers and errors follow the OTLP/HTTP specification (otel/responses.py).
+
+GET / PUT /api/v1/model-prices: the tenant's model prices, which the runs' cost is computed with."""
 from __future__ import annotations
 
 from typing import Any
