@@ -13,6 +13,7 @@ from alerts.views import AlertEventViewSet, AlertRuleViewSet
 from central_logger.schema import EnvelopedListAutoSchema
 from ingestion.views import IngestLogActions
 from metrics.views import MetricsViewSet
+from otel.views import ModelPriceViewSet
 from query.views import ReadLogActions
 from scrubbing.views import ScrubbingSettingsViewSet
 from tenants.scoping import TenantScopedViewSet
@@ -36,4 +37,6 @@ urlpatterns = [
     *router.urls,
     path("settings/scrubbing", ScrubbingSettingsViewSet.as_view(
         {"get": "retrieve", "put": "update", "patch": "partial_update"}), name="settings-scrubbing"),
+    # One small table per tenant, read and replaced whole (model names may contain slashes).
+    path("model-prices", ModelPriceViewSet.as_view({"get": "list", "put": "replace"}), name="model-prices"),
 ]

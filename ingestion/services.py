@@ -7,7 +7,9 @@ the body and hand over the caller's client.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,21 +64,33 @@ def log_prepare(raw: Any, *, has_nul: bool = False, event_id: str | None = None
     return fields, None
 
 
-def _accept(client: Client, api_key_id: int | None, items: list[dict[str, Any] | None], *,
-            load_duplicates: bool = False) -> storage.Accepted:
-    """`storage.accept`, with what neither store could take said honestly: 503 + Retry-After."""
+@contextlib.contextmanager
+def unavailable_as_503(*, refused: int = 0) -> Iterator[None]:
+    """What neither PostgreSQL nor the spool could take, said honestly: 503 + Retry-After.
+    `refused` is how many of our logs that answer turns away (the ingestion counter)."""
     retry = {"retry_after": settings.RETRY_AFTER_SECONDS}
     try:
-        accepted = storage.accept(client=client, api_key_id=api_key_id, items=items, load_duplicates=load_duplicates)
+        yield
     except spool.SpoolFull:
-        _count_refused(items)
+        _count_refused(refused)
         raise ServiceUnavailable("The database is unavailable and the local spool is full; retry later.",
                                  code="spool_full", details=retry) from None
     except spool.SpoolUnavailable as exc:
-        _count_refused(items)
+        _count_refused(refused)
         logger.error("ingest: database and spool both unavailable (%s)", exc)
         raise ServiceUnavailable("The database and the local spool are unavailable; retry later.",
                                  code="service_unavailable", details=retry) from None
+
+
+def _count_refused(refused: int) -> None:
+    if refused:
+        LOGS_INGESTED.labels("refused").inc(refused)
+
+
+def _accept(client: Client, api_key_id: int | None, items: list[dict[str, Any] | None], *,
+            load_duplicates: bool = False) -> storage.Accepted:
+    with unavailable_as_503(refused=sum(fields is not None for fields in items)):
+        accepted = storage.accept(client=client, api_key_id=api_key_id, items=items, load_duplicates=load_duplicates)
     duplicates = sum(r is not None and r.status == DUPLICATE for r in accepted.results)
     new = sum(r is not None and r.status == CREATED for r in accepted.results)
     if duplicates:
@@ -84,10 +98,6 @@ def _accept(client: Client, api_key_id: int | None, items: list[dict[str, Any] |
     if new:
         LOGS_INGESTED.labels("spooled" if accepted.spooled else "stored").inc(new)
     return accepted
-
-
-def _count_refused(items: list[dict[str, Any] | None]) -> None:
-    LOGS_INGESTED.labels("refused").inc(sum(fields is not None for fields in items))
 
 
 def _idempotency_key(header: str | None) -> str | None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 
 from logs.ids import uuid7
@@ -142,3 +144,87 @@ class WorkflowLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id or '-'} {self.status} @ {self.executed_at:%Y-%m-%d %H:%M}"
+
+
+class TraceQuerySet(models.QuerySet[Any]):
+    """ORM access to a tenant's OpenTelemetry data (tests and the operator console); request
+    paths read and write it through logs/tenant_sql/traces.py."""
+
+    def for_client(self, client: Client) -> TraceQuerySet:
+        """The tenant scope."""
+        return self.filter(client=client)
+
+
+class TraceSpan(models.Model):
+    """One OpenTelemetry span of a tenant, as received on POST /v1/traces (otel/).
+
+    Stored once per (client, trace_id, span_id): a re-exported span changes nothing, and the
+    same trace id sent by two tenants is two traces. Times are the exporter's nanoseconds,
+    exactly. Besides the span as sent, a few values are extracted once at ingestion so that the
+    run of a trace is derived without parsing every span's attributes again: `root_rank`,
+    `operation`, `model`, the token counts and the first exception (`error`).
+    """
+
+    pk = models.CompositePrimaryKey("client", "trace_id", "span_id")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    trace_id = models.CharField(max_length=32)  # lower-case hex, as in the OTLP JSON mapping
+    span_id = models.CharField(max_length=16)
+    parent_span_id = models.CharField(max_length=16, null=True, blank=True)
+    name = models.TextField()
+    kind = models.SmallIntegerField(default=0)  # SpanKind: 0 unspecified, 1 internal, 2 server ...
+    start_ns = models.BigIntegerField()
+    end_ns = models.BigIntegerField()
+    status_code = models.SmallIntegerField(default=0)  # 0 unset, 1 ok, 2 error
+    status_message = models.TextField(null=True, blank=True)
+    # 0: marked as the run's root (attribute workflow.root); 1: top level (no parent, or a
+    # remote one); NULL: neither.
+    root_rank = models.SmallIntegerField(null=True, blank=True)
+    operation = models.CharField(max_length=16, null=True, blank=True)  # llm, tool, agent
+    model = models.CharField(max_length=255, null=True, blank=True)
+    input_tokens = models.BigIntegerField(null=True, blank=True)
+    output_tokens = models.BigIntegerField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)  # the first exception event: type, message, time_ns
+    attributes = models.JSONField(default=dict)
+    events = models.JSONField(default=list)
+    links = models.JSONField(default=list)
+    resource = models.JSONField(default=dict)
+    scope = models.JSONField(default=dict)
+    received_at = models.DateTimeField()
+
+    objects = TraceQuerySet.as_manager()
+
+    class Meta:
+        db_table = "trace_spans"
+        indexes = [
+            # Retention: a tenant's spans older than its period, oldest first.
+            models.Index(fields=["client", "start_ns"], name="ts_client_start"),
+        ]
+
+
+class TraceLogRecord(models.Model):
+    """An OpenTelemetry log record attached to a tenant's trace (POST /v1/logs): shown with the
+    trace's spans. `record_id` is a digest of the record's content, so a re-exported record is
+    stored once."""
+
+    pk = models.CompositePrimaryKey("client", "trace_id", "record_id")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="+", db_index=False)
+    trace_id = models.CharField(max_length=32)
+    record_id = models.CharField(max_length=32)
+    span_id = models.CharField(max_length=16, null=True, blank=True)
+    time_ns = models.BigIntegerField()
+    severity_number = models.SmallIntegerField(default=0)
+    severity_text = models.TextField(null=True, blank=True)
+    event_name = models.TextField(null=True, blank=True)
+    body = models.JSONField(null=True, blank=True)
+    attributes = models.JSONField(default=dict)
+    resource = models.JSONField(default=dict)
+    scope = models.JSONField(default=dict)
+    received_at = models.DateTimeField()
+
+    objects = TraceQuerySet.as_manager()
+
+    class Meta:
+        db_table = "trace_log_records"
+        indexes = [
+            models.Index(fields=["client", "time_ns"], name="tlr_client_time"),
+        ]

@@ -232,3 +232,18 @@ def metrics_versions(scope: Scope, *, period: Period) -> dict[str, Any]:
     ]
     rows.sort(key=lambda r: (r["last_seen"], r["workflow_version"] or ""), reverse=True)
     return {"data": rows, **period.fields()}
+
+
+def _usage(scope: Scope, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    runs, input_tokens, output_tokens, cost, priced = reads.usage_sums(
+        scope.client, condition=scope.where[0], params=scope.where[1], start=start, end=end)
+    return {"runs": runs, "input_tokens": int(input_tokens), "output_tokens": int(output_tokens),
+            "total_tokens": int(input_tokens + output_tokens),
+            "cost": round(float(cost), 6) if priced else None, "period_start": start, "period_end": end}
+
+
+def metrics_usage(scope: Scope, *, period: Period) -> dict[str, Any]:
+    """Token and cost totals of the runs that carry usage (received over OpenTelemetry), with
+    the previous period's: `cost` is null when no run of the period has one."""
+    return {**_usage(scope, period.start, period.end), "period_days": period.days,
+            "previous": _usage(scope, period.previous_start, period.previous_end)}

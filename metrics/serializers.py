@@ -121,3 +121,25 @@ class VersionsSerializer(_PeriodFieldsSerializer):
 
     class Meta:
         ref_name = "MetricsVersions"
+
+
+class UsageFiguresSerializer(serializers.Serializer):
+    runs = serializers.IntegerField(help_text="Runs that carry token usage (received over OpenTelemetry).")
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+    cost = serializers.FloatField(allow_null=True, help_text="Sum of metrics.cost (the tenant's model prices); "
+                                                             "null when no run of the period has a cost.")
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField(help_text="Exclusive.")
+
+    class Meta:
+        ref_name = "UsageFigures"
+
+
+class UsageSerializer(UsageFiguresSerializer):
+    period_days = serializers.IntegerField()
+    previous = UsageFiguresSerializer(help_text="The same figures for the period of the same length just before.")
+
+    class Meta:
+        ref_name = "MetricsUsage"

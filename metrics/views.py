@@ -21,6 +21,7 @@ from metrics.serializers import (
     ErrorsSerializer,
     OverviewSerializer,
     TimeseriesSerializer,
+    UsageSerializer,
     VersionsSerializer,
 )
 from tenants.scoping import TenantScopedViewSet
@@ -51,6 +52,19 @@ class MetricsViewSet(TenantScopedViewSet):
     def overview(self, request: Request) -> Response:
         scope, period = self._parse(request)
         return Response(selectors.metrics_overview(scope, period=period))
+
+    @extend_schema(
+        operation_id="metrics_usage",
+        summary="Tokens and cost of the runs that carry usage, with the previous period",
+        description="Runs received over OpenTelemetry carry `metrics.input_tokens`, `output_tokens`, "
+                    "`total_tokens` and, with model prices, `cost`; this sums them over the period.",
+        parameters=METRICS_PARAMETERS,
+        responses={200: UsageSerializer, **error_responses(*READ_ERRORS)},
+    )
+    @action(detail=False, methods=["get"])
+    def usage(self, request: Request) -> Response:
+        scope, period = self._parse(request)
+        return Response(selectors.metrics_usage(scope, period=period))
 
     @extend_schema(
         operation_id="metrics_categories",

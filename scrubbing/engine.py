@@ -346,9 +346,10 @@ def _new_strings(rules: Ruleset, strings: list[str], counts: dict[str, int]) -> 
     return new
 
 
-def _scrubbed_values(fields: dict[str, Any], allow: dict[str, Any] | None) -> list[tuple[str, Any]]:
+def _scrubbed_values(fields: dict[str, Any], allow: dict[str, Any] | None,
+                     names: tuple[str, ...]) -> list[tuple[str, Any]]:
     """(name, value) of the log's fields that are scrubbed and not allow-listed whole."""
-    return [(name, value) for name in SCRUBBED_FIELDS
+    return [(name, value) for name in names
             if (value := fields.get(name)) is not None and (allow is None or allow.get(name) is not _END)]
 
 
@@ -374,11 +375,11 @@ def _write_back(walk: _Walk, new: dict[int, str]) -> None:
         _rename(node, old, text)
 
 
-def scrub_log(rules: Ruleset, fields: dict[str, Any]) -> dict[str, int]:
-    """Scrub one log's fields in place (the top-level values and JSON objects of SCRUBBED_FIELDS);
-    returns {rule id: values replaced}. Values a rule already replaced are left as they are, so
-    scrubbing a log twice changes nothing the second time."""
-    values = _scrubbed_values(fields, rules.allow or None)
+def scrub_log(rules: Ruleset, fields: dict[str, Any], names: tuple[str, ...] = SCRUBBED_FIELDS) -> dict[str, int]:
+    """Scrub one log's fields in place (the top-level values and JSON objects of SCRUBBED_FIELDS,
+    or of `names` for a record that is not a log); returns {rule id: values replaced}. Values a
+    rule already replaced are left as they are, so scrubbing twice changes nothing the second time."""
+    values = _scrubbed_values(fields, rules.allow or None, names)
     # The common case first: one RE2 pass over the JSON text of everything scrubbed says that
     # no rule can match anywhere in the log.
     if rules.nothing_in([value for _name, value in values]):

@@ -125,6 +125,18 @@ def scrub_items(client: Client, items: list[dict[str, Any] | None]) -> None:
                 fields[RESCRUB] = True
 
 
+def scrub_records(client: Client, records: list[dict[str, Any]], names: tuple[str, ...]) -> None:
+    """Scrub records that are not logs (an OpenTelemetry span, a log record attached to a trace)
+    in place before they are stored or spooled: every string at any depth of their `names`, by
+    the tenant's rules. They keep no counts and are not scrubbed again when spooled with the
+    defaults while the tenant's settings were unreadable (the defaults only ever redact more)."""
+    if not settings.SCRUBBING_ENABLED or not records:
+        return
+    rules = rules_for(client)
+    for record in records:
+        scrub_log(rules, record, names)
+
+
 def merge_counts(old: dict[str, int] | None, new: dict[str, int]) -> dict[str, int]:
     merged = dict(old or {})
     for rule_id, count in new.items():

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "logs",
     "spool",
     "ingestion",
+    "otel",
     "metrics",
     "query",
     "retention",
@@ -272,6 +273,12 @@ SPECTACULAR_SETTINGS = {
     # No call to swagger.io's online validator either (the badge would fetch from there).
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "COMPONENT_SPLIT_REQUEST": True,
+    # The tags' common prefix, fixed: the OTLP receivers at the root (/v1/traces, not in the
+    # schema) would otherwise shorten the detected prefix and rename every tag.
+    "SCHEMA_PATH_PREFIX": r"/api/",
+    # The tags' common prefix, fixed: the OTLP receivers at the root (/v1/traces, not in the
+    # schema) would otherwise shorten the detected prefix and rename every tag.
+    "SCHEMA_PATH_PREFIX": r"/api/",
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "central_logger.schema.close_objects",

@@ -31,6 +31,12 @@ MAX_LOG_BYTES = env.int("MAX_LOG_BYTES", default=1024 * 1024)
 MAX_BATCH_BYTES = env.int("MAX_BATCH_BYTES", default=10 * 1024 * 1024)
 MAX_BATCH_SIZE = env.int("MAX_BATCH_SIZE", default=100)
 MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=64)
+# OpenTelemetry (POST /v1/traces, /v1/logs): an export's size, also after decompression, and
+# its number of spans or log records.
+OTLP_MAX_BYTES = env.int("OTLP_MAX_BYTES", default=16 * 1024 * 1024)
+OTLP_MAX_ITEMS = env.int("OTLP_MAX_ITEMS", default=20_000)
+# The spans of one trace shown with its run (GET /api/v1/logs/{id}/trace).
+OTLP_TRACE_READ_LIMIT = env.int("OTLP_TRACE_READ_LIMIT", default=10_000)
 # Timestamps without an offset are read in this zone (the real client sends naive UTC).
 NAIVE_TIMESTAMP_TIMEZONE = env.str("NAIVE_TIMESTAMP_TIMEZONE", default="UTC")
 # Seconds a client is told to wait (Retry-After) when the database is unavailable.

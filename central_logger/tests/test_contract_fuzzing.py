@@ -48,13 +48,13 @@ from werkzeug.test import Client as WsgiClient
 from alerts.models import AlertEvent, AlertRule
 from conftest import make_tenant
 from logs.tests.factories import ingest, log_body
-from tenants.models import SCOPE_INGEST, SCOPE_READ
+from tenants.models import SCOPE_ADMIN, SCOPE_INGEST, SCOPE_READ
 
 pytestmark = pytest.mark.django_db
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 FUZZ_AUTH_EXAMPLES = int(os.environ.get("FUZZ_AUTH_EXAMPLES", "5"))
-WRITE_OPERATIONS = frozenset({"POST /api/v1/logs", "POST /api/v1/logs/batch"})
+WRITE_OPERATIONS = frozenset({"POST /api/v1/logs", "POST /api/v1/logs/batch", "PUT /api/v1/model-prices"})
 SECURITY_HEADERS = ("x-api-key", "authorization")
 
 _django = get_wsgi_application()
@@ -97,7 +97,7 @@ NOT_EXPRESSIBLE_IN_OPENAPI = [negative_data_rejection, positive_data_acceptance]
 
 @dataclass
 class World:
-    key: str  # ingest + read, tenant "fuzz" (has logs)
+    key: str  # ingest + read + admin, tenant "fuzz" (has logs and model prices)
     read_only_key: str
     ingest_only_key: str
     other_key: str  # ingest + read, tenant "other" (no logs)
@@ -123,7 +123,7 @@ def world(db: Any, settings: Any) -> World:
                  workflow_error_type="TimeoutError", workflow_error_node="crm_lookup", is_system_error=True,
                  execution_time_seconds=31.5, metrics={"overall_confidence": 0.2, "needs_more_info": True}),
         log_body(executed_at=stamp, ticket_id="FUZZ-SECRET-3", status="PARTIAL", environment="staging",
-                 execution_time_seconds=None, metrics={}),
+                 execution_time_seconds=None, metrics={"input_tokens": 30, "output_tokens": 7, "total_tokens": 37}),
         log_body(ticket_id="FUZZ-SECRET-4", event_id="fuzz-secret-event"),  # 2025, outside the metrics periods
     )
     rule = AlertRule.objects.create(client=fuzz.client, name="fuzzsecret rule", kind="error_rate", threshold=50,
@@ -131,8 +131,12 @@ def world(db: Any, settings: Any) -> World:
     AlertEvent.objects.create(client=fuzz.client, rule=rule, rule_name=rule.name, kind=rule.kind, state="firing",
                               value=100, threshold=50, operator="gte", window_start=recent, window_end=recent,
                               filters={"category": "fuzzsecretcategory"})
+
+    from otel.prices import model_price_set
+
+    model_price_set(client=fuzz.client, model="fuzzsecret-model", input_per_million=1, output_per_million=2)
     return World(
-        key=fuzz.key,
+        key=make_tenant_key(fuzz.client, [SCOPE_INGEST, SCOPE_READ, SCOPE_ADMIN]),
         read_only_key=make_tenant_key(fuzz.client, [SCOPE_READ]),
         ingest_only_key=make_tenant_key(fuzz.client, [SCOPE_INGEST]),
         other_key=make_tenant("other").key,
@@ -211,7 +215,9 @@ def assert_reveals_no_logs(label: str, response: Any) -> None:
         assert sum(body["status_counts"].values()) == 0
     elif label == "GET /api/v1/metrics/timeseries":
         assert all(row["count"] == 0 for row in body["data"])
-    elif label.startswith("GET /api/v1/metrics/"):
+    elif label == "GET /api/v1/metrics/usage":
+        assert body["runs"] == body["total_tokens"] == body["previous"]["runs"] == 0
+    elif label.startswith("GET /api/v1/metrics/") or label == "GET /api/v1/model-prices":
         assert body["data"] == []
     elif label in ("GET /api/v1/alerts/rules", "GET /api/v1/alerts/events"):
         assert body["data"] == []
@@ -294,10 +300,11 @@ def test_served_schema_is_the_generated_one() -> None:
     generated = json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True), default=str))
     assert schema.raw_schema["paths"].keys() == generated["paths"].keys()
     assert schema.raw_schema["components"] == generated["components"]
-    # 9 log API paths (10 operations: /api/v1/logs has GET and POST), 5 alerts paths (rules,
-    # rules/{id}, rules/{id}/test, rules/preview, events), the scrubbing settings (GET, PUT, PATCH)
-    # + 5 dashboard session paths.
-    assert len(schema.raw_schema["paths"]) == 20
+    # 12 log API paths (14 operations: /api/v1/logs has GET and POST, /api/v1/model-prices GET and
+    # PUT), 5 alerts paths (rules, rules/{id}, rules/{id}/test, rules/preview, events), the
+    # scrubbing settings (GET, PUT, PATCH) + 5 dashboard session paths. The OTLP receivers
+    # (/v1/traces, /v1/logs) are not in it: OTLP's protobuf definitions are.
+    assert len(schema.raw_schema["paths"]) == 23
 
 
 # --- regressions found by the fuzzer --------------------------------------------------------------

@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { ALERTS_ENV, alertTests } from "./alerts.mjs";
-import { ALPHA_ERROR, ALPHA_FAILED, alphaLog, alphaOlderLog, apiGet, betaLog, ingest } from "./data.mjs";
+import { ALPHA_ERROR, ALPHA_FAILED, alphaLog, alphaOlderLog, apiGet, betaLog, ingest, otelExports, otlpPost } from "./data.mjs";
 import { startServer } from "./server.mjs";
 import { installTiming, renderTime } from "./timing.mjs";
 
@@ -256,6 +256,32 @@ try {
     await page.goto(`${base}/dashboard/logs`);
     await page.getByTestId("log-row").first().waitFor();
     assert.ok((await page.getByTestId("log-row").first().textContent()).includes("B-20"));
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/dashboard\/login/);
+  });
+
+  // After every test that counts alpha's runs: this adds one.
+  await test("an OpenTelemetry run: listed with its tokens, its span tree as a waterfall", async () => {
+    const { traces, logs } = otelExports();
+    assert.deepEqual(await otlpPost(base, alphaKey, "/v1/traces", traces), {});
+    assert.deepEqual(await otlpPost(base, alphaKey, "/v1/logs", logs), {});
+    await signIn(page, base, "ana", users.ana);
+    await page.getByTestId("kpi-tokens-value").filter({ hasText: "1,670" }).waitFor();
+    await page.goto(`${base}/dashboard/logs?q=OTEL-1`);
+    await page.getByTestId("tokens-cell").filter({ hasText: "1,670" }).waitFor();
+    await page.getByTestId("log-row").first().click();
+    await page.getByTestId("detail-ticket").filter({ hasText: "OTEL-1" }).waitFor();
+    assert.match(await page.getByTestId("detail-error").textContent(), /RefundError.*chat gpt-4o-mini.*Refund limit exceeded for order 991/);
+    await page.getByTestId("waterfall").waitFor();
+    assert.equal(await page.getByTestId("span-row").count(), 4);
+    assert.match(await page.getByTestId("span-row").nth(1).textContent(), /chat gpt-4o.*gpt-4o-2024-08-06 · 1,200 in \/ 150 out/);
+    await page.getByRole("button", { name: "chat gpt-4o", exact: true }).click();
+    await page.getByTestId("genai-messages").getByText("Where is my refund for order 991?").waitFor();
+    await page.getByRole("button", { name: "execute_tool crm_lookup" }).click();
+    await page.getByTestId("span-detail").getByText("CRM: order 991 refunded once already").waitFor();
+    await page.getByRole("button", { name: "chat gpt-4o-mini" }).click();
+    await page.getByTestId("span-detail").getByText("RefundError", { exact: true }).waitFor();
+    await shot(page, "08-otel-waterfall");
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/dashboard\/login/);
   });

@@ -196,3 +196,21 @@ def scan_error_groups(client: Client, *, condition: str, params: list[Any], star
     with read_connection().cursor() as cursor:
         cursor.execute(sql, [client.pk, start, end, *params, limit])
         return cursor.fetchall()
+
+
+def _number(key: str) -> str:
+    """A metrics key as a number; NULL when the log holds something else there."""
+    return f"CASE WHEN jsonb_typeof(metrics -> '{key}') = 'number' THEN (metrics ->> '{key}')::numeric END"
+
+
+def usage_sums(client: Client, *, condition: str, params: list[Any], start: Any, end: Any) -> tuple[Any, ...]:
+    """(runs with usage, input tokens, output tokens, cost, runs with a cost) of the logs of
+    `client` with start <= executed_at < end matching `condition`; served by the partial index
+    wl_client_usage (only runs with `metrics.total_tokens`)."""
+    sql = (f"SELECT count({_number('total_tokens')}), coalesce(sum({_number('input_tokens')}), 0), coalesce(sum({_number('output_tokens')}), 0), "
+           f"sum({_number('cost')}), count({_number('cost')}) FROM {TABLE} WHERE client_id = %s "
+           "AND executed_at >= %s AND executed_at < %s AND metrics ? 'total_tokens' "
+           f"AND ({condition or 'TRUE'})")
+    with read_connection().cursor() as cursor:
+        cursor.execute(sql, [client.pk, start, end, *params])
+        return tuple(cursor.fetchone())

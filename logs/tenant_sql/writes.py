@@ -211,3 +211,34 @@ def delete_older_than(client: Client, cutoff: dt.datetime, *, limit: int) -> int
             "WHERE client_id = %s AND executed_at < %s ORDER BY executed_at LIMIT %s)",
             [client.pk, client.pk, cutoff, limit])
         return cursor.rowcount
+
+
+# What a run derived from an OpenTelemetry trace may change as later spans arrive (otel/runs.py).
+RUN_UPDATE_COLUMNS = tuple((name, kind) for name, kind in COLUMN_TYPES
+                           if name not in ("client_id", "id", "event_id", "created_at", "extra", "is_system_error",
+                                           "ticket_subject_hash", "requester_email_hash"))
+_UPDATE_RUNS = (
+    f"UPDATE {TABLE} AS w SET " + ", ".join(
+        f"{name} = u.{name}::jsonb" if kind == "jsonb" else f"{name} = u.{name}" for name, kind in RUN_UPDATE_COLUMNS)
+    + " FROM unnest(%b::uuid[], " + ", ".join(f"%b::{'text' if kind == 'jsonb' else kind}[]"
+                                              for _, kind in RUN_UPDATE_COLUMNS)
+    + ") AS u(id, " + ", ".join(name for name, _ in RUN_UPDATE_COLUMNS) + ") WHERE w.client_id = %b AND w.id = u.id"
+)
+
+
+def update_runs(client: Client, rows: list[dict[str, Any]]) -> int:
+    """Rewrite the derived fields of runs of `client` (rows with `id` and the fields of
+    RUN_UPDATE_COLUMNS) in one statement, in the caller's transaction; returns how many.
+
+    The rollup's update trigger recounts a day only when a counted column really changed
+    (logs migration 0011): new tokens or tool calls of a run cost no recount."""
+    if not rows:
+        return 0
+    params: list[Any] = [[uuid.UUID(str(row["id"])) for row in rows]]
+    for name, kind in RUN_UPDATE_COLUMNS:
+        params.append([json_text(row.get(name)) if kind == "jsonb" else row.get(name) for row in rows])
+    params.append(client.pk)
+    connection.ensure_connection()
+    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
+        cursor.execute(_UPDATE_RUNS, params)
+        return cursor.rowcount

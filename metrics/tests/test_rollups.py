@@ -169,6 +169,41 @@ def test_rollup_equals_full_scan_on_random_data(alice: Tenant, bob: Tenant, sett
 
 
 @pytest.mark.django_db
+def test_updates_recount_only_when_a_rollup_column_changes(alice: Tenant, bob: Tenant) -> None:
+    """An update of columns the rollup does not count (metrics, payload: what an OpenTelemetry
+    run gets as its spans arrive) leaves the rollup as it was, without a recount; an update of
+    a counted column (status, error type, executed_at across days, several rows of two tenants
+    in one statement) recounts, and the rollup equals a recount from the table either way."""
+    r = random.Random(11)
+    ingest(alice, [random_body(r, i) for i in range(120)])
+    ingest(bob, [random_body(r, i) for i in range(120, 160)])
+    before, _ = stored_vs_recount(alice.client.pk)
+    ids = list(WorkflowLog.objects.filter(client=alice.client).values_list("pk", flat=True)[:30])
+    version = "SELECT version FROM logs_rollup_version WHERE client_id = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(version, [alice.client.pk])
+        version_before = cursor.fetchone()[0]
+        cursor.execute("UPDATE workflow_logs SET metrics = metrics || '{\"input_tokens\": 5}', payload = '{}' "
+                       "WHERE id = ANY(%s)", [ids])
+        # The same values written again are no change either.
+        cursor.execute("UPDATE workflow_logs SET status = status, executed_at = executed_at WHERE id = ANY(%s)", [ids])
+        cursor.execute(version, [alice.client.pk])
+        assert cursor.fetchone()[0] == version_before  # a recount rewrites rollup rows: a new version
+    after, recount = stored_vs_recount(alice.client.pk)
+    assert after == before == recount
+
+    both = ids[:3] + list(WorkflowLog.objects.filter(client=bob.client).values_list("pk", flat=True)[:3])
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE workflow_logs SET status = 'ERROR', workflow_error_type = 'Late', "
+                       "executed_at = executed_at + interval '2 days' WHERE id = ANY(%s)", [both])
+        cursor.execute("UPDATE workflow_logs SET metrics = '{}', category = 'moved' WHERE id = ANY(%s)", [ids[3:9]])
+    for client in (alice.client, bob.client):
+        stored, recount = stored_vs_recount(client.pk)
+        assert stored == recount
+    assert stored_vs_recount(alice.client.pk)[0] != before
+
+
+@pytest.mark.django_db
 def test_idempotent_retry_leaves_the_rollup_unchanged(alice: Tenant) -> None:
     r = random.Random(3)
     bodies = [random_body(r, i) for i in range(50)]

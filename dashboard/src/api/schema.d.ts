@@ -160,6 +160,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/logs/{id}/trace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The OpenTelemetry trace of a run: its spans and attached log records
+         * @description For runs received on POST /v1/traces (`payload.otel.trace_id` is set): every stored span of the trace, earliest first, with times as offsets from its first span, and the log records attached to it. Any other log, or another client's: 404.
+         */
+        get: operations["logs_trace"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/logs/batch": {
         parameters: {
             query?: never;
@@ -280,6 +300,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/metrics/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tokens and cost of the runs that carry usage, with the previous period
+         * @description Runs received over OpenTelemetry carry `metrics.input_tokens`, `output_tokens`, `total_tokens` and, with model prices, `cost`; this sums them over the period.
+         */
+        get: operations["metrics_usage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/metrics/versions": {
         parameters: {
             query?: never;
@@ -293,6 +333,30 @@ export interface paths {
          */
         get: operations["metrics_versions"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/model-prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The client's model prices (per million tokens)
+         * @description The caller's model prices: what the cost of its OpenTelemetry runs is computed with.
+         */
+        get: operations["model_prices_list"];
+        /**
+         * Replace the client's model prices (admin scope)
+         * @description The caller's model prices: what the cost of its OpenTelemetry runs is computed with.
+         */
+        put: operations["model_prices_replace"];
         post?: never;
         delete?: never;
         options?: never;
@@ -1027,6 +1091,25 @@ export interface components {
             /** Format: date-time */
             readonly created_at: string;
         };
+        LogTrace: {
+            /** Format: uuid */
+            log_id: string;
+            trace_id: string;
+            root_span_id: string | null;
+            /**
+             * Format: date-time
+             * @description When the trace's first span started.
+             */
+            start_time: string;
+            /** @description The resource attributes of the first span (service.name, ...). */
+            resource: {
+                [key: string]: unknown;
+            };
+            /** @description More spans or log records than OTLP_TRACE_READ_LIMIT: the earliest ones are shown. */
+            truncated: boolean;
+            spans: components["schemas"]["TraceSpan"][];
+            log_records: components["schemas"]["TraceLogRecord"][];
+        };
         LoginRequest: {
             username: string;
             password: string;
@@ -1095,6 +1178,28 @@ export interface components {
             data: components["schemas"]["TimeseriesRow"][];
             interval: components["schemas"]["IntervalEnum"];
         };
+        MetricsUsage: {
+            /** @description Runs that carry token usage (received over OpenTelemetry). */
+            runs: number;
+            input_tokens: number;
+            output_tokens: number;
+            total_tokens: number;
+            /**
+             * Format: double
+             * @description Sum of metrics.cost (the tenant's model prices); null when no run of the period has a cost.
+             */
+            cost: number | null;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
+            period_days: number;
+            /** @description The same figures for the period of the same length just before. */
+            previous: components["schemas"]["UsageFigures"];
+        };
         MetricsVersions: {
             period_days: number;
             /** Format: date-time */
@@ -1105,6 +1210,41 @@ export interface components {
              */
             period_end: string;
             data: components["schemas"]["VersionRow"][];
+        };
+        ModelPrice: {
+            model: string;
+            /**
+             * Format: decimal
+             * @description Price of a million input tokens.
+             */
+            input_per_million: string;
+            /**
+             * Format: decimal
+             * @description Price of a million output tokens.
+             */
+            output_per_million: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        ModelPriceList: {
+            data: components["schemas"]["ModelPrice"][];
+        };
+        ModelPriceRequest: {
+            model: string;
+            /**
+             * Format: decimal
+             * @description Price of a million input tokens.
+             */
+            input_per_million: string;
+            /**
+             * Format: decimal
+             * @description Price of a million output tokens.
+             */
+            output_per_million: string;
+        };
+        ModelPricesInRequest: {
+            /** @description The whole table: models not listed lose their price. */
+            prices: components["schemas"]["ModelPriceRequest"][];
         };
         Pagination: {
             /** @description Null in cursor mode. */
@@ -1323,6 +1463,89 @@ export interface components {
             avg_execution_time: number;
             /** Format: double */
             p95_execution_time: number;
+        };
+        TraceEvent: {
+            name: string | null;
+            /**
+             * Format: double
+             * @description Milliseconds after the trace's first span started.
+             */
+            offset_ms: number;
+            attributes: {
+                [key: string]: unknown;
+            };
+        };
+        TraceLogRecord: {
+            record_id: string;
+            span_id: string | null;
+            severity_number: number;
+            severity_text: string | null;
+            event_name: string | null;
+            body: unknown;
+            attributes: {
+                [key: string]: unknown;
+            };
+            scope: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            time: string;
+            /** Format: double */
+            offset_ms: number;
+        };
+        TraceSpan: {
+            span_id: string;
+            parent_span_id: string | null;
+            name: string;
+            /** @description OTLP SpanKind: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
+            kind: number;
+            /** @description 0 unset, 1 ok, 2 error. */
+            status_code: number;
+            status_message: string | null;
+            /** @description llm (a model call), tool, agent, or null. */
+            operation: string | null;
+            model: string | null;
+            input_tokens: number | null;
+            output_tokens: number | null;
+            attributes: {
+                [key: string]: unknown;
+            };
+            events: components["schemas"]["TraceEvent"][];
+            links: {
+                [key: string]: unknown;
+            }[];
+            scope: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            start_time: string;
+            /**
+             * Format: double
+             * @description Milliseconds after the trace's first span started.
+             */
+            offset_ms: number;
+            /** Format: double */
+            duration_ms: number;
+            service_name: string | null;
+        };
+        UsageFigures: {
+            /** @description Runs that carry token usage (received over OpenTelemetry). */
+            runs: number;
+            input_tokens: number;
+            output_tokens: number;
+            total_tokens: number;
+            /**
+             * Format: double
+             * @description Sum of metrics.cost (the tenant's model prices); null when no run of the period has a cost.
+             */
+            cost: number | null;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
         };
         VersionRow: {
             workflow_version: string | null;
@@ -2191,6 +2414,73 @@ export interface operations {
             };
         };
     };
+    logs_trace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The log id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogTrace"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     logs_ingest_batch: {
         parameters: {
             query?: never;
@@ -2726,6 +3016,83 @@ export interface operations {
             };
         };
     };
+    metrics_usage: {
+        parameters: {
+            query?: {
+                /** @description Only this category. Comma-separated values match any of them (OR). */
+                category?: string[];
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date (else 400). */
+                days?: number;
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. Needs start_date. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                end_date?: string;
+                /** @description Only this environment (comma-separated: any). */
+                environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
+                /** @description Custom range start: needs end_date, not after it, at most 366 days before it (else 400). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                start_date?: string;
+                /** @description Only this workflow version. Comma-separated values match any of them (OR). */
+                workflow_version?: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsUsage"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     metrics_versions: {
         parameters: {
             query?: {
@@ -2754,6 +3121,129 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MetricsVersions"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    model_prices_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelPriceList"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    model_prices_replace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelPricesInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelPriceList"];
                 };
             };
             /** @description Invalid input; `details` names each bad parameter. */

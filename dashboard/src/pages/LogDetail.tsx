@@ -2,6 +2,7 @@ import { Link, useLocation, useParams } from "react-router-dom";
 import { ApiError, api, unwrap } from "../api/client";
 import type { LogDetail } from "../api/types";
 import { KeyValues, TraceViewer } from "../components/TraceViewer";
+import { TraceWaterfall } from "../components/TraceWaterfall";
 import { Boundary, Card, CopyButton, EmptyState, ErrorState, JsonBlock, Spinner, StatusBadge } from "../components/ui";
 import { formatDateTime, formatSeconds, formatValue, humanize } from "../lib/format";
 import { useLoader } from "../lib/hooks";
@@ -43,6 +44,12 @@ function RawFallback({ log, error }: { log: unknown; error: Error }) {
       <JsonBlock value={log} label="Raw JSON" defaultOpen />
     </Card>
   );
+}
+
+/** A run received over OpenTelemetry (POST /v1/traces): its trace is the span tree. */
+function isOtelRun(log: LogDetail): boolean {
+  const otel = isRecord(log.payload) ? log.payload.otel : undefined;
+  return isRecord(otel) && typeof otel.trace_id === "string";
 }
 
 function Detail({ log }: { log: LogDetail }) {
@@ -112,7 +119,7 @@ function Detail({ log }: { log: LogDetail }) {
         )}
       </Card>
 
-      <TraceViewer payload={log.payload} />
+      {isOtelRun(log) ? <TraceWaterfall logId={log.id} /> : <TraceViewer payload={log.payload} />}
 
       {isRecord(log.metadata) && Object.keys(log.metadata).length ? (
         <Card title="Metadata">

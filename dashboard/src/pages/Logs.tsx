@@ -21,6 +21,21 @@ import { useLoader } from "../lib/hooks";
 import { useLiveUpdates } from "../lib/live";
 import { useSession } from "../session";
 
+/** Token and cost columns appear when a run on the page has them (runs received over
+ *  OpenTelemetry: metrics.total_tokens, metrics.cost with the tenant's model prices). */
+function usageColumns(logs: LogSummary[]): { tokens: boolean; cost: boolean } {
+  return {
+    tokens: logs.some((log) => typeof log.metrics?.total_tokens === "number"),
+    cost: logs.some((log) => typeof log.metrics?.cost === "number"),
+  };
+}
+
+function metricNumber(log: LogSummary, key: string, digits?: number): string {
+  const value = log.metrics?.[key];
+  if (typeof value !== "number") return "—";
+  return digits === undefined ? formatCount(value) : value.toFixed(digits);
+}
+
 function confidenceOf(log: LogSummary): string {
   const value = log.metrics?.overall_confidence;
   return typeof value === "number" ? value.toFixed(2) : "—";
@@ -76,6 +91,7 @@ export function LogsPage() {
   }, []);
 
   const pagination = data?.pagination;
+  const usage = usageColumns(data?.data ?? []);
   const totalLabel = pagination?.total == null ? "" : `${pagination.total_is_exact ? "" : "about "}${formatCount(pagination.total)} logs`;
   const sortBy = (field: "executed_at" | "execution_time_seconds") => {
     const desc = `-${field}` as Ordering;
@@ -144,6 +160,8 @@ export function LogsPage() {
                       </button>
                     </th>
                     <th className="hidden px-3 py-2 text-right font-medium lg:table-cell">Confidence</th>
+                    {usage.tokens ? <th className="hidden px-3 py-2 text-right font-medium lg:table-cell">Tokens</th> : null}
+                    {usage.cost ? <th className="hidden px-3 py-2 text-right font-medium lg:table-cell">Cost</th> : null}
                     <th className="hidden px-3 py-2 font-medium lg:table-cell">Error</th>
                   </tr>
                 </thead>
@@ -175,6 +193,8 @@ export function LogsPage() {
                       <td className="hidden px-3 py-2 text-slate-700 md:table-cell">{log.workflow_version ?? "—"}</td>
                       <td className="whitespace-nowrap px-3 py-2 text-right tabular-nums">{formatSeconds(log.execution_time_seconds)}</td>
                       <td className="hidden px-3 py-2 text-right tabular-nums lg:table-cell">{confidenceOf(log)}</td>
+                      {usage.tokens ? <td className="hidden px-3 py-2 text-right tabular-nums lg:table-cell" data-testid="tokens-cell">{metricNumber(log, "total_tokens")}</td> : null}
+                      {usage.cost ? <td className="hidden px-3 py-2 text-right tabular-nums lg:table-cell">{metricNumber(log, "cost", 4)}</td> : null}
                       <td className="hidden max-w-[16rem] truncate px-3 py-2 text-red-800 lg:table-cell" title={log.workflow_error ?? ""}>
                         {log.workflow_error_type ? `${log.workflow_error_type}${log.workflow_error_node ? ` @ ${log.workflow_error_node}` : ""}` : ""}
                       </td>

@@ -1,7 +1,7 @@
 import { Link, useSearchParams } from "react-router-dom";
 import { lazy, Suspense } from "react";
 import { api, unwrap } from "../api/client";
-import { STATUSES, type ErrorRow, type ErrorsResponse, type Overview, type TimeseriesResponse } from "../api/types";
+import { STATUSES, type ErrorRow, type ErrorsResponse, type Overview, type TimeseriesResponse, type Usage } from "../api/types";
 import { KpiCard } from "../components/KpiCard";
 import { RangeBar } from "../components/RangeBar";
 import { Card, EmptyState, ErrorState, STATUS_COLORS, Spinner } from "../components/ui";
@@ -29,6 +29,11 @@ function loadErrors(range: RangeState): Promise<ErrorsResponse> {
   return api.GET("/api/v1/metrics/errors", { params: { query: { ...rangeParams(range).params, limit: 10 } } }).then(unwrap);
 }
 
+// Tokens and cost of the runs received over OpenTelemetry; shown only when the period has any.
+function loadUsage(range: RangeState): Promise<Usage> {
+  return api.GET("/api/v1/metrics/usage", { params: { query: rangeParams(range).params } }).then(unwrap);
+}
+
 function previousLabel(range: RangeState): string {
   if (range.preset === "24h") return "previous 24 h";
   if (range.preset === "custom") return "previous period";
@@ -43,11 +48,13 @@ export function OverviewPage() {
   const kpis = useLoader(key, () => loadKpis(range));
   const series = useLoader(key, () => loadSeries(range));
   const errors = useLoader(key, () => loadErrors(range));
+  const usage = useLoader(key, () => loadUsage(range));
   useLiveUpdates(
     () => {
       kpis.reload();
       series.reload();
       errors.reload();
+      usage.reload();
     },
     { probeFilters: range.environment ? { environment: range.environment } : {} },
   );
@@ -60,12 +67,12 @@ export function OverviewPage() {
       <RangeBar range={range} onChange={(next) => setSearch(writeRange(search, next))} live />
       {kpis.error && !kpis.data ? <ErrorState error={kpis.error} onRetry={kpis.reload} /> : null}
       {!kpis.data && kpis.loading ? <Spinner label="Loading the overview…" /> : null}
-      {kpis.data ? <OverviewBody overview={kpis.data} series={series} errors={errors} range={range} /> : null}
+      {kpis.data ? <OverviewBody overview={kpis.data} series={series} errors={errors} usage={usage.data} range={range} /> : null}
     </div>
   );
 }
 
-function OverviewBody({ overview, series, errors, range }: { overview: Overview; series: Loaded<TimeseriesResponse>; errors: Loaded<ErrorsResponse>; range: RangeState }) {
+function OverviewBody({ overview, series, errors, usage, range }: { overview: Overview; series: Loaded<TimeseriesResponse>; errors: Loaded<ErrorsResponse>; usage?: Usage; range: RangeState }) {
   const interval = rangeParams(range).interval;
   const prev = overview.previous;
   const label = previousLabel(range);
@@ -83,6 +90,12 @@ function OverviewBody({ overview, series, errors, range }: { overview: Overview;
         <KpiCard testId="kpi-avg" label="Average time" value={formatSeconds(overview.avg_execution_time)} current={overview.avg_execution_time} previous={prev.avg_execution_time} unit="percent" direction="down-good" previousLabel={label} />
         <KpiCard testId="kpi-p95" label="p95 time" value={formatSeconds(overview.p95_execution_time)} current={overview.p95_execution_time} previous={prev.p95_execution_time} unit="percent" direction="down-good" previousLabel={label} />
         <KpiCard testId="kpi-errors" label="Errors (failed + error)" value={formatCount(overview.error_count)} current={overview.error_count} previous={prev.error_count} unit="percent" direction="down-good" previousLabel={label} />
+        {usage && (usage.runs || usage.previous?.runs) ? (
+          <KpiCard testId="kpi-tokens" label="Tokens (OpenTelemetry runs)" value={formatCount(usage.total_tokens)} current={usage.total_tokens} previous={usage.previous?.total_tokens ?? 0} unit="percent" direction="neutral" previousLabel={label} />
+        ) : null}
+        {usage && typeof usage.cost === "number" ? (
+          <KpiCard testId="kpi-cost" label="Cost" value={usage.cost.toFixed(usage.cost < 1 ? 4 : 2)} current={usage.cost} previous={usage.previous?.cost ?? 0} unit="percent" direction="down-good" previousLabel={label} />
+        ) : null}
       </div>
 
       {overview.total_tickets === 0 ? (

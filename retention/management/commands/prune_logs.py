@@ -34,8 +34,9 @@ class Command(BaseCommand):
         def report(result: PruneResult) -> None:
             verb = "would remove" if result.dry_run else "removed"
             batches = "" if result.dry_run else f" in {result.batches} batch{'es' if result.batches != 1 else ''}"
+            traces = f" (and {result.trace_rows} OpenTelemetry spans and log records)" if result.trace_rows else ""
             self.stdout.write(f"{result.client.slug}: {verb} {result.deleted} logs older than "
-                              f"{result.cutoff:%Y-%m-%d %H:%M:%S} UTC ({result.retention_days} days){batches}")
+                              f"{result.cutoff:%Y-%m-%d %H:%M:%S} UTC ({result.retention_days} days){batches}{traces}")
 
         results = logs_prune(client=target, dry_run=dry_run, batch_size=batch_size, on_result=report)
         total = sum(r.deleted for r in results)
