@@ -24,7 +24,8 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.utils import timezone
 
 from central_logger import background, dbguard
-from logs.ids import uuid7_many
+from logs import partitions
+from logs.ids import uuid7_for
 from logs.tenant_sql import reads, writes
 from spool import store as spool
 from tenants.models import Client
@@ -186,6 +187,29 @@ def _spooled_duplicates(client: Client, items: list[dict[str, Any] | None],
             items[index] = None
 
 
+def _try_database(client: Client, items: list[dict[str, Any] | None], load_duplicates: bool
+                  ) -> list[ItemResult | None] | None:
+    """The logs stored in PostgreSQL, or None when they must go to the spool."""
+    logs = sum(f is not None for f in items)
+    try:
+        stored = _to_database(client, items, load_duplicates)
+    except (OperationalError, InterfaceError) as exc:
+        # Unreachable, pool exhausted, statement_timeout or our own deadline: spool instead.
+        dbguard.mark_failure()
+        logger.warning("ingest: database unavailable (%s); spooling %d logs", exc.__class__.__name__, logs)
+        return None
+    except IntegrityError as exc:
+        if not partitions.is_missing_partition(exc):
+            raise
+        # A partition of these dates was detached (retention) as we inserted: the spool's
+        # drainer stores them once the date has a partition again.
+        partitions.invalidate()
+        logger.warning("ingest: no partition for a log's date at this instant; spooling %d logs", logs)
+        return None
+    dbguard.mark_success()
+    return stored
+
+
 def accept(*, client: Client, api_key_id: int | None, items: list[dict[str, Any] | None],
            load_duplicates: bool = False) -> Accepted:
     """Store validated logs durably (None entries are skipped); one result per entry.
@@ -194,24 +218,17 @@ def accept(*, client: Client, api_key_id: int | None, items: list[dict[str, Any]
     spool.SpoolUnavailable when neither store could take the logs."""
     background.ensure_all()  # the spool drainer and rollup flusher, where no gunicorn hook started them
     results: list[ItemResult | None] = [None] * len(items)
-    ids = iter(uuid7_many(sum(fields is not None for fields in items)))
+    # Each id carries its log's executed_at (the partition key): a lookup by id reads one partition.
+    ids = iter(uuid7_for([fields["executed_at"] for fields in items if fields is not None]))
     items = [None if fields is None else {"id": next(ids), **fields} for fields in items]
     _spooled_duplicates(client, items, results)
     if all(f is None for f in items):
         return Accepted(results, spooled=True)
-    if not dbguard.circuit_open():
-        try:
-            stored = _to_database(client, items, load_duplicates)
-        except (OperationalError, InterfaceError) as exc:
-            # Unreachable, pool exhausted, statement_timeout or our own deadline: spool instead.
-            dbguard.mark_failure()
-            logger.warning("ingest: database unavailable (%s); spooling %d logs", exc.__class__.__name__,
-                           sum(f is not None for f in items))
-        else:
-            dbguard.mark_success()
-            for index, result in enumerate(stored):
-                if result is not None:
-                    results[index] = result
-            return Accepted(results, spooled=False)
+    stored = None if dbguard.circuit_open() else _try_database(client, items, load_duplicates)
+    if stored is not None:
+        for index, result in enumerate(stored):
+            if result is not None:
+                results[index] = result
+        return Accepted(results, spooled=False)
     _to_spool(client, api_key_id, items, results)
     return Accepted(results, spooled=True)
