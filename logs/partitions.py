@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, IntegrityError, OperationalError, connection
 
 from central_logger import dbguard
 from central_logger.background import ProcessLoop
@@ -47,6 +47,7 @@ ZONE_BACK = 12  # intervals before the current one that get regular partitions o
 ZONE_BEYOND = 12  # intervals after the ahead window that do
 COVERAGE_SECONDS = 10.0  # a process re-reads which ranges have a partition at least this often
 EVENT_ID_BATCH = 20_000
+DETACHED_SUFFIX = "_old"
 
 
 def floor(when: dt.datetime, interval: str | None = None) -> dt.datetime:
@@ -113,6 +114,11 @@ def plan_for(when: dt.datetime, parts: list[Partition], now: dt.datetime) -> tup
         return gap_lo, min(gap_hi, zone_lo) if gap_hi is not None else zone_lo
     lo, hi = floor(when), step(floor(when))
     return max(lo, gap_lo) if gap_lo is not None else lo, min(hi, gap_hi) if gap_hi is not None else hi
+
+
+class PartitionUnavailable(IntegrityError):
+    """A log's date has no partition and one could not be made right now (a lock held by a
+    long operation, a detach of that range in progress): the caller spools the logs."""
 
 
 def create_covering(dates: Iterable[dt.datetime], *, now: dt.datetime | None = None,
@@ -193,12 +199,19 @@ def ensure_covered(dates: list[dt.datetime]) -> None:
     """Before an insert: make sure every date has a partition (on demand, rarely: the ahead
     window covers current logs). Costs no query while this process's view is fresh."""
     if dates and (missing := _uncovered(dates)):
-        create_covering(missing)
+        try:
+            create_covering(missing)
+        except DatabaseError as exc:
+            invalidate()
+            raise PartitionUnavailable(f"no partition for {min(missing):%Y-%m-%d} yet: {exc}") from exc
 
 
 def is_missing_partition(exc: BaseException) -> bool:
     """The database refused a row for lack of a partition (a partition this process still
-    believed in was detached meanwhile): worth another try, never the client's fault."""
+    believed in was detached meanwhile), or one could not be made just now: worth another try
+    later, never the client's fault."""
+    if isinstance(exc, PartitionUnavailable):
+        return True
     cause = exc.__cause__ or exc
     return getattr(cause, "sqlstate", None) == "23514" and "no partition of relation" in str(cause)
 
@@ -217,7 +230,12 @@ def settle_detached(name: str, cutoffs: dict[int, dt.datetime], *, now: dt.datet
     row of a client without one) move into the partitions covering them (created when needed);
     the rest are removed for good: their idempotency keys are deleted, the rollup of their days
     is recounted from what is still visible, and the table is dropped."""
+    if not name.endswith(DETACHED_SUFFIX):
+        # Its name (its range) is free for a new partition of those dates, made meanwhile.
+        sql.dangerously_rename(name, name + DETACHED_SUFFIX)
+        name += DETACHED_SUFFIX
     result = Settled(name)
+    sql.dangerously_drop_foreign_keys(name)
     while (oldest := sql.dangerously_oldest_survivor(name, cutoffs)) is not None:
         create_covering([oldest], now=now)
         target = next(p for p in partitions() if p.covers(oldest) and not p.detaching)
@@ -305,7 +323,8 @@ def _free_starts(boundaries: list[dt.datetime], end: dt.datetime) -> list[dt.dat
 
 class runner:
     """The maintenance runner lock (one across processes), held on this connection for the block:
-    `wait_ms=None` tries once, otherwise waits at most that long (retention's partition drops)."""
+    `wait_ms=None` tries once, otherwise waits at most that long (retention's partition drops).
+    The block gets whether the lock is held."""
 
     def __init__(self, *, wait_ms: int | None) -> None:
         self.wait_ms = wait_ms
@@ -314,10 +333,13 @@ class runner:
     def __enter__(self) -> bool:
         if self.wait_ms is None:
             self.held = sql.try_runner_lock()
-        else:
+            return self.held
+        try:
             sql.wait_runner_lock(self.wait_ms)
-            self.held = True
-        return self.held
+        except OperationalError:  # lock_timeout: a maintenance round holds it
+            return False
+        self.held = True
+        return True
 
     def __exit__(self, *exc: Any) -> None:
         if self.held and connection.connection is not None and not connection.connection.closed:

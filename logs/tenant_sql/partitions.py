@@ -170,6 +170,20 @@ def dangerously_finalize(name: str) -> None:
         cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {_ident(name)} FINALIZE")
 
 
+def dangerously_drop_foreign_keys(name: str) -> None:
+    """A detached table keeps the partition's foreign key to the clients: without it, deleting a
+    client (or Django's test flush) does not trip over a table about to go."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'", [name])
+        for (constraint,) in cursor.fetchall():
+            cursor.execute(f"ALTER TABLE {_ident(name)} DROP CONSTRAINT {connection.ops.quote_name(constraint)}")
+
+
+def dangerously_rename(name: str, new_name: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {_ident(name)} RENAME TO {_ident(new_name)}")
+
+
 def dangerously_drop(name: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {_ident(name)}")
@@ -232,11 +246,13 @@ def dangerously_forget_event_ids(name: str, *, after: uuid.UUID | None, limit: i
     detached table `name`; returns the last id seen (None: done)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT max(id) FROM (SELECT id FROM {_ident(name)} WHERE id > %s ORDER BY id LIMIT %s) AS s",
+            f"SELECT id FROM (SELECT id FROM {_ident(name)} WHERE id > %s ORDER BY id LIMIT %s) AS s "
+            "ORDER BY id DESC LIMIT 1",
             [after or uuid.UUID(int=0), limit])
-        last = cursor.fetchone()[0]
-        if last is None:
+        row = cursor.fetchone()
+        if row is None:
             return None
+        last = row[0]
         cursor.execute(
             f"DELETE FROM {EVENT_IDS} e USING {_ident(name)} t WHERE t.id > %s AND t.id <= %s "
             "AND t.event_id IS NOT NULL AND e.client_id = t.client_id AND e.event_id = t.event_id AND e.log_id = t.id",
