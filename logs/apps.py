@@ -10,8 +10,10 @@ class LogsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from central_logger import background, health
+        from central_logger import background, health, replica
         from logs.partitions import maintainer, readiness
 
         background.register(maintainer)
         health.register_readiness_check("partitions", readiness)
+        if replica.configured():  # the log reads of the dashboard that it may serve
+            health.register_readiness_check("replica", replica.readiness)
