@@ -172,8 +172,7 @@ LOG_PARTITIONS_AHEAD = env.int("LOG_PARTITIONS_AHEAD", default=2)
 if LOG_PARTITION_INTERVAL not in ("month", "week") or LOG_PARTITIONS_AHEAD < 2:
     raise ImproperlyConfigured("LOG_PARTITION_INTERVAL must be month or week, LOG_PARTITIONS_AHEAD at least 2")
 LOG_PARTITION_MAINTENANCE_INTERVAL = env.float("LOG_PARTITION_MAINTENANCE_INTERVAL", default=60.0)
-# The longest a partition change waits for a table lock before giving up (retried next round).
-LOG_PARTITION_LOCK_TIMEOUT_MS = env.int("LOG_PARTITION_LOCK_TIMEOUT_MS", default=2000)
+LOG_PARTITION_LOCK_TIMEOUT_MS = env.int("LOG_PARTITION_LOCK_TIMEOUT_MS", default=2000)  # then retried
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
