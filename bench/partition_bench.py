@@ -219,7 +219,7 @@ def _old_statement(sql: str) -> str:
     table's unique (client_id, event_id)."""
     arrays = re.search(r"FROM unnest\((.*)\) AS u\(([^)]*)\)\), claimed", sql)
     assert arrays is not None
-    head = sql[sql.index("INSERT INTO workflow_logs"):sql.index(" FROM u WHERE")]
+    head = sql[sql.index("INSERT INTO workflow_logs"):sql.rindex(" FROM u WHERE")]
     return (f"{head} FROM unnest({arrays.group(1)}) AS u({arrays.group(2)}) "
             "ON CONFLICT (client_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id")
 

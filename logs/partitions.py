@@ -223,6 +223,7 @@ class Settled:
     name: str
     kept: int = 0  # rows moved into the partitions that now cover them
     removed: dict[int, int] = field(default_factory=dict)  # client -> rows removed
+    seconds: dict[str, float] = field(default_factory=dict)  # step -> seconds it took
 
 
 def settle_detached(name: str, cutoffs: dict[int, dt.datetime], *, now: dt.datetime | None = None) -> Settled:
@@ -235,18 +236,29 @@ def settle_detached(name: str, cutoffs: dict[int, dt.datetime], *, now: dt.datet
         sql.dangerously_rename(name, name + DETACHED_SUFFIX)
         name += DETACHED_SUFFIX
     result = Settled(name)
+    started = time.monotonic()
+
+    def lap(step: str) -> None:
+        nonlocal started
+        result.seconds[step] = time.monotonic() - started
+        started = time.monotonic()
+
     sql.dangerously_drop_foreign_keys(name)
     while (oldest := sql.dangerously_oldest_survivor(name, cutoffs)) is not None:
         create_covering([oldest], now=now)
         target = next(p for p in partitions() if p.covers(oldest) and not p.detaching)
         result.kept += sql.dangerously_rehome(name, target.name, target.lo, target.hi, cutoffs)
+    lap("kept rows moved")
     last = None
     while (last := sql.dangerously_forget_event_ids(name, after=last, limit=EVENT_ID_BATCH)) is not None:
         pass
+    lap("event ids deleted")
     for client_id, first, newest, rows in sql.dangerously_spans_by_client(name):
         sql.dangerously_recount_days(client_id, first, newest)
         result.removed[client_id] = rows
+    lap("rollup recounted")
     sql.dangerously_drop(name)
+    lap("dropped")
     invalidate()
     return result
 
@@ -255,11 +267,15 @@ def detach_and_settle(part: Partition, cutoffs: dict[int, dt.datetime], *, now: 
     """Take `part` out of the table without blocking anyone (DETACH ... CONCURRENTLY), then
     settle it. Logs of its range that arrive meanwhile get a new partition on demand."""
     invalidate()
+    started = time.monotonic()
     if part.detaching:
         sql.dangerously_finalize(part.name)
     else:
-        sql.dangerously_detach(part.name, lock_timeout_ms=settings.LOG_PARTITION_LOCK_TIMEOUT_MS)
-    return settle_detached(part.name, cutoffs, now=now)
+        sql.dangerously_detach(part.name)
+    detached = time.monotonic() - started
+    settled = settle_detached(part.name, cutoffs, now=now)
+    settled.seconds = {"detached": detached, **settled.seconds}
+    return settled
 
 
 # --- maintenance ---------------------------------------------------------------------------------
@@ -288,36 +304,29 @@ def maintain(*, now: dt.datetime | None = None) -> Maintenance:
         for name in sql.detached_tables():
             settle_detached(name, {}, now=now)  # retention decides removals, not the maintenance
             report.settled.append(name)
-        start, end = window(now)
+        _, end = window(now)
         for part in partitions():
             if part.hi is None and part.lo is not None and part.lo < end:
                 detach_and_settle(part, {}, now=now)
                 report.reshaped.append(part.name)
-        dates = []
-        boundary = start
-        while boundary < end:
-            dates.append(boundary)
-            boundary = step(boundary)
-        report.created = [p.name for p in create_covering(_free_starts(dates, end), now=now)]
+        report.created = [p.name for p in create_covering([free for _, free in _gaps(now)], now=now)]
     return report
 
 
-def _free_starts(boundaries: list[dt.datetime], end: dt.datetime) -> list[dt.datetime]:
-    """For each interval of the window, the first instant no partition covers (after a change of
-    LOG_PARTITION_INTERVAL, an old partition may cover part of an interval)."""
+def _gaps(now: dt.datetime) -> list[tuple[dt.datetime, dt.datetime]]:
+    """(interval start, first instant no partition covers) of each interval of the ahead window
+    that is not fully covered (after a change of LOG_PARTITION_INTERVAL, an old partition may
+    cover part of an interval)."""
+    start, end = window(now)
     parts = [p for p in partitions() if not p.detaching]
     out = []
-    for i, lo in enumerate(boundaries):
-        hi = boundaries[i + 1] if i + 1 < len(boundaries) else end
-        when = lo
-        while when < hi:
-            covering = next((p for p in parts if p.covers(when)), None)
-            if covering is None:
-                out.append(when)
-                break
-            if covering.hi is None:
-                break
-            when = covering.hi
+    while start < end:
+        when, nxt = start, step(start)
+        while when < nxt and (covering := next((p for p in parts if p.covers(when)), None)) is not None:
+            when = covering.hi or nxt
+        if when < nxt:
+            out.append((start, when))
+        start = nxt
     return out
 
 
@@ -348,21 +357,7 @@ class runner:
 
 def missing_ahead(*, now: dt.datetime | None = None) -> list[str]:
     """The intervals of the ahead window without a (fully attached) partition, as dates."""
-    start, end = window(now or dt.datetime.now(UTC))
-    parts = [p for p in partitions() if not p.detaching]
-    missing = []
-    boundary = start
-    while boundary < end:
-        nxt = step(boundary)
-        when = boundary
-        while when < nxt:
-            covering = next((p for p in parts if p.covers(when)), None)
-            if covering is None:
-                missing.append(f"{boundary:%Y-%m-%d}")
-                break
-            when = covering.hi or nxt
-        boundary = nxt
-    return missing
+    return [f"{start:%Y-%m-%d}" for start, _ in _gaps(now or dt.datetime.now(UTC))]
 
 
 def readiness() -> dict[str, Any]:

@@ -52,6 +52,7 @@ class PartitionDrop:
     logs_by_client: dict[int, int] = field(default_factory=dict)  # slug order is the caller's
     seconds: float = 0.0
     dry_run: bool = False
+    steps: dict[str, float] = field(default_factory=dict)  # step of the drop -> seconds
 
 
 def _cutoffs(clients: list[Client], now: dt.datetime) -> dict[int, dt.datetime]:
@@ -97,7 +98,8 @@ def partitions_prune(*, dry_run: bool, now: dt.datetime, clients: list[Client],
             if dry_run:
                 drop.logs_by_client = partition_sql.dangerously_counts_by_client(part.name)
             else:
-                drop.logs_by_client = partitions.detach_and_settle(part, cutoffs, now=now).removed
+                settled = partitions.detach_and_settle(part, cutoffs, now=now)
+                drop.logs_by_client, drop.steps = settled.removed, settled.seconds
             drop.seconds = time.monotonic() - started
             drops.append(drop)
             if on_drop is not None:

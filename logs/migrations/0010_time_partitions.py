@@ -159,6 +159,23 @@ def _prepare_existing(connection) -> None:
         cursor.execute("RESET statement_timeout")
 
 
+def _replace_table(cursor, old_name: str, partitioning: str, *, skip: tuple[str, ...]) -> tuple[list, list]:
+    """Rename workflow_logs to `old_name` and create a new, empty workflow_logs like it; returns
+    the old table's index definitions (but its primary key and `skip`) and foreign keys, to
+    give the new one."""
+    cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                   "AND tablename = 'workflow_logs' AND indexname <> 'workflow_logs_pkey' "
+                   "AND NOT indexname = ANY(%s) ORDER BY indexname", [list(skip)])
+    indexes = cursor.fetchall()
+    cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                   "WHERE conrelid = 'workflow_logs'::regclass AND contype = 'f'")
+    foreign_keys = cursor.fetchall()
+    cursor.execute(f"ALTER TABLE workflow_logs RENAME TO {old_name}")
+    cursor.execute(f"CREATE TABLE workflow_logs (LIKE {old_name} INCLUDING DEFAULTS INCLUDING CONSTRAINTS "
+                   f"INCLUDING STORAGE INCLUDING COMPRESSION){partitioning}")
+    return indexes, foreign_keys
+
+
 def _swap(connection, *, has_rows: bool, now: dt.datetime) -> None:
     """The switch, in one transaction: the old table becomes a partition (or goes, if empty)."""
     interval, ahead = settings.LOG_PARTITION_INTERVAL, settings.LOG_PARTITIONS_AHEAD
@@ -174,16 +191,8 @@ def _swap(connection, *, has_rows: bool, now: dt.datetime) -> None:
         started = time.monotonic()
         for trigger in OLD_TRIGGERS:
             cursor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON workflow_logs")
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-                       "AND tablename = 'workflow_logs' AND indexname NOT IN (%s, %s, 'workflow_logs_pkey') "
-                       "ORDER BY indexname", [EVENT_UNIQUE, NEW_KEY])
-        indexes = cursor.fetchall()
-        cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                       "WHERE conrelid = 'workflow_logs'::regclass AND contype = 'f'")
-        foreign_keys = cursor.fetchall()
-        cursor.execute("ALTER TABLE workflow_logs RENAME TO workflow_logs_legacy")
-        cursor.execute("CREATE TABLE workflow_logs (LIKE workflow_logs_legacy INCLUDING DEFAULTS INCLUDING "
-                       "CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION) PARTITION BY RANGE (executed_at)")
+        indexes, foreign_keys = _replace_table(cursor, "workflow_logs_legacy", " PARTITION BY RANGE (executed_at)",
+                                               skip=(EVENT_UNIQUE, NEW_KEY))
         if has_rows:
             cursor.execute("ALTER TABLE workflow_logs_legacy DROP CONSTRAINT workflow_logs_pkey")
             cursor.execute(f"ALTER TABLE workflow_logs_legacy ADD CONSTRAINT workflow_logs_legacy_pkey "
@@ -254,15 +263,7 @@ def backward(apps, schema_editor) -> None:  # noqa: ANN001 - migration signature
     with transaction.atomic(using=schema_editor.connection.alias), schema_editor.connection.cursor() as cursor:
         cursor.execute("SET LOCAL statement_timeout = 0")
         cursor.execute("LOCK TABLE workflow_logs IN ACCESS EXCLUSIVE MODE")
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
-                       "AND tablename = 'workflow_logs' AND indexname <> 'workflow_logs_pkey'")
-        indexes = cursor.fetchall()
-        cursor.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                       "WHERE conrelid = 'workflow_logs'::regclass AND contype = 'f'")
-        foreign_keys = cursor.fetchall()
-        cursor.execute("ALTER TABLE workflow_logs RENAME TO workflow_logs_partitioned")
-        cursor.execute("CREATE TABLE workflow_logs (LIKE workflow_logs_partitioned INCLUDING DEFAULTS INCLUDING "
-                       "CONSTRAINTS INCLUDING STORAGE INCLUDING COMPRESSION)")
+        indexes, foreign_keys = _replace_table(cursor, "workflow_logs_partitioned", "", skip=())
         cursor.execute("INSERT INTO workflow_logs SELECT * FROM workflow_logs_partitioned")
         cursor.execute("DROP TABLE workflow_logs_partitioned")
         cursor.execute("ALTER TABLE workflow_logs ADD CONSTRAINT workflow_logs_pkey PRIMARY KEY (id)")

@@ -151,13 +151,14 @@ def dangerously_attach(name: str, lo: dt.datetime | None, hi: dt.datetime | None
             cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT {_ident(name + '_b')}")
 
 
-def dangerously_detach(name: str, *, lock_timeout_ms: int) -> None:
+def dangerously_detach(name: str) -> None:
     """DETACH PARTITION ... CONCURRENTLY (outside any transaction): waits, without blocking
-    anyone, for the queries that may still read the partition. A detach cut short stays pending
-    and is completed by `dangerously_finalize`."""
+    anyone (its SHARE UPDATE EXCLUSIVE lock conflicts with no insert or read), for the queries
+    that may still read the partition, however long an export takes. A detach cut short stays
+    pending and is completed by `dangerously_finalize`."""
     with connection.cursor() as cursor:
-        cursor.execute("SET lock_timeout = %s", [f"{int(lock_timeout_ms)}ms"])
-        cursor.execute("SET statement_timeout = 0")  # the wait for older queries is not bounded by us
+        cursor.execute("SET lock_timeout = 0")
+        cursor.execute("SET statement_timeout = 0")
         try:
             cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {_ident(name)} CONCURRENTLY")
         finally:
@@ -167,7 +168,11 @@ def dangerously_detach(name: str, *, lock_timeout_ms: int) -> None:
 
 def dangerously_finalize(name: str) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {_ident(name)} FINALIZE")
+        cursor.execute("SET statement_timeout = 0")
+        try:
+            cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {_ident(name)} FINALIZE")
+        finally:
+            cursor.execute("RESET statement_timeout")
 
 
 def dangerously_drop_foreign_keys(name: str) -> None:

@@ -46,7 +46,8 @@ class Command(BaseCommand):
             verb = "would drop" if drop.dry_run else "dropped"
             per_client = ", ".join(f"{slugs.get(pk, pk)} {n}" for pk, n in sorted(
                 drop.logs_by_client.items(), key=lambda item: str(slugs.get(item[0], item[0]))))
-            timing = "" if drop.dry_run else f" in {drop.seconds * 1000:.0f} ms"
+            steps = ", ".join(f"{step} {seconds * 1000:.0f}" for step, seconds in drop.steps.items())
+            timing = "" if drop.dry_run else f" in {drop.seconds * 1000:.0f} ms ({steps})"
             self.stdout.write(f"partition {drop.partition.name} {drop.partition.label()}: {verb}, "
                               f"{sum(drop.logs_by_client.values())} logs ({per_client or 'empty'}){timing}")
 
