@@ -124,7 +124,7 @@ class WorkflowLog(models.Model):
             # which a plain btree cannot serve under a non-C collation.
             models.Index(fields=["ticket_id"], name="wl_ticket_pattern", opclasses=["varchar_pattern_ops"]),
         ]
-        # Partitioned by range of executed_at (migration 0010, logs/partitions.py): the primary
+        # Partitioned by range of executed_at (migration 0011, logs/partitions.py): the primary
         # key in the database is (id, executed_at). Idempotent retries are held by the unique
         # (client_id, event_id) of the table logs_event_ids, which the insert statement writes
         # (logs/tenant_sql/writes.py): a unique index of this table would have to include

@@ -1,6 +1,6 @@
 """Time partitions of `workflow_logs`: which exist, which to create, and how rows change partition.
 
-The table is partitioned by range of `executed_at` (migration 0010), one partition per
+The table is partitioned by range of `executed_at` (migration 0011), one partition per
 LOG_PARTITION_INTERVAL (`month` or `week`, UTC), named `workflow_logs_<from>_<to>` (dates as
 YYYYMMDD, `min` / `max` for an open end). Three rules keep every log storable:
 
@@ -170,7 +170,10 @@ def _spans() -> tuple[list[dt.datetime], list[dt.datetime]]:
         return current[1], current[2]
     starts: list[dt.datetime] = []
     ends: list[dt.datetime] = []
-    for part in sorted((p for p in partitions() if not p.detaching), key=lambda p: p.lo or _MIN):
+    parts = partitions()
+    if not parts and not sql.is_partitioned():
+        parts = [Partition(sql.TABLE, None, None)]  # one plain table holds every date
+    for part in sorted((p for p in parts if not p.detaching), key=lambda p: p.lo or _MIN):
         lo, hi = part.lo or _MIN, part.hi or _MAX
         if ends and ends[-1] == lo:
             ends[-1] = hi  # contiguous: one span
@@ -295,8 +298,8 @@ def maintain(*, now: dt.datetime | None = None) -> Maintenance:
     now = now or dt.datetime.now(UTC)
     report = Maintenance()
     with runner(wait_ms=None) as held:
-        if not held:
-            report.busy = True
+        if not held or not sql.is_partitioned():  # another runner; or before migration 0011
+            report.busy = held is False
             return report
         for part in partitions():
             if part.detaching:
@@ -367,11 +370,14 @@ def readiness() -> dict[str, Any]:
     out: dict[str, Any] = {"ok": True, "interval": settings.LOG_PARTITION_INTERVAL,
                            "ahead": settings.LOG_PARTITIONS_AHEAD}
     try:
-        missing = missing_ahead()
+        missing = missing_ahead() if sql.is_partitioned() else None
     except DatabaseError:  # readiness reports the database itself
         out["missing"] = None
         return out
     out["missing"] = missing
+    if missing is None:
+        out["warning"] = "workflow_logs is not partitioned yet: run `manage.py migrate` (logs 0011)"
+        return out
     if missing:
         out["warning"] = f"partitions ahead missing: {', '.join(missing)}"
     return out

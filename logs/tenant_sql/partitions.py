@@ -91,6 +91,13 @@ def _bounds(name: str, expr: str | None) -> tuple[dt.datetime | None, dt.datetim
                  dt.datetime.fromisoformat(part.strip("'").replace(" ", "T")) for part in found.groups())
 
 
+def is_partitioned() -> bool:
+    """False between migrations 0010 and 0011 (a rolling upgrade): one plain table still."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT relkind = 'p' FROM pg_class WHERE oid = %s::regclass", [TABLE])
+        return bool(cursor.fetchone()[0])
+
+
 def detached_tables() -> list[str]:
     """Tables named like partitions that are not attached: a detach (retention, or the reshaping
     of a catch-all partition) that stopped before its rows were settled and the table dropped."""

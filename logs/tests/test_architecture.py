@@ -148,7 +148,7 @@ def test_every_tenant_sql_function_takes_the_client_first() -> None:
     `client`), or is named as the escape hatch (`dangerously_...`), or takes no tenant data."""
     neutral = {"json_text", "stored_row", "ingest_timeout_sql", "read_connection", "run_list_count",
                # the partitions' catalog and locks (logs/tenant_sql/partitions.py): no rows read
-               "partition_rows", "detached_tables", "partition_sizes", "try_runner_lock", "wait_runner_lock",
+               "partition_rows", "is_partitioned", "detached_tables", "partition_sizes", "try_runner_lock", "wait_runner_lock",
                "release_runner_lock", "ddl_transaction"}
     wrong = []
     for path in (ROOT / "logs" / "tenant_sql").glob("*.py"):

@@ -1,19 +1,15 @@
-"""`workflow_logs` becomes a table partitioned by range of `executed_at` (logs/partitions.py),
-and event ids get a table of their own (`logs_event_ids`).
+"""`workflow_logs` becomes a table partitioned by range of `executed_at` (logs/partitions.py).
 
-Why the event ids move: a unique index of a partitioned table must contain the partition key,
-so `(client_id, event_id)` could only be unique per `executed_at`: a retry with another
-executed_at would be stored twice. `logs_event_ids` keeps `(client_id, event_id)` unique across
-every partition; the insert statement claims a log's event id there in the same statement that
-inserts the log (logs/tenant_sql/writes.py), and a statement trigger deletes the keys of deleted
-logs. The primary key becomes `(id, executed_at)` (ids stay unique: UUIDv7, from the log's time).
+The primary key becomes `(id, executed_at)` (ids stay unique: UUIDv7, from the log's time);
+idempotency's unique `(client_id, event_id)` is `logs_event_ids` (0010), and the table's own
+unique index on it goes. Servers of the previous release cannot write to the partitioned table
+(their insert names that index): apply this once every server runs this release (0010 says how).
 
 An install with logs keeps them where they are: the existing table becomes the partition
 `workflow_logs_min_<date>` for everything before the next interval boundary (no row is copied;
 it is dropped whole once every tenant's retention has passed its newest log, and retention
 deletes inside it meanwhile), and partitions are created from that boundary on. Before the
-switch, without blocking anyone: the primary key's new index is built CONCURRENTLY and the event
-ids are copied in batches (a trigger copies those of logs inserted meanwhile). The switch itself is
+switch, without blocking anyone, the primary key's new index is built CONCURRENTLY. The switch itself is
 one short transaction under an ACCESS EXCLUSIVE lock, whose only step proportional to the table
 is the ATTACH's check of the rows' dates (a sequential read of the table); ingestion waits for
 it up to INGEST_DB_TIMEOUT_MS and then spools (202), reads answer 503 meanwhile, and both resume
@@ -31,49 +27,8 @@ from django.conf import settings
 from django.db import OperationalError, migrations, transaction
 
 UTC = dt.timezone.utc
-BATCH = 20_000
 EVENT_UNIQUE = "wl_client_event_id_uniq"
 NEW_KEY = "wl_legacy_id_executed"
-
-FUNCTIONS = r"""
-CREATE TABLE IF NOT EXISTS logs_event_ids (
-    client_id bigint NOT NULL,
-    event_id varchar(200) NOT NULL,
-    log_id uuid NOT NULL,
-    executed_at timestamptz NOT NULL,
-    CONSTRAINT logs_event_ids_pkey PRIMARY KEY (client_id, event_id)
-);
-COMMENT ON TABLE logs_event_ids IS
-    'Idempotency keys of stored logs, unique per client across partitions (logs/tenant_sql/writes.py).';
-
-CREATE OR REPLACE FUNCTION logs_event_ids_on_delete() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM logs_event_ids e USING old_rows o
-     WHERE o.event_id IS NOT NULL AND e.client_id = o.client_id AND e.event_id = o.event_id AND e.log_id = o.id;
-    RETURN NULL;
-END
-$$;
-
--- Only while the migration copies the event ids of an existing table.
-CREATE OR REPLACE FUNCTION logs_event_ids_copy() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    INSERT INTO logs_event_ids (client_id, event_id, log_id, executed_at)
-    SELECT client_id, event_id, id, executed_at FROM new_rows WHERE event_id IS NOT NULL
-    ON CONFLICT DO NOTHING;
-    RETURN NULL;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION logs_rollup_on_truncate() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    TRUNCATE logs_rollup, logs_rollup_pending, logs_event_ids;
-    RETURN NULL;
-END
-$$;
-"""
 
 TRIGGERS = r"""
 CREATE TRIGGER logs_rollup_insert AFTER INSERT ON workflow_logs
@@ -124,38 +79,13 @@ def _partition(cursor, lo: dt.datetime | None, hi: dt.datetime | None) -> None:
 
 
 def _prepare_existing(connection) -> None:
-    """Outside any transaction: the new primary key's index, and the event ids copied."""
+    """Outside any transaction: the new primary key's index, built without blocking anyone."""
     with connection.cursor() as cursor:
         cursor.execute("SET statement_timeout = 0")
         started = time.monotonic()
         _say("building the index (id, executed_at) CONCURRENTLY ...")
         cursor.execute(f"CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS {NEW_KEY} ON workflow_logs (id, executed_at)")
         _say(f"index built in {time.monotonic() - started:.1f} s")
-        for trigger, when, function in (("logs_event_ids_copy", "INSERT", "logs_event_ids_copy"),
-                                        ("logs_event_ids_delete", "DELETE", "logs_event_ids_on_delete")):
-            table = "NEW TABLE AS new_rows" if when == "INSERT" else "OLD TABLE AS old_rows"
-            cursor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON workflow_logs")
-            cursor.execute(f"CREATE TRIGGER {trigger} AFTER {when} ON workflow_logs REFERENCING {table} "
-                           f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()")
-        cursor.execute("SELECT count(*) FROM workflow_logs WHERE event_id IS NOT NULL")
-        total, done, key = cursor.fetchone()[0], 0, (-1, "")
-        started = time.monotonic()
-        while True:
-            cursor.execute("SELECT client_id, event_id FROM workflow_logs WHERE event_id IS NOT NULL "
-                           "AND (client_id, event_id) > (%s, %s) ORDER BY client_id, event_id OFFSET %s LIMIT 1",
-                           [*key, BATCH - 1])
-            last = cursor.fetchone()
-            cursor.execute(
-                "INSERT INTO logs_event_ids (client_id, event_id, log_id, executed_at) "
-                "SELECT client_id, event_id, id, executed_at FROM workflow_logs WHERE event_id IS NOT NULL "
-                "AND (client_id, event_id) > (%s, %s)" + (" AND (client_id, event_id) <= (%s, %s)" if last else "")
-                + " ON CONFLICT DO NOTHING", [*key, *(last or ())])
-            done = min(total, done + BATCH)
-            if last is None:
-                break
-            key = last
-            _say(f"event ids copied: {done}/{total}")
-        _say(f"{total} event ids copied in {time.monotonic() - started:.1f} s")
         cursor.execute("RESET statement_timeout")
 
 
@@ -241,7 +171,6 @@ def forward(apps, schema_editor) -> None:  # noqa: ANN001 - migration signature
         cursor.execute("SELECT relkind FROM pg_class WHERE oid = 'workflow_logs'::regclass")
         if cursor.fetchone()[0] == "p":
             return  # already partitioned
-        cursor.execute(FUNCTIONS)
         cursor.execute("SELECT EXISTS (SELECT 1 FROM workflow_logs)")
         has_rows = cursor.fetchone()[0]
     if has_rows:
@@ -273,18 +202,15 @@ def backward(apps, schema_editor) -> None:  # noqa: ANN001 - migration signature
             cursor.execute(definition)
         cursor.execute(f"CREATE UNIQUE INDEX {EVENT_UNIQUE} ON workflow_logs (client_id, event_id) "
                        "WHERE event_id IS NOT NULL")
-        cursor.execute(TRIGGERS.split("CREATE TRIGGER logs_event_ids_delete")[0])
-        cursor.execute("""
-            CREATE OR REPLACE FUNCTION logs_rollup_on_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
-            BEGIN TRUNCATE logs_rollup, logs_rollup_pending; RETURN NULL; END $$;
-            DROP FUNCTION IF EXISTS logs_event_ids_copy();
-            DROP FUNCTION IF EXISTS logs_event_ids_on_delete();
-            DROP TABLE IF EXISTS logs_event_ids;""")
+        cursor.execute(TRIGGERS)
+        # As after 0010: the event ids of inserts that do not claim them are mirrored.
+        cursor.execute("CREATE TRIGGER logs_event_ids_copy AFTER INSERT ON workflow_logs REFERENCING NEW TABLE "
+                       "AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION logs_event_ids_copy()")
 
 
 class Migration(migrations.Migration):
-    atomic = False  # CREATE INDEX CONCURRENTLY, and batches that commit as they go
-    dependencies = [("logs", "0009_list_count_function")]
+    atomic = False  # CREATE INDEX CONCURRENTLY
+    dependencies = [("logs", "0010_event_ids")]
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[migrations.RemoveConstraint(model_name="workflowlog", name=EVENT_UNIQUE)],
