@@ -94,11 +94,13 @@ def forward(apps, schema_editor) -> None:  # noqa: ANN001 - migration signature
                            "AND (client_id, event_id) > (%s, %s) ORDER BY client_id, event_id OFFSET %s LIMIT 1",
                            [*key, BATCH - 1])
             last = cursor.fetchone()
+            # The next BATCH keys in index order (ORDER BY ... LIMIT: read through the unique
+            # index; a range condition alone was planned as a scan of the client's rows).
             cursor.execute(
                 "INSERT INTO logs_event_ids (client_id, event_id, log_id, executed_at) "
                 "SELECT client_id, event_id, id, executed_at FROM workflow_logs WHERE event_id IS NOT NULL "
-                "AND (client_id, event_id) > (%s, %s)" + (" AND (client_id, event_id) <= (%s, %s)" if last else "")
-                + " ON CONFLICT DO NOTHING", [*key, *(last or ())])
+                "AND (client_id, event_id) > (%s, %s) ORDER BY client_id, event_id LIMIT %s "
+                "ON CONFLICT DO NOTHING", [*key, BATCH])
             done = min(total, done + BATCH)
             if last is None:
                 break
