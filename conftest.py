@@ -80,11 +80,13 @@ def anon() -> APIClient:
 @pytest.fixture(autouse=True)
 def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     """Each test gets its own spool file, a closed circuit breaker, no remembered keys and fresh
-    rate-limit counters, no cached rollup sums; no background drainer, rollup flusher, alert evaluator
-    or alert delivery thread (tests call them)."""
+    rate-limit counters, no cached rollup sums, no remembered partitions (a test's partitions
+    created on demand roll back with it); no background drainer, rollup flusher, partition
+    maintenance, alert evaluator or alert delivery thread (tests call them)."""
     from django.core.cache import cache
 
     from central_logger import dbguard
+    from logs import partitions
     from metrics import rollup
     from scrubbing import services as scrubbing
     from spool import store
@@ -96,6 +98,8 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     settings.ROLLUP_FLUSH_INTERVAL = 0  # tests fold the pending rollup rows explicitly
     settings.ALERT_EVAL_INTERVAL_SECONDS = 0  # tests evaluate and deliver alerts explicitly
     settings.ALERT_DELIVERY_INTERVAL_SECONDS = 0
+    settings.LOG_PARTITION_MAINTENANCE_INTERVAL = 0
+    partitions.invalidate()
     dbguard.reset()
     resilience.forget_all()
     keycache.forget_touches()
@@ -104,6 +108,7 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     rollup.stored_cache.clear()
     scrubbing.forget()
     yield
+    partitions.invalidate()
     store.close_connections()
     resilience.close_snapshot()
     dbguard.reset()

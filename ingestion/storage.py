@@ -25,7 +25,8 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.utils import timezone
 
 from central_logger import background, dbguard
-from logs.ids import uuid7, uuid7_many
+from logs import partitions
+from logs.ids import uuid7, uuid7_for
 from logs.tenant_sql import reads, writes
 from scrubbing.services import scrub_items
 from spool import store as spool
@@ -201,6 +202,14 @@ def database_first(to_database: Callable[[], T], *, what: str) -> T | None:
         dbguard.mark_failure()
         logger.warning("ingest: database unavailable (%s); spooling %s", exc.__class__.__name__, what)
         return None
+    except IntegrityError as exc:
+        if not partitions.is_missing_partition(exc):
+            raise
+        # A partition of these dates was detached (retention) as we inserted: the spool's
+        # drainer stores them once the date has a partition again.
+        partitions.invalidate()
+        logger.warning("ingest: no partition for a log's date at this instant; spooling %s", what)
+        return None
     dbguard.mark_success()
     return result
 
@@ -240,7 +249,8 @@ def accept(*, client: Client, api_key_id: int | None, items: list[dict[str, Any]
     # Secrets and personal data go before anything is written anywhere, PostgreSQL or the spool.
     scrub_items(client, items)
     results: list[ItemResult | None] = [None] * len(items)
-    ids = iter(uuid7_many(sum(fields is not None for fields in items)))
+    # Each id carries its log's executed_at (the partition key): a lookup by id reads one partition.
+    ids = iter(uuid7_for([fields["executed_at"] for fields in items if fields is not None]))
     items = [None if fields is None else {"id": next(ids), **fields} for fields in items]
     _spooled_duplicates(client, items, results)
     if all(f is None for f in items):

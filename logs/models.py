@@ -72,7 +72,8 @@ class WorkflowLog(models.Model):
     # No single-column index: every composite index below leads with client_id and serves the
     # foreign key's lookups, so one more index would only cost each insert.
     client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="logs", db_index=False)
-    # Client-chosen idempotency key (body `event_id` or `Idempotency-Key` header), unique per tenant.
+    # Client-chosen idempotency key (body `event_id` or `Idempotency-Key` header), unique per tenant
+    # (through logs_event_ids).
     event_id = models.CharField(max_length=200, null=True, blank=True)
 
     environment = models.CharField(max_length=16, choices=Environment.choices)
@@ -129,13 +130,12 @@ class WorkflowLog(models.Model):
             # which a plain btree cannot serve under a non-C collation.
             models.Index(fields=["ticket_id"], name="wl_ticket_pattern", opclasses=["varchar_pattern_ops"]),
         ]
+        # Partitioned by range of executed_at (migration 0011, logs/partitions.py): the primary
+        # key in the database is (id, executed_at). Idempotent retries are held by the unique
+        # (client_id, event_id) of the table logs_event_ids, which the insert statement writes
+        # (logs/tenant_sql/writes.py): a unique index of this table would have to include
+        # executed_at, and a retry with another executed_at would slip through it.
         constraints = [
-            # Idempotent retries: one row per (tenant, event_id); also makes concurrent
-            # duplicates safe without locks.
-            models.UniqueConstraint(
-                fields=["client", "event_id"], condition=models.Q(event_id__isnull=False),
-                name="wl_client_event_id_uniq",
-            ),
             models.CheckConstraint(
                 condition=models.Q(execution_time_seconds__isnull=True) | models.Q(execution_time_seconds__gte=0),
                 name="wl_execution_time_non_negative",

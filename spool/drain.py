@@ -34,6 +34,7 @@ from django.utils import timezone
 from central_logger import dbguard
 from central_logger.background import ProcessLoop
 from central_logger.monitoring import SPOOL_DRAINED
+from logs import partitions
 from logs.tenant_sql import writes
 from scrubbing.services import RESCRUB, rescrub
 from spool import store
@@ -129,6 +130,15 @@ def _insert(clients: dict[int, Any], rows: list[Row]) -> int:
     return inserted
 
 
+def _retry_later(exc: DatabaseError) -> bool:
+    """A partition of the rows' dates was detached as they were inserted: not the rows' fault.
+    The next round looks at the partitions again (and creates the missing one)."""
+    if partitions.is_missing_partition(exc):
+        partitions.invalidate()
+        return True
+    return False
+
+
 def _bury(conn: sqlite3.Connection, rows: list[Row], reason: str) -> None:
     now = dt.datetime.now(dt.timezone.utc).isoformat()
     conn.executemany(
@@ -149,6 +159,8 @@ def _insert_one_by_one(conn: sqlite3.Connection, clients: dict[int, Any], rows: 
         except (OperationalError, InterfaceError):
             raise
         except DatabaseError as exc:
+            if _retry_later(exc):
+                raise
             logger.error("spool: log %s refused by the database: %s", row[1], exc.__class__.__name__)
             with store.write_transaction(conn):
                 _bury(conn, [row], exc.__class__.__name__)
@@ -169,7 +181,9 @@ def _drain_batch(conn: sqlite3.Connection, rows: list[Row], report: DrainReport)
         inserted = _insert(clients, ok) if ok else 0
     except (OperationalError, InterfaceError):
         raise
-    except DatabaseError:
+    except DatabaseError as exc:
+        if _retry_later(exc):
+            raise
         inserted = _insert_one_by_one(conn, clients, ok, report)
     with store.write_transaction(conn):
         if refused:
@@ -199,6 +213,11 @@ def spool_drain(*, batch_size: int | None = None, max_batches: int | None = None
             except (OperationalError, InterfaceError) as exc:
                 dbguard.mark_failure()
                 report.error = exc.__class__.__name__
+                break
+            except DatabaseError as exc:
+                if not partitions.is_missing_partition(exc):
+                    raise
+                report.error = "missing partition"  # looked up again next round
                 break
             dbguard.mark_success()
     report.remaining = store.spool_stats().rows

@@ -156,6 +156,20 @@ if DATABASE_REPLICA_URL:
     configure_postgres(DATABASES["replica"], connect_timeout=DB_CONNECT_TIMEOUT, pool=DB_POOL_OPTIONS,
                        statement_timeout_ms=0, conn_max_age=CONN_MAX_AGE)
     DATABASE_ROUTERS = ["central_logger.replica.ReplicaRouter"]
+# A replica further behind than this (seconds), or unreachable, is skipped (reads go to the
+# primary); checked at most once per REPLICA_CHECK_INTERVAL per process, not per request.
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=5.0)
+REPLICA_CHECK_INTERVAL = env.float("REPLICA_CHECK_INTERVAL", default=1.0)
+
+# --- Time partitions of workflow_logs (logs/partitions.py): one per `month` or `week` (UTC), the
+# current one and LOG_PARTITIONS_AHEAD more kept ahead by a background thread every
+# LOG_PARTITION_MAINTENANCE_INTERVAL seconds (0 = none: run `manage.py maintain_partitions`).
+LOG_PARTITION_INTERVAL = env.str("LOG_PARTITION_INTERVAL", default="month").strip().lower()
+LOG_PARTITIONS_AHEAD = env.int("LOG_PARTITIONS_AHEAD", default=2)
+if LOG_PARTITION_INTERVAL not in ("month", "week") or LOG_PARTITIONS_AHEAD < 2:
+    raise ImproperlyConfigured("LOG_PARTITION_INTERVAL must be month or week, LOG_PARTITIONS_AHEAD at least 2")
+LOG_PARTITION_MAINTENANCE_INTERVAL = env.float("LOG_PARTITION_MAINTENANCE_INTERVAL", default=60.0)
+LOG_PARTITION_LOCK_TIMEOUT_MS = env.int("LOG_PARTITION_LOCK_TIMEOUT_MS", default=2000)  # then retried
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -233,8 +233,10 @@ def test_estimate_comes_from_the_planner_on_postgres(alice: Tenant, logs: dict[s
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE workflow_logs")
     pagination = alice.api.get(f"{URL}?page_size=2&{BEYOND_ROLLUP}").json()["pagination"]
-    # After ANALYZE the planner knows the 6-row table; its estimate for alice's 4 rows is 4..6.
-    assert 4 <= pagination["total"] <= 6 and pagination["total_is_exact"] is False
+    # After ANALYZE the planner knows the 6-row table; its estimate for alice's 4 rows is 4..6,
+    # plus up to one row for each partition the rows are spread over (a partition's estimate is
+    # never below one row).
+    assert 4 <= pagination["total"] <= 9 and pagination["total_is_exact"] is False
 
 
 def test_cursor_pages_through_in_order(alice: Tenant, logs: dict[str, str]) -> None:

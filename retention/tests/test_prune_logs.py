@@ -17,7 +17,9 @@ from logs.models import WorkflowLog
 from logs.tests.admin_helpers import ingest_many
 from logs.tests.factories import log_body
 
-pytestmark = pytest.mark.django_db
+# Committed transactions: a run over every client may detach a partition, which DETACH ...
+# CONCURRENTLY cannot do inside the test's transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def ago(days: float) -> str:
