@@ -5,24 +5,34 @@
 PY        ?= python3
 VENV      := .venv
 BIN       := $(VENV)/bin
-HOST      ?= 127.0.0.1
-PORT      ?= 8000
 DEVDB     := $(BIN)/python -m central_logger.devdb
 # The dashboard's end-to-end run gets a fresh database of its own (dropped and re-created).
 E2E_DATABASE_URL ?= postgres://root@127.0.0.1:5432/central_logger_e2e
 
-.PHONY: run serve setup test test-server test-sdk complexity clean bench bench-fixture dashboard dashboard-if-node dashboard-api dashboard-check-api dashboard-test dashboard-e2e
+.PHONY: run serve setup setup-run test test-server test-sdk complexity clean bench bench-fixture dashboard dashboard-if-node dashboard-api dashboard-check-api dashboard-test dashboard-e2e
 
-$(BIN)/.installed: requirements.txt requirements-dev.txt sdk/python/pyproject.toml
+# What running needs (requirements.txt); `make run` installs only this.
+$(BIN)/.installed-run: requirements.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet ./sdk/python
+	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
+# Plus the test toolchain (Playwright, schemathesis, ...) and the SDK, for `make test` (editable:
+# the server suite drives the SDK's current source, not a copy installed once).
+$(BIN)/.installed: $(BIN)/.installed-run requirements-dev.txt sdk/python/pyproject.toml
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet -e ./sdk/python
+	touch $@
+
+setup-run: $(BIN)/.installed-run
 setup: $(BIN)/.installed
 
-run: setup dashboard-if-node
+# HOST, PORT (or BIND) come from the environment, the make command line or .env
+# (central_logger/listen.py); a port already taken fails here, at once.
+run: setup-run
+	$(BIN)/python -m central_logger.listen --check
+	@$(MAKE) --no-print-directory dashboard-if-node
 	$(BIN)/python scripts/init_env.py
 	$(DEVDB) -- $(MAKE) --no-print-directory serve
 
@@ -30,8 +40,8 @@ run: setup dashboard-if-node
 serve:
 	DB_STATEMENT_TIMEOUT_MS=0 $(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/python manage.py first_run --url http://$(HOST):$(PORT)
-	HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn central_logger.wsgi -c gunicorn.conf.py
+	$(BIN)/python manage.py first_run
+	$(BIN)/gunicorn central_logger.wsgi -c gunicorn.conf.py
 
 test: setup
 	$(DEVDB) --url-variable TEST_DATABASE_URL -- $(MAKE) --no-print-directory test-server test-sdk
@@ -46,7 +56,7 @@ test-sdk:
 
 # Cyclomatic complexity of the request path (README, Development): no function above C (15).
 complexity: setup
-	$(BIN)/radon cc -s -n C -e "*/tests/*,*/migrations/*" central_logger tenants logs spool ingestion metrics query retention console savedviews
+	$(BIN)/radon cc -s -n C -e "*/tests/*,*/migrations/*" central_logger tenants logs scrubbing spool ingestion otel metrics query retention console alerts savedviews
 
 # Benchmark (bench/README.md): our fixture in bench_django (2M logs; copies the peer's rows
 # from bench_peer when that database is loaded), then the peer and us under the same load.
@@ -87,7 +97,9 @@ endif
 
 # Regenerate the OpenAPI schema and the dashboard's typed client from the Django code.
 dashboard-api: setup dashboard/node_modules/.package-lock.json
-	DJANGO_SETTINGS_MODULE=central_logger.settings_test $(BIN)/python manage.py spectacular --validate --file dashboard/openapi.yaml
+	# Generating the schema connects to no database; the settings only need a PostgreSQL URL.
+	DATABASE_URL=postgres://schema@127.0.0.1:1/unused DJANGO_SETTINGS_MODULE=central_logger.settings_test \
+	  $(BIN)/python manage.py spectacular --validate --file dashboard/openapi.yaml
 	cd dashboard && npm run gen:api
 
 # CI: the committed schema and client must be what the code generates (no drift).

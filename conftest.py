@@ -80,11 +80,15 @@ def anon() -> APIClient:
 @pytest.fixture(autouse=True)
 def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     """Each test gets its own spool file, a closed circuit breaker, no remembered keys and fresh
-    rate-limit counters, no cached rollup sums; no background drainer or rollup flusher thread (tests call them)."""
+    rate-limit counters, no cached rollup sums, no remembered partitions (a test's partitions
+    created on demand roll back with it); no background drainer, rollup flusher, partition
+    maintenance, alert evaluator or alert delivery thread (tests call them)."""
     from django.core.cache import cache
 
     from central_logger import dbguard
+    from logs import partitions
     from metrics import rollup
+    from scrubbing import services as scrubbing
     from spool import store
     from tenants import auth_failures, keycache, resilience
 
@@ -92,13 +96,19 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     settings.KEY_SNAPSHOT_PATH = str(tmp_path / "key_snapshot.sqlite3")
     settings.SPOOL_DRAIN_INTERVAL = 0
     settings.ROLLUP_FLUSH_INTERVAL = 0  # tests fold the pending rollup rows explicitly
+    settings.ALERT_EVAL_INTERVAL_SECONDS = 0  # tests evaluate and deliver alerts explicitly
+    settings.ALERT_DELIVERY_INTERVAL_SECONDS = 0
+    settings.LOG_PARTITION_MAINTENANCE_INTERVAL = 0
+    partitions.invalidate()
     dbguard.reset()
     resilience.forget_all()
     keycache.forget_touches()
     auth_failures.reset()
     cache.clear()
     rollup.stored_cache.clear()
+    scrubbing.forget()
     yield
+    partitions.invalidate()
     store.close_connections()
     resilience.close_snapshot()
     dbguard.reset()

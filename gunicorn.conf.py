@@ -1,7 +1,22 @@
 """gunicorn settings, overridable from the environment (see README, Deployment)."""
 import os
+import shutil
+import sys
+import tempfile
 
-bind = os.environ.get("BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the project, before gunicorn adds it
+from central_logger import listen  # noqa: E402
+
+# BIND, else HOST:PORT, from the environment or .env (as the settings read them).
+bind = listen.bind()
+
+# Prometheus multiprocess mode (central_logger/monitoring.py): each worker writes its metrics to
+# files in this directory, which must exist before the app (and prometheus_client) loads, and
+# start empty with each server (on_starting). Default: a directory of this master's own.
+_own_metrics_dir = os.path.join(tempfile.gettempdir(), f"central-logger-metrics-{os.getpid()}")
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = listen.configured("PROMETHEUS_MULTIPROC_DIR") or _own_metrics_dir
+os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 # Threaded workers: a slow client holds a thread, not a whole worker process. 64 threads per
 # worker let 50 clients trickling 1 byte/s leave normal ingestion unharmed (README, Reliability);
 # PostgreSQL concurrency stays bounded by the pool (DB_POOL_MAX_SIZE), not by the thread count.
@@ -15,8 +30,25 @@ keepalive = 5
 # ready to serve instead of importing Django while requests queue, which kept chaos-test requests
 # waiting past the client's 3 s. Code deploys then need a new master (restart or USR2).
 preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() in ("1", "true", "yes", "on")
-accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None  # empty: no access log
+# LOG_FORMAT=json: the app writes one JSON line per request (central_logger/requestlog.py), so
+# no access log by default, and gunicorn's own lines are JSON too.
+_json_logs = listen.configured("LOG_FORMAT", "plain").lower() == "json"
+accesslog = listen.configured("GUNICORN_ACCESSLOG", "" if _json_logs else "-") or None  # empty: none
 errorlog = "-"
+if _json_logs:
+    logconfig_dict = {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "central_logger.requestlog.JsonFormatter"}},
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
+            "error_console": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+        },
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["console"], "propagate": False},
+        },
+    }
 
 
 def when_ready(server):  # noqa: ANN001, ANN201 - gunicorn hook signature
@@ -42,3 +74,38 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201 - gunicorn hook signature
         worker.log.info("worker warm-up: %s", warm_worker(timeout=timeout))
     ensure_all()
     worker.log.info("gc thresholds: %s", tune_gc())
+
+
+def on_starting(server):  # noqa: ANN001, ANN201 - gunicorn hook signature
+    """A new server counts from zero: no metrics files of an earlier one (not run on SIGHUP);
+    default directories left by masters that were killed are removed."""
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    for name in os.listdir(directory):
+        if name.endswith(".db"):
+            os.unlink(os.path.join(directory, name))
+    prefix = "central-logger-metrics-"
+    for name in os.listdir(tempfile.gettempdir()):
+        if name.startswith(prefix) and name[len(prefix):].isdigit() and not _alive(int(name[len(prefix):])):
+            shutil.rmtree(os.path.join(tempfile.gettempdir(), name), ignore_errors=True)
+
+
+def _alive(pid):  # noqa: ANN001, ANN202
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def child_exit(server, worker):  # noqa: ANN001, ANN201 - gunicorn hook signature
+    """A worker's live gauges (pool, breaker) leave the sums with it; its counts stay."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):  # noqa: ANN001, ANN201 - gunicorn hook signature
+    if os.environ["PROMETHEUS_MULTIPROC_DIR"] == _own_metrics_dir:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

@@ -9,8 +9,11 @@
 #   A_ENV="WEB_CONCURRENCY=2" B_ENV="WEB_CONCURRENCY=4" BENCH_SCENARIOS=list_failed bench/ab.sh
 #
 # Both variants use this checkout's virtualenv and the bench_django fixture (migrate it to the
-# newer variant first). Knobs as for run.sh: BENCH_HARNESS, BENCH_SCENARIOS (default
-# list_failed), BENCH_RUNS (3), BENCH_DURATION (10), BENCH_OUT (JSON + .md, default under /tmp).
+# newer variant first), unless B_DJANGO_DB names another database for B (a variant whose schema
+# differs, e.g. before and after a migration that rebuilds the log table: give each a copy made
+# with `createdb -T bench_django`); B then gets its own keys. Knobs as for run.sh:
+# BENCH_HARNESS, BENCH_SCENARIOS (default list_failed), BENCH_RUNS (3), BENCH_DURATION (10),
+# BENCH_OUT (JSON + .md, default under /tmp).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -30,13 +33,22 @@ mkdir -p var
     --django-url http://127.0.0.1:8002 --peer-url http://127.0.0.1:8001 >/dev/null
 psql -h 127.0.0.1 -U root -q -d "${BENCH_DJANGO_DB:-bench_django}" \
     -c "VACUUM (ANALYZE) workflow_logs, logs_rollup, logs_rollup_pending"
-# The targets: the peer, A (port 8002) and B (port 8003, same keys: same database).
+B_URL=$DATABASE_URL
+cp var/bench-targets.json var/bench-targets-b.json
+if [ -n "${B_DJANGO_DB:-}" ]; then
+    B_URL=postgres://root@127.0.0.1:5432/$B_DJANGO_DB
+    DATABASE_URL=$B_URL .venv/bin/python manage.py bench_load_fixture --keys-only --targets var/bench-targets-b.json \
+        --django-url http://127.0.0.1:8003 --peer-url "" >/dev/null
+    psql -h 127.0.0.1 -U root -q -d "$B_DJANGO_DB" -c "VACUUM (ANALYZE) workflow_logs, logs_rollup, logs_rollup_pending"
+fi
+# The targets: the peer, A (port 8002) and B (port 8003; same keys unless B has its own database).
 .venv/bin/python - <<'PY'
 import json
 targets = json.load(open("var/bench-targets.json"))
 ours = next(t for t in targets if t["name"] == "django")
+b = next(t for t in json.load(open("var/bench-targets-b.json")) if t["name"] == "django")
 peer = [t for t in targets if t["name"] == "peer"]
-json.dump(peer + [dict(ours, name="A"), dict(ours, name="B", base_url="http://127.0.0.1:8003")],
+json.dump(peer + [dict(ours, name="A"), dict(b, name="B", base_url="http://127.0.0.1:8003")],
           open("var/bench-ab-targets.json", "w"), indent=1)
 PY
 
@@ -45,7 +57,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 (cd "$A_DIR" && env ${A_ENV:-} PORT=8002 "$ROOT/.venv/bin/gunicorn" central_logger.wsgi -c gunicorn.conf.py) \
     >var/bench-ab-a.log 2>&1 & pids+=($!)
-(cd "$B_DIR" && env ${B_ENV:-} PORT=8003 "$ROOT/.venv/bin/gunicorn" central_logger.wsgi -c gunicorn.conf.py) \
+(cd "$B_DIR" && env DATABASE_URL="$B_URL" ${B_ENV:-} PORT=8003 "$ROOT/.venv/bin/gunicorn" central_logger.wsgi -c gunicorn.conf.py) \
     >var/bench-ab-b.log 2>&1 & pids+=($!)
 if ! curl -sf http://127.0.0.1:8001/health >/dev/null; then
     PORT=8001 PIDFILE="$ROOT/var/bench-peer.pid" VENV="$HARNESS/.venv" \
@@ -62,4 +74,7 @@ done
     --out "${BENCH_OUT:-/tmp/bench-ab-$(date -u +%Y%m%d-%H%M%S).json}" | grep -E '^\| '
 # POST scenarios wrote to bench-writer on all three: remove those rows.
 .venv/bin/python manage.py bench_load_fixture --delete-client bench-writer >/dev/null
+if [ -n "${B_DJANGO_DB:-}" ]; then
+    DATABASE_URL=$B_URL .venv/bin/python manage.py bench_load_fixture --delete-client bench-writer >/dev/null
+fi
 "$HARNESS/.venv/bin/python" "$HARNESS/load/fixture.py" --db "${BENCH_PEER_DB:-bench_peer}" --delete-client bench-writer >/dev/null

@@ -25,6 +25,7 @@ from django.db import connection
 from django.utils import timezone
 
 from bench import fixture
+from logs import partitions
 from logs.tenant_sql import writes
 from logs.ids import uuid7_many
 from logs.models import WorkflowLog
@@ -33,7 +34,6 @@ from tenants.models import Client
 
 Method = Literal["insert", "copy"]
 _TABLE = WorkflowLog._meta.db_table
-_ID = writes.COLUMNS.index("id")
 _COPY_SQL = f"COPY {_TABLE} ({', '.join(writes.COLUMNS)}) FROM STDIN"
 
 
@@ -75,6 +75,8 @@ def prepare_batches(client: Client, bodies: list[list[dict[str, Any]]]) -> list[
                 raise ValueError(f"invalid log body: {errors}")
             rows.append(writes.stored_row(fields, now))
         batches.append(rows)
+    # Their dates get partitions now (a COPY does not create them on demand).
+    partitions.ensure_covered([row["executed_at"] for rows in batches for row in rows])
     return batches
 
 
@@ -129,14 +131,12 @@ class _Writer:
     def _write(self, conn: psycopg.Connection[Any], prepared: Any, ids: list[Any]) -> None:
         if self.method == "insert":
             sql, params = prepared
-            # The ids: the id column's parameter of one row, else the first array after the
-            # batch's two scalars (client_id, created_at).
-            at = _ID if len(ids) == 1 else 2
-            conn.cursor().execute(sql, [*params[:at], ids[0] if len(ids) == 1 else ids, *params[at + 1:]])
+            # The ids: one row's id parameter, or the batch's id array.
+            conn.cursor().execute(sql, {**params, "id": ids[0] if len(ids) == 1 else ids})
             return
         with conn.cursor().copy(_COPY_SQL) as copy:
             for log_id, values in zip(ids, prepared):
-                copy.write_row([*values[:_ID], log_id, *values[_ID + 1:]])
+                copy.write_row([log_id if name == "id" else values[name] for name in writes.COLUMNS])
 
 
 def measure(*, client: Client, batches: list[list[dict[str, Any]]], method: Method = "insert",

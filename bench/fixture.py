@@ -24,7 +24,8 @@ from django.utils import timezone
 
 from bench.harness import load_gen
 from ingestion.validation import clean_log
-from logs.ids import uuid7
+from logs import partitions
+from logs.ids import uuid7_for
 from logs.models import WorkflowLog
 from logs.tenant_sql.writes import COLUMN_TYPES, json_text
 from tenants.models import Client
@@ -103,7 +104,8 @@ def _worker_chunk(job: tuple[str, int, int, int]) -> tuple[int, bytes]:
         fields, errors = clean_log(g.log(i))
         if fields is None:  # the generator only makes valid logs; a failure is a bug here
             raise ValueError(f"generated log {slug}#{i} is invalid: {errors}")
-        row = {**fields, "id": uuid7(), "client_id": client_id, "created_at": _WORKER["created_at"]}
+        row = {**fields, "id": uuid7_for([fields["executed_at"]])[0], "client_id": client_id,
+               "created_at": _WORKER["created_at"]}
         lines.append(copy_line(row))
     return n, ("\n".join(lines) + "\n").encode()
 
@@ -127,7 +129,8 @@ def _worker_convert(rows: list[tuple[Any, ...]]) -> tuple[int, bytes]:
         fields, errors = clean_log(body)
         if fields is None:
             raise ValueError(f"peer row of {slug} at {executed_at} is invalid here: {errors}")
-        row = {**fields, "id": uuid7(), "client_id": _WORKER["client_ids"][slug], "created_at": _WORKER["created_at"]}
+        row = {**fields, "id": uuid7_for([fields["executed_at"]])[0], "client_id": _WORKER["client_ids"][slug],
+               "created_at": _WORKER["created_at"]}
         lines.append(copy_line(row))
     return len(rows), ("\n".join(lines) + "\n").encode()
 
@@ -175,6 +178,9 @@ def load(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jobs: in
         cursor.execute("SET statement_timeout = 0")
         if truncate:
             cursor.execute(f"TRUNCATE {table}")
+    # A COPY makes no partition on demand: the fixture's days get theirs first.
+    first = anchor - dt.timedelta(days=span_days + 1)
+    partitions.create_covering([first + dt.timedelta(days=d) for d in range(0, span_days + 3)])
     with bulk_load_mode(progress):
         return _copy_rows(plan=plan, seed=seed, anchor=anchor, span_days=span_days, jobs=jobs,
                           clients=clients, progress=progress, source_dsn=source_dsn, t0=t0)
@@ -238,6 +244,10 @@ def _copy_rows(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jo
                     done += n
                     if done % 100_000 < CHUNK:
                         progress(f"  {done:>9d} rows  {done / (time.perf_counter() - t0):7.0f} rows/s")
+    with connection.cursor() as cursor:  # the idempotency keys the insert statement would have claimed
+        cursor.execute("SET statement_timeout = 0")
+        cursor.execute("INSERT INTO logs_event_ids (client_id, event_id, log_id, executed_at) SELECT client_id, "
+                       f"event_id, id, executed_at FROM {table} WHERE event_id IS NOT NULL ON CONFLICT DO NOTHING")
     t_copy = time.perf_counter() - t0
     progress(f"COPY done: {total} rows in {t_copy:.0f}s ({total / t_copy:.0f} rows/s)")
     return {"rows": total, "copy_seconds": round(t_copy, 1), "rows_per_second": round(total / t_copy)}
@@ -247,7 +257,8 @@ def vacuum_analyze() -> tuple[int, float]:
     table = WorkflowLog._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(f"VACUUM (ANALYZE) {table}")
-        cursor.execute(f"SELECT pg_total_relation_size('{table}'), pg_relation_size('{table}')")
+        cursor.execute("SELECT sum(pg_total_relation_size(relid)), sum(pg_relation_size(relid)) "
+                       "FROM pg_partition_tree(%s) WHERE isleaf", [table])
         total, heap = cursor.fetchone()
     return total, heap
 

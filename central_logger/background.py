@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 from django.db import close_old_connections, connection
 
+from central_logger import monitoring
+
 logger = logging.getLogger("central_logger.background")
 
 
@@ -38,6 +40,7 @@ class ProcessLoop:
         while not self._stop.wait(interval):
             try:
                 self._round()
+                monitoring.background_round_done(self.name)
             except Exception:  # the loop must survive anything and try again next round
                 logger.exception("%s: round failed; retrying in %ss", self.name, interval)
             finally:

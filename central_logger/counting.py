@@ -41,9 +41,13 @@ def plan_rows(connection: Any, sql: str, params: list[Any] | tuple[Any, ...]) ->
 
 
 def table_rows(connection: Any, table: str) -> int | None:
-    """PostgreSQL's own row estimate of a table (pg_class.reltuples), if known."""
+    """PostgreSQL's own row estimate of a table (pg_class.reltuples), if known; of a partitioned
+    table, the sum of its partitions' (autovacuum analyses partitions, never their parent)."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [table])
+        # -1 means a table was never vacuumed or analysed: no estimate yet.
+        cursor.execute(
+            "SELECT (CASE WHEN r.relkind = 'p' THEN (SELECT sum(c.reltuples) FILTER (WHERE c.reltuples >= 0) "
+            "FROM pg_partition_tree(r.oid) t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf) "
+            "WHEN r.reltuples >= 0 THEN r.reltuples END)::bigint FROM pg_class r WHERE r.oid = %s::regclass", [table])
         row = cursor.fetchone()
-    # -1 means the table was never vacuumed or analysed: no estimate yet.
-    return int(row[0]) if row and row[0] >= 0 else None
+    return int(row[0]) if row and row[0] is not None else None

@@ -25,23 +25,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from central_logger import listen
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / "var" / "pgdata"
 DATABASE = "central_logger"
-
-
-def _configured(name: str) -> str:
-    """NAME from the environment, else from `.env` (as the settings read it); "" when unset."""
-    value = os.environ.get(name)
-    if value is not None:
-        return value.strip()
-    env_file = BASE_DIR / ".env"
-    if env_file.exists():
-        for line in env_file.read_text().splitlines():
-            key, sep, raw = line.partition("=")
-            if sep and key.strip() == name:
-                return raw.strip().strip("'\"")
-    return ""
 
 
 def _quietly_import() -> None:
@@ -97,6 +85,37 @@ def _run(command: list[str], env: dict[str, str]) -> int:
     return child.wait()
 
 
+PROBE_TIMEOUT_SECONDS = 3
+
+
+def unreachable(url: str, variable: str) -> str | None:
+    """One line saying why the PostgreSQL of `url` cannot be used and what to do, or None.
+
+    A missing database is not a problem here: `make test` creates its own `test_...` database,
+    and migrate reports a missing one itself."""
+    import psycopg
+
+    try:
+        psycopg.connect(url, connect_timeout=PROBE_TIMEOUT_SECONDS, autocommit=True).close()
+        return None
+    except psycopg.Error as exc:
+        reason = " ".join(str(exc).split())
+        if "does not exist" in reason and "database" in reason:
+            return None
+    except Exception as exc:  # a malformed URL
+        reason = f"{exc.__class__.__name__}: {exc}"
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+        where = f"{info.get('host') or 'localhost'}:{info.get('port') or 5432}"
+    except psycopg.Error:
+        where = "the configured server"
+    if any(word in reason for word in ("refused", "timeout", "timed out", "No such file", "translate host",
+                                       "Network is unreachable", "No route")):
+        return (f"PostgreSQL at {where} ({variable}) is not reachable: start it (e.g. `pg_ctlcluster 15 main start` "
+                f"or `systemctl start postgresql`), or unset {variable} to use the embedded PostgreSQL. [{reason}]")
+    return f"PostgreSQL at {where} ({variable}) refused the connection: {reason}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url-variable", default="DATABASE_URL", help="the variable holding the database URL")
@@ -106,9 +125,13 @@ def main(argv: list[str] | None = None) -> int:
     if not command:
         parser.error("a command to run is required: python -m central_logger.devdb -- COMMAND")
     env = dict(os.environ)
-    configured = _configured(args.url_variable)
+    configured = listen.configured(args.url_variable)
     if configured:
         env[args.url_variable] = configured  # also when it came from .env
+        # Fail in seconds with one line, not after every test (or migrate) has timed out on it.
+        if problem := unreachable(configured, args.url_variable):
+            print(problem, file=sys.stderr)
+            return 1
         return subprocess.call(command, env=env)
     url, started = start()
     print(f"Embedded PostgreSQL (data in {DATA_DIR.relative_to(BASE_DIR)}): {url}", flush=True)

@@ -177,9 +177,23 @@ def _wants_html(request: HttpRequest) -> bool:
     return request.path.startswith(("/admin", "/dashboard"))
 
 
+def disallowed_host(request: HttpRequest) -> HttpResponse:
+    """A Host this deployment does not serve: say which, and what to set (every path, the admin's
+    included: the operator setting up a deployment is the one who sees it)."""
+    host = (request.META.get("HTTP_HOST") or request.META.get("SERVER_NAME") or "")[:200]
+    return json_error(400, "disallowed_host",
+                      f"The host {host!r} is not in ALLOWED_HOSTS: add it to the ALLOWED_HOSTS setting "
+                      f"(comma-separated, e.g. ALLOWED_HOSTS=localhost,{host.rsplit(':', 1)[0] or 'logs.example.com'}) "
+                      "and restart the service.",
+                      {"host": host, "setting": "ALLOWED_HOSTS"})
+
+
 def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    from django.core.exceptions import DisallowedHost
     from django.views.defaults import bad_request
 
+    if isinstance(exception, DisallowedHost):
+        return disallowed_host(request)
     if _wants_html(request):
         return bad_request(request, exception)
     return json_error(400, "bad_request", "Bad request.")

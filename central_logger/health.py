@@ -13,8 +13,9 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
-# name -> check. A check returns a dict with "ok" (bool), "reason" (why not ready, when not ok)
-# and any details, which readiness shows under the check's name.
+# name -> check. A check returns a dict with "ok" (bool), "reason" (why not ready, when not ok),
+# optionally "warning" (something an operator should see that does not make the instance
+# unready) and any details, which readiness shows under the check's name.
 ReadinessCheck = Callable[[], dict[str, Any]]
 _checks: dict[str, ReadinessCheck] = {}
 
@@ -72,12 +73,16 @@ def ready(request: HttpRequest) -> JsonResponse:
     reasons = [] if db_ok else ["database unreachable"]
     body: dict[str, Any] = {"status": "ready", "service": "central-logger", "environment": settings.ENVIRONMENT,
                             "database": "ok" if db_ok else "unreachable"}
+    warnings = []
     for name, check in _checks.items():
         result = _run(check)
         if not result.get("ok"):
             reasons.append(result.get("reason") or f"{name} not ready")
-        body[name] = {k: v for k, v in result.items() if k not in ("ok", "reason")}
+        if result.get("warning"):
+            warnings.append(result["warning"])
+        body[name] = {k: v for k, v in result.items() if k not in ("ok", "reason", "warning")}
     body["reasons"] = reasons
+    body["warnings"] = warnings
     if reasons:
         body["status"] = "not_ready"
     return _unavailable(body, not reasons)

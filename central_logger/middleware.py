@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 
 from central_logger.dbguard import db_deadline
 
-INGEST_PATHS = frozenset({"/api/v1/logs", "/api/v1/logs/batch"})
+INGEST_PATHS = frozenset({"/api/v1/logs", "/api/v1/logs/batch", "/v1/traces", "/v1/logs"})
 HEALTH_DEADLINE_SECONDS = 1.0
 # The client-side deadline trails the server-side statement_timeout a little, so a merely slow
 # statement is cancelled cleanly by the server (the connection stays usable) and the client-side

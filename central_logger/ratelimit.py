@@ -45,6 +45,8 @@ from django.core.exceptions import ImproperlyConfigured
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
+from central_logger.monitoring import RATE_LIMITED
+
 logger = logging.getLogger("central_logger.ratelimit")
 
 _PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600,
@@ -223,7 +225,10 @@ class Lockout:
         if until is None:
             return None
         left = until - time.time()
-        return math.ceil(left) if left > 0 else None
+        if left <= 0:
+            return None
+        RATE_LIMITED.labels(self.budget.name).inc()  # the caller refuses the attempt
+        return math.ceil(left)
 
     def failed(self, ident: str) -> bool:
         """Count a failure; True when this failure locks the identity out."""
@@ -330,7 +335,7 @@ class ApiKeyRateThrottle(BaseThrottle):
         if decided is not None and decided.scope == scope:
             # Counted already, in the key lookup's round trip (tenants/keycache.py).
             self._wait = decided.wait
-            return self._wait is None
+            return self._admitted(scope)
         ident = _identity(request)
         if ident is None:  # unauthenticated: that is a 401 anyway
             return True
@@ -339,7 +344,13 @@ class ApiKeyRateThrottle(BaseThrottle):
         except Exception:
             logger.warning("rate limit cache unavailable; letting the request through", exc_info=False)
             return True
-        return self._wait is None
+        return self._admitted(scope)
+
+    def _admitted(self, scope: str) -> bool:
+        if self._wait is None:
+            return True
+        RATE_LIMITED.labels(budget_of(scope).name).inc()
+        return False
 
     def wait(self) -> float | None:
         return max(1, math.ceil(self._wait)) if self._wait is not None else None

@@ -78,8 +78,8 @@ class WorkflowLogAdmin(admin.ModelAdmin):
     fieldsets = (
         ("Run", {"fields": ("id", "client", "ticket_id", "status_badge", "environment", "executed_at",
                             "execution_time", "workflow_version", "category", "resolution_status",
-                            "customer_type", "event_id", "created_at")}),
-        ("Error", {"fields": ("workflow_error", "workflow_error_type", "workflow_error_node", "is_system_error")}),
+                            "customer_type", "event_id", "created_at", "scrubbed_note")}),
+        ("Error", {"fields": ("workflow_error_html", "workflow_error_type", "workflow_error_node", "is_system_error")}),
         ("ReAct iterations", {"fields": ("trace_steps",)}),
         ("JSON", {"fields": ("metrics_json", "payload_json", "trace_json", "metadata_json", "extra_json")}),
         ("Hashes", {"fields": ("ticket_subject_hash", "requester_email_hash"), "classes": ("collapse",)}),
@@ -122,6 +122,14 @@ class WorkflowLogAdmin(admin.ModelAdmin):
         return "-" if obj.execution_time_seconds is None else f"{obj.execution_time_seconds:.2f} s"
 
     # --- detail page ---------------------------------------------------------------------------
+    @admin.display(description="scrubbing")
+    def scrubbed_note(self, obj: WorkflowLog) -> SafeString:
+        return format_html('<span class="cl-scrubbed">{}</span>', admin_render.scrubbed_note(obj.scrubbed))
+
+    @admin.display(description="workflow error")
+    def workflow_error_html(self, obj: WorkflowLog) -> SafeString:
+        return admin_render.with_markers(obj.workflow_error or "-")
+
     @admin.display(description="steps")
     def trace_steps(self, obj: WorkflowLog) -> SafeString:
         return admin_render.trace_steps_html(obj.payload)

@@ -1,7 +1,9 @@
 """HTML for the log detail page of the operator console: pretty JSON and ReAct trace steps.
 
 Everything a client sent is hostile text: it only ever reaches the page through
-`format_html`/templates with autoescaping, never through `mark_safe` of a client value.
+`format_html`/templates with autoescaping, or through `with_markers`, which escapes the whole
+text first and then only wraps the scrubbing markers (made of `[a-z0-9_.:-]` and brackets,
+which escaping leaves as they are) in a styled <mark>.
 """
 from __future__ import annotations
 
@@ -10,8 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.template.loader import render_to_string
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from scrubbing.rules import MARKER
 
 STATUS_COLOURS = {
     "SUCCESS": "#1e7e34",
@@ -34,6 +38,26 @@ def pretty_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
+def with_markers(text: str) -> SafeString:
+    """`text` escaped, with each scrubbing marker ([redacted:email], [email:...]) styled so nobody
+    takes it for what the client sent."""
+    escaped = str(conditional_escape(text))
+    return mark_safe(MARKER.sub(  # noqa: S308 - escaped above; markers contain no HTML
+        lambda m: f'<mark class="cl-redacted" title="removed by scrubbing before the log was stored">{m.group()}</mark>',
+        escaped))
+
+
+def scrubbed_note(scrubbed: dict[str, int] | None) -> str:
+    """"3 values redacted (email 2, key:password 1)"."""
+    if scrubbed is None:
+        return "not scrubbed (stored before scrubbing, or with scrubbing off)"
+    total = sum(scrubbed.values())
+    if not total:
+        return "nothing redacted"
+    parts = ", ".join(f"{rule} {count}" for rule, count in sorted(scrubbed.items(), key=lambda item: -item[1]))
+    return f"{total} value{'s' if total != 1 else ''} redacted ({parts})"
+
+
 def status_badge(status: str) -> SafeString:
     colour = STATUS_COLOURS.get(status, "#555")
     return format_html('<span class="cl-status" style="background:{}">{}</span>', colour, status)
@@ -46,7 +70,7 @@ def json_block(title: str, value: Any, *, open_: bool = False) -> SafeString:
     text = pretty_json(value)
     size = f"{len(text.encode()):,} bytes"
     return format_html('<details class="cl-json"{}><summary>{} <small>{}</small></summary><pre>{}</pre></details>',
-                       " open" if open_ else "", title, size, text)
+                       " open" if open_ else "", title, size, with_markers(text))
 
 
 @dataclass
@@ -54,6 +78,10 @@ class Part:
     label: str
     text: str
     is_json: bool
+
+    @property
+    def html(self) -> SafeString:
+        return with_markers(self.text)
 
 
 @dataclass

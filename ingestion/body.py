@@ -73,7 +73,7 @@ def _check_media_type(django_request: Any) -> None:
         raise UnsupportedMediaType("JSON bodies must be UTF-8.", details={"charset": charset})
 
 
-def _declared_length(meta: dict[str, Any], max_bytes: int) -> tuple[int, str]:
+def _declared_length(meta: dict[str, Any], max_bytes: int, encodings: tuple[str, ...]) -> tuple[int, str]:
     """The body's declared length and content encoding, both checked before anything is read."""
     declared = meta.get("CONTENT_LENGTH")
     if not declared:
@@ -85,23 +85,37 @@ def _declared_length(meta: dict[str, Any], max_bytes: int) -> tuple[int, str]:
     if length < 0:
         raise BadRequest("Invalid Content-Length header.")
     encoding = meta.get("HTTP_CONTENT_ENCODING", "identity").strip().lower()
-    if encoding not in ("identity", "gzip", ""):
-        raise UnsupportedMediaType(f"Unsupported Content-Encoding {encoding!r}; use gzip or none.",
+    if encoding not in ("identity", "", *encodings):
+        raise UnsupportedMediaType(f"Unsupported Content-Encoding {encoding!r}; use {' or '.join(encodings)} or none.",
                                    details={"content_encoding": encoding})
     if length > max_bytes:
         raise _too_large(max_bytes)
     return length, encoding
 
 
-def _inflate(raw: bytes, max_bytes: int) -> bytes:
-    """gunzip, stopping at the limit: a gzip bomb never inflates past max_bytes + 1."""
-    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+def _inflate(raw: bytes, max_bytes: int, encoding: str) -> bytes:
+    """gunzip (or inflate), stopping at the limit: a bomb never inflates past max_bytes + 1."""
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
     try:
         raw = inflater.decompress(raw, max_bytes + 1)
     except zlib.error:
-        raise BadRequest("The body is not valid gzip data.") from None
+        raise BadRequest(f"The body is not valid {encoding} data.") from None
     if len(raw) > max_bytes or inflater.unconsumed_tail:
         raise _too_large(max_bytes)
+    return raw
+
+
+def read_body(request: Request, *, max_bytes: int, encodings: tuple[str, ...] = ("gzip",)) -> bytes:
+    """The request's body, decompressed: the declared length checked before reading (411 without
+    one, 413 over `max_bytes`), the content encoding (`encodings`, else 415) and the size after
+    decompression (413)."""
+    django_request = request._request
+    length, encoding = _declared_length(django_request.META, max_bytes, encodings)
+    raw = django_request.read(length)
+    if len(raw) < length:
+        raise BadRequest("The request body is shorter than its Content-Length.")
+    if encoding in ("gzip", "deflate"):
+        raw = _inflate(raw, max_bytes, encoding)
     return raw
 
 
@@ -121,12 +135,5 @@ def _parse(raw: bytes) -> JsonBody:
 
 def read_json_body(request: Request, *, max_bytes: int) -> JsonBody:
     """The request's JSON body, every limit checked before the work it protects."""
-    django_request = request._request
-    _check_media_type(django_request)
-    length, encoding = _declared_length(django_request.META, max_bytes)
-    raw = django_request.read(length)
-    if len(raw) < length:
-        raise BadRequest("The request body is shorter than its Content-Length.")
-    if encoding == "gzip":
-        raw = _inflate(raw, max_bytes)
-    return _parse(raw)
+    _check_media_type(request._request)
+    return _parse(read_body(request, max_bytes=max_bytes))

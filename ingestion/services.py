@@ -7,7 +7,9 @@ the body and hand over the caller's client.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,7 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 
 from central_logger.errors import BadRequest, ServiceUnavailable
+from central_logger.monitoring import LOGS_INGESTED
 from ingestion import storage
 from ingestion.body import JsonBody
 from ingestion.storage import CREATED, DUPLICATE, INVALID, ItemResult
@@ -61,19 +64,40 @@ def log_prepare(raw: Any, *, has_nul: bool = False, event_id: str | None = None
     return fields, None
 
 
-def _accept(client: Client, api_key_id: int | None, items: list[dict[str, Any] | None], *,
-            load_duplicates: bool = False) -> storage.Accepted:
-    """`storage.accept`, with what neither store could take said honestly: 503 + Retry-After."""
+@contextlib.contextmanager
+def unavailable_as_503(*, refused: int = 0) -> Iterator[None]:
+    """What neither PostgreSQL nor the spool could take, said honestly: 503 + Retry-After.
+    `refused` is how many of our logs that answer turns away (the ingestion counter)."""
     retry = {"retry_after": settings.RETRY_AFTER_SECONDS}
     try:
-        return storage.accept(client=client, api_key_id=api_key_id, items=items, load_duplicates=load_duplicates)
+        yield
     except spool.SpoolFull:
+        _count_refused(refused)
         raise ServiceUnavailable("The database is unavailable and the local spool is full; retry later.",
                                  code="spool_full", details=retry) from None
     except spool.SpoolUnavailable as exc:
+        _count_refused(refused)
         logger.error("ingest: database and spool both unavailable (%s)", exc)
         raise ServiceUnavailable("The database and the local spool are unavailable; retry later.",
                                  code="service_unavailable", details=retry) from None
+
+
+def _count_refused(refused: int) -> None:
+    if refused:
+        LOGS_INGESTED.labels("refused").inc(refused)
+
+
+def _accept(client: Client, api_key_id: int | None, items: list[dict[str, Any] | None], *,
+            load_duplicates: bool = False) -> storage.Accepted:
+    with unavailable_as_503(refused=sum(fields is not None for fields in items)):
+        accepted = storage.accept(client=client, api_key_id=api_key_id, items=items, load_duplicates=load_duplicates)
+    duplicates = sum(r is not None and r.status == DUPLICATE for r in accepted.results)
+    new = sum(r is not None and r.status == CREATED for r in accepted.results)
+    if duplicates:
+        LOGS_INGESTED.labels("duplicate").inc(duplicates)
+    if new:
+        LOGS_INGESTED.labels("spooled" if accepted.spooled else "stored").inc(new)
+    return accepted
 
 
 def _idempotency_key(header: str | None) -> str | None:
@@ -98,6 +122,7 @@ def log_ingest(*, client: Client, api_key_id: int | None, body: JsonBody, idempo
     event_id = _idempotency_key(idempotency_key)
     fields, errors = log_prepare(body.data, has_nul=body.has_nul, event_id=event_id)
     if errors:
+        LOGS_INGESTED.labels("rejected").inc()
         raise ValidationError(errors)
     accepted = _accept(client, api_key_id, [fields], load_duplicates=True)
     (result,) = accepted.results
@@ -151,6 +176,8 @@ def log_ingest_batch(*, client: Client, api_key_id: int | None, body: JsonBody) 
         accepted = _accept(client, api_key_id, prepared)
         spooled = accepted.spooled
         stored = {r.index: r for r in accepted.results if r is not None}
+    if invalid:
+        LOGS_INGESTED.labels("rejected").inc(len(invalid))
     results = [stored.get(i) or ItemResult(i, INVALID, errors=invalid[i]) for i in range(len(logs))]
     payload = [r.as_dict() for r in results]
     if len(invalid) == len(logs):

@@ -17,15 +17,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 from django.conf import settings
 from django.db import IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from central_logger import background, dbguard
-from logs.ids import uuid7_many
+from logs import partitions
+from logs.ids import uuid7, uuid7_for
 from logs.tenant_sql import reads, writes
+from scrubbing.services import scrub_items
 from spool import store as spool
 from tenants.models import Client
 
@@ -35,6 +38,7 @@ CREATED: Literal["created"] = "created"
 DUPLICATE: Literal["duplicate"] = "duplicate"
 INVALID: Literal["invalid"] = "invalid"
 ROW_FIELDS = tuple(name for name in writes.COLUMNS)
+T = TypeVar("T")
 
 
 @dataclass
@@ -186,32 +190,77 @@ def _spooled_duplicates(client: Client, items: list[dict[str, Any] | None],
             items[index] = None
 
 
+def database_first(to_database: Callable[[], T], *, what: str) -> T | None:
+    """`to_database()`'s result, or None when PostgreSQL is unavailable: unreachable, the pool
+    exhausted, statement_timeout or the request's deadline, or the circuit breaker open after
+    such a failure. The caller then spools what it was storing."""
+    if dbguard.circuit_open():
+        return None
+    try:
+        result = to_database()
+    except (OperationalError, InterfaceError) as exc:
+        dbguard.mark_failure()
+        logger.warning("ingest: database unavailable (%s); spooling %s", exc.__class__.__name__, what)
+        return None
+    except IntegrityError as exc:
+        if not partitions.is_missing_partition(exc):
+            raise
+        # A partition of these dates was detached (retention) as we inserted: the spool's
+        # drainer stores them once the date has a partition again.
+        partitions.invalidate()
+        logger.warning("ingest: no partition for a log's date at this instant; spooling %s", what)
+        return None
+    dbguard.mark_success()
+    return result
+
+
+def store_or_spool(*, client: Client, api_key_id: int | None, kind: str, fields: dict[str, Any],
+                   to_database: Callable[[], Any]) -> bool:
+    """Store something other than workflow logs durably, by the same rules: `to_database()` in
+    one transaction bounded by the ingestion budget (INGEST_DB_TIMEOUT_MS), else `fields` as one
+    spool record of `kind`, which the drain later stores with the function registered for that
+    kind (spool/drain.py). Returns True when spooled.
+
+    Raises spool.SpoolFull and spool.SpoolUnavailable as `accept` does."""
+    background.ensure_all()
+
+    def in_one_transaction() -> bool:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(writes.ingest_timeout_sql(settings.INGEST_DB_TIMEOUT_MS))
+            to_database()
+        return True
+
+    if database_first(in_one_transaction, what=f"a {kind} record"):
+        return False
+    spool.spool_put(client_id=client.pk, api_key_id=api_key_id,
+                    items=[spool.SpoolItem(id=str(uuid7()), event_id=None, fields=fields, kind=kind)])
+    return True
+
+
 def accept(*, client: Client, api_key_id: int | None, items: list[dict[str, Any] | None],
            load_duplicates: bool = False) -> Accepted:
-    """Store validated logs durably (None entries are skipped); one result per entry.
+    """Scrub validated logs (scrubbing/services.py), then store them durably (None entries
+    are skipped); one result per entry. Every ingest path stores through here.
 
     Raises spool.SpoolFull when PostgreSQL is unavailable and the spool is full, and
     spool.SpoolUnavailable when neither store could take the logs."""
     background.ensure_all()  # the spool drainer and rollup flusher, where no gunicorn hook started them
+    # Secrets and personal data go before anything is written anywhere, PostgreSQL or the spool.
+    scrub_items(client, items)
     results: list[ItemResult | None] = [None] * len(items)
-    ids = iter(uuid7_many(sum(fields is not None for fields in items)))
+    # Each id carries its log's executed_at (the partition key): a lookup by id reads one partition.
+    ids = iter(uuid7_for([fields["executed_at"] for fields in items if fields is not None]))
     items = [None if fields is None else {"id": next(ids), **fields} for fields in items]
     _spooled_duplicates(client, items, results)
     if all(f is None for f in items):
         return Accepted(results, spooled=True)
-    if not dbguard.circuit_open():
-        try:
-            stored = _to_database(client, items, load_duplicates)
-        except (OperationalError, InterfaceError) as exc:
-            # Unreachable, pool exhausted, statement_timeout or our own deadline: spool instead.
-            dbguard.mark_failure()
-            logger.warning("ingest: database unavailable (%s); spooling %d logs", exc.__class__.__name__,
-                           sum(f is not None for f in items))
-        else:
-            dbguard.mark_success()
-            for index, result in enumerate(stored):
-                if result is not None:
-                    results[index] = result
-            return Accepted(results, spooled=False)
+    stored = database_first(lambda: _to_database(client, items, load_duplicates),
+                            what=f"{sum(f is not None for f in items)} logs")
+    if stored is not None:
+        for index, result in enumerate(stored):
+            if result is not None:
+                results[index] = result
+        return Accepted(results, spooled=False)
     _to_spool(client, api_key_id, items, results)
     return Accepted(results, spooled=True)

@@ -37,8 +37,6 @@ KNOWN_FIELDS = frozenset({
     "event_id", "environment", "executed_at", "status", "ticket_id", "execution_time_seconds",
     "workflow_error", "is_system_error", "trace", *STRING_FIELDS, *OBJECT_FIELDS,
 })
-# Fields that must never be stored as sent.
-REDACTED_FIELDS = frozenset({"api_key", "apikey", "x-api-key", "authorization"})
 MAX_SANITIZED_PATHS = 20
 REQUIRED = "This field is required."
 
@@ -195,16 +193,15 @@ def clean_log(raw: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]] | N
 
 
 def _extra(raw: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
-    """Every top-level field without a column, kept verbatim (secrets aside); a top-level
-    `trace`, which some clients send, moves into payload.trace."""
+    """Every top-level field without a column, kept verbatim (secrets are scrubbed later, with
+    the rest of the log: scrubbing/); a top-level `trace`, which some clients send, moves into
+    payload.trace."""
     extra = {key: value for key, value in raw.items() if key not in KNOWN_FIELDS}
     if "trace" in raw:
         if "trace" in out["payload"]:
             extra["trace"] = raw["trace"]
         else:
             out["payload"] = {**out["payload"], "trace": raw["trace"]}
-    for key in [k for k in extra if k.lower() in REDACTED_FIELDS]:
-        extra[key] = "[redacted]"
     return extra
 
 

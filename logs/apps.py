@@ -2,8 +2,18 @@ from django.apps import AppConfig
 
 
 class LogsConfig(AppConfig):
-    """The workflow log: its model and migrations, the shared filters and periods, and every SQL
-    statement over the tenant tables (logs/tenant_sql). The other log apps build on it."""
+    """The workflow log: its model and migrations, its time partitions, the shared filters and
+    periods, and every SQL statement over the tenant tables (logs/tenant_sql). The other log apps
+    build on it."""
 
     name = "logs"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from central_logger import background, health, replica
+        from logs.partitions import maintainer, readiness
+
+        background.register(maintainer)
+        health.register_readiness_check("partitions", readiness)
+        if replica.configured():  # the log reads of the dashboard that it may serve
+            health.register_readiness_check("replica", replica.readiness)

@@ -24,6 +24,11 @@ class LogDetailSerializer(LogSummarySerializer):
     payload = serializers.DictField(help_text="The full payload; the agent's trace is `payload.trace`.")
     metadata = serializers.DictField(allow_null=True)
     extra = serializers.DictField(help_text="Every top-level field the client sent that has no column.")
+    scrubbed = serializers.DictField(
+        child=serializers.IntegerField(), allow_null=True,
+        help_text="How many values each scrubbing rule replaced before the log was stored, e.g. "
+                  '{"email": 2, "key:password": 1} (never the values); {} when nothing was found, null when '
+                  "the log was stored without scrubbing.")
 
     class Meta(LogSummarySerializer.Meta):
         fields = DETAIL_FIELDS

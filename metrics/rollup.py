@@ -228,26 +228,18 @@ class _StoredCache:
 stored_cache = _StoredCache()
 
 
-_USAGE = frozenset("UY")
-
-
 def _key_function(group: str) -> Any:
-    """The group key of a summed row, from its (kind, bucket, dim1, dim2)."""
+    """The group key of a summed row, from its (bucket, dim1, dim2)."""
     if group.startswith("bucket:"):
-        return lambda k, b, dim1, dim2: b.astimezone(UTC)
+        return lambda b, dim1, dim2: b.astimezone(UTC)
     if group.startswith("issues:"):  # (bucket, fingerprint, workflow version)
-        return lambda k, b, dim1, dim2: (b.astimezone(UTC), dim1, dim2)
-    if group.startswith("usage:"):  # (bucket, usage key or None for the S rows: all runs)
-        return lambda k, b, dim1, dim2: (b.astimezone(UTC), dim1 if k in _USAGE else None)
+        return lambda b, dim1, dim2: (b.astimezone(UTC), dim1, dim2)
     return {
-        "period": lambda k, b, dim1, dim2: None,
-        "category": lambda k, b, dim1, dim2: dim1,
-        "workflow_version": lambda k, b, dim1, dim2: dim1,
-        "errors": lambda k, b, dim1, dim2: (dim1, dim2),
-        "issues": lambda k, b, dim1, dim2: (dim1, dim2),
-        # (category or version, usage key or None for the C / V rows: all runs)
-        "usage_category": lambda k, b, dim1, dim2: (dim2, dim1) if k in _USAGE else (dim1, None),
-        "usage_version": lambda k, b, dim1, dim2: (dim2, dim1) if k in _USAGE else (dim1, None),
+        "period": lambda b, dim1, dim2: None,
+        "category": lambda b, dim1, dim2: dim1,
+        "workflow_version": lambda b, dim1, dim2: dim1,
+        "errors": lambda b, dim1, dim2: (dim1, dim2),
+        "issues": lambda b, dim1, dim2: (dim1, dim2),
     }[group]
 
 
@@ -255,7 +247,7 @@ def _summarize(rows: list[tuple[Any, ...]], group: str) -> dict[Any, _Group]:
     key_of = _key_function(group)
     groups: dict[Any, _Group] = {}
     for kind, b, dim1, dim2, status, bin_, n, time_n, time_sum, first_at, last_at in rows:
-        key = key_of(kind, b, dim1, dim2)
+        key = key_of(b, dim1, dim2)
         g = groups.get(key)
         if g is None:
             g = groups[key] = _Group()
@@ -371,16 +363,3 @@ def issue_groups(client: Client, *, start: dt.datetime, end: dt.datetime,
     group = f"issues:{interval}" if interval else "issues"
     return {key: {"count": g.count, "first_seen": g.first_seen, "last_seen": g.last_seen}
             for key, g in _groups(client, start, end, "F", group).items() if g.count}
-
-
-USAGE_GROUPS = {"day": ("SU", "usage:day"), "hour": ("SU", "usage:hour"), "category": ("CU", "usage_category"),
-                "workflow_version": ("VY", "usage_version")}
-
-
-def usage_groups(client: Client, *, start: dt.datetime, end: dt.datetime, group: str) -> dict[Any, dict[str, Any]]:
-    """Kinds U / Y with the runs they belong to: per (group value, usage key) the logs carrying the
-    key (`runs`) and the sum of its values (`sum`); per (group value, None) every log (`runs`).
-    `group`: "day", "hour", "category" or "workflow_version"."""
-    kinds, name = USAGE_GROUPS[group]
-    return {key: {"runs": g.time_n if key[1] is not None else g.count, "sum": g.time_sum}
-            for key, g in _groups(client, start, end, kinds, name).items() if g.count}

@@ -250,12 +250,33 @@ class UsageRowSerializer(serializers.Serializer):
         ref_name = "UsageRow"
 
 
-class UsageSerializer(_PeriodFieldsSerializer):
-    keys = serializers.ListField(child=serializers.CharField(),
-                                 help_text="The numeric metric keys naming tokens or cost found in the period.")
-    group = serializers.ChoiceField(choices=["day", "hour", "category", "workflow_version"])
-    data = UsageRowSerializer(many=True)
-    totals = serializers.DictField(child=serializers.FloatField())
+class UsageFiguresSerializer(serializers.Serializer):
+    runs = serializers.IntegerField(help_text="Runs that carry token usage (received over OpenTelemetry).")
+    input_tokens = serializers.IntegerField()
+    output_tokens = serializers.IntegerField()
+    total_tokens = serializers.IntegerField()
+    cost = serializers.FloatField(allow_null=True, help_text="Sum of metrics.cost (the tenant's model prices); "
+                                                             "null when no run of the period has a cost.")
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField(help_text="Exclusive.")
+
+    class Meta:
+        ref_name = "UsageFigures"
+
+
+class UsageSerializer(UsageFiguresSerializer):
+    period_days = serializers.IntegerField()
+    previous = UsageFiguresSerializer(help_text="The same figures for the period of the same length just before.")
+    # With `group` only:
+    keys = serializers.ListField(child=serializers.CharField(), required=False,
+                                 help_text="With `group`: the numeric metric keys naming tokens or cost found in "
+                                           "the period (at most 10).")
+    group = serializers.ChoiceField(choices=["day", "hour", "category", "workflow_version"], required=False)
+    data = UsageRowSerializer(many=True, required=False,
+                              help_text="With `group`: per group value, every bucket of the period in order for "
+                                        "day and hour, else the values found, most runs first.")
+    totals = serializers.DictField(child=serializers.FloatField(), required=False,
+                                   help_text="With `group`: per key, its sum over the period.")
 
     class Meta:
         ref_name = "MetricsUsage"

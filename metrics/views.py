@@ -185,18 +185,23 @@ class MetricsViewSet(TenantScopedViewSet):
 
     @extend_schema(
         operation_id="metrics_usage",
-        summary="Tokens and cost: sums of the usage metrics per day, hour, category or version",
-        description="The numeric metric keys whose name contains `token` or `cost` (any case), summed exactly "
-                    "over the period's logs (a scan: its cost grows with the period).",
+        summary="Tokens and cost: the period's totals with the previous period's, and per day, hour, category or "
+                "version",
+        description="Totals: the runs that carry `metrics.total_tokens` (runs received over OpenTelemetry carry "
+                    "`input_tokens`, `output_tokens`, `total_tokens` and, with model prices, `cost`), for the "
+                    "period and the previous one. With `group`: every numeric metric whose key contains `token` "
+                    "or `cost` (any case), summed exactly over the period's logs (a scan: its cost grows with "
+                    "the period).",
         parameters=[
             *METRICS_PARAMETERS,
-            OpenApiParameter("group", OpenApiTypes.STR, enum=list(usage_metrics.GROUPS), default="day",
-                             description="What to sum per."),
+            OpenApiParameter("group", OpenApiTypes.STR, enum=list(usage_metrics.GROUPS), required=False,
+                             description="Also sum the usage metrics per this (`keys`, `group`, `data`, `totals`)."),
         ],
         responses={200: UsageSerializer, **error_responses(*READ_ERRORS)},
     )
     @action(detail=False, methods=["get"])
     def usage(self, request: Request) -> Response:
         scope, period, group = self._parse(
-            request, lambda: parse_choice(request.query_params, "group", usage_metrics.GROUPS, "day"))
+            request, lambda: parse_choice(request.query_params, "group", usage_metrics.GROUPS, "day")
+            if request.query_params.get("group") else None)
         return Response(usage_metrics.metrics_usage(scope, period=period, group=group))

@@ -61,3 +61,68 @@ class LogValuesSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "LogValues"
+
+
+class TraceEventSerializer(serializers.Serializer):
+    name = serializers.CharField(allow_null=True)
+    offset_ms = serializers.FloatField(help_text="Milliseconds after the trace's first span started.")
+    attributes = serializers.DictField()
+
+    class Meta:
+        ref_name = "TraceEvent"
+
+
+class TraceSpanSerializer(serializers.Serializer):
+    span_id = serializers.CharField()
+    parent_span_id = serializers.CharField(allow_null=True)
+    name = serializers.CharField()
+    kind = serializers.IntegerField(help_text="OTLP SpanKind: 0 unspecified, 1 internal, 2 server, 3 client, "
+                                              "4 producer, 5 consumer.")
+    status_code = serializers.IntegerField(help_text="0 unset, 1 ok, 2 error.")
+    status_message = serializers.CharField(allow_null=True)
+    operation = serializers.CharField(allow_null=True, help_text="llm (a model call), tool, agent, or null.")
+    model = serializers.CharField(allow_null=True)
+    input_tokens = serializers.IntegerField(allow_null=True)
+    output_tokens = serializers.IntegerField(allow_null=True)
+    attributes = serializers.DictField()
+    events = TraceEventSerializer(many=True)
+    links = serializers.ListField(child=serializers.DictField())
+    scope = serializers.DictField()
+    start_time = serializers.DateTimeField()
+    offset_ms = serializers.FloatField(help_text="Milliseconds after the trace's first span started.")
+    duration_ms = serializers.FloatField()
+    service_name = serializers.CharField(allow_null=True)
+
+    class Meta:
+        ref_name = "TraceSpan"
+
+
+class TraceLogRecordSerializer(serializers.Serializer):
+    record_id = serializers.CharField()
+    span_id = serializers.CharField(allow_null=True)
+    severity_number = serializers.IntegerField()
+    severity_text = serializers.CharField(allow_null=True)
+    event_name = serializers.CharField(allow_null=True)
+    body = serializers.JSONField(allow_null=True)
+    attributes = serializers.DictField()
+    scope = serializers.DictField()
+    time = serializers.DateTimeField()
+    offset_ms = serializers.FloatField()
+
+    class Meta:
+        ref_name = "TraceLogRecord"
+
+
+class LogTraceSerializer(serializers.Serializer):
+    log_id = serializers.UUIDField()
+    trace_id = serializers.CharField()
+    root_span_id = serializers.CharField(allow_null=True)
+    start_time = serializers.DateTimeField(help_text="When the trace's first span started.")
+    resource = serializers.DictField(help_text="The resource attributes of the first span (service.name, ...).")
+    truncated = serializers.BooleanField(help_text="More spans or log records than OTLP_TRACE_READ_LIMIT: the "
+                                                   "earliest ones are shown.")
+    spans = TraceSpanSerializer(many=True)
+    log_records = TraceLogRecordSerializer(many=True)
+
+    class Meta:
+        ref_name = "LogTrace"

@@ -14,12 +14,12 @@ from rest_framework.response import Response
 
 from central_logger.schema import READ_ERRORS, error_responses
 from logs.serializers import LogDetailSerializer
-from query import export, selectors
+from query import export, selectors, traces
 from logs.openapi import LOG_FILTER_PARAMETERS, METRICS_FILTER_DESCRIPTION
 from query.openapi import LIST_PARAMETERS
 from logs.params import parse_choice
 from logs.tenant_sql.reads import VALUE_FIELDS
-from query.serializers import LogChangesSerializer, LogListSerializer, LogValuesSerializer, log_detail
+from query.serializers import LogChangesSerializer, LogListSerializer, LogTraceSerializer, LogValuesSerializer, log_detail
 
 
 class JsonErrorsNegotiation(DefaultContentNegotiation):
@@ -57,6 +57,23 @@ class ReadLogActions:
         if row is None:
             raise Http404
         return Response(log_detail(row))
+
+    @extend_schema(
+        operation_id="logs_trace",
+        summary="The OpenTelemetry trace of a run: its spans and attached log records",
+        description="For runs received on POST /v1/traces (`payload.otel.trace_id` is set): every stored span "
+                    "of the trace, earliest first, with times as offsets from its first span, and the log "
+                    "records attached to it. Any other log, or another client's: 404.",
+        parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The log id.")],
+        responses={200: LogTraceSerializer, **error_responses(401, 403, 404, 429, 503)},
+    )
+    # Not named `trace`: a viewset method named after an HTTP verb answers that verb (TRACE).
+    @action(detail=True, methods=["get"], url_path="trace", url_name="trace")
+    def otel_trace(self, request: Request, pk: str | None = None) -> Response:
+        found = traces.log_trace(self.client, log_id=self.lookup_uuid())  # type: ignore[attr-defined]
+        if found is None:
+            raise Http404
+        return Response(found)
 
     @extend_schema(
         operation_id="logs_export",

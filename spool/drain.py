@@ -7,6 +7,11 @@ the insert and the delete) is not stored twice, and a row whose event_id the ten
 stored is a duplicate, as it would have been online. Only one drainer runs at a time (an
 exclusive `flock` on `<SPOOL_PATH>.lock`), whether it is a worker's background thread or
 `manage.py drain_spool`.
+
+Records of other kinds than `log` are stored by the function their app registered
+(`register_kind`, from its AppConfig.ready()), in the same transaction as the logs of the batch
+and under the same rules: it must skip what is stored already, so that a record drained twice
+(a crash between PostgreSQL's commit and the spool's delete) changes nothing the second time.
 """
 from __future__ import annotations
 
@@ -17,24 +22,38 @@ import logging
 import os
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from central_logger import dbguard
 from central_logger.background import ProcessLoop
+from central_logger.monitoring import SPOOL_DRAINED
+from logs import partitions
 from logs.tenant_sql import writes
+from scrubbing.services import RESCRUB, rescrub
 from spool import store
 from tenants.selectors import api_key_states, clients_by_id
 
 logger = logging.getLogger("central_logger.spool")
 REFUSED = "key revoked or client deleted before the log was accepted"
-# A spooled row: seq, id, client_id, api_key_id, event_id, accepted_at, fields, size.
+# A spooled row: seq, id, client_id, api_key_id, event_id, accepted_at, fields, size, kind.
 Row = tuple[Any, ...]
+COLUMNS = "seq, id, client_id, api_key_id, event_id, accepted_at, fields, size, kind"
+# kind -> stores one spooled record (its client, its decoded fields) in the caller's
+# transaction; returns True when anything new was stored.
+KindStore = Callable[[Any, dict[str, Any]], bool]
+_kinds: dict[str, KindStore] = {}
+
+
+def register_kind(kind: str, store_record: KindStore) -> None:
+    """Let the spool drain records of `kind` (spooled by the app that registers it)."""
+    _kinds[kind] = store_record
 
 
 @dataclass
@@ -76,7 +95,7 @@ def _allowed(rows: list[Row]) -> tuple[dict[int, Any], list[Row], list[Row]]:
     clients = clients_by_id(client_ids={row[2] for row in rows})
     ok, refused = [], []
     for row in rows:
-        _seq, _id, client_id, key_id, _event, accepted_at, _blob, _size = row
+        _seq, _id, client_id, key_id, _event, accepted_at, _blob, _size, _kind = row
         key = keys.get(key_id) if key_id is not None else None
         accepted = dt.datetime.fromisoformat(accepted_at)
         if client_id not in clients or (key_id is not None and (
@@ -88,24 +107,43 @@ def _allowed(rows: list[Row]) -> tuple[dict[int, Any], list[Row], list[Row]]:
 
 
 def _insert(clients: dict[int, Any], rows: list[Row]) -> int:
-    """Insert rows into PostgreSQL in one transaction, a statement per client; returns how many
-    were new."""
+    """Insert rows into PostgreSQL in one transaction, a statement per client for logs and a
+    call of its kind's store for any other record; returns how many were new."""
     by_client: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    others: list[Row] = []
     now = timezone.now()
-    for _seq, log_id, client_id, _key, _event, accepted_at, blob, _size in rows:
-        by_client[client_id].append(writes.stored_row({**store.decode_fields(blob, accepted_at), "id": log_id}, now))
+    for row in rows:
+        _seq, log_id, client_id, _key, _event, accepted_at, blob, _size, kind = row
+        if kind != store.LOG:
+            others.append(row)
+            continue
+        fields = store.decode_fields(blob, accepted_at)
+        if fields.get(RESCRUB):  # spooled while the tenant's scrubbing settings were unreadable
+            rescrub(clients[client_id], fields)
+        by_client[client_id].append(writes.stored_row({**fields, "id": log_id}, now))
     inserted = 0
     with transaction.atomic():
         for client_id, stored in by_client.items():
             inserted += len(writes.insert_rows(clients[client_id], stored, now, skip_known_ids=True))
+        for row in others:
+            inserted += bool(_kinds[row[8]](clients[row[2]], orjson.loads(row[6])))
     return inserted
+
+
+def _retry_later(exc: DatabaseError) -> bool:
+    """A partition of the rows' dates was detached as they were inserted: not the rows' fault.
+    The next round looks at the partitions again (and creates the missing one)."""
+    if partitions.is_missing_partition(exc):
+        partitions.invalidate()
+        return True
+    return False
 
 
 def _bury(conn: sqlite3.Connection, rows: list[Row], reason: str) -> None:
     now = dt.datetime.now(dt.timezone.utc).isoformat()
     conn.executemany(
         "INSERT OR REPLACE INTO dead_letters (seq, id, client_id, api_key_id, event_id, accepted_at, fields, size, "
-        "reason, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "kind, reason, failed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [(*row, reason, now) for row in rows],
     )
 
@@ -121,6 +159,8 @@ def _insert_one_by_one(conn: sqlite3.Connection, clients: dict[int, Any], rows: 
         except (OperationalError, InterfaceError):
             raise
         except DatabaseError as exc:
+            if _retry_later(exc):
+                raise
             logger.error("spool: log %s refused by the database: %s", row[1], exc.__class__.__name__)
             with store.write_transaction(conn):
                 _bury(conn, [row], exc.__class__.__name__)
@@ -131,11 +171,19 @@ def _insert_one_by_one(conn: sqlite3.Connection, clients: dict[int, Any], rows: 
 
 def _drain_batch(conn: sqlite3.Connection, rows: list[Row], report: DrainReport) -> None:
     clients, ok, refused = _allowed(rows)
+    unknown = [row for row in ok if row[8] != store.LOG and row[8] not in _kinds]
+    if unknown:  # spooled by an app this process does not run: kept for an operator
+        ok = [row for row in ok if row not in unknown]
+        with store.write_transaction(conn):
+            _bury(conn, unknown, "no drain registered for this kind of record")
+        report.dead += len(unknown)
     try:
         inserted = _insert(clients, ok) if ok else 0
     except (OperationalError, InterfaceError):
         raise
-    except DatabaseError:
+    except DatabaseError as exc:
+        if _retry_later(exc):
+            raise
         inserted = _insert_one_by_one(conn, clients, ok, report)
     with store.write_transaction(conn):
         if refused:
@@ -157,10 +205,7 @@ def spool_drain(*, batch_size: int | None = None, max_batches: int | None = None
             report.busy = True
             return report
         while max_batches is None or len(report.batches) < max_batches:
-            rows = conn.execute(
-                "SELECT seq, id, client_id, api_key_id, event_id, accepted_at, fields, size "
-                "FROM spooled_logs ORDER BY seq LIMIT ?", (batch_size,),
-            ).fetchall()
+            rows = conn.execute(f"SELECT {COLUMNS} FROM spooled_logs ORDER BY seq LIMIT ?", (batch_size,)).fetchall()
             if not rows:
                 break
             try:
@@ -169,9 +214,16 @@ def spool_drain(*, batch_size: int | None = None, max_batches: int | None = None
                 dbguard.mark_failure()
                 report.error = exc.__class__.__name__
                 break
+            except DatabaseError as exc:
+                if not partitions.is_missing_partition(exc):
+                    raise
+                report.error = "missing partition"  # looked up again next round
+                break
             dbguard.mark_success()
     report.remaining = store.spool_stats().rows
     if report.inserted or report.dead:
+        SPOOL_DRAINED.labels("stored").inc(report.inserted)
+        SPOOL_DRAINED.labels("dead_letter").inc(report.dead)
         logger.info("spool: drained %d logs (%d already stored, %d dead letters), %d remaining",
                     report.inserted, report.skipped, report.dead, report.remaining)
     return report

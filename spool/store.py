@@ -1,5 +1,10 @@
 """The durable spool: where accepted logs wait while PostgreSQL is unavailable or too slow.
 
+A spooled record has a `kind`: `log` (a workflow log, drained here into workflow_logs) or a
+kind another app registers with spool/drain.py (`otel`: the spans and log records of one
+OpenTelemetry export, drained by otel/storage.py). One file, one queue, one drainer, one
+exactly-once discipline for every kind.
+
 A local SQLite file (`SPOOL_PATH`) in WAL mode with `synchronous=FULL`: a log is acknowledged
 (202) only after its spool transaction is on disk, so it survives a crash or a restart of the
 service. Each spooled row keeps the log's pre-assigned UUIDv7 id, its client and API key ids,
@@ -35,7 +40,8 @@ CREATE TABLE IF NOT EXISTS spooled_logs (
     event_id TEXT,
     accepted_at TEXT NOT NULL,
     fields BLOB NOT NULL,                        -- orjson of the validated field values
-    size INTEGER NOT NULL
+    size INTEGER NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'log'             -- what `fields` holds, and who drains it
 );
 CREATE INDEX IF NOT EXISTS spooled_logs_event ON spooled_logs (client_id, event_id) WHERE event_id IS NOT NULL;
 CREATE TABLE IF NOT EXISTS spool_stats (
@@ -52,9 +58,13 @@ END;
 CREATE TABLE IF NOT EXISTS dead_letters (
     seq INTEGER PRIMARY KEY, id TEXT NOT NULL, client_id INTEGER NOT NULL, api_key_id INTEGER,
     event_id TEXT, accepted_at TEXT NOT NULL, fields BLOB NOT NULL, size INTEGER NOT NULL,
-    reason TEXT NOT NULL, failed_at TEXT NOT NULL
+    reason TEXT NOT NULL, failed_at TEXT NOT NULL, kind TEXT NOT NULL DEFAULT 'log'
 );
 """
+# Files written before records had a kind: every row in them is a log.
+KIND_COLUMNS = ("ALTER TABLE spooled_logs ADD COLUMN kind TEXT NOT NULL DEFAULT 'log'",
+                "ALTER TABLE dead_letters ADD COLUMN kind TEXT NOT NULL DEFAULT 'log'")
+LOG = "log"
 
 
 class SpoolFull(Exception):
@@ -94,6 +104,7 @@ class SpoolItem:
     id: str
     event_id: str | None
     fields: dict[str, Any]
+    kind: str = LOG
 
 
 @dataclass
@@ -124,7 +135,16 @@ def _connect(path: str) -> sqlite3.Connection:
     if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'dead_letters'").fetchone() is None:
         conn.execute("PRAGMA journal_mode=WAL")  # persistent: stored in the file
         conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")  # one transaction, one fsync
+    elif not _has_kind(conn):
+        with write_transaction(conn):
+            if not _has_kind(conn):  # another thread or process may have added it meanwhile
+                for statement in KIND_COLUMNS:
+                    conn.execute(statement)
     return conn
+
+
+def _has_kind(conn: sqlite3.Connection) -> bool:
+    return any(row[1] == "kind" for row in conn.execute("PRAGMA table_info(dead_letters)"))
 
 
 def connection() -> sqlite3.Connection:
@@ -159,11 +179,33 @@ def write_transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 # --- reading the state ------------------------------------------------------------------------------
 
+def spool_writable() -> bool:
+    """This process may write the spool file (and the WAL files beside it), or create it.
+
+    A volume mounted root-owned for a non-root service, or read-only, leaves the file readable
+    and the service apparently healthy while no log could be spooled: readiness checks this."""
+    path = os.path.abspath(spool_path())
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        parent = os.path.dirname(directory)
+        return os.path.isdir(parent) and os.access(parent, os.W_OK | os.X_OK)
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return False
+    return all(not os.path.exists(p) or os.access(p, os.W_OK) for p in (path, path + "-wal", path + "-shm"))
+
+
 def spool_stats() -> SpoolStats:
     conn = connection()
     rows, size = conn.execute("SELECT rows, bytes FROM spool_stats WHERE id = 1").fetchone()
     dead = conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0]
     return SpoolStats(rows=rows, bytes=size, max_bytes=settings.SPOOL_MAX_BYTES, dead_letters=dead)
+
+
+@_unavailable_on_error
+def spool_oldest_accepted_at() -> dt.datetime | None:
+    """When the oldest log still waiting in the spool was accepted (None: the spool is empty)."""
+    row = connection().execute("SELECT accepted_at FROM spooled_logs ORDER BY seq LIMIT 1").fetchone()
+    return dt.datetime.fromisoformat(row[0]) if row else None
 
 
 @_unavailable_on_error
@@ -300,9 +342,9 @@ def _insert_put(conn: sqlite3.Connection, put: _Put) -> SpoolPut:
             duplicate.append(True)
             continue
         conn.execute(
-            "INSERT INTO spooled_logs (id, client_id, api_key_id, event_id, accepted_at, fields, size) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (item.id, put.client_id, put.api_key_id, item.event_id, put.accepted_at, blob, len(blob)),
+            "INSERT INTO spooled_logs (id, client_id, api_key_id, event_id, accepted_at, fields, size, kind) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (item.id, put.client_id, put.api_key_id, item.event_id, put.accepted_at, blob, len(blob), item.kind),
         )
         if item.event_id:
             known[item.event_id] = item.id

@@ -35,6 +35,7 @@ from django.http import HttpRequest
 from central_logger import ratelimit
 from central_logger.client_ip import client_ip
 from central_logger.errors import ApiError
+from central_logger.monitoring import RATE_LIMITED
 
 logger = logging.getLogger("central_logger.auth")
 
@@ -76,6 +77,7 @@ def retry_after(request: HttpRequest) -> int | None:
     if left <= 0:
         _blocked.pop(source, None)
         return None
+    RATE_LIMITED.labels("auth_failures").inc()  # the caller refuses the request
     return max(1, math.ceil(left))
 
 

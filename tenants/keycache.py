@@ -36,6 +36,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from central_logger import ratelimit
+from central_logger.monitoring import API_KEY_CACHE
 from central_logger.ratelimit import Admission
 from tenants.models import ApiKey
 
@@ -77,6 +78,7 @@ def get_key(prefix: str, digest: str, *, scope: str | None = None) -> tuple[ApiK
         except Exception:  # cache down: the database is the source of truth
             log.warning("API key cache unavailable; reading the key from the database", exc_info=True)
             cached, ttl = None, 0
+        API_KEY_CACHE.labels("hit" if cached is not None else "miss").inc()
         if cached is not None:
             return cached, admission
     api_key = ApiKey.objects.select_related("client").filter(prefix=prefix).first()

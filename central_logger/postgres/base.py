@@ -14,6 +14,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db.backends.postgresql import base
+from django.db.utils import DatabaseErrorWrapper
+from django.utils.functional import cached_property
 
 import psycopg
 from psycopg.postgres import adapters, types
@@ -28,7 +30,23 @@ _C_LOADER = _LOADER if not _LOADER.__module__.startswith("psycopg.") else None
 _NEVER = 2**62
 
 
+class _ErrorWrapper(DatabaseErrorWrapper):
+    """Django's error translation, which also tells the replica router when the replica's
+    connection fails (central_logger/replica.py retries the request on the primary)."""
+
+    def __exit__(self, exc_type: Any, exc_value: Any, traceback: Any) -> None:
+        if exc_type is not None and issubclass(exc_type, (psycopg.OperationalError, psycopg.InterfaceError)):
+            from central_logger import replica  # the router module imports Django's db
+
+            replica.note_failure(self.wrapper.alias)
+        super().__exit__(exc_type, exc_value, traceback)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    @cached_property
+    def wrap_database_errors(self) -> DatabaseErrorWrapper:
+        return _ErrorWrapper(self)
+
     def create_cursor(self, name: str | None = None) -> Any:
         return self._fast_timestamps(super().create_cursor(name))
 

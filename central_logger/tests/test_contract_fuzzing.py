@@ -45,15 +45,16 @@ from hypothesis import HealthCheck, settings as hypothesis_settings
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 from werkzeug.test import Client as WsgiClient
 
+from alerts.models import AlertEvent, AlertRule
 from conftest import make_tenant
 from logs.tests.factories import ingest, log_body
-from tenants.models import SCOPE_INGEST, SCOPE_READ
+from tenants.models import SCOPE_ADMIN, SCOPE_INGEST, SCOPE_READ
 
 pytestmark = pytest.mark.django_db
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 FUZZ_AUTH_EXAMPLES = int(os.environ.get("FUZZ_AUTH_EXAMPLES", "5"))
-WRITE_OPERATIONS = frozenset({"POST /api/v1/logs", "POST /api/v1/logs/batch"})
+WRITE_OPERATIONS = frozenset({"POST /api/v1/logs", "POST /api/v1/logs/batch", "PUT /api/v1/model-prices"})
 SECURITY_HEADERS = ("x-api-key", "authorization")
 
 _django = get_wsgi_application()
@@ -96,7 +97,7 @@ NOT_EXPRESSIBLE_IN_OPENAPI = [negative_data_rejection, positive_data_acceptance]
 
 @dataclass
 class World:
-    key: str  # ingest + read, tenant "fuzz" (has logs)
+    key: str  # ingest + read + admin, tenant "fuzz" (has logs and model prices)
     read_only_key: str
     ingest_only_key: str
     other_key: str  # ingest + read, tenant "other" (no logs)
@@ -122,11 +123,20 @@ def world(db: Any, settings: Any) -> World:
                  workflow_error_type="TimeoutError", workflow_error_node="crm_lookup", is_system_error=True,
                  execution_time_seconds=31.5, metrics={"overall_confidence": 0.2, "needs_more_info": True}),
         log_body(executed_at=stamp, ticket_id="FUZZ-SECRET-3", status="PARTIAL", environment="staging",
-                 execution_time_seconds=None, metrics={}),
+                 execution_time_seconds=None, metrics={"input_tokens": 30, "output_tokens": 7, "total_tokens": 37}),
         log_body(ticket_id="FUZZ-SECRET-4", event_id="fuzz-secret-event"),  # 2025, outside the metrics periods
     )
+    rule = AlertRule.objects.create(client=fuzz.client, name="fuzzsecret rule", kind="error_rate", threshold=50,
+                                    window_minutes=60, channels=[{"type": "email", "to": "fuzzsecret@example.com"}])
+    AlertEvent.objects.create(client=fuzz.client, rule=rule, rule_name=rule.name, kind=rule.kind, state="firing",
+                              value=100, threshold=50, operator="gte", window_start=recent, window_end=recent,
+                              filters={"category": "fuzzsecretcategory"})
+
+    from otel.prices import model_price_set
+
+    model_price_set(client=fuzz.client, model="fuzzsecret-model", input_per_million=1, output_per_million=2)
     return World(
-        key=fuzz.key,
+        key=make_tenant_key(fuzz.client, [SCOPE_INGEST, SCOPE_READ, SCOPE_ADMIN]),
         read_only_key=make_tenant_key(fuzz.client, [SCOPE_READ]),
         ingest_only_key=make_tenant_key(fuzz.client, [SCOPE_INGEST]),
         other_key=make_tenant("other").key,
@@ -206,15 +216,21 @@ def assert_reveals_no_logs(label: str, response: Any) -> None:
     elif label == "GET /api/v1/metrics/timeseries":
         assert all(row["count"] == 0 for row in body["data"])
     elif label == "GET /api/v1/metrics/usage":
-        assert all(row["runs"] == 0 for row in body["data"]) and body["keys"] == []
+        assert body["runs"] == body["total_tokens"] == body["previous"]["runs"] == 0
+        assert all(row["runs"] == 0 for row in body.get("data", [])) and body.get("keys", []) == []
     elif label == "GET /api/v1/metrics/versions/compare":
         assert body["a"]["count"] == body["b"]["count"] == body["a"]["sample_size"] == body["b"]["sample_size"] == 0
     elif label == "GET /api/v1/logs/changes":
         assert body["token"] == "0.0"  # no rollup version, nothing pending: nothing of theirs
     elif label == "GET /api/v1/logs/values":
         assert body["values"] == []
-    elif label.startswith("GET /api/v1/metrics/"):
+    elif label.startswith("GET /api/v1/metrics/") or label == "GET /api/v1/model-prices":
         assert body["data"] == []
+    elif label in ("GET /api/v1/alerts/rules", "GET /api/v1/alerts/events"):
+        assert body["data"] == []
+    elif label == "POST /api/v1/alerts/rules/preview":
+        # Computed over the other tenant's own (empty) logs: only "no data" can fire there.
+        assert body["fired"] == 0 or body["firing_windows"] == body["windows"], body
     else:  # GET /api/v1/logs/{id}: a random id is nobody's; 200 would be a leak
         raise AssertionError(f"{label} answered 200 to another tenant: {body}")
 
@@ -273,8 +289,10 @@ def test_options_answers_with_the_allowed_methods(world: World, path: str) -> No
 def test_undocumented_methods_are_405_envelopes(world: World) -> None:
     client = WsgiClient(wsgi_app)
     detail = f"/api/v1/logs/{world.secret_ids[0]}"
+    rule = AlertRule.objects.get()
     for path in schema.raw_schema["paths"]:
-        url = detail if "{id}" in path else path
+        url = path.replace("{id}", str(rule.pk)) if path.startswith("/api/v1/alerts/") else (
+            detail if "{id}" in path else path)
         for method in UNDOCUMENTED_METHODS:
             if method in _documented(path):
                 continue
@@ -289,9 +307,13 @@ def test_served_schema_is_the_generated_one() -> None:
     generated = json.loads(json.dumps(SchemaGenerator().get_schema(request=None, public=True), default=str))
     assert schema.raw_schema["paths"].keys() == generated["paths"].keys()
     assert schema.raw_schema["components"] == generated["components"]
-    # 17 API paths (/api/v1/logs has GET and POST; the saved views GET, POST, PATCH and DELETE)
-    # + 5 dashboard session paths.
-    assert len(schema.raw_schema["paths"]) == 22
+    # 12 log API paths (14 operations: /api/v1/logs has GET and POST, /api/v1/model-prices GET and
+    # PUT), 5 alerts paths (rules, rules/{id}, rules/{id}/test, rules/preview, events), the
+    # scrubbing settings (GET, PUT, PATCH), the dashboard's investigation paths (logs/changes,
+    # logs/values, metrics/issues, metrics/issues/{fingerprint}, metrics/versions/compare) and
+    # saved views (GET, POST; PATCH, DELETE) + 5 dashboard session paths. The OTLP receivers
+    # (/v1/traces, /v1/logs) are not in it: OTLP's protobuf definitions are.
+    assert len(schema.raw_schema["paths"]) == 30
 
 
 # --- regressions found by the fuzzer --------------------------------------------------------------

@@ -81,3 +81,14 @@ def test_value_the_database_rejects_is_400_not_a_retryable_503(alice: Tenant) ->
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_value"
     assert "Retry-After" not in response
+
+
+@pytest.mark.parametrize("path", ["/api/v1/logs", "/health", "/admin/"])
+def test_an_unknown_host_is_told_what_to_set(anon: APIClient, path: str) -> None:
+    response = anon.get(path, HTTP_HOST="logs.example.com:8443")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "disallowed_host"
+    assert error["message"].startswith("The host 'logs.example.com:8443' is not in ALLOWED_HOSTS: add it")
+    assert "ALLOWED_HOSTS=localhost,logs.example.com" in error["message"]
+    assert error["details"] == {"host": "logs.example.com:8443", "setting": "ALLOWED_HOSTS"}

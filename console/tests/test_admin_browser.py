@@ -93,7 +93,7 @@ def test_log_detail_in_a_real_browser(live_server: Any, django_user_model: Any, 
     # Hostile strings are text, never markup: no script ran, no <img> was created.
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.locator("#content img[src=x]").count() == 0
-    assert HOSTILE in page.locator(".field-workflow_error .readonly").inner_text()
+    assert HOSTILE in page.locator(".field-workflow_error_html .readonly").inner_text()
 
     # The ReAct iterations, step by step, in order.
     steps = page.locator("ol.cl-steps > li.cl-step")

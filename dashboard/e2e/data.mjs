@@ -176,3 +176,43 @@ export async function apiGet(base, key, path) {
   if (!response.ok) throw new Error(`${path}: ${response.status} ${await response.text()}`);
   return response.json();
 }
+
+// An agent run as an OpenTelemetry SDK exports it (the OTLP JSON mapping): a root with our run
+// attributes, two chat calls with GenAI usage (one failing), a tool call; and a log record of
+// the tool call. Times are nanoseconds as decimal strings.
+export const OTEL_TRACE_ID = "5b8efff798038103d269b633813fc60c";
+export function otelExports(now = Date.now()) {
+  const t0 = BigInt(now - 60 * 60 * 1000) * 1_000_000n;
+  const ns = (ms) => String(t0 + BigInt(Math.round(ms * 1e6)));
+  const attrs = (o) => Object.entries(o).map(([key, v]) => ({ key, value: typeof v === "number" ? { intValue: String(v) } : { stringValue: v } }));
+  const span = (spanId, parentSpanId, name, start, end, attributes, extra = {}) =>
+    ({ traceId: OTEL_TRACE_ID, spanId, parentSpanId, name, kind: 1, startTimeUnixNano: ns(start), endTimeUnixNano: ns(end), attributes: attrs(attributes), ...extra });
+  const spans = [
+    span("a1a1a1a1a1a1a1a1", "", "handle ticket", 0, 4200, { "ticket.id": "OTEL-1", "ticket.category": "refund", "customer.type": "VIP" },
+         { status: { code: 2, message: "refund failed" } }),
+    span("b2b2b2b2b2b2b2b2", "a1a1a1a1a1a1a1a1", "chat gpt-4o", 20, 1650, {
+      "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "gen_ai.response.model": "gpt-4o-2024-08-06",
+      "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 150,
+      "gen_ai.input.messages": JSON.stringify([{ role: "user", parts: [{ type: "text", content: "Where is my refund for order 991?" }] }]),
+      "gen_ai.output.messages": JSON.stringify([{ role: "assistant", parts: [{ type: "text", content: "Let me look that order up." }] }]) }),
+    span("c3c3c3c3c3c3c3c3", "a1a1a1a1a1a1a1a1", "execute_tool crm_lookup", 1700, 2300, { "gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "crm_lookup" }),
+    span("d4d4d4d4d4d4d4d4", "a1a1a1a1a1a1a1a1", "chat gpt-4o-mini", 2350, 4100, {
+      "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": 300, "gen_ai.usage.output_tokens": 20 },
+         { status: { code: 2, message: "refund failed" },
+           events: [{ timeUnixNano: ns(4050), name: "exception", attributes: attrs({ "exception.type": "RefundError", "exception.message": "Refund limit exceeded for order 991" }) }] }),
+  ];
+  const resource = { attributes: attrs({ "service.name": "support-agent", "service.version": "v3.0.0", "deployment.environment.name": "production" }) };
+  const traces = { resourceSpans: [{ resource, scopeSpans: [{ scope: { name: "support.agent" }, spans }] }] };
+  const logs = { resourceLogs: [{ resource, scopeLogs: [{ scope: { name: "support.agent" }, logRecords: [
+    { timeUnixNano: ns(2000), severityNumber: 9, severityText: "INFO", traceId: OTEL_TRACE_ID, spanId: "c3c3c3c3c3c3c3c3",
+      body: { stringValue: "CRM: order 991 refunded once already" }, attributes: attrs({ orders: 1 }) }] }] }] };
+  return { traces, logs };
+}
+
+export async function otlpPost(base, key, path, body) {
+  const response = await fetch(`${base}${path}`, {
+    method: "POST", headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" }, body: JSON.stringify(body),
+  });
+  if (response.status !== 200) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+  return response.json();
+}

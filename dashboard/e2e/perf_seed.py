@@ -53,14 +53,14 @@ def _chunk(bounds: tuple[int, int]) -> tuple[int, bytes]:
     from bench.fixture import copy_line
     from bench.realistic import realistic_log
     from ingestion.validation import clean_log
-    from logs.ids import uuid7
+    from logs.ids import uuid7_for
 
     lines = []
     for i in range(*bounds):
         fields, errors = clean_log(realistic_log(_STATE["gen"], i, client_id=str(_STATE["slug"])))
         if fields is None:
             raise ValueError(f"generated log #{i} is invalid: {errors}")
-        lines.append(copy_line({**fields, "id": uuid7(), "client_id": _STATE["client_id"],
+        lines.append(copy_line({**fields, "id": uuid7_for([fields["executed_at"]])[0], "client_id": _STATE["client_id"],
                                 "created_at": _STATE["created_at"]}))
     return bounds[1] - bounds[0], ("\n".join(lines) + "\n").encode()
 
@@ -80,6 +80,7 @@ def main() -> None:
     from django.utils import timezone
 
     from bench.fixture import COLUMNS, bulk_load_mode
+    from logs import partitions
     from logs.models import WorkflowLog
     from tenants.models import Client
 
@@ -96,6 +97,8 @@ def main() -> None:
     started = time.time()
     now = timezone.now().replace(microsecond=0)
     jobs = [(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
+    # A COPY makes no partition on demand: the 90 days of the generator get theirs first.
+    partitions.create_covering([now - dt.timedelta(days=d) for d in range(-2, 93)])
     with bulk_load_mode(print):
         connection.close()  # fork with no open database socket to share
         with mp.get_context("fork").Pool(int(os.environ.get("PERF_SEED_JOBS", "2")), initializer=_init,

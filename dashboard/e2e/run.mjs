@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
-import { ALPHA_ERROR, ALPHA_FAILED, EDGE_COUNT, EDGE_FAILED, alphaLog, alphaOlderLog, apiGet, betaLog, edgeLogs, ingest } from "./data.mjs";
+import { ALERTS_ENV, alertTests } from "./alerts.mjs";
+import { ALPHA_ERROR, ALPHA_FAILED, EDGE_COUNT, EDGE_FAILED, alphaLog, alphaOlderLog, apiGet, betaLog, edgeLogs, ingest, otelExports, otlpPost } from "./data.mjs";
 import { SHOTS, results, shot, signIn, test } from "./lib.mjs";
 import { startServer } from "./server.mjs";
 import { installTiming, renderTime } from "./timing.mjs";
@@ -21,7 +22,7 @@ const ALPHA_CURRENT = 30 + EDGE_COUNT;
 const ALPHA_ALL = ALPHA_CURRENT + 6;
 
 const timings = {};
-const server = await startServer({ databaseUrl: DATABASE_URL });
+const server = await startServer({ databaseUrl: DATABASE_URL, extraEnv: ALERTS_ENV });
 const { base, tenants, users } = server;
 const alphaKey = tenants.alpha.key;
 const now = Date.now();
@@ -263,6 +264,32 @@ try {
   await defects.run(ctx);
   await investigation.run(ctx);
   await layout.run(ctx);
+  // After every test that counts alpha's runs: this adds one.
+  await test("an OpenTelemetry run: listed with its tokens, its span tree as a waterfall", async () => {
+    const { traces, logs } = otelExports();
+    assert.deepEqual(await otlpPost(base, alphaKey, "/v1/traces", traces), {});
+    assert.deepEqual(await otlpPost(base, alphaKey, "/v1/logs", logs), {});
+    await signIn(page, base, "ana", users.ana);
+    await page.getByTestId("kpi-tokens-value").filter({ hasText: "1,670" }).waitFor();
+    await page.goto(`${base}/dashboard/alpha/logs?q=OTEL-1`);
+    await page.getByTestId("tokens-cell").filter({ hasText: "1,670" }).waitFor();
+    await page.getByTestId("log-row").first().click();
+    await page.getByTestId("detail-ticket").filter({ hasText: "OTEL-1" }).waitFor();
+    assert.match(await page.getByTestId("detail-error").textContent(), /RefundError.*chat gpt-4o-mini.*Refund limit exceeded for order 991/);
+    await page.getByTestId("waterfall").waitFor();
+    assert.equal(await page.getByTestId("span-row").count(), 4);
+    assert.match(await page.getByTestId("span-row").nth(1).textContent(), /chat gpt-4o.*gpt-4o-2024-08-06 · 1,200 in \/ 150 out/);
+    await page.getByRole("button", { name: "chat gpt-4o", exact: true }).click();
+    await page.getByTestId("genai-messages").getByText("Where is my refund for order 991?").waitFor();
+    await page.getByRole("button", { name: "execute_tool crm_lookup" }).click();
+    await page.getByTestId("span-detail").getByText("CRM: order 991 refunded once already").waitFor();
+    await page.getByRole("button", { name: "chat gpt-4o-mini" }).click();
+    await page.getByTestId("span-detail").getByText("RefundError", { exact: true }).waitFor();
+    await shot(page, "08-otel-waterfall");
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.waitForURL(/\/dashboard\/login/);
+  });
+
 
   await test("render time of the overview and the first page of logs", async () => {
     const perfContext = await browser.newContext({ viewport: { width: 1366, height: 900 } });
@@ -279,6 +306,8 @@ try {
     const budget = Number(process.env.E2E_RENDER_BUDGET_MS || 3000);
     assert.ok(Object.values(timings).every((ms) => ms < budget || ms === timings.live_list_ms || ms === timings.live_overview_ms), JSON.stringify(timings));
   });
+
+  await alertTests({ browser, base, tenants, users, test, shot, signIn });
 
   await test("no uncaught errors in the page", async () => {
     assert.deepEqual(pageErrors.map(String), []);

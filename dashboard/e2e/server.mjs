@@ -21,7 +21,7 @@ function freePort() {
   });
 }
 
-export async function startServer({ databaseUrl, fresh = !process.env.E2E_KEEP_DB, clients = ["alpha", "beta"], userSuffix = "" }) {
+export async function startServer({ databaseUrl, fresh = !process.env.E2E_KEEP_DB, clients = ["alpha", "beta"], userSuffix = "", extraEnv = {} }) {
   const port = Number(process.env.E2E_PORT || (await freePort()));
   const env = {
     ...process.env,
@@ -39,6 +39,7 @@ export async function startServer({ databaseUrl, fresh = !process.env.E2E_KEEP_D
     HOST: "127.0.0.1",
     PORT: String(port),
     LOG_LEVEL: "ERROR",
+    ...extraEnv,
   };
   const manage = (...args) => execFileSync(PYTHON, ["manage.py", ...args], { cwd: ROOT, env, encoding: "utf8" });
 
@@ -69,10 +70,10 @@ with psycopg.connect(admin, autocommit=True) as c:
     tenants[slug] = { key: manage("issue_api_key", slug, "--scopes", "ingest,read", "--quiet").trim() };
   }
   const users = {};
-  const addUser = (client, name) => {
+  const addUser = (client, name, role = "viewer") => {
     const username = name + userSuffix;
     if (!clients.includes(client)) return;
-    const out = manage("add_dashboard_user", client, username, "--email", `${username}@example.com`, "--no-input");
+    const out = manage("add_dashboard_user", client, username, "--email", `${username}@example.com`, "--role", role, "--no-input");
     const lines = out.trim().split("\n");
     if (lines.includes("Password (shown only once):")) users[name] = lines.at(-1).trim();
   };
@@ -80,6 +81,7 @@ with psycopg.connect(admin, autocommit=True) as c:
   addUser("beta", "ben"); // beta only
   addUser("alpha", "max"); // both: the client switcher
   addUser("beta", "max");
+  addUser("alpha", "ada", "admin"); // alpha's admin: changes alert rules
 
   const child = spawn(GUNICORN, ["central_logger.wsgi", "-c", "gunicorn.conf.py"], { cwd: ROOT, env, stdio: ["ignore", "inherit", "inherit"] });
   const base = `http://127.0.0.1:${port}`;

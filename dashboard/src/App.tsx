@@ -18,6 +18,9 @@ const IssuesPage = lazy(() => import("./pages/Issues").then((m) => ({ default: m
 const IssuePage = lazy(() => import("./pages/Issue").then((m) => ({ default: m.IssuePage })));
 const VersionsPage = lazy(() => import("./pages/Versions").then((m) => ({ default: m.VersionsPage })));
 const LatencyPage = lazy(() => import("./pages/Latency").then((m) => ({ default: m.LatencyPage })));
+// Alerts: a self-contained feature folder (src/alerts/), loaded on demand.
+const AlertsPage = lazy(() => import("./alerts/AlertsPage").then((m) => ({ default: m.AlertsPage })));
+const RuleFormPage = lazy(() => import("./alerts/RuleForm").then((m) => ({ default: m.RuleFormPage })));
 
 function RequireSession({ children }: { children: React.ReactNode }) {
   const { session, checking } = useSession();
@@ -64,6 +67,9 @@ export function App() {
         <Route path="versions" element={<VersionsPage />} />
         <Route path="latency" element={<LatencyPage />} />
         <Route path="categories" element={<CategoriesPage />} />
+        <Route path="alerts" element={<AlertsPage />} />
+        <Route path="alerts/new" element={<RuleFormPage />} />
+        <Route path="alerts/:id/edit" element={<RuleFormPage />} />
         <Route path="*" element={<p className="text-slate-700">This page does not exist.</p>} />
       </Route>
     </Routes>

@@ -231,7 +231,7 @@ def test_mass_assignment_fields_change_nothing(alice: Tenant, bob: Tenant) -> No
     assert data["duplicate"] is False and data["spooled"] is False
     row = WorkflowLog.objects.get(pk=data["id"])
     assert row.client_id == alice.client.pk and str(row.id) != body["id"] and row.created_at.year > 2000
-    assert row.extra["api_key"] == "[redacted]"
+    assert row.extra["api_key"] == "[redacted:api_key]"
 
 
 def test_nul_in_a_batch_is_replaced_and_recorded_per_log(alice: Tenant) -> None:

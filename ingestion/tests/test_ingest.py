@@ -73,7 +73,7 @@ def test_tenant_comes_from_key_never_from_body(alice: Tenant, bob: Tenant) -> No
     assert str(row.id) != "00000000-0000-0000-0000-000000000001"
     assert row.created_at.year >= 2025
     assert row.extra["client_id"] == "bob"  # what the client reported is kept
-    assert row.extra["api_key"] == "[redacted]"  # but a secret never is
+    assert row.extra["api_key"] == "[redacted:api_key]"  # but a secret never is
     assert bob.key not in json.dumps(row.extra)
 
 

@@ -72,3 +72,22 @@ def usage_sums(client: Client, *, keys: list[str], group: str, start: dt.datetim
     with read_connection().cursor() as cursor:
         cursor.execute(sql, [*key_params, client.pk, start, end, *params])
         return cursor.fetchall()
+
+
+def _number(key: str) -> str:
+    """A metrics key (a constant of ours, never the caller's) as a number; NULL when the log
+    holds something else there."""
+    return f"CASE WHEN jsonb_typeof(metrics -> '{key}') = 'number' THEN (metrics ->> '{key}')::numeric END"
+
+
+def usage_totals(client: Client, *, condition: str, params: list[Any], start: Any, end: Any) -> tuple[Any, ...]:
+    """(runs with usage, input tokens, output tokens, cost, runs with a cost) of the logs of
+    `client` with start <= executed_at < end matching `condition`, over the runs that carry
+    `metrics.total_tokens` (OpenTelemetry's runs); served by the partial index wl_client_usage."""
+    sql = (f"SELECT count({_number('total_tokens')}), coalesce(sum({_number('input_tokens')}), 0), "
+           f"coalesce(sum({_number('output_tokens')}), 0), sum({_number('cost')}), count({_number('cost')}) "
+           f"FROM {TABLE} WHERE client_id = %s AND executed_at >= %s AND executed_at < %s "
+           f"AND metrics ? 'total_tokens' AND ({condition or 'TRUE'})")
+    with read_connection().cursor() as cursor:
+        cursor.execute(sql, [client.pk, start, end, *params])
+        return tuple(cursor.fetchone())

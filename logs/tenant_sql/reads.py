@@ -15,6 +15,7 @@ the request is one it may serve; central_logger/replica.py).
 """
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,12 +24,13 @@ from django.db import connections, router
 from django.db.models import UUIDField
 
 from central_logger import counting
+from logs.ids import executed_range
 from logs.models import WorkflowLog
 from tenants.models import Client
 
 TABLE = WorkflowLog._meta.db_table
 # Columns stored as jsonb that Django's backend reads back as text.
-JSON_FIELDS = frozenset({"metrics", "payload", "metadata", "extra"})
+JSON_FIELDS = frozenset({"metrics", "payload", "metadata", "extra", "scrubbed"})
 STATUS_NAMES = ("SUCCESS", "PARTIAL", "FAILED", "ERROR")
 # A second statement sent after a read in the same round trip: its SQL and parameters.
 Statement = tuple[str, list[Any]]
@@ -82,8 +84,18 @@ def _rows(client: Client, columns: tuple[str, ...], condition: str, params: list
 
 
 def one(client: Client, pk: Any, columns: tuple[str, ...]) -> dict[str, Any] | None:
-    """One log of `client` by id, as a dict of `columns`; None when it is not theirs or absent."""
-    rows, _ = _rows(client, columns, "id = %s LIMIT 1", [pk])
+    """One log of `client` by id, as a dict of `columns`; None when it is not theirs or absent.
+
+    The id carries its log's executed_at to the millisecond (logs/ids.py), so the first look
+    reads one partition's primary key; only a miss (a log stored before partitioning, or not
+    there at all) asks every partition."""
+    log_id = pk if isinstance(pk, uuid.UUID) else uuid.UUID(str(pk))
+    rows: list[tuple[Any, ...]] = []
+    if (span := executed_range(log_id)) is not None:
+        rows, _ = _rows(client, columns, "id = %s AND executed_at >= %s AND executed_at < %s LIMIT 1",
+                        [log_id, *span])
+    if not rows:
+        rows, _ = _rows(client, columns, "id = %s LIMIT 1", [log_id])
     return _decoded(dict(zip(columns, rows[0])), JSON_FIELDS.intersection(columns)) if rows else None
 
 

@@ -27,7 +27,7 @@ live AS MATERIALIZED (
            w.workflow_error_type, w.workflow_error_node,
            CASE WHEN w.status IN ('FAILED', 'ERROR') OR w.workflow_error_type IS NOT NULL
                 THEN logs_error_fingerprint(w.workflow_error_type, w.workflow_error_node, w.workflow_error)
-           END AS fingerprint, {raw_usage} AS usage
+           END AS fingerprint
       FROM workflow_logs w
      WHERE w.client_id = %(client)s
        AND ((w.executed_at >= %(ra0)s::timestamptz AND w.executed_at < %(ra1)s::timestamptz)
@@ -36,7 +36,7 @@ live AS MATERIALIZED (
     UNION ALL
     -- logs of the whole days and hours that the flusher has not folded in yet
     SELECT p.executed_at, p.execution_time_seconds, p.status, p.category, p.workflow_version,
-           p.workflow_error_type, p.workflow_error_node, p.error_fingerprint, {pending_usage}
+           p.workflow_error_type, p.workflow_error_node, p.error_fingerprint
       FROM logs_rollup_pending p
      WHERE p.client_id = %(client)s
        AND ((p.executed_at >= %(d0)s::timestamptz AND p.executed_at < %(d1)s::timestamptz)
@@ -79,18 +79,7 @@ _LIVE_KINDS = {
                min(executed_at), max(executed_at) FROM live
              WHERE status IN ('FAILED', 'ERROR') OR workflow_error_type IS NOT NULL
              GROUP BY 3, fingerprint, workflow_version""",
-    "U": """SELECT 'l', 'U'::"char", {b}, e.k, category, NULL, -1::smallint, count(*), count(*),
-               sum((e.v #>> '{{}}')::float8), NULL, NULL FROM live, jsonb_each(live.usage) AS e(k, v)
-             GROUP BY 3, e.k, category""",
-    "Y": """SELECT 'l', 'Y'::"char", {b}, e.k, workflow_version, NULL, -1::smallint, count(*), count(*),
-               sum((e.v #>> '{{}}')::float8), NULL, NULL FROM live, jsonb_each(live.usage) AS e(k, v)
-             GROUP BY 3, e.k, workflow_version""",
 }
-# The usage of the live logs costs a read of their `metrics`: only for the kinds that need it.
-_USAGE_KINDS = frozenset("UY")
-_RAW_USAGE = "logs_usage_of(w.metrics)"
-_PENDING_USAGE = ("(SELECT logs_usage_of(u.metrics) FROM workflow_logs u "
-                  "WHERE u.client_id = p.client_id AND u.id = p.log_id)")
 
 
 def _read_db() -> str:
@@ -122,11 +111,7 @@ def read(client: Client, *, kinds: str, interval: str | None, period: dict[str, 
                 cursor.execute("SET LOCAL work_mem = '32MB'")
         # One statement text per (kinds, interval), prepared on the server (~0.6 ms of planning
         # saved per request; central_logger/postgres/base.py).
-        usage = bool(_USAGE_KINDS.intersection(kinds))
-        sql = _SQL.format(bucket=bucket, live=live, kinds="{" + ",".join(kinds) + "}",
-                          raw_usage=_RAW_USAGE if usage else "NULL::jsonb",
-                          pending_usage=_PENDING_USAGE if usage else "NULL::jsonb")
-        return db.fetch_prepared(sql, params)
+        return db.fetch_prepared(_SQL.format(bucket=bucket, live=live, kinds="{" + ",".join(kinds) + "}"), params)
 
 
 _PERIOD_KEYS = ("d0", "d1", "ha0", "ha1", "hb0", "hb1", "ra0", "ra1", "rb0", "rb1")

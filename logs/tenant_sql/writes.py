@@ -17,13 +17,14 @@ import orjson
 import psycopg
 from django.db import connection
 
-from logs.ids import uuid7
+from logs import partitions
+from logs.ids import uuid7, uuid7_for
 from logs.models import WorkflowLog
 from tenants.models import Client
 
 TABLE = WorkflowLog._meta.db_table
 # Column name -> SQL type, in the order of a one-row statement's parameters. One statement whose
-# text does not depend on the batch size: one array parameter per column instead of 23 x 100
+# text does not depend on the batch size: one array parameter per column instead of 24 x 100
 # scalars, parsed once per connection and planned cheaply. Measured (bench/README.md): ~3x less
 # server CPU per batch than the ORM's bulk_create, which builds and binds 2,300 parameters.
 COLUMN_TYPES: tuple[tuple[str, str], ...] = (
@@ -33,51 +34,63 @@ COLUMN_TYPES: tuple[tuple[str, str], ...] = (
     ("resolution_status", "text"), ("customer_type", "text"), ("workflow_error", "text"),
     ("workflow_error_type", "text"), ("workflow_error_node", "text"), ("is_system_error", "bool"),
     ("ticket_subject_hash", "text"), ("requester_email_hash", "text"), ("metrics", "jsonb"),
-    ("payload", "jsonb"), ("metadata", "jsonb"), ("extra", "jsonb"), ("created_at", "timestamptz"),
+    ("payload", "jsonb"), ("metadata", "jsonb"), ("extra", "jsonb"), ("scrubbed", "jsonb"),
+    ("created_at", "timestamptz"),
 )
 COLUMNS = tuple(name for name, _ in COLUMN_TYPES)
-# The same for every row of a statement: one scalar parameter each, not an array of 100 copies
-# (both come first in the statement text, in this order).
+# The same for every row of a statement: one scalar parameter each, not an array of 100 copies.
 _SHARED = ("client_id", "created_at")
 _PER_ROW = tuple((name, kind) for name, kind in COLUMN_TYPES if name not in _SHARED)
 # NOT NULL JSON columns whose model default is an empty object.
 _JSON_DEFAULTS = ("metrics", "payload", "extra")
-# A retried log (same tenant and event_id) is skipped by the database itself, even when two
-# requests race: the partial unique index (client_id, event_id) WHERE event_id IS NOT NULL.
-_ON_EVENT_ID = "ON CONFLICT (client_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id"
-# The drain also skips a log whose id is stored already (the database committed an insert the
-# request had given up on, then the same log was spooled): any unique conflict.
-_ON_ANY = "ON CONFLICT DO NOTHING RETURNING id"
+# Idempotency keys: unique (client_id, event_id) across every partition (migration 0013).
+EVENT_IDS = "logs_event_ids"
+_COLUMN_LIST = ", ".join(COLUMNS)
 
 
-def _select_item(name: str, kind: str) -> str:
-    if name in _SHARED:
-        return f"%b::{kind}"
-    # JSON travels as text[] and is cast per element: psycopg has no jsonb[] dumper for str.
-    return f"u.{name}::jsonb" if kind == "jsonb" else f"u.{name}"
+def _tail(skip_known_ids: bool) -> str:
+    # The drain also skips a log whose id is stored already (the database committed an insert
+    # the request had given up on, then the same log was spooled): the primary key (id,
+    # executed_at) conflicts, a spooled log keeping both.
+    return (" ON CONFLICT DO NOTHING" if skip_known_ids else "") + " RETURNING id"
 
 
-def _many_sql(conflict: str) -> str:
-    return (
-        f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) "
-        "SELECT " + ", ".join(_select_item(name, kind) for name, kind in COLUMN_TYPES)
-        + " FROM unnest(" + ", ".join(f"%b::{'text' if kind == 'jsonb' else kind}[]" for _, kind in _PER_ROW)
-        + ") AS u(" + ", ".join(name for name, _ in _PER_ROW) + ") " + conflict
-    )
-
-
-def _one_sql(placeholder: str, conflict: str) -> str:
-    """One log as one VALUES row of scalar parameters (`%b`: bound on the server, `%s`: on the
+def _one_sql(p: str, events: bool, skip_known_ids: bool) -> str:
+    """One log as one row of scalar parameters (`p` = `b`: bound on the server, `s`: on the
     client). psycopg dumps 21 one-element arrays in ~65 us of Python against ~5 us for 23
     scalars, and PostgreSQL skips the unnest."""
-    return (f"INSERT INTO {TABLE} ({', '.join(COLUMNS)}) VALUES ("
-            + ", ".join(f"{placeholder}::{kind}" for _, kind in COLUMN_TYPES) + ") " + conflict)
+    values = ", ".join(f"%({name}){p}::{kind}" for name, kind in COLUMN_TYPES)
+    if not events:
+        return f"INSERT INTO {TABLE} ({_COLUMN_LIST}) VALUES ({values}){_tail(skip_known_ids)}"
+    # The log is inserted only if its event id is claimed in the same statement: a concurrent
+    # retry waits on the claim's unique key and, once the first commits, claims nothing.
+    return (f"WITH claimed AS (INSERT INTO {EVENT_IDS} (client_id, event_id, log_id, executed_at) VALUES "
+            f"(%(client_id){p}::int8, %(event_id){p}::text, %(id){p}::uuid, %(executed_at){p}::timestamptz) "
+            f"ON CONFLICT DO NOTHING RETURNING 1) INSERT INTO {TABLE} ({_COLUMN_LIST}) SELECT {values} "
+            f"WHERE EXISTS (SELECT FROM claimed){_tail(skip_known_ids)}")
 
 
+def _many_sql(events: bool, skip_known_ids: bool) -> str:
+    # JSON travels as text[] and is cast per element: psycopg has no jsonb[] dumper for str.
+    arrays = ", ".join(f"%({name})b::{'text' if kind == 'jsonb' else kind}[]" for name, kind in _PER_ROW)
+    names = ", ".join(name for name, _ in _PER_ROW)
+    items = ", ".join(f"%({name})b::{kind}" if name in _SHARED else f"u.{name}::jsonb" if kind == "jsonb"
+                      else f"u.{name}" for name, kind in COLUMN_TYPES)
+    if not events:
+        return (f"INSERT INTO {TABLE} ({_COLUMN_LIST}) SELECT {items} FROM unnest({arrays}) AS u({names})"
+                + _tail(skip_known_ids))
+    return (f"WITH u AS MATERIALIZED (SELECT * FROM unnest({arrays}) AS u({names})), "
+            f"claimed AS (INSERT INTO {EVENT_IDS} (client_id, event_id, log_id, executed_at) "
+            "SELECT %(client_id)b::int8, u.event_id, u.id, u.executed_at FROM u WHERE u.event_id IS NOT NULL "
+            f"ON CONFLICT DO NOTHING RETURNING log_id) INSERT INTO {TABLE} ({_COLUMN_LIST}) SELECT {items} FROM u "
+            f"WHERE u.event_id IS NULL OR u.id IN (SELECT log_id FROM claimed){_tail(skip_known_ids)}")
+
+
+# (many, placeholder, with event ids, skip known ids) -> statement text.
 _STATEMENTS = {
-    (many, placeholder, conflict): _many_sql(conflict) if many else _one_sql(placeholder, conflict)
-    for many in (True, False) for placeholder in ("%b", "%s") for conflict in (_ON_EVENT_ID, _ON_ANY)
-    if not (many and placeholder == "%s")
+    (many, p, events, skip): _many_sql(events, skip) if many else _one_sql(p, events, skip)
+    for many in (True, False) for p in ("b", "s") for events in (True, False) for skip in (True, False)
+    if not (many and p == "s")
 }
 
 
@@ -95,10 +108,11 @@ def stored_row(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     need `fields` as given, e.g. to spool them)."""
     row = {**fields, "created_at": now}
     # A pre-assigned id (ingestion assigns one, so a log keeps it if it has to be spooled) is
-    # kept; otherwise a fresh UUIDv7.
+    # kept; otherwise a fresh UUIDv7 carrying executed_at (the partition a lookup by id reads).
     log_id = row.get("id")
     if log_id is None:
-        row["id"] = uuid7()
+        executed_at = row.get("executed_at")
+        row["id"] = uuid7_for([executed_at])[0] if isinstance(executed_at, dt.datetime) else uuid7()
     elif not isinstance(log_id, uuid.UUID):  # a spooled log's id comes back as text
         row["id"] = uuid.UUID(str(log_id))
     for name in _JSON_DEFAULTS:  # the model's default=dict of these NOT NULL columns
@@ -107,39 +121,42 @@ def stored_row(fields: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
     return row
 
 
-def _one_row_params(client: Client, row: dict[str, Any], now: dt.datetime) -> list[Any]:
-    return [
-        client.pk if name == "client_id" else now if name == "created_at"
+def _one_row_params(client: Client, row: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    return {
+        name: client.pk if name == "client_id" else now if name == "created_at"
         else json_text(row.get(name)) if kind == "jsonb" else row.get(name)
         for name, kind in COLUMN_TYPES
-    ]
+    }
 
 
 def insert_statement(client: Client, rows: list[dict[str, Any]], now: dt.datetime, *,
-                     client_bound: bool = False, skip_known_ids: bool = False) -> tuple[str, list[Any]]:
-    """The INSERT of `rows` (from `stored_row()`) for `client`, and its parameters.
+                     client_bound: bool = False, skip_known_ids: bool = False) -> tuple[str, dict[str, Any]]:
+    """The INSERT of `rows` (from `stored_row()`) for `client`, and its parameters (by column).
 
     Server-bound (`%b`, a psycopg Cursor) unless `client_bound` (one row only: sent inside a
     multi-statement query string). The statement returns the ids it inserted; rows whose
     event_id the tenant already stored are skipped, and with `skip_known_ids` rows whose id is
-    stored as well."""
-    conflict = _ON_ANY if skip_known_ids else _ON_EVENT_ID
+    stored as well. Rows without an event id skip the claim (and its index write) entirely."""
+    events = any(row.get("event_id") is not None for row in rows)
     if len(rows) == 1:
-        return _STATEMENTS[False, "%s" if client_bound else "%b", conflict], _one_row_params(client, rows[0], now)
+        sql = _STATEMENTS[False, "s" if client_bound else "b", events, skip_known_ids]
+        return sql, _one_row_params(client, rows[0], now)
     if client_bound:
         raise ValueError("Only a one-row insert is bound on the client.")
-    params: list[Any] = [client.pk, now]  # _SHARED
+    params: dict[str, Any] = {"client_id": client.pk, "created_at": now}  # _SHARED
     for name, kind in _PER_ROW:
         if kind == "jsonb":
-            params.append([json_text(row.get(name)) for row in rows])
+            params[name] = [json_text(row.get(name)) for row in rows]
         else:
-            params.append([row.get(name) for row in rows])
-    return _STATEMENTS[True, "%b", conflict], params
+            params[name] = [row.get(name) for row in rows]
+    return _STATEMENTS[True, "b", events, skip_known_ids], params
 
 
 def insert_rows(client: Client, rows: list[dict[str, Any]], now: dt.datetime, *,
                 skip_known_ids: bool = False) -> set[uuid.UUID]:
-    """Insert `rows` of `client` in the caller's transaction; returns the ids inserted."""
+    """Insert `rows` of `client` in the caller's transaction; returns the ids inserted. A date
+    without a partition gets one first (logs/partitions.py)."""
+    partitions.ensure_covered([row["executed_at"] for row in rows])
     sql, params = insert_statement(client, rows, now, skip_known_ids=skip_known_ids)
     # A server-side-binding psycopg cursor with binary parameters (%b): Django's default
     # ClientCursor would quote the 2,100 array elements into the SQL text in Python (regex
@@ -165,9 +182,21 @@ def insert_one_committed(client: Client, row: dict[str, Any], now: dt.datetime, 
 
     The caller must not be inside a transaction. Database errors are raised as Django's, after
     the failed transaction is rolled back, so the pooled connection goes back clean."""
-    sql = (f"BEGIN; {ingest_timeout_sql(timeout_ms)}; "
-           f"{insert_statement(client, [row], now, client_bound=True)[0]}; COMMIT")
-    params = _one_row_params(client, row, now)
+    statement, params = insert_statement(client, [row], now, client_bound=True)
+    sql = f"BEGIN; {ingest_timeout_sql(timeout_ms)}; {statement}; COMMIT"
+    for attempt in (1, 2):
+        partitions.ensure_covered([row["executed_at"]])
+        try:
+            return _send_one(sql, params)
+        except Exception as exc:
+            # Its partition was detached since this process last looked: look again, once.
+            if attempt == 2 or not partitions.is_missing_partition(exc):
+                raise
+            partitions.invalidate()
+    raise AssertionError("unreachable")
+
+
+def _send_one(sql: str, params: dict[str, Any]) -> bool:
     connection.ensure_connection()
     raw = connection.connection
     try:
@@ -190,7 +219,7 @@ def stored_event_ids(client: Client, event_ids: list[str]) -> dict[str, str]:
     if not event_ids:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT event_id, id::text FROM {TABLE} WHERE client_id = %s AND event_id = ANY(%s)",
+        cursor.execute(f"SELECT event_id, log_id::text FROM {EVENT_IDS} WHERE client_id = %s AND event_id = ANY(%s)",
                        [client.pk, list(event_ids)])
         return dict(cursor.fetchall())
 
@@ -209,4 +238,35 @@ def delete_older_than(client: Client, cutoff: dt.datetime, *, limit: int) -> int
             f"DELETE FROM {TABLE} WHERE client_id = %s AND id IN (SELECT id FROM {TABLE} "
             "WHERE client_id = %s AND executed_at < %s ORDER BY executed_at LIMIT %s)",
             [client.pk, client.pk, cutoff, limit])
+        return cursor.rowcount
+
+
+# What a run derived from an OpenTelemetry trace may change as later spans arrive (otel/runs.py).
+RUN_UPDATE_COLUMNS = tuple((name, kind) for name, kind in COLUMN_TYPES
+                           if name not in ("client_id", "id", "event_id", "created_at", "extra", "is_system_error",
+                                           "ticket_subject_hash", "requester_email_hash"))
+_UPDATE_RUNS = (
+    f"UPDATE {TABLE} AS w SET " + ", ".join(
+        f"{name} = u.{name}::jsonb" if kind == "jsonb" else f"{name} = u.{name}" for name, kind in RUN_UPDATE_COLUMNS)
+    + " FROM unnest(%b::uuid[], " + ", ".join(f"%b::{'text' if kind == 'jsonb' else kind}[]"
+                                              for _, kind in RUN_UPDATE_COLUMNS)
+    + ") AS u(id, " + ", ".join(name for name, _ in RUN_UPDATE_COLUMNS) + ") WHERE w.client_id = %b AND w.id = u.id"
+)
+
+
+def update_runs(client: Client, rows: list[dict[str, Any]]) -> int:
+    """Rewrite the derived fields of runs of `client` (rows with `id` and the fields of
+    RUN_UPDATE_COLUMNS) in one statement, in the caller's transaction; returns how many.
+
+    The rollup's update trigger recounts a day only when a counted column really changed
+    (logs migration 0010): new tokens or tool calls of a run cost no recount."""
+    if not rows:
+        return 0
+    params: list[Any] = [[uuid.UUID(str(row["id"])) for row in rows]]
+    for name, kind in RUN_UPDATE_COLUMNS:
+        params.append([json_text(row.get(name)) if kind == "jsonb" else row.get(name) for row in rows])
+    params.append(client.pk)
+    connection.ensure_connection()
+    with connection._prepare_cursor(psycopg.Cursor(connection.connection)) as cursor:
+        cursor.execute(_UPDATE_RUNS, params)
         return cursor.rowcount

@@ -11,7 +11,7 @@ import pytest
 from django.db import router
 
 from conftest import Tenant
-from logs.tenant_sql import reads, rollup, writes
+from logs.tenant_sql import metric_stats, reads, rollup, traces, writes
 from metrics.rollup import period_params
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +40,7 @@ READS = {
     "stream": lambda c: list(reads.stream(c, condition="", params=[], order_by="id", columns=("id",), chunk_size=10)),
     "metric_keys": lambda c: reads.metric_keys(c, "", [], 10),
     "scan_stats": lambda c: reads.scan_stats(c, condition="", params=[], start=T0, end=T1, group=None, fractions=()),
+    "usage_totals": lambda c: metric_stats.usage_totals(c, condition="", params=[], start=T0, end=T1),
     "exact_percentiles": lambda c: reads.exact_percentiles(c, start=T0, end=T1, group=None, fractions=(0.5,)),
     "scan_error_groups": lambda c: reads.scan_error_groups(c, condition="", params=[], start=T0, end=T1, limit=5),
     "rollup.read": lambda c: rollup.read(c, kinds="S", interval=None, cached_version=-1,
@@ -54,6 +55,15 @@ READS = {
 def test_every_read_asks_the_router(name: str, alice: Tenant, asked: list[str]) -> None:
     READS[name](alice.client)
     assert asked and set(asked) == {"logs.WorkflowLog"}, name
+
+
+@pytest.mark.parametrize("read", [
+    lambda c: traces.trace_spans(c, "0" * 31 + "1", limit=10),
+    lambda c: traces.trace_log_records(c, "0" * 31 + "1", limit=10),
+], ids=["trace_spans", "trace_log_records"])
+def test_trace_reads_ask_the_router(read: Any, alice: Tenant, asked: list[str]) -> None:
+    assert read(alice.client) == []
+    assert asked == ["logs.TraceSpan"]
 
 
 def test_writes_do_not_ask_the_router(alice: Tenant, asked: list[str]) -> None:

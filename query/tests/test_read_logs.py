@@ -233,8 +233,10 @@ def test_estimate_comes_from_the_planner_on_postgres(alice: Tenant, logs: dict[s
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE workflow_logs")
     pagination = alice.api.get(f"{URL}?page_size=2&{BEYOND_ROLLUP}").json()["pagination"]
-    # After ANALYZE the planner knows the 6-row table; its estimate for alice's 4 rows is 4..6.
-    assert 4 <= pagination["total"] <= 6 and pagination["total_is_exact"] is False
+    # After ANALYZE the planner knows the 6-row table; its estimate for alice's 4 rows is 4..6,
+    # plus up to one row for each partition the rows are spread over (a partition's estimate is
+    # never below one row).
+    assert 4 <= pagination["total"] <= 9 and pagination["total_is_exact"] is False
 
 
 def test_cursor_pages_through_in_order(alice: Tenant, logs: dict[str, str]) -> None:
@@ -309,7 +311,8 @@ def test_detail_is_the_complete_log(alice: Tenant, logs: dict[str, str]) -> None
     response = alice.api.get(f"{URL}/{logs['t2']}")
     assert response.status_code == 200
     data = response.json()
-    assert set(data) == SUMMARY_KEYS | {"payload", "metadata", "extra", "ticket_subject_hash", "requester_email_hash"}
+    assert set(data) == SUMMARY_KEYS | {"payload", "metadata", "extra", "ticket_subject_hash", "requester_email_hash",
+                                       "scrubbed"}
     assert data["id"] == logs["t2"] and data["ticket_id"] == "1002"
     assert data["payload"]["trace"]["react_iterations"][0]["action"] == "lookup_order"
     assert data["metadata"] == {"priority": "high", "ticket_tags": ["refund"]}

@@ -94,7 +94,9 @@ def test_batch_with_invalid_logs_during_outage_is_207_and_spools_the_valid_ones(
 def test_drain_preserves_acceptance_order(alice: Tenant) -> None:
     warm_up(alice)
     with database_down():
-        ids = [alice.api.post(URL, log_body(ticket_id=f"T{i}"), format="json").json()["id"] for i in range(5)]
+        # One second apart: ids carry executed_at, so their order is the order of acceptance.
+        ids = [alice.api.post(URL, log_body(ticket_id=f"T{i}", executed_at=f"2025-01-01T12:00:0{i}Z"),
+                              format="json").json()["id"] for i in range(5)]
     report = spool_drain_module.spool_drain(batch_size=2, max_batches=1)
     assert (report.inserted, report.remaining) == (2, 3)
     assert set(WorkflowLog.objects.values_list("ticket_id", flat=True)) == {"T0", "T1"}

@@ -4,6 +4,118 @@
  */
 
 export interface paths {
+    "/api/v1/alerts/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Alert events (firing, resolved), newest first, paginated
+         * @description State changes of the client's alert rules, newest first.
+         */
+        get: operations["alerts_events_list"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The client's alert rules, with state, last value and last event
+         * @description Alert rules of the caller's client.
+         */
+        get: operations["alerts_rules_list"];
+        put?: never;
+        /**
+         * Create an alert rule (admin)
+         * @description Alert rules of the caller's client.
+         */
+        post: operations["alerts_rules_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One alert rule
+         * @description Alert rules of the caller's client.
+         */
+        get: operations["alerts_rules_retrieve"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an alert rule; its events stay (admin)
+         * @description Alert rules of the caller's client.
+         */
+        delete: operations["alerts_rules_destroy"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an alert rule, snooze it (`snoozed_until`) or wake it (null) (admin)
+         * @description Alert rules of the caller's client.
+         */
+        patch: operations["alerts_rules_partial_update"];
+        trace?: never;
+    };
+    "/api/v1/alerts/rules/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a test notification on every channel of the rule now and report each (admin)
+         * @description Alert rules of the caller's client.
+         */
+        post: operations["alerts_rules_test"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/alerts/rules/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * How many times a rule (saved or not) would have fired in the last 7 days
+         * @description Counted over consecutive windows of the rule's length ending now; a run of firing windows counts once. Sends nothing, saves nothing; channels are not needed.
+         */
+        post: operations["alerts_rules_preview"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/logs": {
         parameters: {
             query?: never;
@@ -40,6 +152,26 @@ export interface paths {
          * @description Workflow logs of the caller's client.
          */
         get: operations["logs_retrieve"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/logs/{id}/trace": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The OpenTelemetry trace of a run: its spans and attached log records
+         * @description For runs received on POST /v1/traces (`payload.otel.trace_id` is set): every stored span of the trace, earliest first, with times as offsets from its first span, and the log records attached to it. Any other log, or another client's: 404.
+         */
+        get: operations["logs_trace"];
         put?: never;
         post?: never;
         delete?: never;
@@ -256,8 +388,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Tokens and cost: sums of the usage metrics per day, hour, category or version
-         * @description The numeric metric keys whose name contains `token` or `cost` (any case), summed exactly over the period's logs (a scan: its cost grows with the period).
+         * Tokens and cost: the period's totals with the previous period's, and per day, hour, category or version
+         * @description Totals: the runs that carry `metrics.total_tokens` (runs received over OpenTelemetry carry `input_tokens`, `output_tokens`, `total_tokens` and, with model prices, `cost`), for the period and the previous one. With `group`: every numeric metric whose key contains `token` or `cost` (any case), summed exactly over the period's logs (a scan: its cost grows with the period).
          */
         get: operations["metrics_usage"];
         put?: never;
@@ -297,10 +429,34 @@ export interface paths {
         };
         /**
          * Two workflow versions side by side: differences and whether they are beyond noise
-         * @description Rates (success, error, and the share of every boolean metric) are compared with a pooled two-proportion z-test, means (execution time, every numeric metric) with Welch's t-test; two-sided, significant when p < alpha (0.05). Means and shares come from the newest 20,000 logs of each version in the period (`sample_size`).
+         * @description Rates (success, error, and the share of every boolean metric) are compared with a pooled two-proportion z-test, means (execution time, every numeric metric) with Welch's t-test; two-sided, significant when p < alpha (0.05). Means and shares come from the newest 5,000 logs of each version in the period (`sample_size`).
          */
         get: operations["metrics_versions_compare"];
         put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/model-prices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The client's model prices (per million tokens)
+         * @description The caller's model prices: what the cost of its OpenTelemetry runs is computed with.
+         */
+        get: operations["model_prices_list"];
+        /**
+         * Replace the client's model prices (admin scope)
+         * @description The caller's model prices: what the cost of its OpenTelemetry runs is computed with.
+         */
+        put: operations["model_prices_replace"];
         post?: never;
         delete?: never;
         options?: never;
@@ -444,10 +600,305 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/settings/scrubbing": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The scrubbing settings
+         * @description The caller's client's scrubbing settings: which default rules apply, added key names and
+         *     patterns, paths left untouched, e-mails redacted or hashed.
+         */
+        get: operations["settings_scrubbing_get"];
+        /**
+         * Replace the scrubbing settings
+         * @description Omitted fields go back to their defaults. An invalid or too slow custom pattern is a 400 naming it (custom_patterns[i].pattern).
+         */
+        put: operations["settings_scrubbing_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change some scrubbing settings
+         * @description Only the fields given change.
+         */
+        patch: operations["settings_scrubbing_patch"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description `{"type": "webhook", "url", "secret"}`, `{"type": "slack", "url"}` or `{"type": "email", "to"}`.
+         *     The secret is write-only: answers say `has_secret` instead.
+         */
+        AlertChannel: {
+            type: components["schemas"]["AlertChannelTypeEnum"];
+            /** @description webhook, slack: an http(s) URL (not a private address). */
+            url?: string;
+            /**
+             * Format: email
+             * @description email: the address to write to.
+             */
+            to?: string;
+            readonly has_secret: boolean;
+        };
+        /**
+         * @description `{"type": "webhook", "url", "secret"}`, `{"type": "slack", "url"}` or `{"type": "email", "to"}`.
+         *     The secret is write-only: answers say `has_secret` instead.
+         */
+        AlertChannelRequest: {
+            type: components["schemas"]["AlertChannelTypeEnum"];
+            /** @description webhook, slack: an http(s) URL (not a private address). */
+            url?: string;
+            /**
+             * Format: email
+             * @description email: the address to write to.
+             */
+            to?: string;
+            /** @description webhook: the HMAC-SHA256 key of the signature. Write-only; omit it on an update to keep the channel's current secret. */
+            secret?: string;
+        };
+        AlertChannelResult: {
+            type: string;
+            target: string;
+            ok: boolean;
+            status_code: number | null;
+            error: string;
+        };
+        /**
+         * @description * `webhook` - webhook
+         *     * `slack` - slack
+         *     * `email` - email
+         * @enum {string}
+         */
+        AlertChannelTypeEnum: "webhook" | "slack" | "email";
+        AlertEvent: {
+            id: number;
+            /** @description Null once the rule is deleted. */
+            rule: number | null;
+            rule_name: string;
+            kind: string;
+            state: string;
+            /** Format: double */
+            value: number | null;
+            /** Format: double */
+            threshold: number | null;
+            operator: string;
+            /** Format: date-time */
+            window_start: string;
+            /** Format: date-time */
+            window_end: string;
+            filters: {
+                [key: string]: string;
+            };
+            examples: string[];
+            detail: {
+                [key: string]: unknown;
+            };
+            url: string;
+            /** Format: date-time */
+            created_at: string;
+            delivery_status: string;
+            delivery_attempts: number;
+            delivery_last_error: string;
+        };
+        AlertEventList: {
+            data: components["schemas"]["AlertEvent"][];
+            pagination: components["schemas"]["AlertEventPagination"];
+        };
+        AlertEventPagination: {
+            page: number;
+            page_size: number;
+            total: number;
+            pages: number;
+            total_is_exact: boolean;
+            /** @description Always null: events are paged by number. */
+            next_cursor: string | null;
+        };
+        AlertFilters: {
+            /** @description One of production, staging, development, test (or an alias: prod, stage, ...). */
+            environment?: string | null;
+            category?: string | null;
+            workflow_version?: string | null;
+            customer_type?: string | null;
+        };
+        AlertFiltersRequest: {
+            /** @description One of production, staging, development, test (or an alias: prod, stage, ...). */
+            environment?: string | null;
+            category?: string | null;
+            workflow_version?: string | null;
+            customer_type?: string | null;
+        };
+        /**
+         * @description * `error_rate` - Error Rate
+         *     * `error_count` - Error Count
+         *     * `duration_p95` - Duration P95
+         *     * `metric_avg` - Metric Avg
+         *     * `no_data` - No Data
+         *     * `new_error_type` - New Error Type
+         * @enum {string}
+         */
+        AlertKindEnum: "error_rate" | "error_count" | "duration_p95" | "metric_avg" | "no_data" | "new_error_type";
+        AlertLastEvent: {
+            id: number;
+            state: string;
+            /** Format: double */
+            value: number | null;
+            /** Format: date-time */
+            created_at: string;
+            delivery_status: string;
+        };
+        /**
+         * @description * `gt` - Gt
+         *     * `gte` - Gte
+         *     * `lt` - Lt
+         *     * `lte` - Lte
+         * @enum {string}
+         */
+        AlertOperatorEnum: "gt" | "gte" | "lt" | "lte";
+        AlertPreview: {
+            /** @description Times the rule would have started firing. */
+            fired: number;
+            /** @description Consecutive windows of the rule's length looked at. */
+            windows: number;
+            firing_windows: number;
+            /**
+             * Format: double
+             * @description The value over the latest window.
+             */
+            last_value: number | null;
+            /** Format: date-time */
+            start: string;
+            /** Format: date-time */
+            end: string;
+        };
+        AlertRule: {
+            readonly id: number;
+            name: string;
+            kind: components["schemas"]["AlertKindEnum"];
+            /**
+             * Format: double
+             * @description error_rate: percent; error_count: runs; duration_p95: seconds; metric_avg: the metric's unit. Not used by no_data, new_error_type.
+             */
+            threshold?: number | null;
+            window_minutes: number;
+            /** @description error_rate, duration_p95, metric_avg: fewer runs never fire (default 10). */
+            min_runs?: number;
+            /** @description error_count only. */
+            statuses?: components["schemas"]["LogStatusEnum"][];
+            error_type?: string | null;
+            error_node?: string | null;
+            /** @description metric_avg: a key of the logs' `metrics` (`hallucination_risk` or `metrics.hallucination_risk`). */
+            metric?: string | null;
+            /**
+             * @description metric_avg: how the average compares with the threshold.
+             *
+             *     * `gt` - Gt
+             *     * `gte` - Gte
+             *     * `lt` - Lt
+             *     * `lte` - Lte
+             */
+            operator?: components["schemas"]["AlertOperatorEnum"];
+            filters?: components["schemas"]["AlertFilters"];
+            channels: components["schemas"]["AlertChannel"][];
+            repeat_minutes?: number | null;
+            /** Format: date-time */
+            snoozed_until?: string | null;
+            readonly state: string;
+            /** Format: double */
+            readonly last_value: number | null;
+            /** Format: date-time */
+            readonly last_evaluated_at: string | null;
+            /** Format: date-time */
+            readonly state_changed_at: string | null;
+            readonly last_event: components["schemas"]["AlertLastEvent"] | null;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        /** @description A rule as it is being written: channels and a name are not needed to preview it. */
+        AlertRuleDraftRequest: {
+            name?: string;
+            kind: components["schemas"]["AlertKindEnum"];
+            /**
+             * Format: double
+             * @description error_rate: percent; error_count: runs; duration_p95: seconds; metric_avg: the metric's unit. Not used by no_data, new_error_type.
+             */
+            threshold?: number | null;
+            window_minutes: number;
+            /** @description error_rate, duration_p95, metric_avg: fewer runs never fire (default 10). */
+            min_runs?: number;
+            /** @description error_count only. */
+            statuses?: components["schemas"]["LogStatusEnum"][];
+            error_type?: string | null;
+            error_node?: string | null;
+            /** @description metric_avg: a key of the logs' `metrics` (`hallucination_risk` or `metrics.hallucination_risk`). */
+            metric?: string | null;
+            /**
+             * @description metric_avg: how the average compares with the threshold.
+             *
+             *     * `gt` - Gt
+             *     * `gte` - Gte
+             *     * `lt` - Lt
+             *     * `lte` - Lte
+             */
+            operator?: components["schemas"]["AlertOperatorEnum"];
+            filters?: components["schemas"]["AlertFiltersRequest"];
+            /** @description Ignored: a preview sends nothing. */
+            channels?: {
+                [key: string]: unknown;
+            }[];
+            repeat_minutes?: number | null;
+            /** Format: date-time */
+            snoozed_until?: string | null;
+        };
+        AlertRuleList: {
+            data: components["schemas"]["AlertRule"][];
+        };
+        AlertRuleRequest: {
+            name: string;
+            kind: components["schemas"]["AlertKindEnum"];
+            /**
+             * Format: double
+             * @description error_rate: percent; error_count: runs; duration_p95: seconds; metric_avg: the metric's unit. Not used by no_data, new_error_type.
+             */
+            threshold?: number | null;
+            window_minutes: number;
+            /** @description error_rate, duration_p95, metric_avg: fewer runs never fire (default 10). */
+            min_runs?: number;
+            /** @description error_count only. */
+            statuses?: components["schemas"]["LogStatusEnum"][];
+            error_type?: string | null;
+            error_node?: string | null;
+            /** @description metric_avg: a key of the logs' `metrics` (`hallucination_risk` or `metrics.hallucination_risk`). */
+            metric?: string | null;
+            /**
+             * @description metric_avg: how the average compares with the threshold.
+             *
+             *     * `gt` - Gt
+             *     * `gte` - Gte
+             *     * `lt` - Lt
+             *     * `lte` - Lte
+             */
+            operator?: components["schemas"]["AlertOperatorEnum"];
+            filters?: components["schemas"]["AlertFiltersRequest"];
+            channels: components["schemas"]["AlertChannelRequest"][];
+            repeat_minutes?: number | null;
+            /** Format: date-time */
+            snoozed_until?: string | null;
+        };
+        AlertTestResult: {
+            /** @description Every channel took the test notification. */
+            ok: boolean;
+            results: components["schemas"]["AlertChannelResult"][];
+        };
         BatchItemResult: {
             index: number;
             status: components["schemas"]["BatchItemStatusEnum"];
@@ -521,6 +972,12 @@ export interface components {
             /** @description Also set as the csrftoken cookie; send it as X-CSRFToken. */
             csrf_token: string;
         };
+        /**
+         * @description * `redact` - redact
+         *     * `hash` - hash
+         * @enum {string}
+         */
+        EmailModeEnum: "redact" | "hash";
         /**
          * @description * `production` - Production
          *     * `staging` - Staging
@@ -649,12 +1106,6 @@ export interface components {
             workflow_version: string | null;
             count: number;
         };
-        /**
-         * @description * `rate` - rate
-         *     * `mean` - mean
-         * @enum {string}
-         */
-        KindEnum: "rate" | "mean";
         LogBatchInRequest: {
             /** @description 1 to MAX_BATCH_SIZE logs. Every log is judged on its own: invalid ones are reported per index (207 Multi-Status) and the valid ones stored; if none is valid, 400. */
             logs: components["schemas"]["LogInRequest"][];
@@ -702,6 +1153,10 @@ export interface components {
             };
             ticket_subject_hash?: string | null;
             requester_email_hash?: string | null;
+            /** @description How many values each scrubbing rule replaced before the log was stored, e.g. {"email": 2, "key:password": 1} (never the values); {} when nothing was found, null when the log was stored without scrubbing. */
+            scrubbed: {
+                [key: string]: number;
+            } | null;
         };
         /**
          * @description * `ci` - ci
@@ -839,6 +1294,25 @@ export interface components {
             /** Format: date-time */
             readonly created_at: string;
         };
+        LogTrace: {
+            /** Format: uuid */
+            log_id: string;
+            trace_id: string;
+            root_span_id: string | null;
+            /**
+             * Format: date-time
+             * @description When the trace's first span started.
+             */
+            start_time: string;
+            /** @description The resource attributes of the first span (service.name, ...). */
+            resource: {
+                [key: string]: unknown;
+            };
+            /** @description More spans or log records than OTLP_TRACE_READ_LIMIT: the earliest ones are shown. */
+            truncated: boolean;
+            spans: components["schemas"]["TraceSpan"][];
+            log_records: components["schemas"]["TraceLogRecord"][];
+        };
         LogValues: {
             field: string;
             values: components["schemas"]["FieldValue"][];
@@ -972,7 +1446,16 @@ export interface components {
             interval: components["schemas"]["IntervalEnum"];
         };
         MetricsUsage: {
-            period_days: number;
+            /** @description Runs that carry token usage (received over OpenTelemetry). */
+            runs: number;
+            input_tokens: number;
+            output_tokens: number;
+            total_tokens: number;
+            /**
+             * Format: double
+             * @description Sum of metrics.cost (the tenant's model prices); null when no run of the period has a cost.
+             */
+            cost: number | null;
             /** Format: date-time */
             period_start: string;
             /**
@@ -980,11 +1463,16 @@ export interface components {
              * @description Exclusive.
              */
             period_end: string;
-            /** @description The numeric metric keys naming tokens or cost found in the period. */
-            keys: string[];
-            group: components["schemas"]["GroupEnum"];
-            data: components["schemas"]["UsageRow"][];
-            totals: {
+            period_days: number;
+            /** @description The same figures for the period of the same length just before. */
+            previous: components["schemas"]["UsageFigures"];
+            /** @description With `group`: the numeric metric keys naming tokens or cost found in the period (at most 10). */
+            keys?: string[];
+            group?: components["schemas"]["GroupEnum"];
+            /** @description With `group`: per group value, every bucket of the period in order for day and hour, else the values found, most runs first. */
+            data?: components["schemas"]["UsageRow"][];
+            /** @description With `group`: per key, its sum over the period. */
+            totals?: {
                 [key: string]: number;
             };
         };
@@ -1015,6 +1503,41 @@ export interface components {
             period_end: string;
             data: components["schemas"]["VersionRow"][];
         };
+        ModelPrice: {
+            model: string;
+            /**
+             * Format: decimal
+             * @description Price of a million input tokens.
+             */
+            input_per_million: string;
+            /**
+             * Format: decimal
+             * @description Price of a million output tokens.
+             */
+            output_per_million: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        ModelPriceList: {
+            data: components["schemas"]["ModelPrice"][];
+        };
+        ModelPriceRequest: {
+            model: string;
+            /**
+             * Format: decimal
+             * @description Price of a million input tokens.
+             */
+            input_per_million: string;
+            /**
+             * Format: decimal
+             * @description Price of a million output tokens.
+             */
+            output_per_million: string;
+        };
+        ModelPricesInRequest: {
+            /** @description The whole table: models not listed lose their price. */
+            prices: components["schemas"]["ModelPriceRequest"][];
+        };
         /** @enum {unknown} */
         NullEnum: null;
         /**
@@ -1039,6 +1562,38 @@ export interface components {
             /** @description Cursor mode: pass as `cursor` for the next page; null at the end (and in page mode). */
             next_cursor: string | null;
         };
+        PatchedAlertRuleRequest: {
+            name?: string;
+            kind?: components["schemas"]["AlertKindEnum"];
+            /**
+             * Format: double
+             * @description error_rate: percent; error_count: runs; duration_p95: seconds; metric_avg: the metric's unit. Not used by no_data, new_error_type.
+             */
+            threshold?: number | null;
+            window_minutes?: number;
+            /** @description error_rate, duration_p95, metric_avg: fewer runs never fire (default 10). */
+            min_runs?: number;
+            /** @description error_count only. */
+            statuses?: components["schemas"]["LogStatusEnum"][];
+            error_type?: string | null;
+            error_node?: string | null;
+            /** @description metric_avg: a key of the logs' `metrics` (`hallucination_risk` or `metrics.hallucination_risk`). */
+            metric?: string | null;
+            /**
+             * @description metric_avg: how the average compares with the threshold.
+             *
+             *     * `gt` - Gt
+             *     * `gte` - Gte
+             *     * `lt` - Lt
+             *     * `lte` - Lte
+             */
+            operator?: components["schemas"]["AlertOperatorEnum"];
+            filters?: components["schemas"]["AlertFiltersRequest"];
+            channels?: components["schemas"]["AlertChannelRequest"][];
+            repeat_minutes?: number | null;
+            /** Format: date-time */
+            snoozed_until?: string | null;
+        };
         PatchedSavedViewRequest: {
             name?: string;
             page?: components["schemas"]["PageEnum"];
@@ -1049,6 +1604,27 @@ export interface components {
             query: string;
             /** @default false */
             shared: boolean;
+        };
+        /**
+         * @description The settings a tenant changes (PUT: all of them, omitted ones back to their defaults;
+         *     PATCH: only those given).
+         */
+        PatchedScrubbingSettingsInRequest: {
+            /** @description Ids of default rules to turn off (see `rules`), e.g. phone or key:session. */
+            disabled_rules?: string[];
+            /** @description More key names whose values are replaced whole, matched like the default ones. */
+            extra_keys?: string[];
+            /** @description At most 20. */
+            custom_patterns?: components["schemas"]["ScrubbingCustomPatternRequest"][];
+            /** @description Paths left untouched, e.g. ticket_subject_hash or payload.trace.*.observation. */
+            allow_paths?: string[];
+            /**
+             * @description redact: [redacted:email]; hash: [email:<keyed hash>].
+             *
+             *     * `redact` - redact
+             *     * `hash` - hash
+             */
+            email_mode?: components["schemas"]["EmailModeEnum"];
         };
         PeriodFigures: {
             total_tickets: number;
@@ -1114,6 +1690,84 @@ export interface components {
             /** @default false */
             shared: boolean;
         };
+        ScrubbingCustomPattern: {
+            /** @description Names the marker: [redacted:<name>]. */
+            name: string;
+            /** @description RE2 syntax (no backreferences or lookaround). */
+            pattern: string;
+        };
+        ScrubbingCustomPatternRequest: {
+            /** @description Names the marker: [redacted:<name>]. */
+            name: string;
+            /** @description RE2 syntax (no backreferences or lookaround). */
+            pattern: string;
+        };
+        ScrubbingRule: {
+            id: string;
+            kind: components["schemas"]["ScrubbingRuleKindEnum"];
+            description: string;
+            example: string;
+            enabled: boolean;
+        };
+        /**
+         * @description * `value` - value
+         *     * `key` - key
+         * @enum {string}
+         */
+        ScrubbingRuleKindEnum: "value" | "key";
+        /**
+         * @description The settings a tenant changes (PUT: all of them, omitted ones back to their defaults;
+         *     PATCH: only those given).
+         */
+        ScrubbingSettings: {
+            /** @description Ids of default rules to turn off (see `rules`), e.g. phone or key:session. */
+            disabled_rules?: string[];
+            /** @description More key names whose values are replaced whole, matched like the default ones. */
+            extra_keys?: string[];
+            /** @description At most 20. */
+            custom_patterns?: components["schemas"]["ScrubbingCustomPattern"][];
+            /** @description Paths left untouched, e.g. ticket_subject_hash or payload.trace.*.observation. */
+            allow_paths?: string[];
+            /**
+             * @description redact: [redacted:email]; hash: [email:<keyed hash>].
+             *
+             *     * `redact` - redact
+             *     * `hash` - hash
+             */
+            email_mode?: components["schemas"]["EmailModeEnum"];
+            /** @description False only when the operator turned scrubbing off (SCRUBBING_ENABLED). */
+            enabled: boolean;
+            /** @description True: default rules cannot be turned off on this server. */
+            defaults_locked: boolean;
+            /** @description Grows with every change; 0: never changed (the defaults). */
+            version: number;
+            /** Format: date-time */
+            updated_at: string | null;
+            updated_by: string;
+            /** @description Every default rule and whether it applies. */
+            rules: components["schemas"]["ScrubbingRule"][];
+        };
+        /**
+         * @description The settings a tenant changes (PUT: all of them, omitted ones back to their defaults;
+         *     PATCH: only those given).
+         */
+        ScrubbingSettingsInRequest: {
+            /** @description Ids of default rules to turn off (see `rules`), e.g. phone or key:session. */
+            disabled_rules?: string[];
+            /** @description More key names whose values are replaced whole, matched like the default ones. */
+            extra_keys?: string[];
+            /** @description At most 20. */
+            custom_patterns?: components["schemas"]["ScrubbingCustomPatternRequest"][];
+            /** @description Paths left untouched, e.g. ticket_subject_hash or payload.trace.*.observation. */
+            allow_paths?: string[];
+            /**
+             * @description redact: [redacted:email]; hash: [email:<keyed hash>].
+             *
+             *     * `redact` - redact
+             *     * `hash` - hash
+             */
+            email_mode?: components["schemas"]["EmailModeEnum"];
+        };
         SessionClient: {
             slug: string;
             name: string;
@@ -1158,6 +1812,70 @@ export interface components {
             /** Format: double */
             p95_execution_time: number;
         };
+        TraceEvent: {
+            name: string | null;
+            /**
+             * Format: double
+             * @description Milliseconds after the trace's first span started.
+             */
+            offset_ms: number;
+            attributes: {
+                [key: string]: unknown;
+            };
+        };
+        TraceLogRecord: {
+            record_id: string;
+            span_id: string | null;
+            severity_number: number;
+            severity_text: string | null;
+            event_name: string | null;
+            body: unknown;
+            attributes: {
+                [key: string]: unknown;
+            };
+            scope: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            time: string;
+            /** Format: double */
+            offset_ms: number;
+        };
+        TraceSpan: {
+            span_id: string;
+            parent_span_id: string | null;
+            name: string;
+            /** @description OTLP SpanKind: 0 unspecified, 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
+            kind: number;
+            /** @description 0 unset, 1 ok, 2 error. */
+            status_code: number;
+            status_message: string | null;
+            /** @description llm (a model call), tool, agent, or null. */
+            operation: string | null;
+            model: string | null;
+            input_tokens: number | null;
+            output_tokens: number | null;
+            attributes: {
+                [key: string]: unknown;
+            };
+            events: components["schemas"]["TraceEvent"][];
+            links: {
+                [key: string]: unknown;
+            }[];
+            scope: {
+                [key: string]: unknown;
+            };
+            /** Format: date-time */
+            start_time: string;
+            /**
+             * Format: double
+             * @description Milliseconds after the trace's first span started.
+             */
+            offset_ms: number;
+            /** Format: double */
+            duration_ms: number;
+            service_name: string | null;
+        };
         UsageFigure: {
             /** @description Runs carrying this metric as a number. */
             runs_with: number;
@@ -1168,6 +1886,25 @@ export interface components {
              * @description Over the runs carrying it.
              */
             mean: number | null;
+        };
+        UsageFigures: {
+            /** @description Runs that carry token usage (received over OpenTelemetry). */
+            runs: number;
+            input_tokens: number;
+            output_tokens: number;
+            total_tokens: number;
+            /**
+             * Format: double
+             * @description Sum of metrics.cost (the tenant's model prices); null when no run of the period has a cost.
+             */
+            cost: number | null;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
         };
         UsageRow: {
             /** @description Bucket start (UTC), category or version. */
@@ -1188,7 +1925,7 @@ export interface components {
              *     * `rate` - rate
              *     * `mean` - mean
              */
-            kind: components["schemas"]["KindEnum"];
+            kind: components["schemas"]["VersionComparisonKindEnum"];
             /** Format: double */
             a: number | null;
             /** Format: double */
@@ -1216,6 +1953,12 @@ export interface components {
             /** @description p < alpha; null: too few runs to tell. */
             significant: boolean | null;
         };
+        /**
+         * @description * `rate` - rate
+         *     * `mean` - mean
+         * @enum {string}
+         */
+        VersionComparisonKindEnum: "rate" | "mean";
         VersionRow: {
             workflow_version: string | null;
             count: number;
@@ -1273,6 +2016,563 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    alerts_events_list: {
+        parameters: {
+            query?: {
+                /** @description Events recorded at or before this (a date: that whole UTC day). */
+                end_date?: string;
+                page?: number;
+                page_size?: number;
+                /** @description Only this rule's events. */
+                rule?: number;
+                /** @description Events recorded at or after this. */
+                start_date?: string;
+                state?: "firing" | "resolved";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertEventList"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_list: {
+        parameters: {
+            query?: {
+                /** @description Only rules in this state (the header badge: `firing`). */
+                state?: "firing" | "ok";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRuleList"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_destroy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_partial_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedAlertRuleRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertRule"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_test: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The rule id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertTestResult"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    alerts_rules_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AlertRuleDraftRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertPreview"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     logs_list: {
         parameters: {
             query?: {
@@ -1512,6 +2812,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LogDetail"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    logs_trace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The log id. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogTrace"];
                 };
             };
             /** @description Missing, malformed, unknown, revoked or expired API key. */
@@ -2407,7 +3774,7 @@ export interface operations {
                 end_date?: string;
                 /** @description Only this environment (comma-separated: any). */
                 environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
-                /** @description What to sum per. */
+                /** @description Also sum the usage metrics per this (`keys`, `group`, `data`, `totals`). */
                 group?: "category" | "day" | "hour" | "workflow_version";
                 /** @description Custom range start: needs end_date, not after it, at most 366 days before it (else 400). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 start_date?: string;
@@ -2584,6 +3951,129 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MetricsVersionCompare"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    model_prices_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelPriceList"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    model_prices_replace: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelPricesInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelPriceList"];
                 };
             };
             /** @description Invalid input; `details` names each bad parameter. */
@@ -3129,6 +4619,206 @@ export interface operations {
                 content?: never;
             };
             /** @description CSRF token missing or wrong. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    settings_scrubbing_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScrubbingSettings"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    settings_scrubbing_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["ScrubbingSettingsInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScrubbingSettings"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    settings_scrubbing_patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedScrubbingSettingsInRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScrubbingSettings"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -19,6 +19,7 @@ export type ErrorRow = Schemas["ErrorGroup"];
 export type CategoriesResponse = Schemas["MetricsCategories"];
 export type TimeseriesResponse = Schemas["MetricsTimeseries"];
 export type ErrorsResponse = Schemas["MetricsErrors"];
+export type Usage = Schemas["MetricsUsage"];
 export type SessionState = Schemas["SessionState"];
 export type SessionClient = Schemas["SessionClient"];
 

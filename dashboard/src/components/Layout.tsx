@@ -1,6 +1,7 @@
 import { Suspense, useState } from "react";
 import { NavLink, Outlet, useLocation, useNavigate } from "react-router-dom";
 import { clientPath, useClient } from "../client";
+import { FiringBadge } from "../alerts/FiringBadge";
 import { useSession } from "../session";
 import { SavedViewsMenu } from "./SavedViews";
 import { PageBoundary, Spinner } from "./ui";
@@ -12,6 +13,7 @@ const NAV = [
   { to: "/versions", label: "Versions" },
   { to: "/latency", label: "Latency & cost" },
   { to: "/categories", label: "Categories" },
+  { to: "/alerts", label: "Alerts" },
 ];
 
 // Pages that show one object of a client: switching client goes to that page's list instead.
@@ -19,6 +21,7 @@ const LIST_OF = [
   [/^\/logs\/.+/, "/logs"],
   [/^\/issues\/.+/, "/issues"],
   [/^\/compare/, "/logs"],
+  [/^\/alerts\/.+/, "/alerts"],
 ] as const;
 
 /** The same page of another client (what the switcher opens). */
@@ -72,6 +75,7 @@ export function Layout() {
             <SavedViewsMenu onNavigate={() => setMenuOpen(false)} />
           </nav>
           <div className="ml-auto flex min-w-0 flex-wrap items-center gap-3 text-sm">
+            <FiringBadge />
             {memberships.length > 1 ? (
               <label className="flex min-w-0 items-center gap-2">
                 <span className="text-slate-600">Client</span>

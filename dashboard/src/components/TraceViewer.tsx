@@ -1,6 +1,7 @@
 import { Boundary, Card, CopyButton, JsonBlock } from "./ui";
 import { StepTable } from "./StepTable";
 import { formatMs, formatValue, humanize } from "../lib/format";
+import { isMarker, Redactable } from "./Redacted";
 import { isRecord, normalizeTrace, payloadRest, type Section } from "../lib/trace";
 
 /** Everything the AI did on one ticket: the ReAct steps, the named sections, the answer.
@@ -76,20 +77,20 @@ function Panel({ title, raw, children }: { title: string; raw: unknown; children
 
 function InlineValue({ value }: { value: unknown }) {
   if (value === null || value === undefined) return <span className="text-slate-600">—</span>;
-  if (typeof value === "string") return <span className="whitespace-pre-wrap [overflow-wrap:anywhere]">{value}</span>;
+  if (typeof value === "string") return <span className="whitespace-pre-wrap [overflow-wrap:anywhere]"><Redactable text={value} /></span>;
   if (typeof value !== "object") return <span>{formatValue(value)}</span>;
   if (isRecord(value) && Object.values(value).every((v) => v === null || typeof v !== "object")) {
     return (
       <span className="flex flex-wrap gap-1.5">
         {Object.entries(value).map(([k, v]) => (
           <span key={k} className="max-w-full rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-800 [overflow-wrap:anywhere]">
-            <span className="text-slate-600">{k}:</span> {formatValue(v)}
+            <span className="text-slate-600"><Redactable text={k} />:</span> <Redactable text={formatValue(v)} />
           </span>
         ))}
       </span>
     );
   }
-  return <pre className="whitespace-pre-wrap rounded bg-slate-50 p-2 text-xs [overflow-wrap:anywhere]">{JSON.stringify(value, null, 2)}</pre>;
+  return <pre className="whitespace-pre-wrap rounded bg-slate-50 p-2 text-xs [overflow-wrap:anywhere]"><Redactable text={JSON.stringify(value, null, 2)} /></pre>;
 }
 
 function NodeList({ nodes }: { nodes: unknown[] }) {
@@ -120,7 +121,7 @@ export function KeyValues({ value }: { value: unknown }) {
     <dl className="grid gap-x-3 gap-y-1.5 text-sm sm:grid-cols-[10rem_minmax(0,1fr)]">
       {entries.map(([key, v]) => (
         <div key={key} className="contents">
-          <dt className="font-medium text-slate-600">{humanize(key)}</dt>
+          <dt className="font-medium text-slate-600"><Redactable text={isMarker(key) ? key : humanize(key)} /></dt>
           <dd className="min-w-0 text-slate-900 [overflow-wrap:anywhere]">{Array.isArray(v) && v.length && v.every(isRecord) ? <RecordTable rows={v as Record<string, unknown>[]} /> : Array.isArray(v) && v.every((x) => typeof x !== "object") ? <ScalarList items={v} /> : <InlineValue value={v} />}</dd>
         </div>
       ))}
@@ -133,7 +134,7 @@ function ScalarList({ items }: { items: unknown[] }) {
   return (
     <ul className="list-inside list-disc">
       {items.map((item, index) => (
-        <li key={index}>{formatValue(item)}</li>
+        <li key={index}><Redactable text={formatValue(item)} /></li>
       ))}
     </ul>
   );
@@ -158,7 +159,7 @@ function RecordTable({ rows }: { rows: Record<string, unknown>[] }) {
             <tr key={index} className="border-t border-slate-100 align-top">
               {columns.map((c) => (
                 <td key={c} className="py-0.5 pr-3 [overflow-wrap:anywhere]">
-                  {formatValue(row[c])}
+                  <Redactable text={formatValue(row[c])} />
                 </td>
               ))}
             </tr>
@@ -179,7 +180,7 @@ function TextPanel({ title, text, testId }: { title: string; text: unknown; test
     <Card title={title} actions={shown ? <CopyButton text={shown} /> : null}>
       {shown ? (
         <p className="whitespace-pre-wrap text-sm text-slate-900 [overflow-wrap:anywhere]" data-testid={testId}>
-          {shown}
+          <Redactable text={shown} />
         </p>
       ) : (
         <p className="text-sm text-slate-600">None.</p>

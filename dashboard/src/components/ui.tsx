@@ -1,6 +1,7 @@
 import { Component, useEffect, useState, type ErrorInfo, type ReactNode } from "react";
 import { ApiError, isRetryable } from "../api/client";
 import type { LiveStatus } from "../lib/live";
+import { Redactable } from "./Redacted";
 
 export function Spinner({ label = "Loading…" }: { label?: string }) {
   return (
@@ -167,7 +168,7 @@ export function JsonBlock({ value, label, defaultOpen = false }: { value: unknow
         <summary className="cursor-pointer px-3 py-1.5 pr-28 text-sm text-slate-700">
           <span className="inline-block transition-transform group-open:rotate-90" aria-hidden="true">▸</span> {label}
         </summary>
-        <pre className="max-h-[28rem] overflow-auto whitespace-pre-wrap border-t border-slate-200 px-3 py-2 text-xs leading-relaxed text-slate-800 [overflow-wrap:anywhere]">{text}</pre>
+        <pre className="max-h-[28rem] overflow-auto whitespace-pre-wrap border-t border-slate-200 px-3 py-2 text-xs leading-relaxed text-slate-800 [overflow-wrap:anywhere]"><Redactable text={text} /></pre>
       </details>
       <span className="absolute right-2 top-1">
         <CopyButton text={text} label="Copy JSON" />

@@ -98,27 +98,31 @@ export function LatencyPage() {
 }
 
 function Usage({ data, interval }: { data: UsageResponse; interval: "hour" | "day" }) {
-  if (!data.keys.length) return <EmptyState title="These runs carry no tokens or cost.">Send numeric metrics such as <code>total_tokens</code> or <code>cost_usd</code> and they appear here.</EmptyState>;
-  const costKey = data.keys.find((k) => /cost/i.test(k));
-  const tokenKey = data.keys.find((k) => /total_tokens/i.test(k)) ?? data.keys.find((k) => /token/i.test(k));
+  // Asked with `group`, the answer has the breakdown.
+  const keys = data.keys ?? [];
+  const rows = data.data ?? [];
+  const totals = data.totals ?? {};
+  if (!keys.length) return <EmptyState title="These runs carry no tokens or cost.">Send numeric metrics such as <code>total_tokens</code> or <code>cost_usd</code> and they appear here.</EmptyState>;
+  const costKey = keys.find((k) => /cost/i.test(k));
+  const tokenKey = keys.find((k) => /total_tokens/i.test(k)) ?? keys.find((k) => /token/i.test(k));
   const byTime = data.group === "day" || data.group === "hour";
   const label = (group: string | null) => (group === null ? "(none)" : byTime ? formatBucket(group, interval) : group);
-  const chartKey = costKey ?? tokenKey ?? data.keys[0];
+  const chartKey = costKey ?? tokenKey ?? keys[0];
   return (
     <div className="space-y-4">
       <dl className="grid grid-cols-2 gap-3 text-sm md:grid-cols-4" data-testid="usage-totals">
-        {data.keys.map((key) => (
+        {keys.map((key) => (
           <div key={key} className="min-w-0 rounded border border-slate-200 p-2">
             <dt className="truncate text-slate-600" title={key}>
               {humanize(key)}
             </dt>
-            <dd className="text-lg font-semibold tabular-nums text-slate-900">{formatUsage(key, data.totals[key])}</dd>
+            <dd className="text-lg font-semibold tabular-nums text-slate-900">{formatUsage(key, totals[key])}</dd>
           </div>
         ))}
       </dl>
       <div className="h-64">
         <ResponsiveContainer width="100%" height="100%">
-          <BarChart data={data.data.map((row) => ({ label: label(row.group), value: row.usage[chartKey]?.sum ?? 0 }))} margin={{ top: 5, right: 8, left: 0, bottom: 5 }}>
+          <BarChart data={rows.map((row) => ({ label: label(row.group), value: row.usage[chartKey]?.sum ?? 0 }))} margin={{ top: 5, right: 8, left: 0, bottom: 5 }}>
             <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
             <XAxis dataKey="label" tick={{ fontSize: 12, fill: "#334155" }} minTickGap={16} tickFormatter={(v: string) => (v.length > 14 ? `${v.slice(0, 13)}…` : v)} />
             <YAxis tick={{ fontSize: 12, fill: "#334155" }} width={60} tickFormatter={(v: number) => formatUsage(chartKey, v)} />
@@ -133,7 +137,7 @@ function Usage({ data, interval }: { data: UsageResponse; interval: "hour" | "da
           <tr>
             <th className="py-1 pr-2 font-medium">{byTime ? (interval === "hour" ? "Hour" : "Day") : data.group === "category" ? "Category" : "Version"}</th>
             <th className="w-16 py-1 pr-2 text-right font-medium">Runs</th>
-            {data.keys.map((key, index) => (
+            {keys.map((key, index) => (
               <th key={key} className={`py-1 pr-2 text-right font-medium ${index > 1 ? "hidden md:table-cell" : ""}`}>
                 <Truncate text={humanize(key)} maxWidth="max-w-full" />
               </th>
@@ -141,13 +145,13 @@ function Usage({ data, interval }: { data: UsageResponse; interval: "hour" | "da
           </tr>
         </thead>
         <tbody>
-          {data.data.map((row) => (
+          {rows.map((row) => (
             <tr key={row.group ?? "none"} className="border-t border-slate-100">
               <td className="py-1 pr-2">
                 <Truncate text={label(row.group)} maxWidth="max-w-full" />
               </td>
               <td className="py-1 pr-2 text-right tabular-nums">{formatCount(row.runs)}</td>
-              {data.keys.map((key, index) => (
+              {keys.map((key, index) => (
                 <td key={key} className={`py-1 pr-2 text-right tabular-nums ${index > 1 ? "hidden md:table-cell" : ""}`} title={`mean ${formatUsage(key, row.usage[key]?.mean)} over ${formatCount(row.usage[key]?.runs_with ?? 0)} runs`}>
                   {formatUsage(key, row.usage[key]?.sum)}
                 </td>

@@ -29,6 +29,31 @@ describe("Log detail page", () => {
     expect(screen.getAllByTestId("react-step")).toHaveLength(3);
   });
 
+  it("notes how many values were redacted and styles the markers", async () => {
+    const log = detail({
+      status: "FAILED",
+      workflow_error: "401 for [redacted:email]: Bearer [redacted:bearer]",
+      scrubbed: { email: 2, bearer: 1, "key:password": 1 },
+      metadata: { customer: "[email:0123456789abcdef]", "[redacted:email]": "primary" },
+    });
+    mockFetch(() => ({ body: log }));
+    renderAt("/logs/abc", "/logs/:id", <LogDetailPage />);
+    expect(await screen.findByTestId("scrubbed-note")).toHaveTextContent("4 values redacted before storage (email 2, bearer 1, key:password 1)");
+    const markers = within(screen.getByTestId("detail-error")).getAllByTestId("redacted-marker");
+    expect(markers.map((m) => m.textContent)).toEqual(["[redacted:email]", "[redacted:bearer]"]);
+    expect(screen.getByTestId("detail-error")).toHaveTextContent("401 for [redacted:email]: Bearer [redacted:bearer]");
+    const texts = screen.getAllByTestId("redacted-marker").map((m) => m.textContent);
+    expect(texts).toContain("[email:0123456789abcdef]");
+    expect(texts.filter((t) => t === "[redacted:email]").length).toBeGreaterThanOrEqual(2); // the key too
+  });
+
+  it("shows no note for a log stored without scrubbing or with nothing found", async () => {
+    mockFetch(() => ({ body: detail({ scrubbed: {} }) }));
+    renderAt("/logs/abc", "/logs/:id", <LogDetailPage />);
+    await screen.findByTestId("detail-ticket");
+    expect(screen.queryByTestId("scrubbed-note")).toBeNull();
+  });
+
   it("says so when the log is not ours (404)", async () => {
     mockFetch(() => ({ status: 404, body: { error: { code: "not_found", message: "Not found.", details: {} } } }));
     renderAt("/logs/other-tenants-id", "/logs/:id", <LogDetailPage />);

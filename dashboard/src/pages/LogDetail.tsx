@@ -7,6 +7,8 @@ import { Boundary, Card, CopyButton, EmptyState, ErrorState, JsonBlock, Spinner,
 import { formatDateTime, formatSeconds, formatValue, humanize } from "../lib/format";
 import { useLoader } from "../lib/hooks";
 import { isRecord } from "../lib/trace";
+import { TraceWaterfall } from "../components/TraceWaterfall";
+import { Redactable, ScrubbedNote } from "../components/Redacted";
 
 export function LogDetailPage() {
   const { id = "" } = useParams();
@@ -46,6 +48,12 @@ function RawFallback({ log, error }: { log: unknown; error: Error }) {
   );
 }
 
+/** A run received over OpenTelemetry (POST /v1/traces): its trace is the span tree. */
+function isOtelRun(log: LogDetail): boolean {
+  const otel = isRecord(log.payload) ? log.payload.otel : undefined;
+  return isRecord(otel) && typeof otel.trace_id === "string";
+}
+
 export function RunHeader({ log, title }: { log: LogDetail; title?: React.ReactNode }) {
   const header: [string, React.ReactNode][] = [
     ["Executed", formatDateTime(log.executed_at)],
@@ -79,6 +87,7 @@ export function RunHeader({ log, title }: { log: LogDetail; title?: React.ReactN
           </div>
         ))}
       </dl>
+      <ScrubbedNote scrubbed={log.scrubbed} />
     </Card>
   );
 }
@@ -93,7 +102,7 @@ export function RunError({ log }: { log: LogDetail }) {
         {log.workflow_error_node ? <span className="font-normal"> in node <code className="rounded bg-white px-1">{log.workflow_error_node}</code></span> : null}
         {log.is_system_error ? <span className="ml-2 rounded bg-red-700 px-1.5 py-0.5 text-xs text-white">system error</span> : null}
       </h2>
-      {log.workflow_error ? <p className="mt-1 whitespace-pre-wrap text-sm text-red-900 [overflow-wrap:anywhere]">{log.workflow_error}</p> : null}
+      {log.workflow_error ? <p className="mt-1 whitespace-pre-wrap text-sm text-red-900 [overflow-wrap:anywhere]"><Redactable text={log.workflow_error} /></p> : null}
     </section>
   );
 }
@@ -126,7 +135,7 @@ function Detail({ log, highlight }: { log: LogDetail; highlight?: string }) {
         <OtherRuns log={log} />
       </div>
 
-      <TraceViewer payload={log.payload} highlight={highlight} />
+      {isOtelRun(log) ? <TraceWaterfall logId={log.id} /> : <TraceViewer payload={log.payload} highlight={highlight} />}
 
       {isRecord(log.metadata) && Object.keys(log.metadata).length ? (
         <Card title="Metadata">

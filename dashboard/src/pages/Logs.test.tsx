@@ -123,4 +123,21 @@ describe("Logs page", () => {
     expect(alert).not.toHaveTextContent("metrics.overall_confidence__gte");
     expect(screen.queryByRole("button", { name: "Try again" })).toBeNull();
   });
+
+  it("shows token and cost columns only when a run on the page has them", async () => {
+    mockFetch(() => ({ body: list(rows) }));
+    const first = renderAt("/logs", "/logs", <LogsPage />);
+    expect(await screen.findByText("1002")).toBeInTheDocument();
+    expect(screen.queryByRole("columnheader", { name: "Tokens" })).not.toBeInTheDocument();
+    first.unmount();
+    vi.unstubAllGlobals();
+    const otel = summary({ id: "o", ticket_id: "T-9", metrics: { total_tokens: 1670, cost: 0.0045 } });
+    mockFetch(() => ({ body: list([otel, ...rows]) }));
+    renderAt("/logs", "/logs", <LogsPage />);
+    expect(await screen.findByText("T-9")).toBeInTheDocument();
+    expect(screen.getByRole("columnheader", { name: "Tokens" })).toBeInTheDocument();
+    expect(screen.getByRole("columnheader", { name: "Cost" })).toBeInTheDocument();
+    expect(screen.getAllByTestId("tokens-cell").map((c) => c.textContent)).toEqual(["1,670", "—", "—", "—"]);
+    expect(screen.getByText("0.0045")).toBeInTheDocument();
+  });
 });

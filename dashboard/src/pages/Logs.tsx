@@ -25,6 +25,21 @@ import { useLiveUpdates } from "../lib/live";
 /** A list row. `snippet`: the matching text under the row, when the search API sends one. */
 type LogRow = LogSummary & { snippet?: string | null };
 
+/** Token and cost columns appear when a run on the page has them (runs received over
+ *  OpenTelemetry: metrics.total_tokens, metrics.cost with the tenant's model prices). */
+function usageColumns(logs: LogSummary[]): { tokens: boolean; cost: boolean } {
+  return {
+    tokens: logs.some((log) => typeof log.metrics?.total_tokens === "number"),
+    cost: logs.some((log) => typeof log.metrics?.cost === "number"),
+  };
+}
+
+function metricNumber(log: LogSummary, key: string, digits?: number): string {
+  const value = log.metrics?.[key];
+  if (typeof value !== "number") return "—";
+  return digits === undefined ? formatCount(value) : value.toFixed(digits);
+}
+
 function confidenceOf(log: LogSummary): string {
   const value = log.metrics?.overall_confidence;
   return typeof value === "number" ? value.toFixed(2) : "—";
@@ -92,6 +107,7 @@ export function LogsPage() {
   }, []);
 
   const pagination = data?.pagination;
+  const usage = usageColumns(data?.data ?? []);
   const totalLabel = pagination?.total == null ? "" : `${pagination.total_is_exact ? "" : "about "}${plural(pagination.total, "log")}`;
   const sortBy = (field: "executed_at" | "execution_time_seconds") => {
     const desc = `-${field}` as Ordering;
@@ -171,6 +187,8 @@ export function LogsPage() {
                       </button>
                     </th>
                     <th className="hidden px-2 py-2 sm:px-3 text-right font-medium lg:table-cell">Confidence</th>
+                    {usage.tokens ? <th className="hidden px-2 py-2 sm:px-3 text-right font-medium lg:table-cell">Tokens</th> : null}
+                    {usage.cost ? <th className="hidden px-2 py-2 sm:px-3 text-right font-medium lg:table-cell">Cost</th> : null}
                     <th className="hidden px-2 py-2 sm:px-3 font-medium lg:table-cell">Error</th>
                   </tr>
                 </thead>
@@ -185,6 +203,7 @@ export function LogsPage() {
                         rows.current[index] = el;
                       }}
                       onKeyDown={(event) => onRowKey(event, index, log)}
+                      usage={usage}
                       onOpen={() => open(log)}
                     />
                   ))}
@@ -199,9 +218,10 @@ export function LogsPage() {
   );
 }
 
-function LogTableRow({ log, fresh, href, rowRef, onKeyDown, onOpen }: {
+function LogTableRow({ log, fresh, usage, href, rowRef, onKeyDown, onOpen }: {
   log: LogRow;
   fresh: boolean;
+  usage: { tokens: boolean; cost: boolean };
   href: string;
   rowRef: (el: HTMLTableRowElement | null) => void;
   onKeyDown: (event: KeyboardEvent<HTMLTableRowElement>) => void;
@@ -241,6 +261,8 @@ function LogTableRow({ log, fresh, href, rowRef, onKeyDown, onOpen }: {
         </td>
         <td className="truncate px-2 py-2 sm:px-3 text-right tabular-nums">{formatSeconds(log.execution_time_seconds)}</td>
         <td className="hidden px-2 py-2 sm:px-3 text-right tabular-nums lg:table-cell">{confidenceOf(log)}</td>
+        {usage.tokens ? <td className="hidden px-2 py-2 sm:px-3 text-right tabular-nums lg:table-cell" data-testid="tokens-cell">{metricNumber(log, "total_tokens")}</td> : null}
+        {usage.cost ? <td className="hidden px-2 py-2 sm:px-3 text-right tabular-nums lg:table-cell">{metricNumber(log, "cost", 4)}</td> : null}
         <td className="hidden px-2 py-2 sm:px-3 text-red-800 lg:table-cell">
           <span className="block truncate" title={log.workflow_error ?? error}>
             {error}
@@ -249,7 +271,7 @@ function LogTableRow({ log, fresh, href, rowRef, onKeyDown, onOpen }: {
       </tr>
       {log.snippet ? (
         <tr className="border-0" data-testid="log-snippet">
-          <td colSpan={9} className="truncate px-3 pb-2 pt-0 text-xs text-slate-700" title={log.snippet}>
+          <td colSpan={9 + Number(usage.tokens) + Number(usage.cost)} className="truncate px-3 pb-2 pt-0 text-xs text-slate-700" title={log.snippet}>
             {log.snippet}
           </td>
         </tr>

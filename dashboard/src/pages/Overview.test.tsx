@@ -66,4 +66,29 @@ describe("Overview page", () => {
     renderAt("/overview", "/overview", <OverviewPage />);
     expect(await screen.findByText("No tickets in this period.")).toBeInTheDocument();
   });
+
+  it("shows tokens and cost of OpenTelemetry runs only when the period has some", async () => {
+    const usage = { runs: 12, input_tokens: 90_000, output_tokens: 10_000, total_tokens: 100_000, cost: 0.5, period_start: "", period_end: "", period_days: 7,
+                    previous: { runs: 10, input_tokens: 70_000, output_tokens: 10_000, total_tokens: 80_000, cost: null, period_start: "", period_end: "" } };
+    const calls = mockFetch((url) => {
+      if (url.pathname.endsWith("/overview")) return { body: overview };
+      if (url.pathname.endsWith("/usage")) return { body: usage };
+      return { body: { data: [], interval: "day" } };
+    });
+    renderAt("/overview?range=7d", "/overview", <OverviewPage />);
+    expect(await screen.findByTestId("kpi-tokens-value")).toHaveTextContent("100,000");
+    expect(screen.getByTestId("kpi-tokens")).toHaveTextContent("+25.0%");
+    expect(screen.getByTestId("kpi-cost-value")).toHaveTextContent("0.5000");
+    expect(Object.fromEntries(calls.find((u) => u.pathname.endsWith("/usage"))!.searchParams)).toEqual({ days: "7" });
+  });
+
+  it("shows no usage cards for a tenant without OpenTelemetry runs", async () => {
+    const none = { runs: 0, input_tokens: 0, output_tokens: 0, total_tokens: 0, cost: null, period_start: "", period_end: "", period_days: 7,
+                   previous: { runs: 0, input_tokens: 0, output_tokens: 0, total_tokens: 0, cost: null, period_start: "", period_end: "" } };
+    mockFetch((url) => ({ body: url.pathname.endsWith("/overview") ? overview : url.pathname.endsWith("/usage") ? none : { data: [], interval: "day" } }));
+    renderAt("/overview?range=7d", "/overview", <OverviewPage />);
+    expect(await screen.findByTestId("kpi-tickets-value")).toBeInTheDocument();
+    expect(screen.queryByTestId("kpi-tokens")).not.toBeInTheDocument();
+    expect(screen.queryByTestId("kpi-cost")).not.toBeInTheDocument();
+  });
 });

@@ -1,7 +1,7 @@
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { lazy, Suspense } from "react";
 import { api, unwrap } from "../api/client";
-import { STATUSES, type ErrorRow, type ErrorsResponse, type Overview, type TimeseriesResponse } from "../api/types";
+import { STATUSES, type ErrorRow, type ErrorsResponse, type Overview, type TimeseriesResponse, type Usage } from "../api/types";
 import { useClient, type ClientValue } from "../client";
 import { KpiCard } from "../components/KpiCard";
 import { RangeBar } from "../components/RangeBar";
@@ -31,6 +31,11 @@ function loadErrors(range: RangeState): Promise<ErrorsResponse> {
   return api.GET("/api/v1/metrics/errors", { params: { query: { ...rangeParams(range).params, limit: 10 } } }).then(unwrap);
 }
 
+// Tokens and cost of the runs received over OpenTelemetry; shown only when the period has any.
+function loadUsage(range: RangeState): Promise<Usage> {
+  return api.GET("/api/v1/metrics/usage", { params: { query: rangeParams(range).params } }).then(unwrap);
+}
+
 function previousLabel(range: RangeState): string {
   if (range.preset === "24h") return "previous 24 h";
   if (range.preset === "custom") return "previous period";
@@ -47,10 +52,12 @@ export function OverviewPage() {
     kpis.reload();
     series.reload();
     errors.reload();
+    usage.reload();
   });
   const kpis = useLoader(key, () => loadKpis(range));
   const series = useLoader(key, () => loadSeries(range));
   const errors = useLoader(key, () => loadErrors(range));
+  const usage = useLoader(key, () => loadUsage(range));
 
   return (
     <div className="space-y-6">
@@ -61,12 +68,12 @@ export function OverviewPage() {
       <RangeBar range={range} onChange={(next) => setSearch(writeRange(search, next))} live={live} />
       {kpis.error && !kpis.data ? <ErrorState error={kpis.error} onRetry={kpis.reload} /> : null}
       {!kpis.data && kpis.loading ? <Spinner label="Loading the overview…" /> : null}
-      {kpis.data ? <OverviewBody overview={kpis.data} series={series} errors={errors} range={range} client={client} /> : null}
+      {kpis.data ? <OverviewBody overview={kpis.data} series={series} errors={errors} usage={usage.data} range={range} client={client} /> : null}
     </div>
   );
 }
 
-function OverviewBody({ overview, series, errors, range, client }: { overview: Overview; series: Loaded<TimeseriesResponse>; errors: Loaded<ErrorsResponse>; range: RangeState; client: ClientValue }) {
+function OverviewBody({ overview, series, errors, usage, range, client }: { overview: Overview; series: Loaded<TimeseriesResponse>; errors: Loaded<ErrorsResponse>; usage?: Usage; range: RangeState; client: ClientValue }) {
   const navigate = useNavigate();
   const interval = rangeParams(range).interval;
   const prev = overview.previous;
@@ -87,6 +94,12 @@ function OverviewBody({ overview, series, errors, range, client }: { overview: O
         <KpiCard testId="kpi-avg" label="Average time" value={formatSeconds(overview.avg_execution_time)} current={overview.avg_execution_time} previous={prev.avg_execution_time} unit="percent" direction="down-good" {...kpi} />
         <KpiCard testId="kpi-p95" label="p95 time" value={formatSeconds(overview.p95_execution_time)} current={overview.p95_execution_time} previous={prev.p95_execution_time} unit="percent" direction="down-good" {...kpi} />
         <KpiCard testId="kpi-errors" label="Errors (failed + error)" value={formatCount(overview.error_count)} current={overview.error_count} previous={prev.error_count} unit="percent" direction="down-good" {...kpi} />
+        {usage && (usage.runs || usage.previous?.runs) ? (
+          <KpiCard testId="kpi-tokens" label="Tokens (OpenTelemetry runs)" value={formatCount(usage.total_tokens)} current={usage.total_tokens} previous={usage.previous?.total_tokens ?? 0} unit="percent" direction="neutral" previousLabel={label} previousEmpty={!usage.previous?.runs} />
+        ) : null}
+        {usage && typeof usage.cost === "number" ? (
+          <KpiCard testId="kpi-cost" label="Cost" value={usage.cost.toFixed(usage.cost < 1 ? 4 : 2)} current={usage.cost} previous={usage.previous?.cost ?? 0} unit="percent" direction="down-good" previousLabel={label} previousEmpty={!usage.previous?.runs} />
+        ) : null}
       </div>
 
       {overview.total_tickets === 0 ? (

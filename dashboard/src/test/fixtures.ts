@@ -77,6 +77,7 @@ export function detail(overrides: Partial<LogDetail> = {}): LogDetail {
     extra: { client_id: "whatever" },
     ticket_subject_hash: "ab12",
     requester_email_hash: "cd34",
+    scrubbed: null,
     ...overrides,
   };
 }
@@ -94,3 +95,38 @@ export const session: SessionState = {
   current_client: { slug: "alice", name: "Alice", role: "viewer" },
   session_expires_at: "2030-01-01T00:00:00Z",
 };
+
+/** A run received over OpenTelemetry: a root, two model calls (one failing), a tool call and a
+ *  log record, as GET /api/v1/logs/{id}/trace returns them. */
+export function otelTrace(): import("../lib/otelTrace").LogTrace {
+  const base = { kind: 1, status_message: null, operation: null, model: null, input_tokens: null, output_tokens: null,
+                 events: [], links: [], scope: { name: "agent" }, service_name: "support-agent", start_time: "2025-03-01T10:00:00Z" };
+  return {
+    log_id: "0193f0c2-0000-7000-8000-0000000000aa",
+    trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+    root_span_id: "a000000000000001",
+    start_time: "2025-03-01T10:00:00Z",
+    resource: { "service.name": "support-agent" },
+    truncated: false,
+    spans: [
+      { ...base, span_id: "a000000000000001", parent_span_id: null, name: "handle ticket", status_code: 2, offset_ms: 0, duration_ms: 2000,
+        attributes: { "ticket.id": "T-1" } },
+      { ...base, span_id: "b000000000000002", parent_span_id: "a000000000000001", name: "chat gpt-4o", status_code: 0, offset_ms: 10, duration_ms: 900,
+        operation: "llm", model: "gpt-4o-2024-08-06", input_tokens: 1200, output_tokens: 150,
+        attributes: { "gen_ai.operation.name": "chat", "gen_ai.input.messages": '[{"role":"user","parts":[{"type":"text","content":"Where is my refund?"}]}]',
+                      "gen_ai.output.messages": [{ role: "assistant", parts: [{ type: "text", content: "It was sent on Monday." }] }] } },
+      { ...base, span_id: "c000000000000003", parent_span_id: "a000000000000001", name: "execute_tool crm_lookup", status_code: 0, offset_ms: 950, duration_ms: 300,
+        operation: "tool", attributes: { "gen_ai.tool.name": "crm_lookup" } },
+      { ...base, span_id: "d000000000000004", parent_span_id: "a000000000000001", name: "chat gpt-4o-mini", status_code: 2, offset_ms: 1300, duration_ms: 650,
+        operation: "llm", model: "gpt-4o-mini", input_tokens: 300, output_tokens: 20, status_message: "Refund limit exceeded",
+        attributes: { "gen_ai.prompt.0.role": "system", "gen_ai.prompt.0.content": "You are a support agent." },
+        events: [{ name: "exception", offset_ms: 1949, attributes: { "exception.type": "RefundError", "exception.message": "Refund limit exceeded" } }] },
+    ],
+    log_records: [
+      { record_id: "r1", span_id: "c000000000000003", severity_number: 9, severity_text: "INFO", event_name: "agent.step",
+        body: "Looked up 3 orders", attributes: { orders: 3 }, scope: {}, time: "2025-03-01T10:00:01Z", offset_ms: 1000 },
+      { record_id: "r2", span_id: null, severity_number: 13, severity_text: "WARN", event_name: null,
+        body: "trace-level note", attributes: {}, scope: {}, time: "2025-03-01T10:00:02Z", offset_ms: 1990 },
+    ],
+  };
+}

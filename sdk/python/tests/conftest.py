@@ -1,4 +1,8 @@
 import logging
+import os
+import subprocess
+import sys
+import textwrap
 import time
 
 import pytest
@@ -36,6 +40,14 @@ FAST = dict(
 )
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path, monkeypatch):
+    """The default spool goes under $XDG_STATE_HOME: each test (and the scripts it runs) gets
+    its own, never the real user's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
 @pytest.fixture
 def collector():
     fc = FakeCollector().start()
@@ -66,3 +78,15 @@ def make_client():
 def sdk_logs(caplog):
     caplog.set_level(logging.DEBUG, logger="central_logger_sdk")
     return caplog
+
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+
+
+def run_script(body, timeout=20, **env):
+    """Run `body` in a fresh interpreter with the SDK importable; (process, seconds taken)."""
+    script = textwrap.dedent(body)
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", script], env=dict(os.environ, PYTHONPATH=SRC, **env),
+                          timeout=timeout, capture_output=True, text=True)
+    return proc, time.monotonic() - t0

@@ -51,7 +51,7 @@ def test_flush_interval_sends_partial_batches_without_flush(collector, make_clie
 def test_bearer_is_not_needed_but_key_header_is_sent(collector, make_client):
     client = make_client(collector.url, api_key="clk_wrongwrong_" + "x" * 32)
     client.ship_log(make_log(1))
-    assert client.flush(5)
+    assert client.flush(5) is False  # settled, but not delivered: the collector refused the key
     assert collector.stored() == []
     assert client.stats()["dropped"] == {"rejected": 1}
 
@@ -86,7 +86,7 @@ def test_never_raises_on_bad_input(collector, make_client, sdk_logs):
     circular["metadata"]["self"] = circular["metadata"]
     assert client.ship_log(circular) is True  # only the worker can find out
     assert client.ship_log(make_log(2, metadata={"when": __import__("datetime").datetime(2024, 1, 1)}))
-    assert client.flush(5)
+    assert client.flush(5) is False  # settled; the circular log could not be delivered
     st = client.stats()
     assert st["dropped"]["invalid"] == 2
     assert st["dropped"]["unserializable"] == 1

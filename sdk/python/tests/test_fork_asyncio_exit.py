@@ -1,17 +1,11 @@
 import asyncio
 import os
-import subprocess
-import sys
-import textwrap
 import time
 
 import pytest
 
-from conftest import make_log, wait_until
+from conftest import make_log, run_script, wait_until
 from fake_collector import API_KEY
-
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
-
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 def test_forked_child_gets_its_own_worker(collector, make_client):
@@ -86,17 +80,8 @@ def test_async_context_manager(collector):
     assert client.stats()["closed"] and len(collector.stored()) == 1
 
 
-def _run_script(body, timeout=20):
-    script = textwrap.dedent(body)
-    env = dict(os.environ, PYTHONPATH=SRC)
-    t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-c", script], env=env, timeout=timeout,
-                          capture_output=True, text=True)
-    return proc, time.monotonic() - t0
-
-
 def test_atexit_flushes_pending_logs(collector):
-    proc, _ = _run_script(f"""
+    proc, _ = run_script(f"""
         from central_logger_sdk import CentralLogger
         c = CentralLogger({collector.url!r}, {API_KEY!r}, environment="test", flush_interval=60)
         for i in range(30):
@@ -109,7 +94,7 @@ def test_atexit_flushes_pending_logs(collector):
 
 def test_atexit_is_bounded_when_collector_is_down(collector):
     collector.stop()
-    proc, elapsed = _run_script(f"""
+    proc, elapsed = run_script(f"""
         from central_logger_sdk import CentralLogger
         c = CentralLogger({collector.url!r}, {API_KEY!r}, environment="test",
                           close_timeout=0.5, backoff_base=0.05, backoff_max=0.1)

@@ -12,7 +12,7 @@ SECRET = "clk_topsecret1_" + "S3cr3tS3cr3tS3cr3tS3cr3tS3cr3tAB"
 
 def test_api_key_never_in_repr_logs_or_stats(collector, make_client, sdk_logs):
     collector.stop()
-    client = make_client(collector.url, api_key=SECRET, max_retry_duration=0.05, timeout=0.2)
+    client = make_client(collector.url, api_key=SECRET, max_retry_duration=0.05, timeout=0.2, spool_dir=None)
     assert SECRET not in repr(client) and SECRET not in str(client)
     assert SECRET not in repr(client._transport)
     client.ship_log(make_log(1))
@@ -20,7 +20,7 @@ def test_api_key_never_in_repr_logs_or_stats(collector, make_client, sdk_logs):
     collector.start()
     collector.fail_next(1, 401, code="authentication_failed")
     client.ship_log(make_log(2))
-    assert client.flush(5)
+    assert client.flush(5) is False  # refused with 401
     assert sdk_logs.records  # diagnostics were emitted...
     assert SECRET not in sdk_logs.text  # ...without the key
     assert SECRET not in str(client.stats())

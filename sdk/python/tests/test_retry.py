@@ -49,7 +49,7 @@ def test_4xx_other_than_408_429_is_never_retried(collector, make_client, sdk_log
     client = make_client(collector.url, api_key="clk_zzzzzzzzzz_" + "Q" * 32)
     for i in range(3):
         client.ship_log(make_log(i))
-    assert client.flush(5)
+    assert client.flush(5) is False
     assert [r["status"] for r in collector.requests] == [401]
     assert client.stats()["dropped"] == {"rejected": 3}
     assert "HTTP 401" in sdk_logs.text and "authentication_failed" in sdk_logs.text
@@ -58,7 +58,7 @@ def test_4xx_other_than_408_429_is_never_retried(collector, make_client, sdk_log
     good = make_client(collector.url)
     for i in range(3):
         good.ship_log(make_log(i))
-        assert good.flush(5)
+        assert good.flush(5) is False  # each refused (403, 404, 422), each reported once
     assert good.stats()["dropped"] == {"rejected": 3}
     assert [r["status"] for r in collector.requests[1:]] == [403, 404, 422]
 
@@ -114,7 +114,7 @@ def test_collector_outage_while_logging_exactly_once(collector, make_client):
 
 
 def test_retry_exhausted_drops_without_spool(make_client, sdk_logs):
-    client = make_client("http://127.0.0.1:9", max_retry_duration=0.1, timeout=0.2)
+    client = make_client("http://127.0.0.1:9", max_retry_duration=0.1, timeout=0.2, spool_dir=None)
     client.ship_log(make_log(1))
     assert wait_until(lambda: client.stats()["dropped"].get("retry_exhausted") == 1)
     assert "cannot deliver" in sdk_logs.text
@@ -155,7 +155,7 @@ def test_split_on_payload_too_large(make_client):
         assert 413 in [r["status"] for r in small.requests]
         big = make_log(99, metadata={"blob": "x" * 5000})
         client.ship_log(big)  # alone and still too large: rejected, not retried forever
-        assert client.flush(5)
+        assert client.flush(5) is False
         assert client.stats()["dropped"] == {"rejected": 1}
 
 

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+
+from central_logger import listen
 
 from tenants.models import Client
 from tenants.services import api_key_issue, client_create
@@ -13,9 +16,10 @@ class Command(BaseCommand):
             "create a 'demo' client with one key so the service can be tried at once.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--url", default="http://127.0.0.1:8000")
+        parser.add_argument("--url", default=None, help="default: where gunicorn listens (HOST, PORT or BIND)")
 
-    def handle(self, *args: Any, url: str, **options: Any) -> None:
+    def handle(self, *args: Any, url: str | None, **options: Any) -> None:
+        url = url or listen.url()
         out = self.stdout.write
         out(f"\nCentral Logger will listen on {url}  (health: {url}/health, API docs: {url}/api/docs/)")
         if not Client.objects.exists():
@@ -25,7 +29,10 @@ class Command(BaseCommand):
             out(f"  {key}")
             out("Try it:")
             out(f"  curl -s -X POST {url}/api/v1/logs -H 'X-API-Key: {key}' -H 'Content-Type: application/json' \\")
-            out("    -d '{\"environment\":\"production\",\"executed_at\":\"2025-01-01T12:00:00Z\",\"status\":\"SUCCESS\",\"ticket_id\":\"1\"}'")
+            # Dated now, so the log shows in the dashboard's default (last 7 days) view.
+            now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            out(f"    -d '{{\"environment\":\"production\",\"executed_at\":\"{now}\",\"status\":\"SUCCESS\","
+                f"\"ticket_id\":\"1\",\"execution_time_seconds\":4.2}}'")
         out("More keys:  .venv/bin/python manage.py create_client <slug> && "
             ".venv/bin/python manage.py issue_api_key <slug>")
         out("Dashboard:  .venv/bin/python manage.py add_dashboard_user <slug> <username> --no-input, "

@@ -18,7 +18,7 @@ from .builder import (
 from .client import CentralLogger
 from .handler import CentralLoggerHandler, status_for_level
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "CentralLogger",

@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from .builder import Environment
-from .spool import Spool
+from .spool import Spool, default_spool_dir
 from .transport import Transport, safe_url
 
 __all__ = ["CentralLogger"]
@@ -27,6 +27,8 @@ __all__ = ["CentralLogger"]
 logger = logging.getLogger("central_logger_sdk")
 
 SERVER_MAX_BATCH = 100
+# spool_dir's default: a private directory under the user's state directory, when there is one.
+AUTO_SPOOL = "auto"
 _EXIT = object()
 _MEMORY = "memory"
 _SPOOL = "spool"
@@ -81,12 +83,12 @@ class CentralLogger:
         backoff_max: float = 30.0,
         max_retry_duration: float = 300.0,
         max_retry_after: float = 300.0,
-        spool_dir: Optional[str] = None,
+        spool_dir: Optional[str] = AUTO_SPOOL,
         spool_max_bytes: int = 256 * 1024 * 1024,
         close_timeout: float = 5.0,
         flush_at_exit: bool = True,
         ssl_context: Optional[ssl.SSLContext] = None,
-        user_agent: str = "central-logger-sdk/0.1",
+        user_agent: str = "central-logger-sdk/0.2",
         rng: Optional[random.Random] = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -125,6 +127,11 @@ class CentralLogger:
                         environment, sorted(Environment.ALL),
                     )
                 self._transport = Transport(url, self._api_key, ssl_context=ssl_context, user_agent=user_agent)
+                if spool_dir == AUTO_SPOOL:
+                    spool_dir = default_spool_dir(self._url, self._api_key)
+                    if spool_dir is None:
+                        logger.info("central_logger_sdk: no writable user directory for a spool; logs still "
+                                    "undelivered when the process exits are lost (set spool_dir=...)")
                 if spool_dir:
                     self._spool = Spool(spool_dir, spool_max_bytes)
             except Exception as exc:  # misconfiguration: disable, never raise
@@ -174,6 +181,7 @@ class CentralLogger:
         self._spooled_total = 0
         self._replayed = 0
         self._dropped: Dict[str, int] = collections.defaultdict(int)
+        self._undelivered_reported = 0  # _undelivered() when flush()/close() last returned
 
     def _after_fork(self) -> None:
         """In a forked child: fresh lock, queue, counters and worker.
@@ -252,10 +260,24 @@ class CentralLogger:
         except Exception:
             pass
 
+    def _undelivered(self) -> int:
+        """Logs given to ship_log that will never be delivered (lock held): every drop but the
+        deliberate ones of ``enabled=False``."""
+        return sum(n for reason, n in self._dropped.items() if reason != "disabled")
+
+    def _report_delivery(self, settled: bool) -> bool:
+        """True when everything is settled and no log was lost since the previous report (lock held)."""
+        lost = self._undelivered()
+        ok = settled and lost == self._undelivered_reported
+        self._undelivered_reported = lost
+        return ok
+
     def flush(self, timeout: Optional[float] = None) -> bool:
-        """Wait until everything shipped before this call has left memory
-        (delivered, rejected, dropped or spooled) and the spool is empty.
-        Returns False on timeout. Never raises."""
+        """Wait until everything shipped before this call has left memory and the spool is
+        empty. Returns True only if the logs were delivered: False on timeout (logs still queued
+        or spooled), and False when any log shipped since the previous flush()/close() was lost
+        (rejected by the collector, e.g. a 401 for a revoked key, dropped because the queue or
+        the spool was full, or unserializable): see stats() for which. Never raises."""
         try:
             timeout = self._close_timeout if timeout is None else float(timeout)
             if self._pid != os.getpid():
@@ -272,9 +294,9 @@ class CentralLogger:
                         remaining = end - self._clock()
                         worker = self._worker
                         if remaining <= 0 or worker is None or not worker.is_alive():
-                            return self._resolved >= target and self._spool_logs == 0
+                            return self._report_delivery(self._resolved >= target and self._spool_logs == 0)
                         self._cond.wait(min(remaining, 0.5))
-                    return True
+                    return self._report_delivery(True)
                 finally:
                     self._flush_waiters -= 1
         except Exception:
@@ -283,8 +305,10 @@ class CentralLogger:
 
     def close(self, timeout: Optional[float] = None) -> bool:
         """Stop accepting logs, try to deliver what is queued within
-        ``timeout`` seconds, then spool (if configured) or drop the rest.
-        Returns True if nothing was lost. Never raises."""
+        ``timeout`` seconds, then spool (if there is a spool: at the first failed
+        attempt, without waiting out the timeout) or drop the rest. Returns True
+        if no log shipped since the previous flush()/close() was lost (spooled
+        logs are not lost: the next start delivers them). Never raises."""
         try:
             timeout = self._close_timeout if timeout is None else max(0.0, float(timeout))
             if self._pid != os.getpid():
@@ -297,7 +321,6 @@ class CentralLogger:
                     self._deadline = self._clock() + timeout
                 self._cond.notify_all()
                 worker = self._worker
-                lost_before = self._dropped.get("close_timeout", 0)
             _atexit_instances.discard(self)
             if worker is not None and worker is not threading.current_thread():
                 worker.join(timeout)
@@ -311,8 +334,7 @@ class CentralLogger:
             if leftovers:  # no (live) worker: handle the queue here
                 self._spool_or_drop(self._serialize(leftovers), "close_timeout", from_memory=True)
             with self._lock:
-                lost = self._dropped.get("close_timeout", 0) - lost_before
-            return not already and lost == 0
+                return not already and self._report_delivery(True)
         except Exception:
             logger.exception("central_logger_sdk: close failed")
             return False
@@ -346,6 +368,7 @@ class CentralLogger:
                 "last_error": self._last_error,
                 "worker_alive": bool(worker is not None and worker.is_alive()),
                 "closed": self._closed,
+                "spool_dir": self._spool.directory if self._spool is not None else None,
             }
 
     def __enter__(self) -> "CentralLogger":
@@ -476,7 +499,9 @@ class CentralLogger:
             now = self._clock()
             if first_failure is None:
                 first_failure = now
-            if self._closing and now >= self._deadline:
+            if self._closing and (now >= self._deadline or self._spool is not None):
+                # Closing (the process is ending): with a spool, keep the logs on disk at once
+                # for the next start rather than hold the exit retrying a collector that is down.
                 self._spool_or_drop(pending, "close_timeout")
                 return
             if now - first_failure >= self._max_retry_duration:

@@ -10,6 +10,7 @@ name so the spool can be sized without reading files.
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import os
@@ -21,6 +22,32 @@ logger = logging.getLogger("central_logger_sdk")
 SUFFIX = ".jsonl"
 TMP_PREFIX = ".tmp-"
 STALE_TMP_SECONDS = 300.0
+
+
+def default_spool_dir(url: str, api_key: str) -> Optional[str]:
+    """The spool directory used when ``spool_dir`` is not given: a private directory under the
+    user's state directory (``$XDG_STATE_HOME`` or ``~/.local/state``; ``%LOCALAPPDATA%`` on
+    Windows), one per collector URL and API key so that logs are always replayed with the key
+    they were shipped with. None when no such directory can be created and written (no home
+    directory, a read-only file system): then there is no spool."""
+    if os.name == "nt":
+        base = anchor = os.environ.get("LOCALAPPDATA") or ""
+    elif os.environ.get("XDG_STATE_HOME"):
+        base = os.environ["XDG_STATE_HOME"]
+        anchor = os.path.dirname(base.rstrip("/"))
+    else:
+        anchor = os.path.expanduser("~")
+        base = os.path.join(anchor, ".local", "state")
+    # A home that does not exist (HOME=/nonexistent for service users) is never created.
+    if not base or not os.path.isabs(base) or not os.path.isdir(anchor):
+        return None
+    digest = hashlib.sha256(("%s\n%s" % (url, api_key)).encode("utf-8")).hexdigest()[:16]
+    directory = os.path.join(base, "central-logger-sdk", "spool", digest)
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+    except OSError:
+        return None
+    return directory if os.access(directory, os.W_OK | os.X_OK) else None
 
 
 class Spool:
@@ -84,7 +111,8 @@ class Spool:
         final = os.path.join(self.directory, name)
         tmp = os.path.join(self.directory, TMP_PREFIX + name)
         try:
-            with open(tmp, "wb") as fh:
+            # 0600: the logs are the user's (the collector's answers may be on a shared machine).
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())

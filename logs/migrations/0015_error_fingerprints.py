@@ -6,14 +6,14 @@ Why a rollup dimension and not a column: a stored column would have to be writte
 failing log, which fires the rollup's recount per day. The fingerprint is a pure function of
 three columns, so it is computed in SQL where it is needed: by the insert trigger (into the
 pending row, for failing logs only), by the recount, and by the partial expression index of
-migration 0011 that serves "the runs of this issue". One definition, in the database.
+migration 0016 that serves "the runs of this issue". One definition, in the database.
 
 * `logs_error_normalize(message)`: quoted values ('...', "...", `...`, «...», “...”, „...“,
   ‘...’, 「...」), URLs,
   e-mail addresses and every token containing a digit (numbers, ids, UUIDs, dates, durations
   such as 30.5s) become `<q>`, `<url>`, `<email>`, `<n>`; runs of whitespace become one
   space; at most 300 characters are kept. ASCII character classes only, so the result does not
-  depend on the database's locale (the index of 0011 must be stable).
+  depend on the database's locale (the index of 0016 must be stable).
 * `logs_error_fingerprint(type, node, message)`: the first 16 hex digits of the MD5 of
   type, node and normalised message (a grouping key, not a security device).
 * Rollup kind `F` (metrics/rollup.py): per hour and day, per (fingerprint `dim1`, workflow
@@ -25,7 +25,12 @@ waits, then spools after its statement timeout, losing nothing) while it folds w
 and counts the `F` rows of every failing log already stored (measured: about 4 s per million
 logs on the shared development machine). A log whose insert was in flight at that instant may
 be counted without its fingerprint; `manage.py rebuild_rollups` recounts exactly.
+
+The fingerprint reads `workflow_error`, so the update trigger of 0010_scrubbed (which recounts
+only the rows whose counted columns changed) also counts a changed `workflow_error` as a change
+(scrub_logs may redact an e-mail address in a message: its issue must follow).
 """
+import importlib
 import re
 
 from django.db import migrations
@@ -225,21 +230,35 @@ def _restored_functions() -> str:
     return _without_fingerprint(functions)
 
 
+_SCRUBBED = importlib.import_module("logs.migrations.0010_scrubbed")
+
+
+def _update_trigger() -> str:
+    """0010_scrubbed's update trigger with `workflow_error` among the compared columns."""
+    sql = _SCRUBBED.FORWARD
+    for alias in ("o", "n"):
+        sql = sql.replace(f"{alias}.workflow_error_node)", f"{alias}.workflow_error_node, {alias}.workflow_error)")
+    assert sql.count("workflow_error)") == 8, "0010_scrubbed's trigger changed: compare workflow_error again"
+    return sql
+
+
 def forward(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("SET LOCAL statement_timeout = 0")
         cursor.execute(NORMALIZE)
         cursor.execute(FORWARD)
+        cursor.execute(_update_trigger())
 
 
 def backward(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute(BACKWARD)
         cursor.execute(_restored_functions())
+        cursor.execute(_SCRUBBED.FORWARD)
         cursor.execute("DROP FUNCTION IF EXISTS logs_error_fingerprint(text, text, text)")
         cursor.execute("DROP FUNCTION IF EXISTS logs_error_normalize(text)")
 
 
 class Migration(migrations.Migration):
-    dependencies = [("logs", "0009_list_count_function")]
+    dependencies = [("logs", "0014_time_partitions")]
     operations = [migrations.RunPython(forward, backward)]
