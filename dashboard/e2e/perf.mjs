@@ -52,10 +52,14 @@ try {
 
   const results = {};
   for (const [name, url, marker] of [
-    ["overview_7d", "/dashboard/overview", "overview"],
-    ["overview_90d", "/dashboard/overview?range=90d", "overview"],
-    ["logs_first_page", "/dashboard/logs", "logs"],
-    ["logs_failed_filter", "/dashboard/logs?status=FAILED,ERROR", "logs"],
+    ["overview_7d", "/dashboard/alpha/overview", "overview"],
+    ["overview_90d", "/dashboard/alpha/overview?range=90d", "overview"],
+    ["logs_first_page", "/dashboard/alpha/logs", "logs"],
+    ["logs_failed_filter", "/dashboard/alpha/logs?status=FAILED,ERROR", "logs"],
+    ["issues_7d", "/dashboard/alpha/issues", "issues"],
+    ["issues_90d", "/dashboard/alpha/issues?range=90d", "issues"],
+    ["versions_7d", "/dashboard/alpha/versions", "versions"],
+    ["versions_90d", "/dashboard/alpha/versions?range=90d", "versions"],
   ]) {
     const times = [];
     let api = [];

@@ -285,7 +285,7 @@ try {
     await page.getByTestId("span-detail").getByText("CRM: order 991 refunded once already").waitFor();
     await page.getByRole("button", { name: "chat gpt-4o-mini" }).click();
     await page.getByTestId("span-detail").getByText("RefundError", { exact: true }).waitFor();
-    await shot(page, "08-otel-waterfall");
+    await shot(page, "16-otel-waterfall");
     await page.getByRole("button", { name: "Sign out" }).click();
     await page.waitForURL(/\/dashboard\/login/);
   });
