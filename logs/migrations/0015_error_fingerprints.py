@@ -27,8 +27,9 @@ logs on the shared development machine). A log whose insert was in flight at tha
 be counted without its fingerprint; `manage.py rebuild_rollups` recounts exactly.
 
 The fingerprint reads `workflow_error`, so the update trigger of 0010_scrubbed (which recounts
-only the rows whose counted columns changed) also counts a changed `workflow_error` as a change
-(scrub_logs may redact an e-mail address in a message: its issue must follow).
+only the rows whose counted columns changed) also compares a failing log's fingerprint: when
+scrub_logs redacts something in a failure's message that the normalisation does not mask, the
+failure moves to its new issue.
 """
 import importlib
 import re
@@ -233,12 +234,20 @@ def _restored_functions() -> str:
 _SCRUBBED = importlib.import_module("logs.migrations.0010_scrubbed")
 
 
+def _fingerprint(alias: str) -> str:
+    return (f"CASE WHEN {alias}.status IN ('FAILED', 'ERROR') OR {alias}.workflow_error_type IS NOT NULL "
+            f"THEN logs_error_fingerprint({alias}.workflow_error_type, {alias}.workflow_error_node, "
+            f"{alias}.workflow_error) END")
+
+
 def _update_trigger() -> str:
-    """0010_scrubbed's update trigger with `workflow_error` among the compared columns."""
+    """0010_scrubbed's update trigger with a failing log's fingerprint among the compared values:
+    a changed message recounts its day only when it moves the failure to another issue (a
+    succeeding log's message, or a change the normalisation masks anyway, recounts nothing)."""
     sql = _SCRUBBED.FORWARD
     for alias in ("o", "n"):
-        sql = sql.replace(f"{alias}.workflow_error_node)", f"{alias}.workflow_error_node, {alias}.workflow_error)")
-    assert sql.count("workflow_error)") == 8, "0010_scrubbed's trigger changed: compare workflow_error again"
+        sql = sql.replace(f"{alias}.workflow_error_node)", f"{alias}.workflow_error_node, {_fingerprint(alias)})")
+    assert sql.count("logs_error_fingerprint(") == 8, "0010_scrubbed's trigger changed: compare the fingerprint again"
     return sql
 
 
