@@ -80,28 +80,29 @@ def anon() -> APIClient:
 @pytest.fixture(autouse=True)
 def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     """Each test gets its own spool file, a closed circuit breaker, no remembered keys and fresh
-    rate-limit counters, no cached rollup sums; no background drainer or rollup flusher thread (tests call them)."""
+    rate-limit counters, no cached rollup sums; no background drainer, rollup flusher or key snapshot sync thread (tests call them)."""
     from django.core.cache import cache
 
     from central_logger import dbguard
     from metrics import rollup
     from spool import store
-    from tenants import auth_failures, keycache, resilience
+    from tenants import auth_failures, keycache, keysnapshot
 
     settings.SPOOL_PATH = str(tmp_path / "spool.sqlite3")
     settings.KEY_SNAPSHOT_PATH = str(tmp_path / "key_snapshot.sqlite3")
     settings.SPOOL_DRAIN_INTERVAL = 0
     settings.ROLLUP_FLUSH_INTERVAL = 0  # tests fold the pending rollup rows explicitly
+    settings.KEY_SNAPSHOT_SYNC_INTERVAL = 0
     dbguard.reset()
-    resilience.forget_all()
+    keysnapshot.forget_all()
     keycache.forget_touches()
     auth_failures.reset()
     cache.clear()
     rollup.stored_cache.clear()
     yield
     store.close_connections()
-    resilience.close_snapshot()
+    keysnapshot.close()
     dbguard.reset()
-    resilience.forget_all()
+    keysnapshot.forget_all()
     keycache.forget_touches()
     auth_failures.reset()

@@ -317,6 +317,10 @@ SPOOL_BUSY_TIMEOUT = env.float("SPOOL_BUSY_TIMEOUT", default=1.0)
 KEY_SNAPSHOT_PATH = env.str("KEY_SNAPSHOT_PATH", default=str(Path(SPOOL_PATH).with_name("key_snapshot.sqlite3")))
 # How often (seconds) a worker re-saves a known key to the outage snapshot, at most.
 KEY_SNAPSHOT_INTERVAL = env.int("KEY_SNAPSHOT_INTERVAL", default=60)
+# How often (seconds) each worker checks the snapshot's keys against PostgreSQL, so a key revoked
+# or a client deactivated on another host stops authenticating offline here too; 0 = never
+# (revocations made on this host reach the snapshot at once either way).
+KEY_SNAPSHOT_SYNC_INTERVAL = env.float("KEY_SNAPSHOT_SYNC_INTERVAL", default=10.0)
 
 # --- Rate limits (central_logger/ratelimit.py) ---------------------------------------------------
 # Per API key, "<count>/<sec|min|hour|day>"; empty = unlimited. Shared across processes only with

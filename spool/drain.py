@@ -32,7 +32,7 @@ from spool import store
 from tenants.selectors import api_key_states, clients_by_id
 
 logger = logging.getLogger("central_logger.spool")
-REFUSED = "key revoked or client deleted before the log was accepted"
+REFUSED = "key revoked, or client deactivated or deleted, before the log was accepted"
 # A spooled row: seq, id, client_id, api_key_id, event_id, accepted_at, fields, size.
 Row = tuple[Any, ...]
 
@@ -64,26 +64,34 @@ def _drain_lock() -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _refused(row: Row, keys: dict[int, tuple[int, dt.datetime | None]], clients: dict[int, Any]) -> bool:
+    _seq, _id, client_id, key_id, _event, accepted_at, _blob, _size = row
+    accepted = dt.datetime.fromisoformat(accepted_at)
+    client = clients.get(client_id)
+    if client is None:  # deleted: its logs were deleted with it
+        return True
+    if not client.is_active and (client.deactivated_at is None or client.deactivated_at <= accepted):
+        return True
+    if key_id is None:
+        return False
+    key = keys.get(key_id)
+    return key is None or key[0] != client_id or (key[1] is not None and key[1] <= accepted)
+
+
 def _allowed(rows: list[Row]) -> tuple[dict[int, Any], list[Row], list[Row]]:
     """The clients of `rows`, and the rows split into those whose client and key still allow
     them and the rest.
 
-    A key revoked *before* a log was spooled (the outage snapshot could not know) does not get
-    its log stored; a key revoked afterwards does (it was valid when we accepted the log). A
-    deleted client's logs would have been deleted with it.
+    A key revoked, or a client deactivated, *before* a log was spooled (a host's outage snapshot
+    may not have heard of it yet) does not get its log stored; after it, the log is stored (the
+    key was valid when we accepted the log). A deleted client's logs would have been deleted
+    with it.
     """
     keys = api_key_states(key_ids={row[3] for row in rows if row[3] is not None})
     clients = clients_by_id(client_ids={row[2] for row in rows})
     ok, refused = [], []
     for row in rows:
-        _seq, _id, client_id, key_id, _event, accepted_at, _blob, _size = row
-        key = keys.get(key_id) if key_id is not None else None
-        accepted = dt.datetime.fromisoformat(accepted_at)
-        if client_id not in clients or (key_id is not None and (
-                key is None or key[0] != client_id or (key[1] is not None and key[1] <= accepted))):
-            refused.append(row)
-        else:
-            ok.append(row)
+        (refused if _refused(row, keys, clients) else ok).append(row)
     return clients, ok, refused
 
 
