@@ -170,6 +170,19 @@ def add_cluster_arguments(parser: argparse.ArgumentParser, *, cluster: str, pg_p
     parser.add_argument("--keep-cluster", action="store_true", help="leave the cluster running")
 
 
+def restart_outcomes(rows: list[dict[str, object]], window: tuple[float, float]) -> dict[str, object]:
+    """The requests sent from the restart signal until 3 s after the new workers served: how they
+    were answered (a refused or reset connection is a lost log for a client that never retries)."""
+    start, end = window
+    sent = [r for r in rows if start <= float(r["t"]) - float(r["ms"]) / 1000 <= end]  # type: ignore[arg-type]
+    outcomes: dict[str, int] = {}
+    for r in sent:
+        label = str(r["status"]) if r["status"] else str(r["error"])
+        outcomes[label] = outcomes.get(label, 0) + 1
+    return {"requests": len(sent), "outcomes": outcomes,
+            "max_ms": max((float(r["ms"]) for r in sent), default=None)}  # type: ignore[arg-type]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=40.0)
@@ -192,6 +205,7 @@ def main() -> int:
         log(event)
 
     final_state: dict[str, object] = {}
+    restart_window = (0.0, 0.0)
     try:
         time.sleep(8)
         mark("PostgreSQL stop (-m fast)")
@@ -227,6 +241,7 @@ def main() -> int:
             gunicorn.wait(timeout=30)
             gunicorn = start_gunicorn(env)
         mark("gunicorn up again")
+        restart_window = (timeline[-2][0], timeline[-1][0] + 3)
         load.wait(timeout=total_seconds + 30)
         mark("load finished; waiting for the spool to drain")
         deadline = time.monotonic() + 90
@@ -283,6 +298,8 @@ def main() -> int:
         "latency_ms": {"p50": latencies[len(latencies) // 2], "p99": latencies[int(len(latencies) * 0.99)],
                        "max": latencies[-1]},
         "over_2500ms": sum(1 for ms in latencies if ms > 2500),
+        "not_answered": sum(1 for r in rows if not r["status"]),
+        "restart": restart_outcomes(rows, restart_window),
         "spool_rows_left": spool_left,
         "timeline": timeline,
     }
@@ -290,7 +307,9 @@ def main() -> int:
     (WORK / "summary.json").write_text(json.dumps(summary, indent=2))
     if not args.keep_cluster:
         pg_ctl("stop", "-m", "fast", check=False)
-    ok = not missing and not doubled and not dup_events and summary["over_2500ms"] == 0
+    # A request without an answer (refused, reset, timed out) is a log the real client lost.
+    ok = (not missing and not doubled and not dup_events and summary["over_2500ms"] == 0
+          and summary["not_answered"] == 0)
     print("CHAOS: PASS" if ok else "CHAOS: FAIL")
     return 0 if ok else 1
 
