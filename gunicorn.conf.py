@@ -2,12 +2,15 @@
 import os
 
 bind = os.environ.get("BIND", f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}")
-# Threaded workers: a slow client holds a thread, not a whole worker process. 64 threads per
-# worker let 50 clients trickling 1 byte/s leave normal ingestion unharmed (README, Reliability);
+# Threaded workers whose main loop reads each request completely before a thread serves it
+# (central_logger/gworker.py): a slow client costs a connection, never a thread or a database
+# connection, and one that is too slow gets a 408 (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT).
 # PostgreSQL concurrency stays bounded by the pool (DB_POOL_MAX_SIZE), not by the thread count.
-worker_class = "gthread"
+worker_class = "central_logger.gworker.BufferingThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+# Open connections per worker (requests arriving, being served, kept alive).
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "4096"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))
 keepalive = 5

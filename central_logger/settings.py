@@ -76,6 +76,7 @@ if BENCHMARKS:
     INSTALLED_APPS.append("bench")
 
 MIDDLEWARE = [
+    "central_logger.middleware.ReadBodyFirstMiddleware",
     "central_logger.middleware.DatabaseDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -247,6 +248,20 @@ MAX_LOG_BYTES = env.int("MAX_LOG_BYTES", default=1024 * 1024)
 MAX_BATCH_BYTES = env.int("MAX_BATCH_BYTES", default=10 * 1024 * 1024)
 MAX_BATCH_SIZE = env.int("MAX_BATCH_SIZE", default=100)
 MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=64)
+# Django reads bodies up to this size into memory (ReadBodyFirstMiddleware reads every body
+# before anything else runs); the ingestion views apply their own, smaller limits.
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BATCH_BYTES
+
+# --- The HTTP server (gunicorn.conf.py, central_logger/gworker.py) ----------------------------
+# A request is read by the worker's main loop and reaches a thread only once it is complete; a
+# request that does not arrive in time is answered 408. Seconds: the request line and headers
+# in total; the longest silence while the body arrives; the whole request.
+REQUEST_HEADER_TIMEOUT = env.float("REQUEST_HEADER_TIMEOUT", default=10.0)
+REQUEST_BODY_TIMEOUT = env.float("REQUEST_BODY_TIMEOUT", default=10.0)
+REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", default=60.0)
+# Per worker: bytes held for requests still arriving; past it, a body is read by its thread.
+REQUEST_BUFFER_BYTES = env.int("REQUEST_BUFFER_BYTES", default=64 * 1024 * 1024)
+
 # Timestamps without an offset are read in this zone (the real client sends naive UTC).
 NAIVE_TIMESTAMP_TIMEZONE = env.str("NAIVE_TIMESTAMP_TIMEZONE", default="UTC")
 # Seconds a client is told to wait (Retry-After) when the database is unavailable.
@@ -368,6 +383,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "central_logger.schema.close_objects",
+        "central_logger.schema.server_errors",
     ],
     # Stable enum component names for generated dashboard clients.
     "ENUM_NAME_OVERRIDES": {

@@ -6,6 +6,7 @@ PostgreSQL only: the server sees what the test process commits, so tests using i
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import socket
@@ -14,12 +15,28 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from types import ModuleType
 
 from django.db import connection
 
 from conftest import database_url
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_script(name: str) -> ModuleType:
+    """A script of scripts/ as a module (the drills' measurements are also the tests')."""
+    path = ROOT / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up
+    sys.path.insert(0, str(path.parent))  # its own imports of its neighbours
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
 
 
 def free_port() -> int:

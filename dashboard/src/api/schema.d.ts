@@ -494,7 +494,7 @@ export interface components {
          */
         LogInEnvironmentEnum: "ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst";
         /**
-         * @description Documents LogIn: one log as a workflow sends it (validated by `logs.validation.clean_log`).
+         * @description Documents LogIn: one log as a workflow sends it (validated field by field, every error reported).
          *     Any other top-level field is accepted and kept verbatim in `extra`.
          */
         LogInRequest: {
@@ -534,7 +534,10 @@ export interface components {
             status: components["schemas"]["LogInStatusEnum"];
             /** @description A string, or an integer (stored as text). */
             ticket_id?: (string | number) | null;
-            /** Format: double */
+            /**
+             * Format: double
+             * @description Seconds the run took: 0 to 2592000 (30 days).
+             */
             execution_time_seconds?: number | null;
             /** @description Idempotency key (see Idempotency-Key). */
             event_id?: string | null;
@@ -883,8 +886,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -972,6 +1002,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Length required. */
             411: {
                 headers: {
@@ -990,6 +1029,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Unsupported media type. */
             415: {
                 headers: {
@@ -1001,6 +1049,15 @@ export interface operations {
             };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1066,8 +1123,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1161,6 +1245,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Length required. */
             411: {
                 headers: {
@@ -1179,6 +1272,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Unsupported media type. */
             415: {
                 headers: {
@@ -1190,6 +1292,15 @@ export interface operations {
             };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1289,8 +1400,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1366,8 +1504,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1445,8 +1610,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1522,8 +1714,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1601,8 +1820,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1678,8 +1924,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1724,8 +1997,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1801,8 +2101,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1836,6 +2163,33 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Csrf"];
+                };
+            };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
         };
@@ -1888,8 +2242,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Too many failed sign-ins for this username from this address; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1933,8 +2314,35 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             /** @description Rate limited; see Retry-After. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
                 headers: {
                     [name: string]: unknown;
                 };
