@@ -128,6 +128,9 @@ DB_POOL = _bool("DB_POOL", True)
 DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=8)
 DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.0)
+# While PostgreSQL is unreachable, each pool tries to connect this often (seconds), so service
+# is back within about this long of its return (central_logger/postgres/pool.py).
+DB_RECONNECT_INTERVAL = env.float("DB_RECONNECT_INTERVAL", default=0.25)
 # Default statement_timeout of every PostgreSQL connection (reads, admin, commands), in ms;
 # 0 = none. Ingestion sets its own, shorter one per transaction (INGEST_DB_TIMEOUT_MS).
 DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
@@ -147,7 +150,8 @@ WORKER_WARMUP_SECONDS = env.float("WORKER_WARMUP_SECONDS", default=1.0)
 GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=5000)
 
 
-DB_POOL_OPTIONS = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT} if DB_POOL else None
+DB_POOL_OPTIONS = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT,
+                   "reconnect_interval": DB_RECONNECT_INTERVAL} if DB_POOL else None
 CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)  # without the pool only
 configure_postgres(DATABASES["default"], connect_timeout=DB_CONNECT_TIMEOUT, pool=DB_POOL_OPTIONS,
                    statement_timeout_ms=DB_STATEMENT_TIMEOUT_MS, conn_max_age=CONN_MAX_AGE)
@@ -401,6 +405,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # psycopg's pool warns at every failed connection attempt (four a second while PostgreSQL is
+    # away); central_logger.db says when it goes and comes back instead (postgres/pool.py).
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "psycopg.pool": {"level": "ERROR"}},
 }
 CSRF_FAILURE_VIEW = "central_logger.errors.csrf_failure"

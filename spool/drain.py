@@ -26,7 +26,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.utils import timezone
 
 from central_logger import dbguard
-from central_logger.background import ProcessLoop
+from central_logger.background import DatabaseUnavailable, ProcessLoop
 from logs.tenant_sql import writes
 from spool import store
 from tenants.selectors import api_key_states, clients_by_id
@@ -189,7 +189,9 @@ def _drain_round() -> None:
     if not store.spool_has_pending():
         return
     with dbguard.db_deadline(settings.SPOOL_DRAIN_DEADLINE):
-        spool_drain()
+        report = spool_drain()
+    if report.error:  # the logs stay spooled; the loop logs the outage once, not every round
+        raise DatabaseUnavailable(f"{report.error}; {report.remaining} logs waiting in the spool")
 
 
 drainer = ProcessLoop("spool-drainer", lambda: settings.SPOOL_DRAIN_INTERVAL, _drain_round)
