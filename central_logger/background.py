@@ -27,6 +27,11 @@ logger = logging.getLogger("central_logger.background")
 STILL_FAILING_EVERY = 60.0
 
 
+# What a round returns when it did not get to try (another process holds the work): neither a
+# success nor a failure for the log of its state.
+SKIPPED = object()
+
+
 class DatabaseUnavailable(Exception):
     """A round could not reach the database (raised by rounds that catch the error themselves)."""
 
@@ -80,7 +85,7 @@ class FailureLog:
 
 
 class ProcessLoop:
-    def __init__(self, name: str, interval: Callable[[], float], round_: Callable[[], None]) -> None:
+    def __init__(self, name: str, interval: Callable[[], float], round_: Callable[[], object]) -> None:
         self.name = name
         self._interval = interval  # read at start, so settings can change between tests
         self._round = round_
@@ -100,11 +105,12 @@ class ProcessLoop:
         health = FailureLog(self.name)
         while not self._stop.wait(interval):
             try:
-                self._round()
+                outcome = self._round()
             except Exception as exc:  # the loop must survive anything and try again next round
                 health.failed(exc, interval)
             else:
-                health.succeeded()
+                if outcome is not SKIPPED:
+                    health.succeeded()
             finally:
                 close_old_connections()
                 connection.close()  # give the connection back to the pool between rounds

@@ -26,7 +26,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.utils import timezone
 
 from central_logger import dbguard
-from central_logger.background import DatabaseUnavailable, ProcessLoop
+from central_logger.background import SKIPPED, DatabaseUnavailable, ProcessLoop
 from logs.tenant_sql import writes
 from spool import store
 from tenants.selectors import api_key_states, clients_by_id
@@ -185,13 +185,16 @@ def spool_drain(*, batch_size: int | None = None, max_batches: int | None = None
     return report
 
 
-def _drain_round() -> None:
+def _drain_round() -> object:
     if not store.spool_has_pending():
-        return
+        return None
     with dbguard.db_deadline(settings.SPOOL_DRAIN_DEADLINE):
         report = spool_drain()
+    if report.busy:  # another process drains: this one learnt nothing about the database
+        return SKIPPED
     if report.error:  # the logs stay spooled; the loop logs the outage once, not every round
         raise DatabaseUnavailable(f"{report.error}; {report.remaining} logs waiting in the spool")
+    return None
 
 
 drainer = ProcessLoop("spool-drainer", lambda: settings.SPOOL_DRAIN_INTERVAL, _drain_round)

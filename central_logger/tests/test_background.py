@@ -88,3 +88,18 @@ def test_a_long_outage_is_recalled_once_a_minute_and_a_bug_gets_its_traceback(mo
     bug = [record for record in caplog.records if record.getMessage().startswith("test-loop: failed")]
     assert len(bug) == 1 and bug[0].exc_info  # a different failure: reported once, with its traceback
     assert logged[-1].startswith("test-loop: back after")
+
+
+def test_a_round_that_did_not_get_to_try_changes_nothing(caplog: Any) -> None:
+    """Two workers' drainers take turns holding the spool's lock: the rounds that find it busy
+    are neither a failure nor a recovery, so the outage is still one line."""
+    turns = iter(range(40))
+
+    def round_() -> object:
+        if next(turns, 1) % 2:
+            return background.SKIPPED
+        raise background.DatabaseUnavailable("OperationalError; 5 logs waiting in the spool")
+
+    caplog.set_level(logging.INFO, logger=LOGGER)
+    run_loop(ProcessLoop("drainer-like", lambda: 0.01, round_), 0.6)
+    assert len(lines(caplog)) == 1, lines(caplog)
