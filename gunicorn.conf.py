@@ -19,6 +19,8 @@ keepalive = 5
 # waiting past the client's 3 s. Code deploys then need a new master (restart or USR2).
 preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() in ("1", "true", "yes", "on")
 accesslog = os.environ.get("GUNICORN_ACCESSLOG", "-") or None  # empty: no access log
+# The master's pid, for restarts by signal (README, "Restarting without losing a request").
+pidfile = os.environ.get("GUNICORN_PIDFILE") or None
 errorlog = "-"
 
 

@@ -129,6 +129,51 @@ def start_gunicorn(env: dict[str, str]) -> subprocess.Popen[bytes]:
     raise SystemExit(f"gunicorn did not start; see {WORK / 'gunicorn.log'}")
 
 
+class Master:
+    """A gunicorn master this script did not start (the one USR2 forked): enough of Popen."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def send_signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+    def poll(self) -> int | None:
+        return None if Path(f"/proc/{self.pid}").exists() else 0
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+
+
+def replace_master(old: subprocess.Popen[bytes] | Master) -> Master:
+    """Deploy new code without closing the listening socket: USR2 makes the old master fork a new
+    one that inherits the socket and loads the code; once its workers serve, TERM the old master
+    (its workers finish their requests)."""
+    before = set(worker_pids(old.pid))
+    old.send_signal(signal.SIGUSR2)
+    deadline = time.monotonic() + 60
+    new = None
+    while time.monotonic() < deadline:
+        masters = [pid for pid in worker_pids(old.pid) if pid not in before and worker_pids(pid)]
+        if masters:
+            new = masters[0]
+            break
+        time.sleep(0.1)
+    if new is None:
+        raise SystemExit("USR2: no new master came up")
+    time.sleep(1.5)  # its workers warm up before they accept (WORKER_WARMUP_SECONDS)
+    old.send_signal(signal.SIGTERM)
+    old.wait(timeout=30)
+    return Master(new)
+
+
 def worker_pids(master: int) -> list[int]:
     out = sh("pgrep", "-P", str(master), check=False)
     return [int(pid) for pid in out.split()]
@@ -186,8 +231,9 @@ def restart_outcomes(rows: list[dict[str, object]], window: tuple[float, float])
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rate", type=float, default=40.0)
-    parser.add_argument("--restart", choices=["hup", "term"], default="hup",
-                        help="how to restart gunicorn: graceful reload (default) or stop + start")
+    parser.add_argument("--restart", choices=["hup", "usr2", "term"], default="hup",
+                        help="how to restart gunicorn: graceful reload (default), a new master for new code "
+                             "(USR2, then TERM to the old master), or stop + start")
     add_cluster_arguments(parser, cluster=CLUSTER, pg_port=PG_PORT, app_port=APP_PORT)
     args = parser.parse_args()
     configure(cluster=args.cluster, pg_port=args.pg_port, app_port=args.app_port, app_root=args.app_root.resolve())
@@ -235,6 +281,9 @@ def main() -> int:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and set(worker_pids(gunicorn.pid)) & old_workers:
                 time.sleep(0.2)
+        elif args.restart == "usr2":
+            mark("gunicorn restart (USR2: a new master loads the code, then TERM to the old one)")
+            gunicorn = replace_master(gunicorn)
         else:
             mark("gunicorn restart (SIGTERM, new master)")
             gunicorn.send_signal(signal.SIGTERM)
