@@ -128,8 +128,7 @@ DB_POOL = _bool("DB_POOL", True)
 DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=8)
 DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.0)
-# While PostgreSQL is unreachable, each pool tries to connect this often (seconds), so service
-# is back within about this long of its return (central_logger/postgres/pool.py).
+# Seconds between a pool's connection attempts while PostgreSQL is away (postgres/pool.py).
 DB_RECONNECT_INTERVAL = env.float("DB_RECONNECT_INTERVAL", default=0.25)
 # Default statement_timeout of every PostgreSQL connection (reads, admin, commands), in ms;
 # 0 = none. Ingestion sets its own, shorter one per transaction (INGEST_DB_TIMEOUT_MS).
@@ -252,20 +251,13 @@ MAX_LOG_BYTES = env.int("MAX_LOG_BYTES", default=1024 * 1024)
 MAX_BATCH_BYTES = env.int("MAX_BATCH_BYTES", default=10 * 1024 * 1024)
 MAX_BATCH_SIZE = env.int("MAX_BATCH_SIZE", default=100)
 MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=64)
-# Django reads bodies up to this size into memory (ReadBodyFirstMiddleware reads every body
-# before anything else runs); the ingestion views apply their own, smaller limits.
+# Bodies ReadBodyFirstMiddleware reads before anything else runs (ingestion has its own limits).
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BATCH_BYTES
-
-# --- The HTTP server (gunicorn.conf.py, central_logger/gworker.py) ----------------------------
-# A request is read by the worker's main loop and reaches a thread only once it is complete; a
-# request that does not arrive in time is answered 408. Seconds: the request line and headers
-# in total; the longest silence while the body arrives; the whole request.
+# The HTTP server (gworker.py): seconds for headers, silence in a body, all (408); bytes held.
 REQUEST_HEADER_TIMEOUT = env.float("REQUEST_HEADER_TIMEOUT", default=10.0)
 REQUEST_BODY_TIMEOUT = env.float("REQUEST_BODY_TIMEOUT", default=10.0)
 REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", default=60.0)
-# Per worker: bytes held for requests still arriving; past it, a body is read by its thread.
 REQUEST_BUFFER_BYTES = env.int("REQUEST_BUFFER_BYTES", default=64 * 1024 * 1024)
-
 # Timestamps without an offset are read in this zone (the real client sends naive UTC).
 NAIVE_TIMESTAMP_TIMEZONE = env.str("NAIVE_TIMESTAMP_TIMEZONE", default="UTC")
 # Seconds a client is told to wait (Retry-After) when the database is unavailable.
@@ -336,9 +328,7 @@ SPOOL_BUSY_TIMEOUT = env.float("SPOOL_BUSY_TIMEOUT", default=1.0)
 KEY_SNAPSHOT_PATH = env.str("KEY_SNAPSHOT_PATH", default=str(Path(SPOOL_PATH).with_name("key_snapshot.sqlite3")))
 # How often (seconds) a worker re-saves a known key to the outage snapshot, at most.
 KEY_SNAPSHOT_INTERVAL = env.int("KEY_SNAPSHOT_INTERVAL", default=60)
-# How often (seconds) each worker checks the snapshot's keys against PostgreSQL, so a key revoked
-# or a client deactivated on another host stops authenticating offline here too; 0 = never
-# (revocations made on this host reach the snapshot at once either way).
+# Seconds between checks of the snapshot against PostgreSQL (other hosts' revocations); 0 = off.
 KEY_SNAPSHOT_SYNC_INTERVAL = env.float("KEY_SNAPSHOT_SYNC_INTERVAL", default=10.0)
 
 # --- Rate limits (central_logger/ratelimit.py) ---------------------------------------------------
@@ -405,8 +395,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    # psycopg's pool warns at every failed connection attempt (four a second while PostgreSQL is
-    # away); central_logger.db says when it goes and comes back instead (postgres/pool.py).
     "loggers": {"django.db.backends": {"level": "WARNING"}, "psycopg.pool": {"level": "ERROR"}},
 }
 CSRF_FAILURE_VIEW = "central_logger.errors.csrf_failure"
