@@ -82,7 +82,7 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     """Each test gets its own spool file, a closed circuit breaker, no remembered keys and fresh
     rate-limit counters, no cached rollup sums, no remembered partitions (a test's partitions
     created on demand roll back with it); no background drainer, rollup flusher, partition
-    maintenance, alert evaluator or alert delivery thread (tests call them)."""
+    maintenance, key snapshot sync, alert evaluator or alert delivery thread (tests call them)."""
     from django.core.cache import cache
 
     from central_logger import dbguard
@@ -90,7 +90,7 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     from metrics import rollup
     from scrubbing import services as scrubbing
     from spool import store
-    from tenants import auth_failures, keycache, resilience
+    from tenants import auth_failures, keycache, keysnapshot
 
     settings.SPOOL_PATH = str(tmp_path / "spool.sqlite3")
     settings.KEY_SNAPSHOT_PATH = str(tmp_path / "key_snapshot.sqlite3")
@@ -100,8 +100,9 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     settings.ALERT_DELIVERY_INTERVAL_SECONDS = 0
     settings.LOG_PARTITION_MAINTENANCE_INTERVAL = 0
     partitions.invalidate()
+    settings.KEY_SNAPSHOT_SYNC_INTERVAL = 0
     dbguard.reset()
-    resilience.forget_all()
+    keysnapshot.forget_all()
     keycache.forget_touches()
     auth_failures.reset()
     cache.clear()
@@ -110,8 +111,8 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     yield
     partitions.invalidate()
     store.close_connections()
-    resilience.close_snapshot()
+    keysnapshot.close()
     dbguard.reset()
-    resilience.forget_all()
+    keysnapshot.forget_all()
     keycache.forget_touches()
     auth_failures.reset()

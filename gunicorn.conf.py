@@ -17,12 +17,15 @@ _own_metrics_dir = os.path.join(tempfile.gettempdir(), f"central-logger-metrics-
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = listen.configured("PROMETHEUS_MULTIPROC_DIR") or _own_metrics_dir
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
-# Threaded workers: a slow client holds a thread, not a whole worker process. 64 threads per
-# worker let 50 clients trickling 1 byte/s leave normal ingestion unharmed (README, Reliability);
+# Threaded workers whose main loop reads each request completely before a thread serves it
+# (central_logger/gworker.py): a slow client costs a connection, never a thread or a database
+# connection, and one that is too slow gets a 408 (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT).
 # PostgreSQL concurrency stays bounded by the pool (DB_POOL_MAX_SIZE), not by the thread count.
-worker_class = "gthread"
+worker_class = "central_logger.gworker.BufferingThreadWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+# Open connections per worker (requests arriving, being served, kept alive).
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "4096"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "10"))
 keepalive = 5
@@ -34,6 +37,8 @@ preload_app = os.environ.get("GUNICORN_PRELOAD", "true").lower() in ("1", "true"
 # no access log by default, and gunicorn's own lines are JSON too.
 _json_logs = listen.configured("LOG_FORMAT", "plain").lower() == "json"
 accesslog = listen.configured("GUNICORN_ACCESSLOG", "" if _json_logs else "-") or None  # empty: none
+# The master's pid, for restarts by signal (README, "Restarting without losing a request").
+pidfile = os.environ.get("GUNICORN_PIDFILE") or None
 errorlog = "-"
 if _json_logs:
     logconfig_dict = {

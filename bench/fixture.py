@@ -179,7 +179,8 @@ def load(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jobs: in
         if truncate:
             cursor.execute(f"TRUNCATE {table}")
     # A COPY makes no partition on demand: the fixture's days get theirs first.
-    first = anchor - dt.timedelta(days=span_days + 1)
+    aware = anchor if anchor.tzinfo else anchor.replace(tzinfo=dt.timezone.utc)  # the harness's anchor is naive UTC
+    first = aware - dt.timedelta(days=span_days + 1)
     partitions.create_covering([first + dt.timedelta(days=d) for d in range(0, span_days + 3)])
     with bulk_load_mode(progress):
         return _copy_rows(plan=plan, seed=seed, anchor=anchor, span_days=span_days, jobs=jobs,

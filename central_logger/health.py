@@ -17,11 +17,13 @@ from django.views.decorators.http import require_GET
 # optionally "warning" (something an operator should see that does not make the instance
 # unready) and any details, which readiness shows under the check's name.
 ReadinessCheck = Callable[[], dict[str, Any]]
-_checks: dict[str, ReadinessCheck] = {}
+_checks: dict[str, tuple[ReadinessCheck, bool]] = {}
 
 
-def register_readiness_check(name: str, check: ReadinessCheck) -> None:
-    _checks[name] = check
+def register_readiness_check(name: str, check: ReadinessCheck, *, needs_database: bool = False) -> None:
+    """`check` runs at every /health/ready; one that `needs_database` is skipped while the
+    database is unreachable (it would only wait for it again, past a health check's timeout)."""
+    _checks[name] = (check, needs_database)
 
 
 def database_ok() -> bool:
@@ -74,7 +76,10 @@ def ready(request: HttpRequest) -> JsonResponse:
     body: dict[str, Any] = {"status": "ready", "service": "central-logger", "environment": settings.ENVIRONMENT,
                             "database": "ok" if db_ok else "unreachable"}
     warnings = []
-    for name, check in _checks.items():
+    for name, (check, needs_database) in _checks.items():
+        if needs_database and not db_ok:
+            body[name] = {"checked": False}
+            continue
         result = _run(check)
         if not result.get("ok"):
             reasons.append(result.get("reason") or f"{name} not ready")

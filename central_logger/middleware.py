@@ -1,12 +1,15 @@
-"""Request-wide bounds on database waits (see central_logger/dbguard.py)."""
+"""Middleware of every request: the body is read first; database waits are bounded (see
+central_logger/dbguard.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, UnreadablePostError
 
 from central_logger.dbguard import db_deadline
+from central_logger.errors import json_error
+from central_logger.gworker import RequestTimedOut
 
 INGEST_PATHS = frozenset({"/api/v1/logs", "/api/v1/logs/batch", "/v1/traces", "/v1/logs"})
 HEALTH_DEADLINE_SECONDS = 1.0
@@ -37,3 +40,35 @@ class DatabaseDeadlineMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         with db_deadline(request_db_budget(request)):
             return self.get_response(request)
+
+
+def _declared_length(request: HttpRequest) -> int:
+    try:
+        return int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return 0
+
+
+class ReadBodyFirstMiddleware:
+    """Reads the whole request body before anything else runs (the first middleware), so that no
+    request holds a database connection - for its key, its session, anything - while its body is
+    still arriving (issue 19: twenty clients sending their bodies slowly held every pooled
+    connection, and reads answered 503).
+
+    Under gunicorn the worker has normally buffered the body already (central_logger/gworker.py)
+    and this is a copy in memory; under any other server, or for the bodies the worker streams,
+    this is what holds the rule. A body declared larger than DATA_UPLOAD_MAX_MEMORY_SIZE is left
+    unread: the views refuse it (413) before reading. A body that stops arriving is a 408."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if 0 < _declared_length(request) <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            try:
+                request.body  # noqa: B018 - read and kept by Django for whoever reads it next
+            except UnreadablePostError as exc:
+                if isinstance(exc.__cause__, RequestTimedOut):
+                    return json_error(408, "request_timeout", "The request body did not arrive in time.")
+                return json_error(400, "bad_request", "The request body could not be read.")
+        return self.get_response(request)

@@ -77,6 +77,9 @@ def logging_config(level: str, fmt: str) -> dict[str, Any]:
         "handlers": {"console": {"class": "logging.StreamHandler", "formatter": fmt}},
         "root": {"handlers": ["console"], "level": level},
         "loggers": {"django.db.backends": {"level": "WARNING"},
+                    # The pool's own retries during an outage: the pool logs one line per state
+                    # change instead (central_logger/postgres/pool.py).
+                    "psycopg.pool": {"level": "ERROR"},
                     # Python warnings, in the same format (with captureWarnings, json only).
                     "py.warnings": {"handlers": ["console"], "propagate": False}},
     }

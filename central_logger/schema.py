@@ -82,6 +82,26 @@ def error_responses(*codes: int) -> dict[int, OpenApiResponse]:
     return {code: OpenApiResponse(ErrorEnvelopeSerializer, description=_ERROR_DESCRIPTIONS[code]) for code in codes}
 
 
+# Answered by the HTTP server itself (central_logger/gworker.py) before any view runs, on any path.
+SERVER_ERRORS = {
+    408: "The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT).",
+    414: "The request line is longer than 4094 bytes.",
+    431: "A header is longer than 8190 bytes, or there are more than 100.",
+}
+
+
+def server_errors(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: the errors the HTTP server answers before any view
+    (the same envelope), on every operation."""
+    envelope = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                for code, description in SERVER_ERRORS.items():
+                    operation["responses"].setdefault(str(code), {"content": envelope, "description": description})
+    return result
+
+
 def close_objects(result: dict[str, Any], generator: Any, request: Any, public: bool) -> dict[str, Any]:
     """drf-spectacular postprocessing hook for what serializers cannot say: a connectivity check
     is `{"test": true}` plus only the listed fields (with any other field, or `test` not true,

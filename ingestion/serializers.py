@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ingestion.validation import EVENT_ID_MAX, STRING_FIELDS, TICKET_ID_MAX, WORKFLOW_ERROR_MAX
-from logs.models import ENVIRONMENT_ALIASES, STATUSES
+from logs.models import ENVIRONMENT_ALIASES, MAX_EXECUTION_TIME_SECONDS, STATUSES
 from logs.serializers import LogSummarySerializer
 
 
@@ -46,7 +46,9 @@ class LogInSerializer(serializers.Serializer):
         help_text="When the run happened: ISO-8601 date or datetime; without an offset it is UTC.")
     status = serializers.ChoiceField(choices=sorted(STATUSES), help_text="Any letter case; stored upper-case.")
     ticket_id = TicketIdField(required=False, allow_null=True)
-    execution_time_seconds = serializers.FloatField(required=False, allow_null=True, min_value=0)
+    execution_time_seconds = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, max_value=MAX_EXECUTION_TIME_SECONDS,
+        help_text="Seconds the run took: 0 to 2592000 (30 days).")
     event_id = serializers.CharField(required=False, allow_null=True, allow_blank=False, min_length=1,
                                      max_length=EVENT_ID_MAX, trim_whitespace=False,
                                      help_text="Idempotency key (see Idempotency-Key).")

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.conf import settings
 
-from logs.models import ENVIRONMENT_ALIASES, ENVIRONMENTS, STATUS_SET, STATUSES
+from logs.models import ENVIRONMENT_ALIASES, ENVIRONMENTS, MAX_EXECUTION_TIME_SECONDS, STATUS_SET, STATUSES
 
 # Top-level string fields with a column, and their maximum lengths.
 STRING_FIELDS = {
@@ -106,6 +106,8 @@ def _seconds(value: Any) -> float:
         raise Invalid("Must be a finite number of seconds.")
     if value < 0:
         raise Invalid("Must be greater than or equal to 0.")
+    if value > MAX_EXECUTION_TIME_SECONDS:
+        raise Invalid(f"Must be at most {MAX_EXECUTION_TIME_SECONDS} seconds (30 days).")
     return float(value)
 
 

@@ -41,6 +41,9 @@ class IngestLogActions:
     on /api/v1/logs by central_logger/api.py). Every action needs the `ingest` scope."""
 
     action_permissions: dict[str, Any] = {"create": CanIngest, "batch": CanIngest}
+    # Only these may authenticate against the outage key snapshot while PostgreSQL is down
+    # (tenants/resilience.py): ingestion keeps accepting logs into the spool; reads never do.
+    offline_auth_actions = frozenset({"create", "batch"})
 
     @extend_schema(
         operation_id="logs_ingest",

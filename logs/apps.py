@@ -14,6 +14,6 @@ class LogsConfig(AppConfig):
         from logs.partitions import maintainer, readiness
 
         background.register(maintainer)
-        health.register_readiness_check("partitions", readiness)
+        health.register_readiness_check("partitions", readiness, needs_database=True)
         if replica.configured():  # the log reads of the dashboard that it may serve
             health.register_readiness_check("replica", replica.readiness)

@@ -185,7 +185,7 @@ class FingerprintField(forms.CharField):
 
 class ErrorIssueFilter(django_filters.Filter):
     """`error_issue`: the failing logs of one error issue (metrics/issues.py), by the fingerprint
-    expression of the partial index `wl_client_error_issue` (migration 0016), predicate included,
+    expression of the partial index `wl_client_error_issue` (migration 0017), predicate included,
     so the list is an index range scan."""
 
     field_class = FingerprintField

@@ -35,6 +35,11 @@ ENVIRONMENT_ALIASES = {
     "test": "test", "testing": "test", "tst": "test", "ci": "test",
 }
 
+# The longest run a log may report: a workflow run over 30 days is not a run but a bug in the
+# sender, and an unbounded double (1e306) overflowed the metrics' sums and histogram (issue 19).
+# Enforced by ingestion (400 naming the field) and by a CHECK constraint (migration 0015).
+MAX_EXECUTION_TIME_SECONDS = 30 * 24 * 3600
+
 # A log's summary (the list's rows, the ingestion answer): everything but the heavy JSON
 # (payload, metadata, extra); and the complete log.
 SUMMARY_FIELDS = (
@@ -137,8 +142,8 @@ class WorkflowLog(models.Model):
         # executed_at, and a retry with another executed_at would slip through it.
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(execution_time_seconds__isnull=True) | models.Q(execution_time_seconds__gte=0),
-                name="wl_execution_time_non_negative",
+                condition=models.Q(execution_time_seconds__gte=0, execution_time_seconds__lte=MAX_EXECUTION_TIME_SECONDS),
+                name="wl_execution_time_range",
             ),
         ]
 

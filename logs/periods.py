@@ -13,6 +13,8 @@ from typing import Any
 from rest_framework.exceptions import ValidationError
 
 UTC = dt.timezone.utc
+# The first instant datetime can hold: a previous period never starts before it.
+EARLIEST = dt.datetime.min.replace(tzinfo=UTC)
 MAX_DAYS = 90
 DEFAULT_DAYS = 7
 MAX_RANGE_DAYS = 366
@@ -74,9 +76,11 @@ class Period:
 
     @classmethod
     def between(cls, start: dt.datetime, end: dt.datetime) -> Period:
-        """A custom range; the previous period is the same duration immediately before."""
+        """A custom range; the previous period is the same duration immediately before, cut at
+        the start of the calendar (0001-01-01T00:00Z) for a range in year 1."""
         length = end - start
-        return cls(start, end, math.ceil(length / dt.timedelta(days=1)), start - length, start)
+        previous_start = start - length if start - EARLIEST >= length else EARLIEST
+        return cls(start, end, math.ceil(length / dt.timedelta(days=1)), previous_start, start)
 
     def fields(self) -> dict[str, Any]:
         return {"period_days": self.days, "period_start": self.start, "period_end": self.end}

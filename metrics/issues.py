@@ -1,7 +1,7 @@
 """Error issues: the failing logs of one tenant grouped as an error tracker groups them.
 
 An issue is one error fingerprint: error type × node × the error message normalised (numbers,
-ids, quoted values, URLs and e-mail addresses masked; logs migration 0015). A failing log is one with
+ids, quoted values, URLs and e-mail addresses masked; logs migration 0016). A failing log is one with
 status FAILED/ERROR or an error type, as in `metrics_errors`.
 
 Figures of an issue (pinned by metrics/tests/test_issues.py with hand-computed numbers):

@@ -9,7 +9,7 @@ Layout (created and kept exact by triggers, migration 0005_rollups): per client,
     E  per (error type, error node)  n, last_at               (logs with a type or FAILED/ERROR)
     V  per (version, status)         n, time_n, time_sum, first_at, last_at
     W  per (version, bin)            n                        (per-version histogram)
-    F  per (error fingerprint, version)  n, first_at, last_at (failing logs; logs migration 0015)
+    F  per (error fingerprint, version)  n, first_at, last_at (failing logs; logs migration 0016)
 
 Inserted logs reach the rollup in two steps (migration 0007): the insert trigger appends them
 to `logs_rollup_pending` (no shared rows, so concurrent inserts of one tenant never wait on each

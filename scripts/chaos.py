@@ -36,12 +36,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PY = str(ROOT / ".venv" / "bin" / "python")
 VERSION, CLUSTER, PG_PORT, APP_PORT = "15", "chaos", 5499, 8499
-DB_URL = f"postgres://postgres@127.0.0.1:{PG_PORT}/central_logger_chaos"
+DB_NAME = "central_logger_chaos"
 WORK = ROOT / "var" / "chaos"
+# The checkout whose gunicorn runs (another one, e.g. an older commit, to measure a before).
+APP_ROOT = ROOT
+
+
+def configure(*, cluster: str | None = None, pg_port: int | None = None, app_port: int | None = None,
+              work: Path | None = None, app_root: Path | None = None) -> None:
+    """Point these helpers at another private cluster, port, work directory or checkout (the
+    drills in scripts/ use their own, so that they can run beside each other)."""
+    global CLUSTER, PG_PORT, APP_PORT, WORK, APP_ROOT
+    CLUSTER, PG_PORT, APP_PORT = cluster or CLUSTER, pg_port or PG_PORT, app_port or APP_PORT
+    WORK, APP_ROOT = work or WORK, app_root or APP_ROOT
+
+
+def db_url() -> str:
+    return f"postgres://postgres@127.0.0.1:{PG_PORT}/{DB_NAME}"
 
 
 def sh(*cmd: str, check: bool = True, env: dict[str, str] | None = None) -> str:
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120, cwd=APP_ROOT)
     if check and result.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed: {result.stderr.strip()}")
     return result.stdout
@@ -92,7 +107,7 @@ def pg_pids() -> list[int]:
 def app_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "SPOOL_"))}
     env.update({
-        "DATABASE_URL": DB_URL, "SECRET_KEY": "chaos-secret-key-" + "x" * 40, "API_KEY_PEPPER": "chaos-pepper",
+        "DATABASE_URL": db_url(), "SECRET_KEY": "chaos-secret-key-" + "x" * 40, "API_KEY_PEPPER": "chaos-pepper",
         "DEBUG": "false", "SPOOL_PATH": str(WORK / "spool.sqlite3"), "HOST": "127.0.0.1", "PORT": str(APP_PORT),
         "GUNICORN_ACCESSLOG": "", "SECURE_COOKIES": "false", "LOG_LEVEL": "WARNING",
         "RATE_LIMIT_INGEST": "100000/min",
@@ -103,7 +118,7 @@ def app_env() -> dict[str, str]:
 def start_gunicorn(env: dict[str, str]) -> subprocess.Popen[bytes]:
     errlog = open(WORK / "gunicorn.log", "ab")
     proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "gunicorn"), "central_logger.wsgi", "-c", "gunicorn.conf.py"],
-                            cwd=ROOT, env=env, stdout=errlog, stderr=errlog)
+                            cwd=APP_ROOT, env=env, stdout=errlog, stderr=errlog)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
@@ -111,7 +126,52 @@ def start_gunicorn(env: dict[str, str]) -> subprocess.Popen[bytes]:
             return proc
         except Exception:
             time.sleep(0.2)
-    raise SystemExit("gunicorn did not start; see var/chaos/gunicorn.log")
+    raise SystemExit(f"gunicorn did not start; see {WORK / 'gunicorn.log'}")
+
+
+class Master:
+    """A gunicorn master this script did not start (the one USR2 forked): enough of Popen."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+
+    def send_signal(self, sig: int) -> None:
+        os.kill(self.pid, sig)
+
+    def poll(self) -> int | None:
+        return None if Path(f"/proc/{self.pid}").exists() else 0
+
+    def wait(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+
+
+def replace_master(old: subprocess.Popen[bytes] | Master) -> Master:
+    """Deploy new code without closing the listening socket: USR2 makes the old master fork a new
+    one that inherits the socket and loads the code; once its workers serve, TERM the old master
+    (its workers finish their requests)."""
+    before = set(worker_pids(old.pid))
+    old.send_signal(signal.SIGUSR2)
+    deadline = time.monotonic() + 60
+    new = None
+    while time.monotonic() < deadline:
+        masters = [pid for pid in worker_pids(old.pid) if pid not in before and worker_pids(pid)]
+        if masters:
+            new = masters[0]
+            break
+        time.sleep(0.1)
+    if new is None:
+        raise SystemExit("USR2: no new master came up")
+    time.sleep(1.5)  # its workers warm up before they accept (WORKER_WARMUP_SECONDS)
+    old.send_signal(signal.SIGTERM)
+    old.wait(timeout=30)
+    return Master(new)
 
 
 def worker_pids(master: int) -> list[int]:
@@ -129,27 +189,55 @@ def ready() -> dict[str, object]:
         return {}
 
 
-def main() -> int:
-    global APP_PORT
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rate", type=float, default=40.0)
-    parser.add_argument("--keep-cluster", action="store_true", help="leave the chaos cluster running")
-    parser.add_argument("--restart", choices=["hup", "term"], default="hup",
-                        help="how to restart gunicorn: graceful reload (default) or stop + start")
-    parser.add_argument("--app-port", type=int, default=APP_PORT, help="gunicorn's port on 127.0.0.1")
-    args = parser.parse_args()
-    APP_PORT = args.app_port
-
+def prepare(client: str = "chaos") -> tuple[dict[str, str], str]:
+    """A fresh scratch database on the private cluster, migrated, with a client and a key; a
+    fresh work directory. Returns the app's environment and the key."""
     WORK.mkdir(parents=True, exist_ok=True)
-    for name in ("spool.sqlite3", "spool.sqlite3-wal", "spool.sqlite3-shm", "spool.sqlite3.lock", "gunicorn.log"):
+    for name in ("spool.sqlite3", "spool.sqlite3-wal", "spool.sqlite3-shm", "spool.sqlite3.lock", "gunicorn.log",
+                 "key_snapshot.sqlite3", "key_snapshot.sqlite3-wal", "key_snapshot.sqlite3-shm"):
         (WORK / name).unlink(missing_ok=True)
     ensure_cluster()
-    sh("dropdb", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "--if-exists", "central_logger_chaos")
-    sh("createdb", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "central_logger_chaos")
+    sh("dropdb", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", "--if-exists", DB_NAME)
+    sh("createdb", "-h", "127.0.0.1", "-p", str(PG_PORT), "-U", "postgres", DB_NAME)
     env = app_env()
     sh(PY, "manage.py", "migrate", "--noinput", "-v0", env={**env, "DB_STATEMENT_TIMEOUT_MS": "0"})
-    sh(PY, "manage.py", "create_client", "chaos", env=env)
-    key = sh(PY, "manage.py", "issue_api_key", "chaos", "--quiet", env=env).strip()
+    sh(PY, "manage.py", "create_client", client, env=env)
+    key = sh(PY, "manage.py", "issue_api_key", client, "--quiet", env=env).strip()
+    return env, key
+
+
+def add_cluster_arguments(parser: argparse.ArgumentParser, *, cluster: str, pg_port: int, app_port: int) -> None:
+    parser.add_argument("--cluster", default=cluster, help="name of the private PostgreSQL 15 cluster")
+    parser.add_argument("--pg-port", type=int, default=pg_port, help="its port")
+    parser.add_argument("--app-port", type=int, default=app_port, help="gunicorn's port on 127.0.0.1")
+    parser.add_argument("--app-root", type=Path, default=ROOT,
+                        help="the checkout to run (default: this one; another commit's, to measure a before)")
+    parser.add_argument("--keep-cluster", action="store_true", help="leave the cluster running")
+
+
+def restart_outcomes(rows: list[dict[str, object]], window: tuple[float, float]) -> dict[str, object]:
+    """The requests sent from the restart signal until 3 s after the new workers served: how they
+    were answered (a refused or reset connection is a lost log for a client that never retries)."""
+    start, end = window
+    sent = [r for r in rows if start <= float(r["t"]) - float(r["ms"]) / 1000 <= end]  # type: ignore[arg-type]
+    outcomes: dict[str, int] = {}
+    for r in sent:
+        label = str(r["status"]) if r["status"] else str(r["error"])
+        outcomes[label] = outcomes.get(label, 0) + 1
+    return {"requests": len(sent), "outcomes": outcomes,
+            "max_ms": max((float(r["ms"]) for r in sent), default=None)}  # type: ignore[arg-type]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rate", type=float, default=40.0)
+    parser.add_argument("--restart", choices=["hup", "usr2", "term"], default="hup",
+                        help="how to restart gunicorn: graceful reload (default), a new master for new code "
+                             "(USR2, then TERM to the old master), or stop + start")
+    add_cluster_arguments(parser, cluster=CLUSTER, pg_port=PG_PORT, app_port=APP_PORT)
+    args = parser.parse_args()
+    configure(cluster=args.cluster, pg_port=args.pg_port, app_port=args.app_port, app_root=args.app_root.resolve())
+    env, key = prepare()
 
     gunicorn = start_gunicorn(env)
     results = WORK / "requests.jsonl"
@@ -163,6 +251,7 @@ def main() -> int:
         log(event)
 
     final_state: dict[str, object] = {}
+    restart_window = (0.0, 0.0)
     try:
         time.sleep(8)
         mark("PostgreSQL stop (-m fast)")
@@ -192,12 +281,16 @@ def main() -> int:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and set(worker_pids(gunicorn.pid)) & old_workers:
                 time.sleep(0.2)
+        elif args.restart == "usr2":
+            mark("gunicorn restart (USR2: a new master loads the code, then TERM to the old one)")
+            gunicorn = replace_master(gunicorn)
         else:
             mark("gunicorn restart (SIGTERM, new master)")
             gunicorn.send_signal(signal.SIGTERM)
             gunicorn.wait(timeout=30)
             gunicorn = start_gunicorn(env)
         mark("gunicorn up again")
+        restart_window = (timeline[-2][0], timeline[-1][0] + 3)
         load.wait(timeout=total_seconds + 30)
         mark("load finished; waiting for the spool to drain")
         deadline = time.monotonic() + 90
@@ -226,7 +319,7 @@ def main() -> int:
     not_acked_events = {r["event_id"] for r in rows if not (r["status"] and 200 <= r["status"] < 300)}
     import psycopg
 
-    with psycopg.connect(f"host=127.0.0.1 port={PG_PORT} user=postgres dbname=central_logger_chaos") as conn:
+    with psycopg.connect(f"host=127.0.0.1 port={PG_PORT} user=postgres dbname={DB_NAME}") as conn:
         stored = conn.execute("SELECT id::text, event_id FROM workflow_logs").fetchall()
     spool_left = final_state.get("spool", {}).get("rows")  # type: ignore[union-attr]
     stored_ids: dict[str, int] = {}
@@ -254,6 +347,8 @@ def main() -> int:
         "latency_ms": {"p50": latencies[len(latencies) // 2], "p99": latencies[int(len(latencies) * 0.99)],
                        "max": latencies[-1]},
         "over_2500ms": sum(1 for ms in latencies if ms > 2500),
+        "not_answered": sum(1 for r in rows if not r["status"]),
+        "restart": restart_outcomes(rows, restart_window),
         "spool_rows_left": spool_left,
         "timeline": timeline,
     }
@@ -261,7 +356,9 @@ def main() -> int:
     (WORK / "summary.json").write_text(json.dumps(summary, indent=2))
     if not args.keep_cluster:
         pg_ctl("stop", "-m", "fast", check=False)
-    ok = not missing and not doubled and not dup_events and summary["over_2500ms"] == 0
+    # A request without an answer (refused, reset, timed out) is a log the real client lost.
+    ok = (not missing and not doubled and not dup_events and summary["over_2500ms"] == 0
+          and summary["not_answered"] == 0)
     print("CHAOS: PASS" if ok else "CHAOS: FAIL")
     return 0 if ok else 1
 

@@ -32,7 +32,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, transacti
 from django.utils import timezone
 
 from central_logger import dbguard
-from central_logger.background import ProcessLoop
+from central_logger.background import SKIPPED, DatabaseUnavailable, ProcessLoop
 from central_logger.monitoring import SPOOL_DRAINED
 from logs import partitions
 from logs.tenant_sql import writes
@@ -41,7 +41,7 @@ from spool import store
 from tenants.selectors import api_key_states, clients_by_id
 
 logger = logging.getLogger("central_logger.spool")
-REFUSED = "key revoked or client deleted before the log was accepted"
+REFUSED = "key revoked, or client deactivated or deleted, before the log was accepted"
 # A spooled row: seq, id, client_id, api_key_id, event_id, accepted_at, fields, size, kind.
 Row = tuple[Any, ...]
 COLUMNS = "seq, id, client_id, api_key_id, event_id, accepted_at, fields, size, kind"
@@ -83,26 +83,34 @@ def _drain_lock() -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _refused(row: Row, keys: dict[int, tuple[int, dt.datetime | None]], clients: dict[int, Any]) -> bool:
+    _seq, _id, client_id, key_id, _event, accepted_at, _blob, _size, _kind = row
+    accepted = dt.datetime.fromisoformat(accepted_at)
+    client = clients.get(client_id)
+    if client is None:  # deleted: its logs were deleted with it
+        return True
+    if not client.is_active and (client.deactivated_at is None or client.deactivated_at <= accepted):
+        return True
+    if key_id is None:
+        return False
+    key = keys.get(key_id)
+    return key is None or key[0] != client_id or (key[1] is not None and key[1] <= accepted)
+
+
 def _allowed(rows: list[Row]) -> tuple[dict[int, Any], list[Row], list[Row]]:
     """The clients of `rows`, and the rows split into those whose client and key still allow
     them and the rest.
 
-    A key revoked *before* a log was spooled (the outage snapshot could not know) does not get
-    its log stored; a key revoked afterwards does (it was valid when we accepted the log). A
-    deleted client's logs would have been deleted with it.
+    A key revoked, or a client deactivated, *before* a log was spooled (a host's outage snapshot
+    may not have heard of it yet) does not get its log stored; after it, the log is stored (the
+    key was valid when we accepted the log). A deleted client's logs would have been deleted
+    with it.
     """
     keys = api_key_states(key_ids={row[3] for row in rows if row[3] is not None})
     clients = clients_by_id(client_ids={row[2] for row in rows})
     ok, refused = [], []
     for row in rows:
-        _seq, _id, client_id, key_id, _event, accepted_at, _blob, _size, _kind = row
-        key = keys.get(key_id) if key_id is not None else None
-        accepted = dt.datetime.fromisoformat(accepted_at)
-        if client_id not in clients or (key_id is not None and (
-                key is None or key[0] != client_id or (key[1] is not None and key[1] <= accepted))):
-            refused.append(row)
-        else:
-            ok.append(row)
+        (refused if _refused(row, keys, clients) else ok).append(row)
     return clients, ok, refused
 
 
@@ -229,11 +237,16 @@ def spool_drain(*, batch_size: int | None = None, max_batches: int | None = None
     return report
 
 
-def _drain_round() -> None:
+def _drain_round() -> object:
     if not store.spool_has_pending():
-        return
+        return None
     with dbguard.db_deadline(settings.SPOOL_DRAIN_DEADLINE):
-        spool_drain()
+        report = spool_drain()
+    if report.busy:  # another process drains: this one learnt nothing about the database
+        return SKIPPED
+    if report.error:  # the logs stay spooled; the loop logs the outage once, not every round
+        raise DatabaseUnavailable(f"{report.error}; {report.remaining} logs waiting in the spool")
+    return None
 
 
 drainer = ProcessLoop("spool-drainer", lambda: settings.SPOOL_DRAIN_INTERVAL, _drain_round)

@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString
 
 from tenants.admin_forms import ApiKeyIssueForm
 from tenants.models import ApiKey, Client
-from tenants.services import TenantError, api_key_issue, api_key_revoke
+from tenants.services import TenantError, api_key_issue, api_key_revoke, client_set_active
 
 KEY_STATUS_COLOURS = {"active": "#1e7e34", "expired": "#b36b00", "revoked": "#c62828"}
 _ISSUE_TOKENS = "apikey_issue_tokens"
@@ -78,6 +78,17 @@ class ClientAdmin(admin.ModelAdmin):
             + (f"the default, {default} days (DEFAULT_RETENTION_DAYS)." if default else "keep forever.")
         )
         return form
+
+    def save_model(self, request: HttpRequest, obj: Client, form: Any, change: bool) -> None:
+        """A change of *active* goes through `client_set_active`, which records when and tells
+        the key cache and the outage key snapshot."""
+        if not (change and "is_active" in form.changed_data):
+            super().save_model(request, obj, form, change)
+            return
+        active = obj.is_active
+        obj.is_active = not active
+        super().save_model(request, obj, form, change)
+        client_set_active(client=obj, active=active)
 
     # Deleting a client from the admin would cascade over its (possibly millions of) logs in one
     # request and one transaction. Deactivate it instead; its keys stop working at once.

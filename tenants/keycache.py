@@ -18,8 +18,9 @@ Semantics (also in the README, "API key lookup cache"):
   another app server reaches every worker at once. Without Redis the default cache is local
   memory of one process, which a revocation in another process cannot reach; that is why
   `API_KEY_CACHE_SECONDS` defaults to 0 (off) when `REDIS_URL` is not set.
-* Other changes to a key or its client (client deactivated, expiry edited in the admin) are
-  seen within `API_KEY_CACHE_SECONDS`.
+* Deactivating a client (`client_set_active`) writes each of its keys' rows the same way, so it
+  is immediate too. Other changes (an expiry edited in the admin) are seen within
+  `API_KEY_CACHE_SECONDS`.
 * When the cache is unreachable the lookup falls back to the database (never a 500); a
   revocation that could not be written to the cache is logged, and the cached row expires
   within `API_KEY_CACHE_SECONDS`.
@@ -92,17 +93,18 @@ def get_key(prefix: str, digest: str, *, scope: str | None = None) -> tuple[ApiK
     return api_key, None
 
 
-def publish_revocation(api_key: ApiKey) -> None:
-    """Make every process sharing the cache see `api_key` as revoked, once the revocation commits."""
-    if _ttl() <= 0:
+def publish_rows(api_keys: list[ApiKey]) -> None:
+    """Make every process sharing the cache see these key rows as they are now (revoked, or of a
+    deactivated client), once the change commits."""
+    if _ttl() <= 0 or not api_keys:
         return
 
     def write() -> None:
         try:
-            cache.set(_cache_key(api_key.prefix, api_key.digest), api_key, _ttl())
+            cache.set_many({_cache_key(key.prefix, key.digest): key for key in api_keys}, _ttl())
         except Exception:
-            log.error("Could not publish the revocation of API key %s to the cache; cached copies "
-                      "expire within %ss", api_key.prefix, _ttl(), exc_info=True)
+            log.error("Could not publish the change of API keys %s to the cache; cached copies "
+                      "expire within %ss", ", ".join(key.prefix for key in api_keys), _ttl(), exc_info=True)
 
     transaction.on_commit(write)
 

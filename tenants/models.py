@@ -25,6 +25,9 @@ class Client(models.Model):
     slug = models.CharField(max_length=64, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200, blank=True)
     is_active = models.BooleanField(default=True)
+    # When it was last deactivated (None while active): the spool drainer refuses logs accepted
+    # after it, which a host that had not heard of the deactivation may have spooled.
+    deactivated_at = models.DateTimeField(null=True, blank=True, editable=False)
     # Logs older than this many days are removed by `manage.py prune_logs`; empty = keep forever.
     retention_days = models.PositiveIntegerField(null=True, blank=True, validators=[MinValueValidator(1)])
     created_at = models.DateTimeField(auto_now_add=True)

@@ -39,6 +39,9 @@ class TenantScopedViewSet(viewsets.GenericViewSet):
     lookup_value_regex = "[^/]+"
     # The scope permission each action needs (classes and mixins each add theirs); others: read.
     action_permissions: dict[str, type[BasePermission]] = {}
+    # Actions that may authenticate a known key against the outage snapshot while PostgreSQL is
+    # down (tenants/resilience.py): none but ingestion's, which declares its own.
+    offline_auth_actions: frozenset[str] = frozenset()
 
     _sealed = ("client", "get_queryset", "get_object", "get_permissions")
 

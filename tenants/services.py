@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tenants import keycache, keys
+from tenants import keycache, keys, keysnapshot
 from tenants.models import ALL_SCOPES, DEFAULT_SCOPES, ApiKey, Client, slug_validator
 
 
@@ -80,9 +80,26 @@ def api_key_revoke(*, prefix: str) -> ApiKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
-    # Overwrite any cached copy of the key in every process sharing the cache (tenants/keycache.py).
-    keycache.publish_revocation(api_key)
+    # Overwrite any cached copy of the key in every process sharing the cache (tenants/keycache.py),
+    # and list it in this host's outage key snapshot (tenants/keysnapshot.py).
+    keycache.publish_rows([api_key])
+    transaction.on_commit(lambda: keysnapshot.key_revoked(api_key.prefix))
     return api_key
+
+
+def client_set_active(*, client: Client, active: bool) -> Client:
+    """Deactivate a client (its keys stop working at once, ingestion during an outage included)
+    or activate it again. The admin's *active* checkbox calls this."""
+    if client.is_active == active:
+        return client
+    client.is_active = active
+    client.deactivated_at = None if active else timezone.now()
+    with transaction.atomic():
+        client.save(update_fields=["is_active", "deactivated_at", "updated_at"])
+        keycache.publish_rows(list(client.api_keys.select_related("client")))
+        transaction.on_commit(lambda: (keysnapshot.client_reactivated if active
+                                       else keysnapshot.client_deactivated)(client.pk))
+    return client
 
 
 def api_key_touch(*, api_key: ApiKey) -> None:

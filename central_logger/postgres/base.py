@@ -14,12 +14,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db.backends.postgresql import base
+from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.utils import DatabaseErrorWrapper
 from django.utils.functional import cached_property
 
 import psycopg
 from psycopg.postgres import adapters, types
 from psycopg.pq import Format
+
+from central_logger.postgres.pool import RecoveringPool
 
 _TIMESTAMPTZ_OID = types["timestamptz"].oid
 _LOADER = adapters.get_loader(_TIMESTAMPTZ_OID, Format.TEXT)
@@ -46,6 +49,20 @@ class DatabaseWrapper(base.DatabaseWrapper):
     @cached_property
     def wrap_database_errors(self) -> DatabaseErrorWrapper:
         return _ErrorWrapper(self)
+
+    @property
+    def pool(self) -> Any:
+        """Django's pool (OPTIONS["pool"]), as a RecoveringPool (central_logger/postgres/pool.py)."""
+        options = self.settings_dict["OPTIONS"].get("pool")
+        if self.alias == NO_DB_ALIAS or not options:
+            return None
+        if self.alias not in self._connection_pools:
+            kwargs = {**self.get_connection_params(), "autocommit": True}  # Django sets it properly later
+            check = RecoveringPool.check_connection if self.settings_dict["CONN_HEALTH_CHECKS"] else None
+            pool = RecoveringPool(kwargs=kwargs, open=False, configure=self._configure_connection, check=check,
+                                  **(options if isinstance(options, dict) else {}))
+            self._connection_pools.setdefault(self.alias, pool)  # the first thread to get here wins
+        return self._connection_pools[self.alias]
 
     def create_cursor(self, name: str | None = None) -> Any:
         return self._fast_timestamps(super().create_cursor(name))

@@ -75,6 +75,9 @@ MIDDLEWARE = [
     "central_logger.requestlog.RequestLogMiddleware",
     # Then the Prometheus request counters and timings (central_logger/monitoring.py).
     "central_logger.monitoring.MetricsMiddleware",
+    # Then every request's body is read before anything can query (no pooled connection held
+    # while a slow body arrives).
+    "central_logger.middleware.ReadBodyFirstMiddleware",
     "central_logger.middleware.DatabaseDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -126,6 +129,8 @@ DB_POOL = env_bool("DB_POOL", True)
 DB_POOL_MIN_SIZE = env.int("DB_POOL_MIN_SIZE", default=1)
 DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=8)
 DB_POOL_TIMEOUT = env.float("DB_POOL_TIMEOUT", default=1.0)
+# Seconds between a pool's connection attempts while PostgreSQL is away (postgres/pool.py).
+DB_RECONNECT_INTERVAL = env.float("DB_RECONNECT_INTERVAL", default=0.25)
 # Default statement_timeout of every PostgreSQL connection (reads, admin, commands), in ms;
 # 0 = none. Ingestion sets its own, shorter one per transaction (INGEST_DB_TIMEOUT_MS).
 DB_STATEMENT_TIMEOUT_MS = env.int("DB_STATEMENT_TIMEOUT_MS", default=5000)
@@ -144,7 +149,8 @@ WORKER_WARMUP_SECONDS = env.float("WORKER_WARMUP_SECONDS", default=1.0)
 # A gunicorn worker's youngest GC generation (central_logger/warmup.py tune_gc); 0 = Python's 700.
 GC_GEN0_THRESHOLD = env.int("GC_GEN0_THRESHOLD", default=5000)
 
-DB_POOL_OPTIONS = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT} if DB_POOL else None
+DB_POOL_OPTIONS = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT,
+                   "reconnect_interval": DB_RECONNECT_INTERVAL} if DB_POOL else None
 CONN_MAX_AGE = env.int("CONN_MAX_AGE", default=60)  # without the pool only
 configure_postgres(DATABASES["default"], connect_timeout=DB_CONNECT_TIMEOUT, pool=DB_POOL_OPTIONS,
                    statement_timeout_ms=DB_STATEMENT_TIMEOUT_MS, conn_max_age=CONN_MAX_AGE)
@@ -297,6 +303,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "central_logger.schema.close_objects",
+        "central_logger.schema.server_errors",
     ],
     # Stable enum component names for generated dashboard clients.
     "ENUM_NAME_OVERRIDES": {

@@ -31,6 +31,13 @@ MAX_LOG_BYTES = env.int("MAX_LOG_BYTES", default=1024 * 1024)
 MAX_BATCH_BYTES = env.int("MAX_BATCH_BYTES", default=10 * 1024 * 1024)
 MAX_BATCH_SIZE = env.int("MAX_BATCH_SIZE", default=100)
 MAX_JSON_DEPTH = env.int("MAX_JSON_DEPTH", default=64)
+# Bodies ReadBodyFirstMiddleware reads before anything else runs (ingestion has its own limits).
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BATCH_BYTES
+# The HTTP server (gworker.py): seconds for headers, silence in a body, all (408); bytes held.
+REQUEST_HEADER_TIMEOUT = env.float("REQUEST_HEADER_TIMEOUT", default=10.0)
+REQUEST_BODY_TIMEOUT = env.float("REQUEST_BODY_TIMEOUT", default=10.0)
+REQUEST_TIMEOUT = env.float("REQUEST_TIMEOUT", default=60.0)
+REQUEST_BUFFER_BYTES = env.int("REQUEST_BUFFER_BYTES", default=64 * 1024 * 1024)
 # OpenTelemetry (POST /v1/traces, /v1/logs): an export's size, also after decompression, and
 # its number of spans or log records.
 OTLP_MAX_BYTES = env.int("OTLP_MAX_BYTES", default=16 * 1024 * 1024)
@@ -119,6 +126,8 @@ SPOOL_BUSY_TIMEOUT = env.float("SPOOL_BUSY_TIMEOUT", default=1.0)
 KEY_SNAPSHOT_PATH = env.str("KEY_SNAPSHOT_PATH", default=str(Path(SPOOL_PATH).with_name("key_snapshot.sqlite3")))
 # How often (seconds) a worker re-saves a known key to the outage snapshot, at most.
 KEY_SNAPSHOT_INTERVAL = env.int("KEY_SNAPSHOT_INTERVAL", default=60)
+# Seconds between checks of the snapshot against PostgreSQL (other hosts' revocations); 0 = off.
+KEY_SNAPSHOT_SYNC_INTERVAL = env.float("KEY_SNAPSHOT_SYNC_INTERVAL", default=10.0)
 
 # --- Rate limits (central_logger/ratelimit.py) ---------------------------------------------------
 # Per API key, "<count>/<sec|min|hour|day>"; empty = unlimited. Shared across processes only with

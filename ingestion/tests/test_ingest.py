@@ -137,6 +137,8 @@ def test_numeric_ticket_id_is_stored_as_text(alice: Tenant) -> None:
     ({"executed_at": 1735732800}, "executed_at"),
     ({"execution_time_seconds": -1}, "execution_time_seconds"),
     ({"execution_time_seconds": "5"}, "execution_time_seconds"),
+    ({"execution_time_seconds": 1e306}, "execution_time_seconds"),  # overflowed the rollup (issue 19)
+    ({"execution_time_seconds": 2_592_000.001}, "execution_time_seconds"),  # over 30 days
     ({"metrics": [1, 2]}, "metrics"),
     ({"payload": "trace"}, "payload"),
     ({"is_system_error": "yes"}, "is_system_error"),
@@ -147,6 +149,19 @@ def test_invalid_fields_are_400_naming_the_field(alice: Tenant, overrides: dict[
     error = assert_error(alice.api.post(URL, log_body(**overrides), format="json"), 400, "validation_error")
     assert field in error["details"]
     assert WorkflowLog.objects.count() == 0
+
+
+@pytest.mark.parametrize("seconds", [0, 2_592_000])
+def test_execution_time_limits_are_inclusive(alice: Tenant, seconds: int) -> None:
+    response = alice.api.post(URL, log_body(execution_time_seconds=seconds), format="json")
+    assert response.status_code == 201
+    assert WorkflowLog.objects.get().execution_time_seconds == seconds
+
+
+def test_execution_time_over_the_limit_names_the_limit(alice: Tenant) -> None:
+    error = assert_error(alice.api.post(URL, log_body(execution_time_seconds=1e306), format="json"),
+                         400, "validation_error")
+    assert error["details"]["execution_time_seconds"] == ["Must be at most 2592000 seconds (30 days)."]
 
 
 def test_unknown_environment_lists_allowed_values(alice: Tenant) -> None:

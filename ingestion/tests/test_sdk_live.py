@@ -5,82 +5,27 @@ PostgreSQL only: the server subprocess must see the rows this test process commi
 """
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection
 
-from conftest import database_url
+from central_logger.tests.live_server import LiveServer
 from logs.models import WorkflowLog
 from tenants.services import api_key_issue, client_create
 
 sdk = pytest.importorskip("central_logger_sdk", reason="pip install ./sdk/python")
 
 pytestmark = pytest.mark.django_db(transaction=True)
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Server:
-    """A gunicorn collector on the test database that the test can stop and start."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self.proc: subprocess.Popen[bytes] | None = None
-        db = connection.settings_dict
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "central_logger.settings_test",
-            "DATABASE_URL": database_url(db),
-            "GUNICORN_ACCESSLOG": "/dev/null",
-            "WEB_CONCURRENCY": "1",
-        }
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "central_logger.wsgi", "-c", "gunicorn.conf.py",
-             "--bind", f"127.0.0.1:{self.port}"],
-            cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/health/live", timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("collector did not start")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            # A crash of master and workers, not a graceful stop: quicker, and harsher on the SDK.
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
-            self.proc = None
 
 
 @pytest.fixture(scope="module")
-def server(django_db_setup: Any) -> Iterator[Server]:
-    srv = Server(_free_port())
+def server(django_db_setup: Any) -> Iterator[LiveServer]:
+    srv = LiveServer(GUNICORN_ACCESSLOG="/dev/null")
     srv.start()
     yield srv
-    srv.stop()
+    srv.kill()
 
 
 @pytest.fixture
@@ -89,7 +34,7 @@ def tenant_key(transactional_db: Any) -> tuple[Any, str]:
     return client, api_key_issue(client=client, scopes=["ingest"]).plaintext
 
 
-def _logger(server: Server, key: str, **options: Any) -> Any:
+def _logger(server: LiveServer, key: str, **options: Any) -> Any:
     opts = {"environment": "test", "flush_interval": 0.05, "backoff_base": 0.05, "backoff_max": 0.5,
             "flush_at_exit": False, "timeout": 2.0, "spool_dir": None}  # memory only: the outage is short
     opts.update(options)
@@ -101,7 +46,7 @@ def _log(i: int) -> dict[str, Any]:
                          category="sdk-live", metrics={"i": i})
 
 
-def test_sdk_delivers_every_log_exactly_once(server: Server, tenant_key: tuple[Any, str]) -> None:
+def test_sdk_delivers_every_log_exactly_once(server: LiveServer, tenant_key: tuple[Any, str]) -> None:
     client, key = tenant_key
     logger = _logger(server, key, batch_size=25)
     for i in range(120):
@@ -114,14 +59,14 @@ def test_sdk_delivers_every_log_exactly_once(server: Server, tenant_key: tuple[A
     assert sorted(int(t[2:]) for t in rows.values_list("ticket_id", flat=True)) == list(range(120))
 
 
-def test_sdk_survives_a_collector_outage_without_loss_or_duplicates(server: Server,
+def test_sdk_survives_a_collector_outage_without_loss_or_duplicates(server: LiveServer,
                                                                     tenant_key: tuple[Any, str]) -> None:
     client, key = tenant_key
     logger = _logger(server, key, batch_size=10)
     for i in range(30):
         logger.ship_log(_log(i))
     assert logger.flush(30)
-    server.stop()
+    server.kill()  # a crash of the collector
     started = time.monotonic()
     for i in range(30, 90):  # the workflow keeps running while the collector is down
         t0 = time.perf_counter()
@@ -139,7 +84,7 @@ def test_sdk_survives_a_collector_outage_without_loss_or_duplicates(server: Serv
     assert stats["retried"] > 0 and stats["dropped_total"] == 0, stats
 
 
-def test_sdk_counts_invalid_logs_as_rejected_and_delivers_the_rest(server: Server,
+def test_sdk_counts_invalid_logs_as_rejected_and_delivers_the_rest(server: LiveServer,
                                                                    tenant_key: tuple[Any, str]) -> None:
     client, key = tenant_key
     logger = _logger(server, key, flush_interval=30)

@@ -2,8 +2,8 @@
 
 A failing log is one with status FAILED/ERROR or an error type (as the rollup's kinds E and F
 count them); its fingerprint is `logs_error_fingerprint(type, node, message)`, a function of the
-database (logs migration 0015 explains the normalisation). `FAILING` and `FINGERPRINT` are written
-exactly as the partial index `wl_client_error_issue` (migration 0016) declares them, so the
+database (logs migration 0016 explains the normalisation). `FAILING` and `FINGERPRINT` are written
+exactly as the partial index `wl_client_error_issue` (migration 0017) declares them, so the
 planner can use it: the runs of one issue are an index range scan, newest first.
 """
 from __future__ import annotations
@@ -46,7 +46,7 @@ def failing_logs_at(client: Client, *, instants: list[dt.datetime], condition: s
 def issue_logs(client: Client, *, fingerprint: str, start: dt.datetime, end: dt.datetime, condition: str,
                params: list[Any], limit: int, max_message: int) -> list[dict[str, Any]]:
     """The newest `limit` failing logs of `client` with this fingerprint in [start, end) matching
-    `condition` (through the partial index of migration 0016)."""
+    `condition` (through the partial index of migration 0017)."""
     where = f"{FINGERPRINT} = %s AND executed_at >= %s AND executed_at < %s AND ({condition or 'TRUE'})"
     return _examples(client, where, [fingerprint, start, end, *params], "ORDER BY executed_at DESC, id DESC LIMIT %s",
                      [limit], max_message)

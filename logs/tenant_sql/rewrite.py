@@ -2,7 +2,7 @@
 (executed_at, id) order, locked, and write back the text and JSON columns that changed.
 
 Only text and JSON columns are written, never the ones the metrics rollup counts by unless
-their value changed: the rollup's update trigger (migration 0010) recounts a day only for rows
+their value changed: the rollup's update trigger (migration 0010_scrubbed) recounts a day only for rows
 whose client, executed_at, execution time, status, category, version or error type/node
 changed, so a batch that scrubs payloads costs no recount at all.
 """

@@ -259,7 +259,7 @@ def update_runs(client: Client, rows: list[dict[str, Any]]) -> int:
     RUN_UPDATE_COLUMNS) in one statement, in the caller's transaction; returns how many.
 
     The rollup's update trigger recounts a day only when a counted column really changed
-    (logs migration 0010): new tokens or tool calls of a run cost no recount."""
+    (logs migration 0010_scrubbed): new tokens or tool calls of a run cost no recount."""
     if not rows:
         return 0
     params: list[Any] = [[uuid.UUID(str(row["id"])) for row in rows]]

@@ -211,7 +211,7 @@ def test_the_runs_of_an_issue_use_the_partial_index(alice: Tenant, logs: dict[st
                        "ORDER BY executed_at DESC, id DESC LIMIT 50", [alice.client.pk, *params])
         plan = "\n".join(row[0] for row in cursor.fetchall())
     # workflow_logs is partitioned: each partition's piece of wl_client_error_issue (named after
-    # the partition: `<partition>_error_issue` when migration 0016 built it, PostgreSQL's
+    # the partition: `<partition>_error_issue` when migration 0017 built it, PostgreSQL's
     # `..._logs_error_fingerprint_idx` for partitions created later) answers, none is read whole.
     assert "Seq Scan" not in plan and all("error_issue" in line or "fingerprint_idx" in line
                                           for line in plan.splitlines() if "Index Scan" in line), plan

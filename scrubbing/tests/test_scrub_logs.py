@@ -55,7 +55,7 @@ def test_scrub_logs_applies_the_rules_to_stored_logs(alice: Tenant, bob: Tenant,
     text = "\n".join(str(row) for row in WorkflowLog.objects.filter(client=alice.client).values())
     assert not [value for value in planted_values() if value in text]
     # Same counts. The corpus's failures carry secrets in their messages: redacted, each moves to
-    # the error issue of its new message (rollup kind F, logs migration 0015), so their days are
+    # the error issue of its new message (rollup kind F, logs migration 0016), so their days are
     # recounted; every other kind's rows are what they were.
     after = rollup_state(alice.client.pk)
     assert [row for row in after[1] if row[0] != "F"] == [row for row in before[1] if row[0] != "F"]

@@ -63,6 +63,30 @@ def test_client_page_shows_keys_without_secrets_and_edits_retention(admin_client
     assert cell(row_of(admin_client.get(CLIENTS).content.decode(), "alice"), "retention") == "30 d"
 
 
+def test_unticking_active_deactivates_the_client_and_stops_its_keys(admin_client: Any, alice: Tenant,
+                                                                    django_capture_on_commit_callbacks: Any) -> None:
+    from tenants import keysnapshot
+
+    api_key = alice.client.api_keys.get()
+    assert alice.api.post("/api/v1/logs", log_body(), format="json").status_code == 201  # remembered
+    form = {"slug": "alice", "name": "Alice", "retention_days": "",
+            "api_keys-TOTAL_FORMS": "1", "api_keys-INITIAL_FORMS": "1", "api_keys-MIN_NUM_FORMS": "0",
+            "api_keys-MAX_NUM_FORMS": "1000", "api_keys-0-id": str(api_key.pk),
+            "api_keys-0-client": str(alice.client.pk)}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(f"{CLIENTS}{alice.client.pk}/change/", form)  # is_active unticked
+    assert response.status_code == 302
+    alice.client.refresh_from_db()
+    assert alice.client.is_active is False and alice.client.deactivated_at is not None
+    assert keysnapshot.lookup(api_key.prefix).refused  # type: ignore[union-attr]
+    assert alice.api.post("/api/v1/logs", log_body(), format="json").status_code == 401
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(f"{CLIENTS}{alice.client.pk}/change/", {**form, "is_active": "on"})
+    alice.client.refresh_from_db()
+    assert alice.client.is_active is True and alice.client.deactivated_at is None
+    assert not keysnapshot.lookup(api_key.prefix).refused  # type: ignore[union-attr]
+
+
 def test_clients_cannot_be_deleted_from_the_admin(admin_client: Any, alice: Tenant) -> None:
     assert admin_client.post(f"{CLIENTS}{alice.client.pk}/delete/", {"post": "yes"}).status_code == 403
     assert alice.client.__class__.objects.filter(pk=alice.client.pk).exists()

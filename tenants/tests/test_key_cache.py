@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from conftest import TEST_REDIS_URL, Tenant, database_url, make_tenant, redis_caches, requires_redis
 from logs.tests.factories import log_body
 from tenants.models import ApiKey
-from tenants.services import api_key_revoke
+from tenants.services import api_key_revoke, client_set_active
 
 URL = "/api/v1/logs"
 ROOT = Path(settings.BASE_DIR)
@@ -70,6 +70,17 @@ def test_revocation_is_immediate_in_the_same_process(
     # The other tenant's cached key is untouched.
     bob = make_tenant("bob")
     assert post(bob).status_code == 201
+
+
+@pytest.mark.django_db
+def test_deactivating_a_client_is_immediate_for_its_cached_keys(
+    alice: Tenant, key_cache: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    assert post(alice).status_code == 201
+    assert post(alice).status_code == 201  # served from the cache
+    with django_capture_on_commit_callbacks(execute=True):
+        client_set_active(client=alice.client, active=False)
+    assert post(alice).status_code == 401
 
 
 @pytest.mark.django_db

@@ -43,5 +43,5 @@ def drop(apps, schema_editor):
 class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run inside a transaction
 
-    dependencies = [("logs", "0015_error_fingerprints")]
+    dependencies = [("logs", "0016_error_fingerprints")]
     operations = [migrations.RunPython(create, drop)]

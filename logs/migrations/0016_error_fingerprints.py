@@ -6,14 +6,14 @@ Why a rollup dimension and not a column: a stored column would have to be writte
 failing log, which fires the rollup's recount per day. The fingerprint is a pure function of
 three columns, so it is computed in SQL where it is needed: by the insert trigger (into the
 pending row, for failing logs only), by the recount, and by the partial expression index of
-migration 0016 that serves "the runs of this issue". One definition, in the database.
+migration 0017 that serves "the runs of this issue". One definition, in the database.
 
 * `logs_error_normalize(message)`: quoted values ('...', "...", `...`, «...», “...”, „...“,
   ‘...’, 「...」), URLs,
   e-mail addresses and every token containing a digit (numbers, ids, UUIDs, dates, durations
   such as 30.5s) become `<q>`, `<url>`, `<email>`, `<n>`; runs of whitespace become one
   space; at most 300 characters are kept. ASCII character classes only, so the result does not
-  depend on the database's locale (the index of 0016 must be stable).
+  depend on the database's locale (the index of 0017 must be stable).
 * `logs_error_fingerprint(type, node, message)`: the first 16 hex digits of the MD5 of
   type, node and normalised message (a grouping key, not a security device).
 * Rollup kind `F` (metrics/rollup.py): per hour and day, per (fingerprint `dim1`, workflow
@@ -29,7 +29,8 @@ be counted without its fingerprint; `manage.py rebuild_rollups` recounts exactly
 The fingerprint reads `workflow_error`, so the update trigger of 0010_scrubbed (which recounts
 only the rows whose counted columns changed) also compares a failing log's fingerprint: when
 scrub_logs redacts something in a failure's message that the normalisation does not mask, the
-failure moves to its new issue.
+failure moves to its new issue. The flush and the recount keep 0015's isolation of a batch
+that fails on a value (`logs_rollup_add_isolating`).
 """
 import importlib
 import re
@@ -150,7 +151,9 @@ BEGIN
                          t.workflow_version, t.workflow_error_type, t.workflow_error_node,
                          t.error_fingerprint)::logs_rollup_input)
       INTO moved FROM taken t;
-    PERFORM logs_rollup_add(moved);
+    -- Same transaction: the rows leave the pending table and enter the rollup at one commit; a
+    -- batch that fails on a value is split until the failing logs stand alone (0015).
+    PERFORM logs_rollup_add_isolating(moved);
     RETURN coalesce(cardinality(moved), 0);
 END
 $$;
@@ -161,7 +164,7 @@ BEGIN
     DELETE FROM logs_rollup WHERE client_id = p_client AND bucket >= day_from AND bucket < day_to;
     DELETE FROM logs_rollup_pending
      WHERE client_id = p_client AND executed_at >= day_from AND executed_at < day_to;
-    PERFORM logs_rollup_add(ARRAY(
+    PERFORM logs_rollup_add_isolating(ARRAY(
         SELECT ROW(w.client_id, w.executed_at, w.execution_time_seconds, w.status, w.category,
                    w.workflow_version, w.workflow_error_type, w.workflow_error_node,
                    CASE WHEN w.status IN ('FAILED', 'ERROR') OR w.workflow_error_type IS NOT NULL
@@ -269,5 +272,5 @@ def backward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("logs", "0014_time_partitions")]
+    dependencies = [("logs", "0015_execution_time_bounds")]
     operations = [migrations.RunPython(forward, backward)]
