@@ -123,6 +123,19 @@ def test_usage_per_version_and_per_day(alice: Tenant, versions: None) -> None:
         *[(f"2025-03-{d:02d}T00:00:00Z", 0, 0.0) for d in range(8, 13)]]
 
 
+def test_usage_one_answer_for_both_dashboards(alice: Tenant, versions: None) -> None:
+    """The totals with the previous period (the overview's cards) are in every answer; the
+    breakdown (the latency-and-cost page) only when a `group` is asked for."""
+    totals_only = alice.api.get("/api/v1/metrics/usage", {"days": 7}).json()
+    assert {"keys", "group", "data", "totals"}.isdisjoint(totals_only)
+    # runs carrying total_tokens (20 per version); no input/output tokens or `cost` in these logs
+    assert (totals_only["runs"], totals_only["cost"], totals_only["previous"]["runs"]) == (40, None, 0)
+    both = alice.api.get("/api/v1/metrics/usage", {"days": 7, "group": "category"}).json()
+    assert {key: both[key] for key in totals_only} == totals_only and both["keys"] == ["cost_usd", "total_tokens"]
+    bad = alice.api.get("/api/v1/metrics/usage", {"days": 7, "group": "week"})
+    assert bad.status_code == 400 and "group" in bad.json()["error"]["details"]
+
+
 def test_usage_without_usage_metrics(bob: Tenant, alice: Tenant) -> None:
     ingest(alice, log_body(executed_at="2025-03-10T10:00:00Z", metrics={"overall_confidence": 0.5}))
     data = alice.api.get("/api/v1/metrics/usage", {"days": 7, "group": "category"}).json()
