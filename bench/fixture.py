@@ -9,6 +9,7 @@ rollups are rebuilt from the table, then VACUUM ANALYZE.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import multiprocessing as mp
 import time
@@ -63,7 +64,7 @@ class Plan:
         return jobs
 
 
-def _copy_text(value: Any) -> str:
+def copy_text(value: Any) -> str:
     if value is None:
         return "\\N"
     if isinstance(value, bool):
@@ -74,6 +75,13 @@ def _copy_text(value: Any) -> str:
     if "\\" in s or "\t" in s or "\n" in s or "\r" in s:
         s = s.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     return s
+
+
+def copy_line(row: dict[str, Any]) -> str:
+    """One row (clean_log() fields + id, client_id, created_at) as a line of COPY text, in
+    COLUMN_TYPES order."""
+    return "\t".join(copy_text(json_text(row.get(name)) if kind == "jsonb" else row.get(name))
+                     for name, kind in COLUMN_TYPES)
 
 
 _WORKER: dict[str, Any] = {}
@@ -98,10 +106,7 @@ def _worker_chunk(job: tuple[str, int, int, int]) -> tuple[int, bytes]:
             raise ValueError(f"generated log {slug}#{i} is invalid: {errors}")
         row = {**fields, "id": uuid7_for([fields["executed_at"]])[0], "client_id": client_id,
                "created_at": _WORKER["created_at"]}
-        lines.append("\t".join(
-            _copy_text(json_text(row.get(name)) if kind == "jsonb" else row.get(name))
-            for name, kind in COLUMN_TYPES
-        ))
+        lines.append(copy_line(row))
     return n, ("\n".join(lines) + "\n").encode()
 
 
@@ -126,10 +131,7 @@ def _worker_convert(rows: list[tuple[Any, ...]]) -> tuple[int, bytes]:
             raise ValueError(f"peer row of {slug} at {executed_at} is invalid here: {errors}")
         row = {**fields, "id": uuid7_for([fields["executed_at"]])[0], "client_id": _WORKER["client_ids"][slug],
                "created_at": _WORKER["created_at"]}
-        lines.append("\t".join(
-            _copy_text(json_text(row.get(name)) if kind == "jsonb" else row.get(name))
-            for name, kind in COLUMN_TYPES
-        ))
+        lines.append(copy_line(row))
     return len(rows), ("\n".join(lines) + "\n").encode()
 
 
@@ -149,7 +151,8 @@ def ensure_clients(plan: Plan) -> dict[str, Client]:
     return out
 
 
-def _secondary_indexes() -> list[tuple[str, str]]:
+def secondary_indexes() -> list[tuple[str, str]]:
+    """(name, CREATE INDEX statement) of every index of the log table but its constraints'."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN "
@@ -175,29 +178,39 @@ def load(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jobs: in
         cursor.execute("SET statement_timeout = 0")
         if truncate:
             cursor.execute(f"TRUNCATE {table}")
-    # A COPY makes no partition on demand: the fixture's months get theirs first.
+    # A COPY makes no partition on demand: the fixture's days get theirs first.
     aware = anchor if anchor.tzinfo else anchor.replace(tzinfo=dt.timezone.utc)  # the harness's anchor is naive UTC
     first = aware - dt.timedelta(days=span_days + 1)
     partitions.create_covering([first + dt.timedelta(days=d) for d in range(0, span_days + 3)])
-    dropped = _secondary_indexes()
-    with connection.cursor() as cursor:
-        for name, _ in dropped:
-            cursor.execute(f'DROP INDEX "{name}"')
-        # One COPY of millions of rows would hand the rollup trigger one giant transition
-        # table; the caller rebuilds the rollup afterwards instead (metrics.services.rollup_rebuild).
-        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER logs_rollup_insert")
-    try:
+    with bulk_load_mode(progress):
         return _copy_rows(plan=plan, seed=seed, anchor=anchor, span_days=span_days, jobs=jobs,
                           clients=clients, progress=progress, source_dsn=source_dsn, t0=t0)
+
+
+@contextlib.contextmanager
+def bulk_load_mode(progress: Callable[[str], None]) -> Iterator[None]:
+    """The log table without its secondary indexes and rollup insert trigger for a bulk COPY,
+    both restored afterwards, even when the COPY fails (the caller rebuilds the rollup: one COPY
+    of millions of rows would hand the trigger one giant transition table)."""
+    table = WorkflowLog._meta.db_table
+    dropped = secondary_indexes()
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+        for name, _ in dropped:
+            cursor.execute(f'DROP INDEX "{name}"')
+        cursor.execute(f"ALTER TABLE {table} DISABLE TRIGGER logs_rollup_insert")
+    try:
+        yield
     finally:
-        # Even when the COPY fails, the table gets its indexes and trigger back.
         with connection.cursor() as cursor:
             cursor.execute("SET statement_timeout = 0")
             cursor.execute(f"ALTER TABLE {table} ENABLE TRIGGER logs_rollup_insert")
             cursor.execute("SET maintenance_work_mem = '512MB'")
             for name, ddl in dropped:
                 t = time.perf_counter()
-                cursor.execute(ddl)
+                # pg_indexes says `ON ONLY` for a partitioned table's index: that would make an
+                # empty, invalid index on the parent alone; `ON` builds every partition's.
+                cursor.execute(ddl.replace(" ON ONLY ", " ON ", 1))
                 progress(f"  index {name}: {time.perf_counter() - t:.0f}s")
 
 

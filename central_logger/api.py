@@ -15,6 +15,7 @@ from ingestion.views import IngestLogActions
 from metrics.views import MetricsViewSet
 from otel.views import ModelPriceViewSet
 from query.views import ReadLogActions
+from savedviews.views import SavedViewViewSet
 from scrubbing.views import ScrubbingSettingsViewSet
 from tenants.scoping import TenantScopedViewSet
 
@@ -30,6 +31,7 @@ class LogViewSet(IngestLogActions, ReadLogActions, TenantScopedViewSet):
 router = SimpleRouter(trailing_slash=False)
 router.register("logs", LogViewSet, basename="logs")
 router.register("metrics", MetricsViewSet, basename="metrics")
+router.register("saved-views", SavedViewViewSet, basename="saved-views")
 router.register("alerts/rules", AlertRuleViewSet, basename="alert-rules")
 router.register("alerts/events", AlertEventViewSet, basename="alert-events")
 

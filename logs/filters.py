@@ -29,6 +29,7 @@ from rest_framework.exceptions import ValidationError
 
 from logs.models import ENVIRONMENT_ALIASES, ENVIRONMENTS, STATUS_SET, STATUSES
 from logs.periods import DATE_HELP, DateBound, parse_date_bound
+from logs.tenant_sql import issues as issue_sql
 
 MAX_VALUES_PER_FILTER = 100
 MAX_VALUE_LENGTH = 255
@@ -40,6 +41,7 @@ NUL_MESSAGE = "Null characters are not allowed."
 METRIC_PREFIX = "metrics."
 METRIC_KEY_RE = re.compile(r"^[A-Za-z0-9_]{1,64}$")
 METRIC_OPS = ("eq", "ne", "lt", "lte", "gt", "gte")
+FINGERPRINT_RE = re.compile(r"^[0-9a-fA-F]{16}$")
 _NUMBER_RE = re.compile(r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$")
 _OPERATORS = {"eq": "=", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 # A condition in SQL: text with %s placeholders, and its parameters.
@@ -167,6 +169,29 @@ class SearchFilter(django_filters.Filter):
         pattern = f"%{_escape_like(value)}%"
         sql = " OR ".join(f"UPPER({column}) LIKE UPPER(%s)" for column in self.COLUMNS)
         return f"({sql})", [pattern] * len(self.COLUMNS)
+
+
+class FingerprintField(forms.CharField):
+    default_error_messages = {"invalid": "Must be an error issue's fingerprint: 16 hexadecimal digits."}
+
+    def to_python(self, value: Any) -> str | None:
+        text = super().to_python(value)
+        if not text:
+            return None
+        if not FINGERPRINT_RE.match(text):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return text.lower()
+
+
+class ErrorIssueFilter(django_filters.Filter):
+    """`error_issue`: the failing logs of one error issue (metrics/issues.py), by the fingerprint
+    expression of the partial index `wl_client_error_issue` (migration 0017), predicate included,
+    so the list is an index range scan."""
+
+    field_class = FingerprintField
+
+    def condition(self, value: str) -> Condition:
+        return f"{issue_sql.FAILING} AND {issue_sql.FINGERPRINT} = %s", [value]
 
 
 @dataclass(frozen=True)
@@ -342,6 +367,7 @@ class LogFilterSet(LeanFilterSet):
     min_execution_time = ColumnFilter("execution_time_seconds", lookup="gte", field_class=SecondsField)
     max_execution_time = ColumnFilter("execution_time_seconds", lookup="lte", field_class=SecondsField)
     q = SearchFilter(max_length=MAX_SEARCH_LENGTH, required=False)
+    error_issue = ErrorIssueFilter(required=False)
 
     class Meta:
         form = LogFilterForm

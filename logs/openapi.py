@@ -68,6 +68,8 @@ LOG_FILTER_PARAMETERS = [
     OpenApiParameter("q", {"type": "string", "maxLength": MAX_SEARCH_LENGTH, "pattern": NO_NUL}, description=(
         f"Case-insensitive substring search in ticket_id, category and workflow_error "
         f"(max {MAX_SEARCH_LENGTH} characters).")),
+    OpenApiParameter("error_issue", {"type": "string", "pattern": "^[0-9a-fA-F]{16}$"}, description=(
+        "The failing logs of one error issue: its `fingerprint` from `/api/v1/metrics/issues`.")),
 ]
 
 METRICS_PARAMETERS = [

@@ -29,6 +29,16 @@ def parse_choice(query: Any, name: str, choices: tuple[str, ...], default: str) 
     return value
 
 
+def parse_text(query: Any, name: str, *, max_length: int = 100) -> str:
+    """A required, non-empty text parameter (stripped), at most `max_length` characters."""
+    value = str(query.get(name) or "").strip()
+    if not value:
+        raise ValidationError({name: ["This parameter is required."]})
+    if len(value) > max_length or "\x00" in value:
+        raise ValidationError({name: [f"Must be at most {max_length} characters, without null characters."]})
+    return value
+
+
 def collect_errors(*parsers: Callable[[], Any]) -> list[Any]:
     """Run each zero-argument parser; raise one 400 naming every bad parameter at once."""
     results, errors = [], {}

@@ -18,6 +18,7 @@ class RollupKind(models.TextChoices):
     ERROR = "E", "per error type and node"
     VERSION = "V", "per workflow version and status"
     VERSION_HISTOGRAM = "W", "per workflow version histogram"
+    ERROR_ISSUE = "F", "per error fingerprint and workflow version"
 
 
 class RollupRow(models.Model):
@@ -32,15 +33,16 @@ class RollupRow(models.Model):
     grain = models.CharField(max_length=1, help_text="h: UTC hour, d: UTC day")
     bucket = models.DateTimeField(help_text="Start of the hour or day (UTC).")
     kind = models.CharField(max_length=1, choices=RollupKind.choices)
-    dim1 = models.TextField(null=True, help_text="C: category; E: error type; V, W: workflow version.")
-    dim2 = models.TextField(null=True, help_text="E: error node.")
+    dim1 = models.TextField(null=True, help_text="C: category; E: error type; V, W: workflow version; "
+                                                 "F: error fingerprint.")
+    dim2 = models.TextField(null=True, help_text="E: error node; F: workflow version.")
     status = models.TextField(null=True)
     bin = models.SmallIntegerField(help_text="H, W: histogram bin of execution_time_seconds; else -1.")
     n = models.BigIntegerField(help_text="Logs.")
     time_n = models.BigIntegerField(help_text="Logs with an execution time.")
     time_sum = models.FloatField()
-    first_at = models.DateTimeField(null=True)
-    last_at = models.DateTimeField(null=True)
+    first_at = models.DateTimeField(null=True, help_text="V, F: min(executed_at).")
+    last_at = models.DateTimeField(null=True, help_text="E, V, F: max(executed_at).")
 
     class Meta:
         managed = False
@@ -61,6 +63,7 @@ class PendingLog(models.Model):
     workflow_version = models.TextField(null=True)
     workflow_error_type = models.TextField(null=True)
     workflow_error_node = models.TextField(null=True)
+    error_fingerprint = models.TextField(null=True, help_text="Failing logs only (migration 0010).")
 
     class Meta:
         managed = False

@@ -9,6 +9,7 @@ Layout (created and kept exact by triggers, migration 0005_rollups): per client,
     E  per (error type, error node)  n, last_at               (logs with a type or FAILED/ERROR)
     V  per (version, status)         n, time_n, time_sum, first_at, last_at
     W  per (version, bin)            n                        (per-version histogram)
+    F  per (error fingerprint, version)  n, first_at, last_at (failing logs; logs migration 0016)
 
 Inserted logs reach the rollup in two steps (migration 0007): the insert trigger appends them
 to `logs_rollup_pending` (no shared rows, so concurrent inserts of one tenant never wait on each
@@ -231,11 +232,14 @@ def _key_function(group: str) -> Any:
     """The group key of a summed row, from its (bucket, dim1, dim2)."""
     if group.startswith("bucket:"):
         return lambda b, dim1, dim2: b.astimezone(UTC)
+    if group.startswith("issues:"):  # (bucket, fingerprint, workflow version)
+        return lambda b, dim1, dim2: (b.astimezone(UTC), dim1, dim2)
     return {
         "period": lambda b, dim1, dim2: None,
         "category": lambda b, dim1, dim2: dim1,
         "workflow_version": lambda b, dim1, dim2: dim1,
         "errors": lambda b, dim1, dim2: (dim1, dim2),
+        "issues": lambda b, dim1, dim2: (dim1, dim2),
     }[group]
 
 
@@ -277,10 +281,10 @@ def cache_key(client: Client, *shape: Any) -> tuple[Any, ...]:
 
 def _groups(client: Client, start: dt.datetime, end: dt.datetime, kinds: str, group: str) -> dict[Any, _Group]:
     """The figures of `kinds` over [start, end) per group ("period", "category",
-    "workflow_version", "errors", "bucket:day", "bucket:hour"): the stored rollup (from the
-    process cache when the client's rollup version is unchanged) plus the pending rows and the
-    raw edges of the period, all seen in one snapshot."""
-    interval = group.split(":")[1] if group.startswith("bucket:") else None
+    "workflow_version", "errors", "issues", "bucket:day", "bucket:hour", "issues:day",
+    "issues:hour"): the stored rollup (from the process cache when the client's rollup version is
+    unchanged) plus the pending rows and the raw edges of the period, all seen in one snapshot."""
+    interval = group.partition(":")[2] or None
     period = period_params(start, end, use_days=interval != "hour", open_end=False)
     key = cache_key(client, kinds, group, *(period[k] for k in ("d0", "d1", "ha0", "ha1", "hb0", "hb1")))
     cached = stored_cache.get(key) if settings.METRICS_ROLLUP_CACHE_ROWS else None
@@ -349,3 +353,13 @@ def error_groups(client: Client, *, start: dt.datetime, end: dt.datetime) -> lis
         {"workflow_error_type": dim1, "workflow_error_node": dim2, "count": g.count, "latest": g.last_seen}
         for (dim1, dim2), g in _groups(client, start, end, "E", "errors").items() if g.count
     ]
+
+
+def issue_groups(client: Client, *, start: dt.datetime, end: dt.datetime,
+                 interval: str | None) -> dict[Any, dict[str, Any]]:
+    """Kind F: the failing logs of [start, end) per (bucket, fingerprint, workflow version) with
+    `interval` "day"/"hour", or per (fingerprint, workflow version) with None. Each: count,
+    first_seen, last_seen (min / max executed_at)."""
+    group = f"issues:{interval}" if interval else "issues"
+    return {key: {"count": g.count, "first_seen": g.first_seen, "last_seen": g.last_seen}
+            for key, g in _groups(client, start, end, "F", group).items() if g.count}

@@ -17,7 +17,7 @@ makes the request aggregate the tenant's filtered logs instead (logs/tenant_sql/
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
 
@@ -36,10 +36,12 @@ assert set(EXAMPLE_FIELDS) <= set(SUMMARY_FIELDS)
 @dataclass(frozen=True)
 class Scope:
     """Whose logs a metrics request covers: the client, and the narrowing filters' condition
-    ("" when none: then the rollup answers)."""
+    ("" when none: then the rollup answers) with the parsed filters it was built from (those
+    sent only: {name: value})."""
 
     client: Client
     where: Condition
+    filters: dict[str, Any] = field(default_factory=dict)
 
     @property
     def rollup(self) -> bool:
@@ -150,8 +152,8 @@ def timeseries_buckets(start: dt.datetime, end: dt.datetime, interval: str) -> l
 
 def metrics_timeseries(scope: Scope, *, period: Period, interval: str) -> dict[str, Any]:
     """Per UTC hour or day bucket of the period (every bucket present, empty ones all zeros):
-    count, success_count, success_rate, error_count, avg and p95 execution time."""
-    stats = _stats(scope, period.start, period.end, group=f"bucket:{interval}", fractions=(0.95,))
+    count, success_count, success_rate, error_count, avg, p50 and p95 execution time."""
+    stats = _stats(scope, period.start, period.end, group=f"bucket:{interval}", fractions=(0.5, 0.95))
     rows = []
     for bucket in timeseries_buckets(period.start, period.end, interval):
         s = stats.get(bucket) or _empty_stats()
@@ -159,6 +161,7 @@ def metrics_timeseries(scope: Scope, *, period: Period, interval: str) -> dict[s
             "bucket": bucket, "count": s["count"], "success_count": s["SUCCESS"],
             "success_rate": _rate(s["SUCCESS"], s["count"]), "error_count": s["FAILED"] + s["ERROR"],
             "avg_execution_time": _seconds(s["avg"]),
+            "p50_execution_time": _seconds(s["percentiles"].get(0.5)),
             "p95_execution_time": _seconds(s["percentiles"].get(0.95)),
         })
     return {"data": rows, "interval": interval, **period.fields()}
@@ -218,32 +221,26 @@ def metrics_errors(scope: Scope, *, period: Period, limit: int) -> dict[str, Any
     return {"data": data, **period.fields()}
 
 
+def version_row(version: str | None, s: Stats) -> dict[str, Any]:
+    """One version's figures (metrics_versions)."""
+    errors = s["FAILED"] + s["ERROR"]
+    return {"workflow_version": version, "count": s["count"], "success_count": s["SUCCESS"],
+            "success_rate": _rate(s["SUCCESS"], s["count"]), "error_count": errors,
+            "error_rate": _rate(errors, s["count"]), "avg_execution_time": _seconds(s["avg"]),
+            "p50_execution_time": _seconds(s["percentiles"].get(0.5)),
+            "p95_execution_time": _seconds(s["percentiles"].get(0.95)),
+            "first_seen": s["first_seen"], "last_seen": s["last_seen"]}
+
+
+def version_stats(scope: Scope, period: Period) -> dict[Any, Stats]:
+    return _stats(scope, period.start, period.end, group="workflow_version", fractions=(0.5, 0.95))
+
+
 def metrics_versions(scope: Scope, *, period: Period) -> dict[str, Any]:
-    """Per `workflow_version` (null = unversioned logs): count, success_rate, error_count, avg and
-    p95 execution time, first/last executed_at within the period; newest version (last_seen)
-    first, so a version and the one before it are adjacent rows."""
-    stats = _stats(scope, period.start, period.end, group="workflow_version", fractions=(0.95,))
-    rows = [
-        {"workflow_version": version, "count": s["count"], "success_rate": _rate(s["SUCCESS"], s["count"]),
-         "error_count": s["FAILED"] + s["ERROR"], "avg_execution_time": _seconds(s["avg"]),
-         "p95_execution_time": _seconds(s["percentiles"].get(0.95)),
-         "first_seen": s["first_seen"], "last_seen": s["last_seen"]}
-        for version, s in stats.items()
-    ]
+    """Per `workflow_version` (null = unversioned logs): count, success_count, success_rate,
+    error_count, error_rate (100 × FAILED+ERROR / all, one decimal), avg, p50 and p95 execution
+    time, first/last executed_at within the period; newest version (last_seen) first, so a
+    version and the one before it are adjacent rows."""
+    rows = [version_row(version, s) for version, s in version_stats(scope, period).items()]
     rows.sort(key=lambda r: (r["last_seen"], r["workflow_version"] or ""), reverse=True)
     return {"data": rows, **period.fields()}
-
-
-def _usage(scope: Scope, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-    runs, input_tokens, output_tokens, cost, priced = reads.usage_sums(
-        scope.client, condition=scope.where[0], params=scope.where[1], start=start, end=end)
-    return {"runs": runs, "input_tokens": int(input_tokens), "output_tokens": int(output_tokens),
-            "total_tokens": int(input_tokens + output_tokens),
-            "cost": round(float(cost), 6) if priced else None, "period_start": start, "period_end": end}
-
-
-def metrics_usage(scope: Scope, *, period: Period) -> dict[str, Any]:
-    """Token and cost totals of the runs that carry usage (received over OpenTelemetry), with
-    the previous period's: `cost` is null when no run of the period has one."""
-    return {**_usage(scope, period.start, period.end), "period_days": period.days,
-            "previous": _usage(scope, period.previous_start, period.previous_end)}

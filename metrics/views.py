@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,20 +14,29 @@ from rest_framework.response import Response
 from central_logger.schema import READ_ERRORS, error_responses
 from logs.filters import MetricsFilterSet, validated_filters
 from logs.openapi import METRICS_PARAMETERS
-from logs.params import collect_errors, parse_choice, parse_int
+from logs.params import collect_errors, parse_choice, parse_int, parse_text
 from logs.periods import parse_period
+from metrics import issues as issue_metrics
 from metrics import selectors
+from metrics import usage as usage_metrics
+from metrics import versions as version_metrics
 from metrics.serializers import (
     CategoriesSerializer,
     ErrorsSerializer,
+    IssueDetailSerializer,
+    IssuesSerializer,
     OverviewSerializer,
     TimeseriesSerializer,
     UsageSerializer,
+    VersionCompareSerializer,
     VersionsSerializer,
 )
 from tenants.scoping import TenantScopedViewSet
 
 INTERVALS = ("hour", "day")
+INTERVAL_PARAMETER = OpenApiParameter(
+    "interval", OpenApiTypes.STR, enum=list(INTERVALS), default="day",
+    description="Bucket size; buckets start at UTC hour/day boundaries.")
 
 
 class MetricsViewSet(TenantScopedViewSet):
@@ -40,7 +50,8 @@ class MetricsViewSet(TenantScopedViewSet):
             lambda: validated_filters(MetricsFilterSet, request.query_params),
             *extra,
         )
-        return [selectors.Scope(self.client, MetricsFilterSet.condition(filters)), period, *parsed]
+        sent = {name: value for name, value in (filters or {}).items() if value not in (None, [], "")}
+        return [selectors.Scope(self.client, MetricsFilterSet.condition(filters), sent), period, *parsed]
 
     @extend_schema(
         operation_id="metrics_overview",
@@ -52,19 +63,6 @@ class MetricsViewSet(TenantScopedViewSet):
     def overview(self, request: Request) -> Response:
         scope, period = self._parse(request)
         return Response(selectors.metrics_overview(scope, period=period))
-
-    @extend_schema(
-        operation_id="metrics_usage",
-        summary="Tokens and cost of the runs that carry usage, with the previous period",
-        description="Runs received over OpenTelemetry carry `metrics.input_tokens`, `output_tokens`, "
-                    "`total_tokens` and, with model prices, `cost`; this sums them over the period.",
-        parameters=METRICS_PARAMETERS,
-        responses={200: UsageSerializer, **error_responses(*READ_ERRORS)},
-    )
-    @action(detail=False, methods=["get"])
-    def usage(self, request: Request) -> Response:
-        scope, period = self._parse(request)
-        return Response(selectors.metrics_usage(scope, period=period))
 
     @extend_schema(
         operation_id="metrics_categories",
@@ -80,11 +78,7 @@ class MetricsViewSet(TenantScopedViewSet):
     @extend_schema(
         operation_id="metrics_timeseries",
         summary="Per UTC hour or day: count, success rate, errors, average and p95 time",
-        parameters=[
-            *METRICS_PARAMETERS,
-            OpenApiParameter("interval", OpenApiTypes.STR, enum=list(INTERVALS), default="day",
-                             description="Bucket size; buckets start at UTC hour/day boundaries."),
-        ],
+        parameters=[*METRICS_PARAMETERS, INTERVAL_PARAMETER],
         responses={200: TimeseriesSerializer, **error_responses(*READ_ERRORS)},
     )
     @action(detail=False, methods=["get"])
@@ -111,7 +105,7 @@ class MetricsViewSet(TenantScopedViewSet):
 
     @extend_schema(
         operation_id="metrics_versions",
-        summary="Per workflow version: volume, success rate, errors, timings, first/last seen",
+        summary="Per workflow version: volume, success and error rates, p50/p95 timings, first/last seen",
         parameters=METRICS_PARAMETERS,
         responses={200: VersionsSerializer, **error_responses(*READ_ERRORS)},
     )
@@ -119,3 +113,95 @@ class MetricsViewSet(TenantScopedViewSet):
     def versions(self, request: Request) -> Response:
         scope, period = self._parse(request)
         return Response(selectors.metrics_versions(scope, period=period))
+
+    def _interval(self, request: Request) -> Any:
+        return lambda: parse_choice(request.query_params, "interval", INTERVALS, "day")
+
+    @extend_schema(
+        operation_id="metrics_issues",
+        summary="Error issues: failing logs grouped by error type × node × normalised message",
+        description="Per issue: count, versions and trend in the period; first/last seen and the version it is "
+                    "new in, over all stored logs; the latest failing log of the period.",
+        parameters=[
+            *METRICS_PARAMETERS, INTERVAL_PARAMETER,
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                             description="Issues to return, 1-200."),
+            OpenApiParameter("sort", OpenApiTypes.STR, enum=list(issue_metrics.SORTS), default="count",
+                             description="count: most failing logs first; recent: latest first; new: newest "
+                                         "first seen first."),
+            OpenApiParameter("new_in", OpenApiTypes.STR, description="Only the issues new in this workflow version."),
+        ],
+        responses={200: IssuesSerializer, **error_responses(*READ_ERRORS)},
+    )
+    @action(detail=False, methods=["get"])
+    def issues(self, request: Request) -> Response:
+        query = request.query_params
+        scope, period, interval, limit, sort = self._parse(
+            request, self._interval(request),
+            lambda: parse_int(query, "limit", default=50, low=1, high=200),
+            lambda: parse_choice(query, "sort", issue_metrics.SORTS, "count"))
+        return Response(issue_metrics.metrics_issues(scope, period=period, interval=interval, limit=limit, sort=sort,
+                                              new_in=(query.get("new_in") or "").strip() or None))
+
+    @extend_schema(
+        operation_id="metrics_issue",
+        summary="One error issue: its figures in the period, its trend and its newest failing logs",
+        parameters=[
+            OpenApiParameter("fingerprint", OpenApiTypes.STR, OpenApiParameter.PATH,
+                             description="The issue's fingerprint (16 hex digits)."),
+            *METRICS_PARAMETERS, INTERVAL_PARAMETER,
+        ],
+        responses={200: IssueDetailSerializer, **error_responses(*READ_ERRORS, 404)},
+    )
+    @action(detail=False, methods=["get"], url_path=r"issues/(?P<fingerprint>[^/]+)")
+    def issue(self, request: Request, fingerprint: str) -> Response:
+        scope, period, interval = self._parse(request, self._interval(request))
+        found = issue_metrics.metrics_issue(scope, period=period, interval=interval, fingerprint=fingerprint)
+        if found is None:  # never seen, or another client's: not found either way
+            raise Http404
+        return Response(found)
+
+    @extend_schema(
+        operation_id="metrics_versions_compare",
+        summary="Two workflow versions side by side: differences and whether they are beyond noise",
+        description="Rates (success, error, and the share of every boolean metric) are compared with a pooled "
+                    "two-proportion z-test, means (execution time, every numeric metric) with Welch's t-test; "
+                    "two-sided, significant when p < alpha (0.05). Means and shares come from the newest "
+                    f"{version_metrics.SAMPLE:,} logs of each version in the period (`sample_size`).",
+        parameters=[
+            *METRICS_PARAMETERS,
+            OpenApiParameter("a", {"type": "string", "minLength": 1, "maxLength": 100}, required=True,
+                             description="The baseline workflow version."),
+            OpenApiParameter("b", {"type": "string", "minLength": 1, "maxLength": 100}, required=True,
+                             description="The version compared with it."),
+        ],
+        responses={200: VersionCompareSerializer, **error_responses(*READ_ERRORS)},
+    )
+    @action(detail=False, methods=["get"], url_path="versions/compare")
+    def versions_compare(self, request: Request) -> Response:
+        scope, period, a, b = self._parse(request, lambda: parse_text(request.query_params, "a"),
+                                          lambda: parse_text(request.query_params, "b"))
+        return Response(version_metrics.metrics_version_compare(scope, period=period, a=a, b=b))
+
+    @extend_schema(
+        operation_id="metrics_usage",
+        summary="Tokens and cost: the period's totals with the previous period's, and per day, hour, category or "
+                "version",
+        description="Totals: the runs that carry `metrics.total_tokens` (runs received over OpenTelemetry carry "
+                    "`input_tokens`, `output_tokens`, `total_tokens` and, with model prices, `cost`), for the "
+                    "period and the previous one. With `group`: every numeric metric whose key contains `token` "
+                    "or `cost` (any case), summed exactly over the period's logs (a scan: its cost grows with "
+                    "the period).",
+        parameters=[
+            *METRICS_PARAMETERS,
+            OpenApiParameter("group", OpenApiTypes.STR, enum=list(usage_metrics.GROUPS), required=False,
+                             description="Also sum the usage metrics per this (`keys`, `group`, `data`, `totals`)."),
+        ],
+        responses={200: UsageSerializer, **error_responses(*READ_ERRORS)},
+    )
+    @action(detail=False, methods=["get"])
+    def usage(self, request: Request) -> Response:
+        scope, period, group = self._parse(
+            request, lambda: parse_choice(request.query_params, "group", usage_metrics.GROUPS, "day")
+            if request.query_params.get("group") else None)
+        return Response(usage_metrics.metrics_usage(scope, period=period, group=group))

@@ -137,11 +137,15 @@ def decode_cursor(token: str, ordering: str) -> CursorPosition:
 def order_by(ordering: str) -> str:
     """The ORDER BY of `ordering`, ties broken by id (NULL execution times as the smallest)."""
     field, desc = _sort_field(ordering), ordering.startswith("-")
+    # The table's id, qualified: the list selects `"id"::text`, and a bare `id` in ORDER BY names
+    # that output column, which no index orders (on the partitioned table the planner then sorts
+    # every row of the client: 1.0 s at 1M logs instead of ~1 ms).
+    tie = "workflow_logs.id DESC" if desc else "workflow_logs.id ASC"
     if field == "executed_at":
-        return "executed_at DESC, id DESC" if desc else "executed_at ASC, id ASC"
+        return f"executed_at {'DESC' if desc else 'ASC'}, {tie}"
     if desc:
-        return f"{field} DESC NULLS LAST, id DESC"
-    return f"{field} ASC NULLS FIRST, id ASC"
+        return f"{field} DESC NULLS LAST, {tie}"
+    return f"{field} ASC NULLS FIRST, {tie}"
 
 
 def keyset_segments(ordering: str, after: CursorPosition | None) -> list[Condition]:

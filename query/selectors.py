@@ -6,6 +6,7 @@ narrows it (logs/filters.py), scope first, filter second.
 """
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +15,9 @@ from typing import Any
 from logs.filters import LogFilterSet, validated_filters
 from logs.models import DETAIL_FIELDS, SUMMARY_FIELDS
 from logs.params import collect_errors, parse_choice
-from logs.tenant_sql import reads
+from logs.periods import MAX_DAYS
+from logs.tenant_sql import reads, rollup
+from metrics import rollup as metrics_rollup
 from metrics.counts import list_count_for
 from query.pagination import Pagination, order_by, paginate, parse_list_params, parse_ordering
 from tenants.models import Client
@@ -62,3 +65,38 @@ def log_export(client: Client, *, query: Any) -> Export:
     rows = reads.stream(client, condition=condition, params=params, order_by=order_by(ordering),
                         columns=SUMMARY_FIELDS if fmt == "csv" else DETAIL_FIELDS, chunk_size=EXPORT_CHUNK_SIZE)
     return Export(fmt, rows, keys)
+
+
+def log_changes(client: Client) -> dict[str, str]:
+    """A token that changes whenever a log of `client` is stored, deleted or updated, whatever its
+    executed_at: the dashboard's live probe (one row of two index probes)."""
+    version, pending = rollup.change_token(client)
+    return {"token": f"{version}.{pending}"}
+
+
+VALUE_SAMPLE = 5000
+MAX_VALUES = 200
+ROLLUP_FIELDS = {"category": "category", "workflow_version": "workflow_version"}
+
+
+def log_values(client: Client, *, field: str, now: Any) -> dict[str, Any]:
+    """The values a filter of `field` can take, for the dashboard's dropdowns: category and
+    workflow version from the metrics rollup over the last MAX_DAYS days (every value, with its
+    log count); error type and node from the rollup's error groups of those days; customer type and
+    resolution from the newest VALUE_SAMPLE logs (the rollup has no such dimension). Most logs
+    first, at most MAX_VALUES."""
+    start = now - dt.timedelta(days=MAX_DAYS)
+    if field in ROLLUP_FIELDS and metrics_rollup.enabled():
+        stats = metrics_rollup.group_stats(client, start=start, end=now, group=ROLLUP_FIELDS[field])
+        counts = [(value, s["count"]) for value, s in stats.items() if value]
+    elif field in ("workflow_error_type", "workflow_error_node") and metrics_rollup.enabled():
+        totals: dict[str, int] = {}
+        for group in metrics_rollup.error_groups(client, start=start, end=now):
+            value = group[field]
+            if value:
+                totals[value] = totals.get(value, 0) + group["count"]
+        counts = list(totals.items())
+    else:
+        counts = reads.recent_values(client, field=field, sample=VALUE_SAMPLE, limit=MAX_VALUES)
+    counts.sort(key=lambda item: (-item[1], item[0]))
+    return {"field": field, "values": [{"value": value, "count": count} for value, count in counts[:MAX_VALUES]]}

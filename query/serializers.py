@@ -39,6 +39,30 @@ class LogListSerializer(serializers.Serializer):
 
 
 
+class LogChangesSerializer(serializers.Serializer):
+    token = serializers.CharField(help_text="Opaque; differs from the previous answer once a log of your client was "
+                                            "stored, deleted or updated since (within about a second).")
+
+    class Meta:
+        ref_name = "LogChanges"
+
+
+class FieldValueSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    count = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "FieldValue"
+
+
+class LogValuesSerializer(serializers.Serializer):
+    field = serializers.CharField()
+    values = FieldValueSerializer(many=True)
+
+    class Meta:
+        ref_name = "LogValues"
+
+
 class TraceEventSerializer(serializers.Serializer):
     name = serializers.CharField(allow_null=True)
     offset_ms = serializers.FloatField(help_text="Milliseconds after the trace's first span started.")

@@ -17,7 +17,9 @@ from logs.serializers import LogDetailSerializer
 from query import export, selectors, traces
 from logs.openapi import LOG_FILTER_PARAMETERS, METRICS_FILTER_DESCRIPTION
 from query.openapi import LIST_PARAMETERS
-from query.serializers import LogListSerializer, LogTraceSerializer, log_detail
+from logs.params import parse_choice
+from logs.tenant_sql.reads import VALUE_FIELDS
+from query.serializers import LogChangesSerializer, LogListSerializer, LogTraceSerializer, LogValuesSerializer, log_detail
 
 
 class JsonErrorsNegotiation(DefaultContentNegotiation):
@@ -103,3 +105,29 @@ class ReadLogActions:
         response["Content-Disposition"] = f'attachment; filename="logs-{client.slug}-{stamp}.{found.format}"'
         response["Cache-Control"] = "no-store"
         return response
+
+    @extend_schema(
+        operation_id="logs_changes",
+        summary="A token that changes when your logs change (the dashboard's live probe)",
+        description="Compare with the token of the previous call: a different token means a log of your client "
+                    "was stored (whatever its executed_at), deleted or updated since. Two index probes.",
+        responses={200: LogChangesSerializer, **error_responses(401, 403, 429, 503)},
+    )
+    @action(detail=False, methods=["get"], url_path="changes")
+    def changes(self, request: Request) -> Response:
+        return Response(selectors.log_changes(self.client))  # type: ignore[attr-defined]
+
+    @extend_schema(
+        operation_id="logs_values",
+        summary="The values a filter can take (for dropdowns), most frequent first",
+        description="category, workflow_version: every value of the last 90 days (metrics rollup); "
+                    "workflow_error_type, workflow_error_node: those of the failing logs of the last 90 days; "
+                    "customer_type, resolution_status: the values of your newest 5,000 logs. At most 200.",
+        parameters=[OpenApiParameter("field", OpenApiTypes.STR, enum=[*VALUE_FIELDS], required=True,
+                                     description="The filter.")],
+        responses={200: LogValuesSerializer, **error_responses(*READ_ERRORS)},
+    )
+    @action(detail=False, methods=["get"], url_path="values")
+    def values(self, request: Request) -> Response:
+        field = parse_choice(request.query_params, "field", VALUE_FIELDS, "")
+        return Response(selectors.log_values(self.client, field=field, now=timezone.now()))  # type: ignore[attr-defined]

@@ -12,13 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from rest_framework import authentication
+from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from tenants.authentication import TenantPrincipal
 from tenants.memberships import current_membership, memberships_of
 from tenants.models import SCOPE_ADMIN, SCOPE_READ, Role
 
+# The dashboard names the client of its URL in this header (see DashboardSessionAuthentication).
+CLIENT_HEADER = "HTTP_X_DASHBOARD_CLIENT"
 # A dashboard session reads; a member with the `admin` role may also change the client's settings.
 SESSION_SCOPES = {Role.VIEWER: frozenset({SCOPE_READ}), Role.ADMIN: frozenset({SCOPE_READ, SCOPE_ADMIN})}
 
@@ -56,8 +58,13 @@ class DashboardSessionAuthentication(DjangoUserSessionAuthentication):
 
     * no signed-in user, or a user with no membership in an active client → None (DRF then
       answers 401 through the API-key class's `WWW-Authenticate`);
-    * the current client is the one stored in the session if the user is still a member of it,
-      else the first membership (see `tenants.memberships.current_membership`);
+    * the client is the one named by the `X-Dashboard-Client` header (a slug) when the request
+      carries it: the dashboard sends the client of its URL (`/dashboard/<slug>/...`), so two tabs
+      on two clients never see each other's data. A slug that is not one of the user's
+      memberships is a 404, as another tenant's object is. The header only chooses among the
+      memberships the session already grants: it widens nothing;
+    * without the header, the current client is the one stored in the session if the user is
+      still a member of it, else the first membership (see `tenants.memberships.current_membership`);
     * unsafe methods must carry the CSRF token (`X-CSRFToken`), else 403 — cookies are sent by
       the browser automatically, so without this any site could make a user's browser call us.
     """
@@ -67,7 +74,14 @@ class DashboardSessionAuthentication(DjangoUserSessionAuthentication):
         if user is None or not user.is_authenticated or not user.is_active:
             return None
         self.enforce_csrf(request)
-        membership = current_membership(memberships=memberships_of(user=user), session=request._request.session)
+        memberships = memberships_of(user=user)
+        wanted = request.META.get(CLIENT_HEADER)
+        if wanted is not None and memberships:
+            membership = next((m for m in memberships if m.client.slug == wanted.strip()), None)
+            if membership is None:
+                raise exceptions.NotFound("Not one of your clients.")
+        else:
+            membership = current_membership(memberships=memberships, session=request._request.session)
         if membership is None:
             return None
         principal = SessionPrincipal(client=membership.client, scopes=SESSION_SCOPES[membership.role], user=user)

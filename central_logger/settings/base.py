@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "console",
     "scrubbing",
     "alerts",
+    "savedviews",
 ]
 # Benchmark tooling (bench/README.md) is installed only where a benchmark asks for it.
 BENCHMARKS = env_bool("BENCHMARKS", False)

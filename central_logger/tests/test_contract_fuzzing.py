@@ -217,6 +217,13 @@ def assert_reveals_no_logs(label: str, response: Any) -> None:
         assert all(row["count"] == 0 for row in body["data"])
     elif label == "GET /api/v1/metrics/usage":
         assert body["runs"] == body["total_tokens"] == body["previous"]["runs"] == 0
+        assert all(row["runs"] == 0 for row in body.get("data", [])) and body.get("keys", []) == []
+    elif label == "GET /api/v1/metrics/versions/compare":
+        assert body["a"]["count"] == body["b"]["count"] == body["a"]["sample_size"] == body["b"]["sample_size"] == 0
+    elif label == "GET /api/v1/logs/changes":
+        assert body["token"] == "0.0"  # no rollup version, nothing pending: nothing of theirs
+    elif label == "GET /api/v1/logs/values":
+        assert body["values"] == []
     elif label.startswith("GET /api/v1/metrics/") or label == "GET /api/v1/model-prices":
         assert body["data"] == []
     elif label in ("GET /api/v1/alerts/rules", "GET /api/v1/alerts/events"):
@@ -302,9 +309,11 @@ def test_served_schema_is_the_generated_one() -> None:
     assert schema.raw_schema["components"] == generated["components"]
     # 12 log API paths (14 operations: /api/v1/logs has GET and POST, /api/v1/model-prices GET and
     # PUT), 5 alerts paths (rules, rules/{id}, rules/{id}/test, rules/preview, events), the
-    # scrubbing settings (GET, PUT, PATCH) + 5 dashboard session paths. The OTLP receivers
+    # scrubbing settings (GET, PUT, PATCH), the dashboard's investigation paths (logs/changes,
+    # logs/values, metrics/issues, metrics/issues/{fingerprint}, metrics/versions/compare) and
+    # saved views (GET, POST; PATCH, DELETE) + 5 dashboard session paths. The OTLP receivers
     # (/v1/traces, /v1/logs) are not in it: OTLP's protobuf definitions are.
-    assert len(schema.raw_schema["paths"]) == 23
+    assert len(schema.raw_schema["paths"]) == 30
 
 
 # --- regressions found by the fuzzer --------------------------------------------------------------

@@ -48,10 +48,98 @@ export function alphaLog(i, now = Date.now()) {
     workflow_error_type: errorType,
     workflow_error_node: failed ? (errorType === "TimeoutError" ? "retriever" : "planner") : null,
     is_system_error: status === "ERROR",
-    metrics: { overall_confidence: i < 5 ? 0.3 : 0.9, needs_more_info: i % 4 === 0, react_iterations: 3, plan_steps: 2 },
+    metrics: {
+      overall_confidence: i < 5 ? 0.3 : 0.9,
+      needs_more_info: i % 4 === 0,
+      react_iterations: 3,
+      plan_steps: 2,
+      total_tokens: 1000 + 10 * i,
+      cost_usd: 0.002,
+    },
     payload: { trace: trace(i), final_response: `Final answer for ticket A-${1000 + i}.`, private_note: `Private note ${i}.` },
     metadata: { priority: "normal", ticket_tags: ["e2e"] },
   };
+}
+
+// Real data is not tidy. Four more alpha logs, 60-63 h ago (inside the 7-day period, after the
+// 30 tidy ones in the list, shorter than the longest): a 242-character ticket id, a long
+// category, a 24-step trace with a failing step, URLs, tokens and three scripts (E1); every
+// optional field empty (E2); an error only in v1.2, new in that version (E3); a second run of
+// ticket A-1003 (E4), to compare with the first.
+export const LONG_TICKET = "T-" + "0123456789abcdef".repeat(15);
+export const LONG_CATEGORY = "enterprise_customer_escalation_requiring_manual_review_by_tier_two_support_" + "x".repeat(55);
+export const EDGE_FAILED = 2; // E2, E3
+export const EDGE_COUNT = 4;
+
+function longTrace() {
+  return {
+    react_iterations: Array.from({ length: 24 }, (_, k) => ({
+      iteration: k + 1,
+      thought: k === 0 ? "Der Kunde meldet einen Fehler nach dem Update — お客様はデバイスが起動しないと報告 — يفيد العميل بوجود خطأ" : `Step ${k + 1}: check the next source.`,
+      action: k === 16 ? "lookup_order" : ["search_knowledge_base", "search_past_tickets", "check_warranty"][k % 3],
+      action_input: { query: k === 5 ? "https://kb.example.org/" + "a".repeat(200) : `query ${k}`, top_k: 5 },
+      observation:
+        k === 16
+          ? "HTTP 503 Service Unavailable: connection refused by https://orders.api.example.com/v2/orders/77812?token=" + "f".repeat(96)
+          : k === 9
+            ? "Session token " + "Z".repeat(180)
+            : `Observation ${k + 1}.`,
+      duration_ms: 150 + 97 * k,
+    })),
+    audit_events: [{ event: "workflow_started", t_ms: 3, node: "planner" }],
+  };
+}
+
+export function edgeLogs(now = Date.now()) {
+  const at = (hours) => new Date(now - hours * HOUR).toISOString();
+  return [
+    {
+      ...alphaLog(1, now),
+      event_id: "edge-long",
+      ticket_id: LONG_TICKET,
+      category: LONG_CATEGORY,
+      executed_at: at(60),
+      execution_time_seconds: 12,
+      customer_type: "enterprise_" + "y".repeat(80),
+      payload: { trace: longTrace(), final_response: "Antwort: Bitte setzen Sie das Gerät zurück. 回答：デバイスをリセットしてください。 الرد: يرجى إعادة ضبط الجهاز.", private_note: "n".repeat(300) },
+    },
+    {
+      event_id: "edge-empty",
+      environment: "production",
+      executed_at: at(61),
+      status: "FAILED",
+    },
+    {
+      ...alphaLog(2, now),
+      event_id: "edge-new-error",
+      ticket_id: "A-EDGE-3",
+      workflow_version: "v1.2",
+      executed_at: at(62),
+      execution_time_seconds: 2,
+      status: "FAILED",
+      resolution_status: "ESCALATED",
+      workflow_error_type: "SchemaError",
+      workflow_error_node: "react_agent",
+      workflow_error: "SchemaError: tool 'lookup_order' returned 'items' as a list for order 77812",
+    },
+    {
+      ...alphaLog(3, now),
+      payload: {
+        trace: { ...trace(3), react_iterations: [...trace(3).react_iterations, { iteration: 4, thought: "Verify the refund policy.", action: "verify_policy", action_input: { query: "policy" }, observation: "Policy allows it.", duration_ms: 420 }] },
+        final_response: "Final answer for ticket A-1003, second run.",
+      },
+      event_id: "edge-rerun",
+      workflow_version: "v1.2",
+      executed_at: at(63),
+      execution_time_seconds: 3,
+      status: "SUCCESS",
+      resolution_status: "RESOLVED",
+      workflow_error: null,
+      workflow_error_type: null,
+      workflow_error_node: null,
+      is_system_error: false,
+    },
+  ];
 }
 
 export function alphaOlderLog(i, now = Date.now()) {

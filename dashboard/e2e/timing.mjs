@@ -4,6 +4,8 @@
 export const MARKERS = {
   overview: '[data-testid="kpi-tickets-value"]',
   logs: '[data-testid="log-row"]',
+  issues: '[data-testid="issue-row"]',
+  versions: '[data-testid="version-row"]',
 };
 
 export async function installTiming(context) {

@@ -4,12 +4,12 @@ import type { SessionState } from "./api/types";
 
 interface SessionContextValue {
   session: SessionState | null;
-  /** Bumped when the current client changes: pages use it in their query keys. */
-  clientKey: string;
   checking: boolean;
   signIn: (username: string, password: string) => Promise<void>;
   signOut: () => Promise<void>;
-  switchClient: (slug: string) => Promise<void>;
+  /** Remember the client last opened (where /dashboard/ leads next time). The pages' client is
+   * the one in their URL (src/client.tsx), whatever is remembered. */
+  rememberClient: (slug: string) => void;
 }
 
 export const SessionContext = createContext<SessionContextValue | null>(null);
@@ -64,20 +64,16 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     setSession(null);
   }, []);
 
-  const switchClient = useCallback(async (slug: string) => {
-    await ensureCsrf();
-    const state = unwrap(await api.POST("/api/v1/session/client", { body: { client: slug } })) as SessionState;
-    setSession(state);
+  const rememberClient = useCallback((slug: string) => {
+    ensureCsrf()
+      .then(() => api.POST("/api/v1/session/client", { body: { client: slug } }))
+      .then((result) => {
+        if (result.response.ok && result.data) setSession(result.data as SessionState);
+      })
+      .catch(() => undefined); // only a preference: the page works without it
   }, []);
 
-  const value: SessionContextValue = {
-    session,
-    checking,
-    clientKey: session?.current_client?.slug ?? "",
-    signIn,
-    signOut,
-    switchClient,
-  };
+  const value: SessionContextValue = { session, checking, signIn, signOut, rememberClient };
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
 

@@ -210,19 +210,17 @@ def scan_error_groups(client: Client, *, condition: str, params: list[Any], star
         return cursor.fetchall()
 
 
-def _number(key: str) -> str:
-    """A metrics key as a number; NULL when the log holds something else there."""
-    return f"CASE WHEN jsonb_typeof(metrics -> '{key}') = 'number' THEN (metrics ->> '{key}')::numeric END"
+VALUE_FIELDS = ("customer_type", "resolution_status", "category", "workflow_version", "workflow_error_type",
+                "workflow_error_node")
 
 
-def usage_sums(client: Client, *, condition: str, params: list[Any], start: Any, end: Any) -> tuple[Any, ...]:
-    """(runs with usage, input tokens, output tokens, cost, runs with a cost) of the logs of
-    `client` with start <= executed_at < end matching `condition`; served by the partial index
-    wl_client_usage (only runs with `metrics.total_tokens`)."""
-    sql = (f"SELECT count({_number('total_tokens')}), coalesce(sum({_number('input_tokens')}), 0), coalesce(sum({_number('output_tokens')}), 0), "
-           f"sum({_number('cost')}), count({_number('cost')}) FROM {TABLE} WHERE client_id = %s "
-           "AND executed_at >= %s AND executed_at < %s AND metrics ? 'total_tokens' "
-           f"AND ({condition or 'TRUE'})")
+def recent_values(client: Client, *, field: str, sample: int, limit: int) -> list[tuple[str, int]]:
+    """The distinct non-empty values of `field` among the newest `sample` logs of `client`, with
+    how many of them carry each; most frequent first, at most `limit`."""
+    assert field in VALUE_FIELDS  # a column name, written into the statement
+    sql = (f"SELECT {field}, count(*) FROM (SELECT {field} FROM {TABLE} WHERE client_id = %s "
+           f"ORDER BY executed_at DESC, id DESC LIMIT %s) AS s WHERE {field} IS NOT NULL AND {field} <> '' "
+           "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %s")
     with read_connection().cursor() as cursor:
-        cursor.execute(sql, [client.pk, start, end, *params])
-        return tuple(cursor.fetchone())
+        cursor.execute(sql, [client.pk, sample, limit])
+        return cursor.fetchall()

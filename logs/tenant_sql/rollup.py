@@ -24,7 +24,10 @@ WITH v AS MATERIALIZED (
 live AS MATERIALIZED (
     -- the partial hours at the edges, from the logs themselves
     SELECT w.executed_at, w.execution_time_seconds AS ets, w.status, w.category, w.workflow_version,
-           w.workflow_error_type, w.workflow_error_node
+           w.workflow_error_type, w.workflow_error_node,
+           CASE WHEN w.status IN ('FAILED', 'ERROR') OR w.workflow_error_type IS NOT NULL
+                THEN logs_error_fingerprint(w.workflow_error_type, w.workflow_error_node, w.workflow_error)
+           END AS fingerprint
       FROM workflow_logs w
      WHERE w.client_id = %(client)s
        AND ((w.executed_at >= %(ra0)s::timestamptz AND w.executed_at < %(ra1)s::timestamptz)
@@ -33,7 +36,7 @@ live AS MATERIALIZED (
     UNION ALL
     -- logs of the whole days and hours that the flusher has not folded in yet
     SELECT p.executed_at, p.execution_time_seconds, p.status, p.category, p.workflow_version,
-           p.workflow_error_type, p.workflow_error_node
+           p.workflow_error_type, p.workflow_error_node, p.error_fingerprint
       FROM logs_rollup_pending p
      WHERE p.client_id = %(client)s
        AND ((p.executed_at >= %(d0)s::timestamptz AND p.executed_at < %(d1)s::timestamptz)
@@ -72,6 +75,10 @@ _LIVE_KINDS = {
                coalesce(sum(ets), 0), min(executed_at), max(executed_at) FROM live GROUP BY 3, workflow_version, status""",
     "W": """SELECT 'l', 'W'::"char", {b}, workflow_version, NULL, NULL, logs_rollup_bin(ets), count(*), count(*), 0,
                NULL, NULL FROM live WHERE ets IS NOT NULL GROUP BY 3, workflow_version, 7""",
+    "F": """SELECT 'l', 'F'::"char", {b}, fingerprint, workflow_version, NULL, -1::smallint, count(*), 0, 0,
+               min(executed_at), max(executed_at) FROM live
+             WHERE status IN ('FAILED', 'ERROR') OR workflow_error_type IS NOT NULL
+             GROUP BY 3, fingerprint, workflow_version""",
 }
 
 
@@ -150,3 +157,15 @@ def row_count(client: Client) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM logs_rollup WHERE client_id = %s", [client.pk])
         return int(cursor.fetchone()[0])
+
+
+def change_token(client: Client) -> tuple[int, int]:
+    """(rollup version, pending rows) of `client`: changes whenever one of its logs is stored
+    (a pending row at once, a new version at the next flush), deleted or updated (a recount
+    gives a new version). Two index probes."""
+    sql = ("SELECT coalesce((SELECT version FROM logs_rollup_version WHERE client_id = %s), 0), "
+           "(SELECT count(*) FROM logs_rollup_pending WHERE client_id = %s)")
+    with connections[_read_db()].cursor() as cursor:
+        cursor.execute(sql, [client.pk, client.pk])
+        version, pending = cursor.fetchone()
+        return int(version), int(pending)

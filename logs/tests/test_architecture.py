@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("central_logger", "tenants", "logs", "scrubbing", "spool", "ingestion", "otel", "metrics", "query",
-        "retention", "console", "alerts", "bench")
+        "retention", "console", "alerts", "savedviews", "bench")
 # What each app may import (besides itself). central_logger is the project's plumbing (settings,
 # errors, database guards, rate limits), below every app; its composition modules (the URL
 # routes, the joined logs viewset, the dashboard page) sit above them all.
@@ -39,6 +39,8 @@ ALLOWED = {
     # Alerts evaluate a tenant's logs (the rollup through metrics, windows through logs/tenant_sql)
     # and notify; nothing below them knows they exist.
     "alerts": {"central_logger", "tenants", "logs", "metrics"},
+    # Saved views are people's bookmarks of dashboard pages: they know clients and users, never logs.
+    "savedviews": {"central_logger", "tenants"},
     "bench": set(APPS),
 }
 COMPOSITION = {"central_logger/urls.py", "central_logger/api.py", "central_logger/dashboard.py"}

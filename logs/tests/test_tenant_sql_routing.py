@@ -11,7 +11,7 @@ import pytest
 from django.db import router
 
 from conftest import Tenant
-from logs.tenant_sql import reads, rollup, traces, writes
+from logs.tenant_sql import metric_stats, reads, rollup, traces, writes
 from metrics.rollup import period_params
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,7 @@ READS = {
     "stream": lambda c: list(reads.stream(c, condition="", params=[], order_by="id", columns=("id",), chunk_size=10)),
     "metric_keys": lambda c: reads.metric_keys(c, "", [], 10),
     "scan_stats": lambda c: reads.scan_stats(c, condition="", params=[], start=T0, end=T1, group=None, fractions=()),
-    "usage_sums": lambda c: reads.usage_sums(c, condition="", params=[], start=T0, end=T1),
+    "usage_totals": lambda c: metric_stats.usage_totals(c, condition="", params=[], start=T0, end=T1),
     "exact_percentiles": lambda c: reads.exact_percentiles(c, start=T0, end=T1, group=None, fractions=(0.5,)),
     "scan_error_groups": lambda c: reads.scan_error_groups(c, condition="", params=[], start=T0, end=T1, limit=5),
     "rollup.read": lambda c: rollup.read(c, kinds="S", interval=None, cached_version=-1,

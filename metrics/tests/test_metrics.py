@@ -154,21 +154,23 @@ def test_daily_timeseries_has_every_day(alice: Tenant, logs: dict[str, str]) -> 
     data = get(alice, "timeseries", days=7)
     assert data["interval"] == "day"
     zero = {"count": 0, "success_count": 0, "success_rate": 0.0, "error_count": 0,
-            "avg_execution_time": 0.0, "p95_execution_time": 0.0}
+            "avg_execution_time": 0.0, "p50_execution_time": 0.0, "p95_execution_time": 0.0}
 
     def day(d: int, **figures: Any) -> dict[str, Any]:
         return {"bucket": f"2025-03-{d:02d}T00:00:00Z", **zero, **figures}
 
     assert data["data"] == [
-        day(6, count=1, success_count=1, success_rate=100.0, avg_execution_time=1.0, p95_execution_time=1.0),
+        day(6, count=1, success_count=1, success_rate=100.0, avg_execution_time=1.0, p50_execution_time=1.0,
+            p95_execution_time=1.0),
         day(7),
-        day(8, count=1, success_count=1, success_rate=100.0, avg_execution_time=2.0, p95_execution_time=2.0),
+        day(8, count=1, success_count=1, success_rate=100.0, avg_execution_time=2.0, p50_execution_time=2.0,
+            p95_execution_time=2.0),
         day(9),
-        day(10, count=1, error_count=1, avg_execution_time=4.0, p95_execution_time=4.0),
-        day(11, count=1, error_count=1, avg_execution_time=10.0, p95_execution_time=10.0),
-        # e f g: times 3 7 → mean 5, p95 6.8
+        day(10, count=1, error_count=1, avg_execution_time=4.0, p50_execution_time=4.0, p95_execution_time=4.0),
+        day(11, count=1, error_count=1, avg_execution_time=10.0, p50_execution_time=10.0, p95_execution_time=10.0),
+        # e f g: times 3 7 → mean 5, p50 5, p95 6.8
         day(12, count=3, success_count=1, success_rate=33.3, error_count=1, avg_execution_time=5.0,
-            p95_execution_time=6.8),
+            p50_execution_time=5.0, p95_execution_time=6.8),
     ]
 
 
@@ -203,13 +205,14 @@ def test_errors_grouped_with_latest_example(alice: Tenant, logs: dict[str, str])
 def test_versions_newest_first(alice: Tenant, logs: dict[str, str]) -> None:
     data = get(alice, "versions", days=7)
     assert data["data"] == [
-        # e f g: 1 success of 3; times 3 7 → mean 5, p95 6.8
-        {"workflow_version": "v3", "count": 3, "success_rate": 33.3, "error_count": 1,
-         "avg_execution_time": 5.0, "p95_execution_time": 6.8,
+        # e f g: 1 success of 3, 1 error; times 3 7 → mean 5, p50 5, p95 6.8
+        {"workflow_version": "v3", "count": 3, "success_count": 1, "success_rate": 33.3, "error_count": 1,
+         "error_rate": 33.3, "avg_execution_time": 5.0, "p50_execution_time": 5.0, "p95_execution_time": 6.8,
          "first_seen": "2025-03-12T15:00:00Z", "last_seen": "2025-03-12T15:20:00Z"},
-        # a b c d: 2 of 4; times 1 2 4 10 → mean 4.25, p95 at 2.85 → 4 + 0.85·6 = 9.1
-        {"workflow_version": "v2", "count": 4, "success_rate": 50.0, "error_count": 2,
-         "avg_execution_time": 4.25, "p95_execution_time": 9.1,
+        # a b c d: 2 of 4, 2 errors; times 1 2 4 10 → mean 4.25, p50 at 1.5 → 2 + 0.5·2 = 3,
+        # p95 at 2.85 → 4 + 0.85·6 = 9.1
+        {"workflow_version": "v2", "count": 4, "success_count": 2, "success_rate": 50.0, "error_count": 2,
+         "error_rate": 50.0, "avg_execution_time": 4.25, "p50_execution_time": 3.0, "p95_execution_time": 9.1,
          "first_seen": "2025-03-06T00:00:00Z", "last_seen": "2025-03-11T09:00:00Z"},
     ]
 

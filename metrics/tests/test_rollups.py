@@ -60,7 +60,9 @@ def stored_vs_recount(client_id: int) -> tuple[list[tuple[Any, ...]], list[tuple
         stored = cursor.fetchall()
         cursor.execute(
             f"SELECT {cols} FROM logs_rollup_rows(ARRAY(SELECT ROW(client_id, executed_at, execution_time_seconds, "
-            "status, category, workflow_version, workflow_error_type, workflow_error_node)::logs_rollup_input "
+            "status, category, workflow_version, workflow_error_type, workflow_error_node, "
+            "CASE WHEN status IN ('FAILED', 'ERROR') OR workflow_error_type IS NOT NULL THEN "
+            "logs_error_fingerprint(workflow_error_type, workflow_error_node, workflow_error) END)::logs_rollup_input "
             f"FROM workflow_logs WHERE client_id = %s)) {order}", [client_id])
         return stored, cursor.fetchall()
 

@@ -54,7 +54,12 @@ def test_scrub_logs_applies_the_rules_to_stored_logs(alice: Tenant, bob: Tenant,
     assert "alice: 12/12 logs scanned (100%), 12 changed" in out
     text = "\n".join(str(row) for row in WorkflowLog.objects.filter(client=alice.client).values())
     assert not [value for value in planted_values() if value in text]
-    assert rollup_state(alice.client.pk) == before  # same counts, and no recount at all (same version)
+    # Same counts. The corpus's failures carry secrets in their messages: redacted, each moves to
+    # the error issue of its new message (rollup kind F, logs migration 0016), so their days are
+    # recounted; every other kind's rows are what they were.
+    after = rollup_state(alice.client.pk)
+    assert [row for row in after[1] if row[0] != "F"] == [row for row in before[1] if row[0] != "F"]
+    assert sum(row[7] for row in after[1] if row[0] == "F") == sum(row[7] for row in before[1] if row[0] == "F")
     assert WorkflowLog.objects.get(client=bob.client).workflow_error == "mail bob@example.com"  # another tenant
     # Again: nothing left to change.
     assert "0 changed" in scrub_logs("--client", "alice")

@@ -158,3 +158,32 @@ def test_a_session_has_the_scopes_of_its_membership_role(alice: Any, role: str, 
     request.session = {}
     principal, _ = DashboardSessionAuthentication().authenticate(Request(request))
     assert set(principal.scopes) == scopes and principal.client.slug == "alice"
+
+
+def test_the_client_header_chooses_among_the_users_clients_per_request(two_tenants: Any) -> None:
+    """Two tabs of one session on two clients: each request names its client, and the
+    session's stored choice is neither used nor changed by it."""
+    make_user("carol", "alice", "bob")
+    browser = signed_in("carol")
+    tab_b = {"HTTP_X_DASHBOARD_CLIENT": "bob"}
+    tab_a = {"HTTP_X_DASHBOARD_CLIENT": "alice"}
+    assert browser.get("/api/v1/metrics/overview", **tab_b).json()["total_tickets"] == 3
+    assert browser.get("/api/v1/metrics/overview", **tab_a).json()["total_tickets"] == 2
+    assert browser.get(f"/api/v1/logs/{two_tenants['bob'][0]}", **tab_a).status_code == 404
+    assert browser.get(f"/api/v1/logs/{two_tenants['bob'][0]}", **tab_b).status_code == 200
+    assert browser.get("/api/v1/session").json()["current_client"]["slug"] == "alice"  # unchanged
+    assert browser.get("/api/v1/metrics/overview").json()["total_tickets"] == 2
+
+
+def test_a_client_header_outside_the_memberships_is_404(two_tenants: Any, bob: Any) -> None:
+    make_user("carol", "alice")
+    browser = signed_in("carol")
+    for slug in ("bob", "nobody", ""):
+        response = browser.get("/api/v1/logs", HTTP_X_DASHBOARD_CLIENT=slug)
+        assert response.status_code == 404, slug
+        assert response.json()["error"]["code"] == "not_found"
+    # an API key ignores the header: its client is the key's
+    keyed = Browser()
+    keyed.credentials(HTTP_X_API_KEY=bob.key)
+    listed = keyed.get("/api/v1/logs", HTTP_X_DASHBOARD_CLIENT="alice").json()["data"]
+    assert sorted(r["ticket_id"] for r in listed) == ["B-0", "B-1", "B-2"]

@@ -5,7 +5,7 @@ import { Link } from "react-router-dom";
 import { Card, EmptyState, ErrorState, Spinner, errorMessage } from "../components/ui";
 import { formatDateTime } from "../lib/format";
 import { useLoader, usePolling } from "../lib/hooks";
-import { useSession } from "../session";
+import { useClient } from "../client";
 import { useCanAdminister } from "./access";
 import { deleteRule, listRules, testRule, updateRule, type AlertRule, type AlertTestResult } from "./api";
 import { describeRule, formatAlertValue, isSnoozed, kindLabel } from "./describe";
@@ -51,6 +51,7 @@ function TestResults({ result }: { result: AlertTestResult }) {
 }
 
 function RuleActions({ rule, onChanged }: { rule: AlertRule; onChanged: () => void }) {
+  const client = useClient();
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<AlertTestResult | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -94,7 +95,7 @@ function RuleActions({ rule, onChanged }: { rule: AlertRule; onChanged: () => vo
             ))}
           </select>
         )}
-        <Link to={`/alerts/${rule.id}/edit`} className="rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-100">
+        <Link to={client.path(`/alerts/${rule.id}/edit`)} className="rounded border border-slate-300 px-2 py-0.5 text-xs hover:bg-slate-100">
           Edit
         </Link>
         <button
@@ -113,7 +114,8 @@ function RuleActions({ rule, onChanged }: { rule: AlertRule; onChanged: () => vo
 }
 
 export function AlertsPage() {
-  const { clientKey } = useSession();
+  const client = useClient();
+  const clientKey = client.slug;
   const admin = useCanAdminister();
   const rules = useLoader(`rules:${clientKey}`, () => listRules());
   const [historyKey, setHistoryKey] = useState(0);
@@ -128,7 +130,7 @@ export function AlertsPage() {
       <div className="flex flex-wrap items-center justify-between gap-3">
         <h1 className="text-xl font-semibold text-slate-900">Alerts</h1>
         {admin ? (
-          <Link to="/alerts/new" className="rounded bg-indigo-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-800">
+          <Link to={client.path("/alerts/new")} className="rounded bg-indigo-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-800">
             New rule
           </Link>
         ) : (

@@ -5,7 +5,7 @@ import { Link } from "react-router-dom";
 import { Card, EmptyState, ErrorState, Spinner } from "../components/ui";
 import { formatDateTime } from "../lib/format";
 import { useLoader } from "../lib/hooks";
-import { useSession } from "../session";
+import { useClient } from "../client";
 import { listEvents, type AlertEvent, type AlertRule } from "./api";
 import { formatAlertValue, logsRoute } from "./describe";
 
@@ -23,7 +23,8 @@ function Delivery({ event }: { event: AlertEvent }) {
 }
 
 export function EventHistory({ rules, refreshKey }: { rules: AlertRule[]; refreshKey: number }) {
-  const { clientKey } = useSession();
+  const client = useClient();
+  const clientKey = client.slug;
   const [rule, setRule] = useState<number | undefined>(undefined);
   const [state, setState] = useState<"firing" | "resolved" | undefined>(undefined);
   const [page, setPage] = useState(1);
@@ -89,13 +90,13 @@ export function EventHistory({ rules, refreshKey }: { rules: AlertRule[]; refres
                       <Delivery event={event} />
                     </td>
                     <td className="py-2 text-xs">
-                      <Link to={logsRoute(event.url)} className="text-indigo-800 underline">
+                      <Link to={client.path(logsRoute(event.url))} className="text-indigo-800 underline">
                         matching logs
                       </Link>
                       {event.examples.slice(0, 3).map((id, i) => (
                         <span key={id}>
                           {" · "}
-                          <Link to={`/logs/${id}`} className="text-indigo-800 underline" data-testid="event-example">
+                          <Link to={client.path(`/logs/${id}`)} className="text-indigo-800 underline" data-testid="event-example">
                             example {i + 1}
                           </Link>
                         </span>

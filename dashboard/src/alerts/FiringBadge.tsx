@@ -3,13 +3,14 @@
 import { useCallback, useEffect, useState } from "react";
 import { Link } from "react-router-dom";
 import { usePolling } from "../lib/hooks";
-import { useSession } from "../session";
+import { useClient } from "../client";
 import { listRules } from "./api";
 
 export const BADGE_POLL_MS = 30_000;
 
 export function FiringBadge() {
-  const { clientKey } = useSession();
+  const client = useClient();
+  const clientKey = client.slug;
   const [firing, setFiring] = useState(0);
   const load = useCallback(() => {
     listRules("firing")
@@ -21,7 +22,7 @@ export function FiringBadge() {
   if (!firing) return null;
   return (
     <Link
-      to="/alerts"
+      to={client.path("/alerts")}
       data-testid="firing-badge"
       title={`${firing} alert rule${firing === 1 ? "" : "s"} firing`}
       className="inline-flex items-center gap-1 rounded-full bg-red-700 px-2.5 py-0.5 text-xs font-semibold text-white hover:bg-red-800"

@@ -6,7 +6,7 @@ import { ApiError } from "../api/client";
 import { ENVIRONMENTS, STATUSES, type Status } from "../api/types";
 import { Card, ErrorState, Spinner } from "../components/ui";
 import { useLoader } from "../lib/hooks";
-import { useSession } from "../session";
+import { useClient } from "../client";
 import { createRule, getRule, previewRule, updateRule, type AlertKind, type AlertPreview, type AlertRule, type AlertRuleInput } from "./api";
 import { useCanAdminister } from "./access";
 import { KINDS, formatAlertValue } from "./describe";
@@ -208,7 +208,7 @@ function KindFields({ draft, set }: { draft: Draft; set: (patch: Partial<Draft>)
 
 export function RuleFormPage() {
   const { id } = useParams();
-  const { clientKey } = useSession();
+  const clientKey = useClient().slug;
   const existing = useLoader(`rule:${clientKey}:${id ?? "new"}`, () => (id ? getRule(Number(id)) : Promise.resolve(null)));
   if (existing.error) return <ErrorState error={existing.error} onRetry={existing.reload} />;
   if (existing.loading && !existing.data) return <Spinner />;
@@ -217,6 +217,7 @@ export function RuleFormPage() {
 
 export function RuleForm({ rule }: { rule: AlertRule | null }) {
   const navigate = useNavigate();
+  const client = useClient();
   const admin = useCanAdminister();
   const [draft, setDraft] = useState<Draft>(() => (rule ? draftOf(rule) : emptyDraft));
   const [errors, setErrors] = useState<string[]>([]);
@@ -231,7 +232,7 @@ export function RuleForm({ rule }: { rule: AlertRule | null }) {
       const body = bodyOf(draft);
       if (rule) await updateRule(rule.id, body);
       else await createRule(body);
-      navigate("/alerts");
+      navigate(client.path("/alerts"));
     } catch (e) {
       setErrors(e instanceof ApiError && Object.keys(e.details).length ? fieldErrors(e.details) : [e instanceof Error ? e.message : "Could not save."]);
     } finally {
@@ -306,7 +307,7 @@ export function RuleForm({ rule }: { rule: AlertRule | null }) {
         <button type="submit" disabled={saving || !admin} className="rounded bg-indigo-700 px-3 py-1.5 text-sm font-medium text-white hover:bg-indigo-800 disabled:opacity-50">
           {saving ? "Saving…" : rule ? "Save changes" : "Create rule"}
         </button>
-        <Link to="/alerts" className="rounded border border-slate-300 px-3 py-1.5 text-sm">
+        <Link to={client.path("/alerts")} className="rounded border border-slate-300 px-3 py-1.5 text-sm">
           Cancel
         </Link>
       </div>

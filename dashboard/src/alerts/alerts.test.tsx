@@ -4,6 +4,7 @@ import type { ReactElement } from "react";
 import { MemoryRouter, Route, Routes } from "react-router-dom";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { SessionState } from "../api/types";
+import { ClientProvider, clientValue } from "../client";
 import { SessionContext } from "../session";
 import { AlertsPage } from "./AlertsPage";
 import type { AlertEvent, AlertRule } from "./api";
@@ -22,15 +23,18 @@ function sessionAs(role: "viewer" | "admin"): SessionState {
 }
 
 function renderWith(role: "viewer" | "admin", element: ReactElement, path = "/alerts") {
-  const value = { session: sessionAs(role), clientKey: "acme", checking: false, signIn: vi.fn(), signOut: vi.fn(), switchClient: vi.fn() };
+  const session = sessionAs(role);
+  const value = { session, checking: false, signIn: vi.fn(), signOut: vi.fn(), rememberClient: vi.fn() };
   document.cookie = "csrftoken=test-token";
   return render(
     <SessionContext.Provider value={value}>
-      <MemoryRouter initialEntries={[path]}>
-        <Routes>
-          <Route path="*" element={element} />
-        </Routes>
-      </MemoryRouter>
+      <ClientProvider value={clientValue(session.memberships[0])}>
+        <MemoryRouter initialEntries={[path]}>
+          <Routes>
+            <Route path="*" element={element} />
+          </Routes>
+        </MemoryRouter>
+      </ClientProvider>
     </SessionContext.Provider>,
   );
 }
@@ -91,8 +95,8 @@ describe("Alerts page", () => {
     expect(history).toHaveTextContent("42.5% (threshold 20%)");
     expect(history).toHaveTextContent("delivered · 2 attempts");
     expect(history).toHaveTextContent("last error: HTTP 500");
-    expect(within(history).getByRole("link", { name: "matching logs" })).toHaveAttribute("href", "/logs?status=FAILED%2CERROR&environment=production");
-    expect(within(history).getByTestId("event-example")).toHaveAttribute("href", "/logs/0193f0c2-0000-7000-8000-000000000001");
+    expect(within(history).getByRole("link", { name: "matching logs" })).toHaveAttribute("href", "/acme/logs?status=FAILED%2CERROR&environment=production");
+    expect(within(history).getByTestId("event-example")).toHaveAttribute("href", "/acme/logs/0193f0c2-0000-7000-8000-000000000001");
   });
 
   it("lets an admin test, snooze and wake a rule", async () => {

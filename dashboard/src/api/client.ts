@@ -36,11 +36,27 @@ export function onUnauthorized(listener: Listener): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
+// The client of the page's URL (/dashboard/<slug>/...), sent with every API request: the
+// server answers for that client (one of the user's memberships), whatever another tab chose.
+let requestClient: string | null = null;
+
+export function setRequestClient(slug: string | null): void {
+  requestClient = slug;
+}
+
+export function clientHeaders(): Record<string, string> {
+  return requestClient ? { "X-Dashboard-Client": requestClient } : {};
+}
+
 const csrfMiddleware: Middleware = {
   onRequest({ request }) {
     if (!["GET", "HEAD", "OPTIONS"].includes(request.method)) {
       const token = readCookie("csrftoken");
       if (token) request.headers.set("X-CSRFToken", token);
+    }
+    // The session endpoints are about the user, not one client.
+    if (requestClient && !new URL(request.url).pathname.startsWith("/api/v1/session")) {
+      request.headers.set("X-Dashboard-Client", requestClient);
     }
     return request;
   },
@@ -61,6 +77,13 @@ export const api = createClient<paths>({
   fetch: (input: Request) => globalThis.fetch(input),
 });
 api.use(csrfMiddleware);
+
+/** Whether trying the same request again may succeed: the server or the network failed, or it
+ * asked us to slow down. A 400 (a bad filter) or a 404 will answer the same again. */
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof ApiError) return error.status >= 500 || error.status === 429 || error.status === 408;
+  return true; // a network failure (TypeError) or an unexpected exception
+}
 
 /** Turn an openapi-fetch result into data or a thrown ApiError carrying our error envelope. */
 export function unwrap<T>(result: { data?: T; error?: unknown; response: Response }): T {
@@ -94,7 +117,7 @@ export async function getJson<T>(path: string, params: Record<string, string | n
   const query = toQuery(params);
   const response = await globalThis.fetch(`${path}${query ? "?" + query : ""}`, {
     credentials: "same-origin",
-    headers: { Accept: "application/json" },
+    headers: { Accept: "application/json", ...clientHeaders() },
   });
   let body: unknown = undefined;
   try {

@@ -200,6 +200,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/logs/changes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A token that changes when your logs change (the dashboard's live probe)
+         * @description Compare with the token of the previous call: a different token means a log of your client was stored (whatever its executed_at), deleted or updated since. Two index probes.
+         */
+        get: operations["logs_changes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/logs/export": {
         parameters: {
             query?: never;
@@ -212,6 +232,26 @@ export interface paths {
          * @description Same filters and ordering as the list, without pagination. CSV: the summary columns plus one `metrics.<key>` column per metric key found in the exported logs. NDJSON: one complete log (LogDetail) per line. Filters on the `metrics` object: `metrics.<key>=<value>` or `metrics.<key>__<op>=<value>` with op one of `eq`, `ne`, `lt`, `lte`, `gt`, `gte` (key: 1-64 letters, digits or underscores). `true`/`false` compare as booleans, numbers numerically (only values stored as JSON numbers match), anything else as a string (eq/ne only). `ne` also matches logs without the key. Examples: `metrics.overall_confidence__lt=0.5`, `metrics.needs_more_info=true`. At most 10 metrics filters.
          */
         get: operations["logs_export"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/logs/values": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The values a filter can take (for dropdowns), most frequent first
+         * @description category, workflow_version: every value of the last 90 days (metrics rollup); workflow_error_type, workflow_error_node: those of the failing logs of the last 90 days; customer_type, resolution_status: the values of your newest 5,000 logs. At most 200.
+         */
+        get: operations["logs_values"];
         put?: never;
         post?: never;
         delete?: never;
@@ -252,6 +292,46 @@ export interface paths {
          * @description Dashboard metrics of the caller's client, computed from its logs (UTC periods).
          */
         get: operations["metrics_errors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/issues": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Error issues: failing logs grouped by error type × node × normalised message
+         * @description Per issue: count, versions and trend in the period; first/last seen and the version it is new in, over all stored logs; the latest failing log of the period.
+         */
+        get: operations["metrics_issues"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/issues/{fingerprint}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One error issue: its figures in the period, its trend and its newest failing logs
+         * @description Dashboard metrics of the caller's client, computed from its logs (UTC periods).
+         */
+        get: operations["metrics_issue"];
         put?: never;
         post?: never;
         delete?: never;
@@ -308,8 +388,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Tokens and cost of the runs that carry usage, with the previous period
-         * @description Runs received over OpenTelemetry carry `metrics.input_tokens`, `output_tokens`, `total_tokens` and, with model prices, `cost`; this sums them over the period.
+         * Tokens and cost: the period's totals with the previous period's, and per day, hour, category or version
+         * @description Totals: the runs that carry `metrics.total_tokens` (runs received over OpenTelemetry carry `input_tokens`, `output_tokens`, `total_tokens` and, with model prices, `cost`), for the period and the previous one. With `group`: every numeric metric whose key contains `token` or `cost` (any case), summed exactly over the period's logs (a scan: its cost grows with the period).
          */
         get: operations["metrics_usage"];
         put?: never;
@@ -328,10 +408,30 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Per workflow version: volume, success rate, errors, timings, first/last seen
+         * Per workflow version: volume, success and error rates, p50/p95 timings, first/last seen
          * @description Dashboard metrics of the caller's client, computed from its logs (UTC periods).
          */
         get: operations["metrics_versions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/metrics/versions/compare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Two workflow versions side by side: differences and whether they are beyond noise
+         * @description Rates (success, error, and the share of every boolean metric) are compared with a pooled two-proportion z-test, means (execution time, every numeric metric) with Welch's t-test; two-sided, significant when p < alpha (0.05). Means and shares come from the newest 5,000 logs of each version in the period (`sample_size`).
+         */
+        get: operations["metrics_versions_compare"];
         put?: never;
         post?: never;
         delete?: never;
@@ -362,6 +462,42 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/saved-views": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Your saved views and the client's shared ones */
+        get: operations["saved_views_list"];
+        put?: never;
+        /** Save a view */
+        post: operations["saved_views_create"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/saved-views/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a view */
+        delete: operations["saved_views_delete"];
+        options?: never;
+        head?: never;
+        /** Rename, change or (un)share your view */
+        patch: operations["saved_views_update"];
         trace?: never;
     };
     "/api/v1/session": {
@@ -791,6 +927,12 @@ export interface components {
             spooled: boolean;
             results: components["schemas"]["BatchItemResult"][];
         };
+        /**
+         * @description * `a` - a
+         *     * `b` - b
+         * @enum {string}
+         */
+        BetterEnum: "a" | "b";
         CategoryRow: {
             category: string | null;
             count: number;
@@ -869,6 +1011,18 @@ export interface components {
             /** @description workflow_error of the latest log (first 1,000 characters). */
             latest_message: string | null;
         };
+        FieldValue: {
+            value: string;
+            count: number;
+        };
+        /**
+         * @description * `day` - day
+         *     * `hour` - hour
+         *     * `category` - category
+         *     * `workflow_version` - workflow_version
+         * @enum {string}
+         */
+        GroupEnum: "day" | "hour" | "category" | "workflow_version";
         /** @description Documents LogSummary (the list rows). */
         IngestedLog: {
             /** Format: uuid */
@@ -907,9 +1061,58 @@ export interface components {
          * @enum {string}
          */
         IntervalEnum: "hour" | "day";
+        IssueExample: {
+            /** Format: uuid */
+            log_id: string;
+            /** Format: date-time */
+            executed_at: string;
+            ticket_id: string | null;
+            status: string;
+            workflow_version: string | null;
+            /** @description workflow_error (first 1,000 characters). */
+            message: string | null;
+        };
+        IssueRow: {
+            /** @description 16 hex digits: error type × node × normalised message. */
+            fingerprint: string;
+            workflow_error_type: string | null;
+            workflow_error_node: string | null;
+            /** @description The normalised message: numbers, ids, quoted values, URLs and e-mail addresses masked as <n>, <q>, <url>, <email>. */
+            pattern: string;
+            /** @description Failing logs of the period matching the filters. */
+            count: number;
+            /**
+             * Format: date-time
+             * @description First failing log of this issue ever stored.
+             */
+            first_seen: string;
+            /**
+             * Format: date-time
+             * @description Last failing log of this issue ever stored.
+             */
+            last_seen: string;
+            /** @description Workflow version of the first failing log. */
+            first_version: string | null;
+            /** @description The version the issue is new in: first seen there, never on an older version, and that version is not the client's oldest. Else null. */
+            new_in_version: string | null;
+            /** @description Failing logs of the period per workflow version. */
+            versions: components["schemas"]["IssueVersion"][];
+            /** @description Failing logs per bucket, aligned with `buckets`. */
+            trend: number[];
+            /** @description The latest failing log of the period. */
+            latest: components["schemas"]["IssueExample"] | null;
+        };
+        IssueVersion: {
+            workflow_version: string | null;
+            count: number;
+        };
         LogBatchInRequest: {
             /** @description 1 to MAX_BATCH_SIZE logs. Every log is judged on its own: invalid ones are reported per index (207 Multi-Status) and the valid ones stored; if none is valid, 400. */
             logs: components["schemas"]["LogInRequest"][];
+        };
+        LogChanges: {
+            /** @description Opaque; differs from the previous answer once a log of your client was stored, deleted or updated since (within about a second). */
+            token: string;
         };
         /** @description Documents LogDetail (one complete log). */
         LogDetail: {
@@ -1113,6 +1316,10 @@ export interface components {
             spans: components["schemas"]["TraceSpan"][];
             log_records: components["schemas"]["TraceLogRecord"][];
         };
+        LogValues: {
+            field: string;
+            values: components["schemas"]["FieldValue"][];
+        };
         LoginRequest: {
             username: string;
             password: string;
@@ -1138,6 +1345,66 @@ export interface components {
              */
             period_end: string;
             data: components["schemas"]["ErrorGroup"][];
+        };
+        MetricsIssue: {
+            /** @description 16 hex digits: error type × node × normalised message. */
+            fingerprint: string;
+            workflow_error_type: string | null;
+            workflow_error_node: string | null;
+            /** @description The normalised message: numbers, ids, quoted values, URLs and e-mail addresses masked as <n>, <q>, <url>, <email>. */
+            pattern: string;
+            /** @description Failing logs of the period matching the filters. */
+            count: number;
+            /**
+             * Format: date-time
+             * @description First failing log of this issue ever stored.
+             */
+            first_seen: string;
+            /**
+             * Format: date-time
+             * @description Last failing log of this issue ever stored.
+             */
+            last_seen: string;
+            /** @description Workflow version of the first failing log. */
+            first_version: string | null;
+            /** @description The version the issue is new in: first seen there, never on an older version, and that version is not the client's oldest. Else null. */
+            new_in_version: string | null;
+            /** @description Failing logs of the period per workflow version. */
+            versions: components["schemas"]["IssueVersion"][];
+            /** @description Failing logs per bucket, aligned with `buckets`. */
+            trend: number[];
+            /** @description The latest failing log of the period. */
+            latest: components["schemas"]["IssueExample"] | null;
+            /** @description The newest 20 failing logs of the period. */
+            examples: components["schemas"]["IssueExample"][];
+            interval: components["schemas"]["IntervalEnum"];
+            buckets: string[];
+            period_days: number;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
+        };
+        MetricsIssues: {
+            period_days: number;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
+            data: components["schemas"]["IssueRow"][];
+            /** @description Issues in the period (all pages). */
+            total: number;
+            /** @description Failing logs of those issues. */
+            failing_logs: number;
+            interval: components["schemas"]["IntervalEnum"];
+            /** @description Start of each trend bucket (UTC). */
+            buckets: string[];
         };
         MetricsOverview: {
             total_tickets: number;
@@ -1202,6 +1469,31 @@ export interface components {
             period_days: number;
             /** @description The same figures for the period of the same length just before. */
             previous: components["schemas"]["UsageFigures"];
+            /** @description With `group`: the numeric metric keys naming tokens or cost found in the period (at most 10). */
+            keys?: string[];
+            group?: components["schemas"]["GroupEnum"];
+            /** @description With `group`: per group value, every bucket of the period in order for day and hour, else the values found, most runs first. */
+            data?: components["schemas"]["UsageRow"][];
+            /** @description With `group`: per key, its sum over the period. */
+            totals?: {
+                [key: string]: number;
+            };
+        };
+        MetricsVersionCompare: {
+            period_days: number;
+            /** Format: date-time */
+            period_start: string;
+            /**
+             * Format: date-time
+             * @description Exclusive.
+             */
+            period_end: string;
+            a: components["schemas"]["VersionSide"];
+            b: components["schemas"]["VersionSide"];
+            comparisons: components["schemas"]["VersionComparison"][];
+            /** Format: double */
+            alpha: number;
+            sample_limit: number;
         };
         MetricsVersions: {
             period_days: number;
@@ -1249,6 +1541,18 @@ export interface components {
             /** @description The whole table: models not listed lose their price. */
             prices: components["schemas"]["ModelPriceRequest"][];
         };
+        /** @enum {unknown} */
+        NullEnum: null;
+        /**
+         * @description * `overview` - Overview
+         *     * `logs` - Logs
+         *     * `issues` - Issues
+         *     * `versions` - Versions
+         *     * `latency` - Latency
+         *     * `categories` - Categories
+         * @enum {string}
+         */
+        PageEnum: "overview" | "logs" | "issues" | "versions" | "latency" | "categories";
         Pagination: {
             /** @description Null in cursor mode. */
             page: number | null;
@@ -1292,6 +1596,17 @@ export interface components {
             repeat_minutes?: number | null;
             /** Format: date-time */
             snoozed_until?: string | null;
+        };
+        PatchedSavedViewRequest: {
+            name?: string;
+            page?: components["schemas"]["PageEnum"];
+            /**
+             * @description The page's URL query string, without the '?'.
+             * @default
+             */
+            query: string;
+            /** @default false */
+            shared: boolean;
         };
         /**
          * @description The settings a tenant changes (PUT: all of them, omitted ones back to their defaults;
@@ -1347,6 +1662,37 @@ export interface components {
          * @enum {string}
          */
         RoleEnum: "viewer" | "admin";
+        SavedView: {
+            readonly id: number;
+            name: string;
+            page: components["schemas"]["PageEnum"];
+            /**
+             * @description The page's URL query string, without the '?'.
+             * @default
+             */
+            query: string;
+            /** @default false */
+            shared: boolean;
+            /** @description Username of the person who saved it. */
+            readonly owner: string;
+            /** @description Whether the caller saved it (and may change it). */
+            readonly mine: boolean;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+        };
+        SavedViewRequest: {
+            name: string;
+            page: components["schemas"]["PageEnum"];
+            /**
+             * @description The page's URL query string, without the '?'.
+             * @default
+             */
+            query: string;
+            /** @default false */
+            shared: boolean;
+        };
         ScrubbingCustomPattern: {
             /** @description Names the marker: [redacted:<name>]. */
             name: string;
@@ -1465,6 +1811,8 @@ export interface components {
             /** Format: double */
             avg_execution_time: number;
             /** Format: double */
+            p50_execution_time: number;
+            /** Format: double */
             p95_execution_time: number;
         };
         TraceEvent: {
@@ -1531,6 +1879,17 @@ export interface components {
             duration_ms: number;
             service_name: string | null;
         };
+        UsageFigure: {
+            /** @description Runs carrying this metric as a number. */
+            runs_with: number;
+            /** Format: double */
+            sum: number;
+            /**
+             * Format: double
+             * @description Over the runs carrying it.
+             */
+            mean: number | null;
+        };
         UsageFigures: {
             /** @description Runs that carry token usage (received over OpenTelemetry). */
             runs: number;
@@ -1550,20 +1909,106 @@ export interface components {
              */
             period_end: string;
         };
+        UsageRow: {
+            /** @description Bucket start (UTC), category or version. */
+            group: string | null;
+            runs: number;
+            /** @description Per usage key. */
+            usage: {
+                [key: string]: components["schemas"]["UsageFigure"];
+            };
+        };
+        VersionComparison: {
+            /** @description success_rate, error_rate, execution_time_seconds or metrics.<key>. */
+            metric: string;
+            label: string;
+            /**
+             * @description rate: percent; mean: the metric's unit.
+             *
+             *     * `rate` - rate
+             *     * `mean` - mean
+             */
+            kind: components["schemas"]["VersionComparisonKindEnum"];
+            /** Format: double */
+            a: number | null;
+            /** Format: double */
+            b: number | null;
+            n_a: number;
+            n_b: number;
+            /**
+             * Format: double
+             * @description b − a (percentage points for rates).
+             */
+            difference: number | null;
+            /**
+             * @description Which is better, where the metric's direction is known.
+             *
+             *     * `a` - a
+             *     * `b` - b
+             */
+            better: (components["schemas"]["BetterEnum"] | components["schemas"]["NullEnum"]) | null;
+            /** @description two-proportion z-test (rates) or Welch's t-test (means), two-sided. */
+            test: string;
+            /** Format: double */
+            statistic: number | null;
+            /** Format: double */
+            p_value: number | null;
+            /** @description p < alpha; null: too few runs to tell. */
+            significant: boolean | null;
+        };
+        /**
+         * @description * `rate` - rate
+         *     * `mean` - mean
+         * @enum {string}
+         */
+        VersionComparisonKindEnum: "rate" | "mean";
         VersionRow: {
             workflow_version: string | null;
             count: number;
+            success_count: number;
             /** Format: double */
             success_rate: number;
             error_count: number;
+            /**
+             * Format: double
+             * @description Percent of FAILED + ERROR, one decimal.
+             */
+            error_rate: number;
             /** Format: double */
             avg_execution_time: number;
+            /** Format: double */
+            p50_execution_time: number;
             /** Format: double */
             p95_execution_time: number;
             /** Format: date-time */
             first_seen: string;
             /** Format: date-time */
             last_seen: string;
+        };
+        VersionSide: {
+            workflow_version: string | null;
+            count: number;
+            success_count: number;
+            /** Format: double */
+            success_rate: number;
+            error_count: number;
+            /**
+             * Format: double
+             * @description Percent of FAILED + ERROR, one decimal.
+             */
+            error_rate: number;
+            /** Format: double */
+            avg_execution_time: number;
+            /** Format: double */
+            p50_execution_time: number;
+            /** Format: double */
+            p95_execution_time: number;
+            /** Format: date-time */
+            first_seen: string | null;
+            /** Format: date-time */
+            last_seen: string | null;
+            /** @description Newest logs of the version read for the metric means. */
+            sample_size: number;
         };
     };
     responses: never;
@@ -2360,6 +2805,8 @@ export interface operations {
                 end_date?: string;
                 /** @description One of production, staging, development, test (aliases such as prod, stage, dev accepted; any letter case). Comma-separated values match any of them. */
                 environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
+                /** @description The failing logs of one error issue: its `fingerprint` from `/api/v1/metrics/issues`. */
+                error_issue?: string;
                 /** @description true or false. */
                 is_system_error?: boolean;
                 /** @description execution_time_seconds <= this. */
@@ -2957,6 +3404,88 @@ export interface operations {
             };
         };
     };
+    logs_changes: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogChanges"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     logs_export: {
         parameters: {
             query?: {
@@ -2968,6 +3497,8 @@ export interface operations {
                 end_date?: string;
                 /** @description One of production, staging, development, test (aliases such as prod, stage, dev accepted; any letter case). Comma-separated values match any of them. */
                 environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
+                /** @description The failing logs of one error issue: its `fingerprint` from `/api/v1/metrics/issues`. */
+                error_issue?: string;
                 /** @description File format. */
                 format?: "csv" | "ndjson";
                 /** @description true or false. */
@@ -3009,6 +3540,100 @@ export interface operations {
                 content: {
                     "text/csv": string;
                     "application/x-ndjson": string;
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    logs_values: {
+        parameters: {
+            query: {
+                /** @description The filter. */
+                field: "category" | "customer_type" | "resolution_status" | "workflow_error_node" | "workflow_error_type" | "workflow_version";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LogValues"];
                 };
             };
             /** @description Invalid input; `details` names each bad parameter. */
@@ -3295,6 +3920,236 @@ export interface operations {
             };
         };
     };
+    metrics_issues: {
+        parameters: {
+            query?: {
+                /** @description Only this category. Comma-separated values match any of them (OR). */
+                category?: string[];
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date (else 400). */
+                days?: number;
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. Needs start_date. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                end_date?: string;
+                /** @description Only this environment (comma-separated: any). */
+                environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
+                /** @description Bucket size; buckets start at UTC hour/day boundaries. */
+                interval?: "day" | "hour";
+                /** @description Issues to return, 1-200. */
+                limit?: number;
+                /** @description Only the issues new in this workflow version. */
+                new_in?: string;
+                /** @description count: most failing logs first; recent: latest first; new: newest first seen first. */
+                sort?: "count" | "new" | "recent";
+                /** @description Custom range start: needs end_date, not after it, at most 366 days before it (else 400). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                start_date?: string;
+                /** @description Only this workflow version. Comma-separated values match any of them (OR). */
+                workflow_version?: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsIssues"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    metrics_issue: {
+        parameters: {
+            query?: {
+                /** @description Only this category. Comma-separated values match any of them (OR). */
+                category?: string[];
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date (else 400). */
+                days?: number;
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. Needs start_date. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                end_date?: string;
+                /** @description Only this environment (comma-separated: any). */
+                environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
+                /** @description Bucket size; buckets start at UTC hour/day boundaries. */
+                interval?: "day" | "hour";
+                /** @description Custom range start: needs end_date, not after it, at most 366 days before it (else 400). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                start_date?: string;
+                /** @description Only this workflow version. Comma-separated values match any of them (OR). */
+                workflow_version?: string[];
+            };
+            header?: never;
+            path: {
+                /** @description The issue's fingerprint (16 hex digits). */
+                fingerprint: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsIssue"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
     metrics_overview: {
         parameters: {
             query?: {
@@ -3516,6 +4371,8 @@ export interface operations {
                 end_date?: string;
                 /** @description Only this environment (comma-separated: any). */
                 environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
+                /** @description Also sum the usage metrics per this (`keys`, `group`, `data`, `totals`). */
+                group?: "category" | "day" | "hour" | "workflow_version";
                 /** @description Custom range start: needs end_date, not after it, at most 366 days before it (else 400). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
                 start_date?: string;
                 /** @description Only this workflow version. Comma-separated values match any of them (OR). */
@@ -3637,6 +4494,114 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["MetricsVersions"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    metrics_versions_compare: {
+        parameters: {
+            query: {
+                /** @description The baseline workflow version. */
+                a: string;
+                /** @description The version compared with it. */
+                b: string;
+                /** @description Only this category. Comma-separated values match any of them (OR). */
+                category?: string[];
+                /** @description The N UTC calendar days ending today (00:00 UTC of today-N+1 to now), 1-90. Not with start_date/end_date (else 400). */
+                days?: number;
+                /** @description Custom range end, inclusive; a date-only value includes that whole UTC day. Needs start_date. ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                end_date?: string;
+                /** @description Only this environment (comma-separated: any). */
+                environment?: ("ci" | "dev" | "develop" | "development" | "live" | "local" | "prd" | "prod" | "production" | "stage" | "staging" | "stg" | "test" | "testing" | "tst")[];
+                /** @description Custom range start: needs end_date, not after it, at most 366 days before it (else 400). ISO-8601 date (`2025-01-31`) or datetime (`2025-01-31T12:00:00Z`); without an offset it is UTC. */
+                start_date?: string;
+                /** @description Only this workflow version. Comma-separated values match any of them (OR). */
+                workflow_version?: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MetricsVersionCompare"];
                 };
             };
             /** @description Invalid input; `details` names each bad parameter. */
@@ -3836,6 +4801,383 @@ export interface operations {
             };
             /** @description The API key lacks the scope this endpoint needs. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    saved_views_list: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedView"][];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    saved_views_create: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SavedViewRequest"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedView"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    saved_views_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The saved view's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No response body */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request did not arrive in time (REQUEST_HEADER_TIMEOUT, REQUEST_BODY_TIMEOUT, REQUEST_TIMEOUT). */
+            408: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The request line is longer than 4094 bytes. */
+            414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Rate limited; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description A header is longer than 8190 bytes, or there are more than 100. */
+            431: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Database unavailable; see Retry-After. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+        };
+    };
+    saved_views_update: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The saved view's id. */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["PatchedSavedViewRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SavedView"];
+                };
+            };
+            /** @description Invalid input; `details` names each bad parameter. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Missing, malformed, unknown, revoked or expired API key. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The API key lacks the scope this endpoint needs. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description Not found (also another tenant's object). */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -25,3 +25,14 @@ export type SessionClient = Schemas["SessionClient"];
 
 /** Query parameters shared by every metrics endpoint (the period and its filters). */
 export type MetricsQuery = NonNullable<import("./schema").operations["metrics_timeseries"]["parameters"]["query"]>;
+export type SavedView = Schemas["SavedView"];
+export type SavedViewPage = Schemas["PageEnum"];
+export type IssueRow = Schemas["IssueRow"];
+export type IssuesResponse = Schemas["MetricsIssues"];
+export type IssueDetail = Schemas["MetricsIssue"];
+export type VersionRow = Schemas["VersionRow"];
+export type VersionsResponse = Schemas["MetricsVersions"];
+export type VersionCompare = Schemas["MetricsVersionCompare"];
+export type VersionComparison = Schemas["VersionComparison"];
+export type UsageResponse = Schemas["MetricsUsage"];
+export type LogValues = Schemas["LogValues"];

@@ -1,16 +1,18 @@
-import { useEffect, useState, type FormEvent } from "react";
-import { ENVIRONMENTS, STATUSES } from "../api/types";
-import { toggleListValue, type FilterKey, type Filters } from "../lib/filters";
-import { humanize } from "../lib/format";
+import { useEffect, useRef, useState, type FormEvent } from "react";
+import { getJson } from "../api/client";
+import { ENVIRONMENTS, STATUSES, type LogValues } from "../api/types";
+import { activeFilters, toggleListValue, withoutFilter, type FilterKey, type Filters } from "../lib/filters";
 
-const TEXT_FIELDS: { key: FilterKey; label: string; placeholder?: string; type?: string; step?: string }[] = [
+type Field = { key: FilterKey; label: string; placeholder?: string; type?: string; step?: string; suggest?: boolean };
+
+const TEXT_FIELDS: Field[] = [
   { key: "ticket_id", label: "Ticket id", placeholder: "12345" },
-  { key: "category", label: "Category", placeholder: "billing_issue" },
-  { key: "workflow_version", label: "Workflow version", placeholder: "v1.2" },
-  { key: "workflow_error_type", label: "Error type", placeholder: "TimeoutError" },
-  { key: "workflow_error_node", label: "Error node", placeholder: "retriever" },
-  { key: "resolution_status", label: "Resolution", placeholder: "ESCALATED" },
-  { key: "customer_type", label: "Customer type", placeholder: "VIP" },
+  { key: "category", label: "Category", placeholder: "billing_issue", suggest: true },
+  { key: "workflow_version", label: "Workflow version", placeholder: "v1.2", suggest: true },
+  { key: "workflow_error_type", label: "Error type", placeholder: "TimeoutError", suggest: true },
+  { key: "workflow_error_node", label: "Error node", placeholder: "retriever", suggest: true },
+  { key: "resolution_status", label: "Resolution", placeholder: "ESCALATED", suggest: true },
+  { key: "customer_type", label: "Customer type", placeholder: "VIP", suggest: true },
   { key: "start_date", label: "From", type: "date" },
   { key: "end_date", label: "To (inclusive)", type: "date" },
   { key: "min_execution_time", label: "Min duration (s)", type: "number", step: "0.1" },
@@ -29,17 +31,50 @@ function dateInputValue(value: string | undefined): string {
   return value ? value.slice(0, 10) : "";
 }
 
+/** Values for the dropdowns (category, version, error type and node, resolution, customer
+ * type), fetched once per field the first time the panel opens. */
+function useSuggestions(open: boolean): Record<string, string[]> {
+  const [values, setValues] = useState<Record<string, string[]>>({});
+  useEffect(() => {
+    if (!open) return;
+    let cancelled = false;
+    for (const field of TEXT_FIELDS.filter((f) => f.suggest)) {
+      getJson<LogValues>("/api/v1/logs/values", { field: field.key })
+        .then((data) => !cancelled && setValues((v) => ({ ...v, [field.key]: (data.values ?? []).map((x) => x.value) })))
+        .catch(() => undefined); // suggestions are a help: typing still works without them
+    }
+    return () => {
+      cancelled = true;
+    };
+  }, [open]);
+  return values;
+}
+
 export function FilterPanel({ filters, onChange }: { filters: Filters; onChange: (next: Filters) => void }) {
   const [q, setQ] = useState(filters.q ?? "");
   const [draft, setDraft] = useState<Filters>(filters);
+  const [moreOpen, setMoreOpen] = useState(TEXT_FIELDS.some(({ key }) => filters[key]));
+  const suggestions = useSuggestions(moreOpen);
+  // A draft follows the URL only where the URL changed: clicking a status chip keeps the
+  // half-typed search and the other unsaved fields.
+  const applied = useRef(filters);
+  const filtersKey = JSON.stringify(filters);
   useEffect(() => {
-    setQ(filters.q ?? "");
-    setDraft(filters);
-  }, [filters]);
+    const before = applied.current;
+    applied.current = filters;
+    if ((before.q ?? "") !== (filters.q ?? "")) setQ(filters.q ?? "");
+    setDraft((current) => {
+      const next = { ...current };
+      for (const { key } of TEXT_FIELDS) if (before[key] !== filters[key]) next[key] = filters[key];
+      return next;
+    });
+  }, [filtersKey]); // by value: the parent builds a new object on every render
 
   const apply = (event?: FormEvent) => {
     event?.preventDefault();
-    onChange({ ...draft, q: q.trim() || undefined });
+    const next: Filters = { ...filters, q: q.trim() || undefined };
+    for (const { key } of TEXT_FIELDS) next[key] = draft[key]?.trim() || undefined;
+    onChange(next);
   };
   const setNow = (key: FilterKey, value: string) => onChange({ ...filters, [key]: value || undefined });
   const statuses = (filters.status ?? "").split(",").filter(Boolean);
@@ -47,7 +82,7 @@ export function FilterPanel({ filters, onChange }: { filters: Filters; onChange:
   return (
     <form onSubmit={apply} className="space-y-3 rounded-lg border border-slate-200 bg-white p-4 shadow-sm" aria-label="Filters">
       <div className="flex flex-wrap items-end gap-3">
-        <label className="min-w-[14rem] flex-1 text-sm text-slate-700">
+        <label className="min-w-[12rem] flex-1 text-sm text-slate-700">
           Search
           <input
             id="log-search"
@@ -108,30 +143,59 @@ export function FilterPanel({ filters, onChange }: { filters: Filters; onChange:
           Apply
         </button>
       </div>
-      <details className="text-sm" open={TEXT_FIELDS.some(({ key }) => filters[key])}>
+      <details className="text-sm" open={moreOpen} onToggle={(e) => setMoreOpen((e.currentTarget as HTMLDetailsElement).open)}>
         <summary className="cursor-pointer text-slate-700">More filters</summary>
-        <div className="mt-2 grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-5">
-          {TEXT_FIELDS.map(({ key, label, placeholder, type, step }) => (
-            <label key={key} className="text-slate-700">
+        <div className="mt-2 grid grid-cols-1 gap-3 min-[420px]:grid-cols-2 sm:grid-cols-3 lg:grid-cols-5">
+          {TEXT_FIELDS.map(({ key, label, placeholder, type, step, suggest }) => (
+            <label key={key} className="min-w-0 text-slate-700">
               {label}
               <input
                 name={key}
                 type={type ?? "text"}
                 step={step}
                 placeholder={placeholder}
+                list={suggest && suggestions[key]?.length ? `values-${key}` : undefined}
+                autoComplete="off"
                 value={type === "date" ? dateInputValue(draft[key]) : draft[key] ?? ""}
                 onChange={(e) => setDraft({ ...draft, [key]: e.target.value || undefined })}
-                className="mt-1 w-full rounded border border-slate-300 px-2 py-1"
+                className="mt-1 w-full min-w-0 rounded border border-slate-300 px-2 py-1"
               />
+              {suggest && suggestions[key]?.length ? (
+                <datalist id={`values-${key}`} data-testid={`values-${key}`}>
+                  {suggestions[key].map((value) => (
+                    <option key={value} value={value} />
+                  ))}
+                </datalist>
+              ) : null}
             </label>
           ))}
         </div>
-        {filters.metrics ? (
-          <p className="mt-2 text-xs text-slate-600">
-            Also filtering on: {Object.entries(filters.metrics).map(([k, v]) => `${humanize(k.replace("metrics.", ""))} = ${v}`).join(", ")}
-          </p>
-        ) : null}
       </details>
     </form>
+  );
+}
+
+/** The active filters as chips; × removes one. */
+export function FilterChips({ filters, onChange, names = {} }: { filters: Filters; onChange: (next: Filters) => void; names?: Record<string, string> }) {
+  const active = activeFilters(filters);
+  if (!active.length) return null;
+  return (
+    <ul aria-label="Active filters" className="flex flex-wrap gap-2" data-testid="filter-chips">
+      {active.map(({ key, label, value }) => (
+        <li key={key} className="inline-flex max-w-full items-center gap-1 rounded-full border border-indigo-200 bg-indigo-50 py-0.5 pl-3 pr-1 text-xs text-indigo-950">
+          <span className="min-w-0 truncate" title={`${label}: ${names[key] ?? value}`}>
+            <span className="font-medium">{label}:</span> {names[key] ?? value}
+          </span>
+          <button
+            type="button"
+            onClick={() => onChange(withoutFilter(filters, key))}
+            aria-label={`Remove filter ${label}`}
+            className="rounded-full px-1.5 text-indigo-900 hover:bg-indigo-100"
+          >
+            ×
+          </button>
+        </li>
+      ))}
+    </ul>
   );
 }

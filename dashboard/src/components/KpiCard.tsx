@@ -10,13 +10,15 @@ export function KpiCard(props: {
   unit: "percent" | "points";
   direction: Direction;
   previousLabel: string;
+  /** The previous period had no runs: no change is shown. */
+  previousEmpty?: boolean;
   testId?: string;
 }) {
-  const change = kpiChange(props.current, props.previous, { unit: props.unit, direction: props.direction });
+  const change = kpiChange(props.current, props.previous, { unit: props.unit, direction: props.direction, previousEmpty: props.previousEmpty });
   return (
-    <div className="rounded-lg border border-slate-200 bg-white p-4 shadow-sm" data-testid={props.testId}>
+    <div className="min-w-0 rounded-lg border border-slate-200 bg-white p-3 shadow-sm sm:p-4" data-testid={props.testId}>
       <p className="text-sm text-slate-600">{props.label}</p>
-      <p className="mt-1 text-2xl font-semibold tabular-nums text-slate-900" data-testid={props.testId ? `${props.testId}-value` : undefined}>
+      <p className="mt-1 truncate text-xl font-semibold tabular-nums text-slate-900 sm:text-2xl" data-testid={props.testId ? `${props.testId}-value` : undefined}>
         {props.value}
       </p>
       <p className="mt-2 flex flex-wrap items-center gap-1.5 text-xs">

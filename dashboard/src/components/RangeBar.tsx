@@ -1,8 +1,10 @@
-import { useState } from "react";
+import { useState, type ReactNode } from "react";
 import { ENVIRONMENTS } from "../api/types";
+import type { LiveStatus } from "../lib/live";
 import { PRESETS, type RangeState } from "../lib/range";
+import { LiveBadge } from "./ui";
 
-export function RangeBar({ range, onChange, live }: { range: RangeState; onChange: (next: RangeState) => void; live?: boolean }) {
+export function RangeBar({ range, onChange, live, children }: { range: RangeState; onChange: (next: RangeState) => void; live?: LiveStatus; children?: ReactNode }) {
   const today = new Date().toISOString().slice(0, 10);
   const [from, setFrom] = useState(range.from || today);
   const [to, setTo] = useState(range.to || today);
@@ -10,14 +12,14 @@ export function RangeBar({ range, onChange, live }: { range: RangeState; onChang
 
   return (
     <div className="flex flex-wrap items-end gap-3">
-      <div role="group" aria-label="Date range" className="inline-flex overflow-hidden rounded-md border border-slate-300 bg-white">
+      <div role="group" aria-label="Date range" className="inline-flex max-w-full flex-wrap overflow-hidden rounded-md border border-slate-300 bg-white">
         {PRESETS.map((preset) => (
           <button
             key={preset.value}
             type="button"
             aria-pressed={range.preset === preset.value}
             onClick={() => onChange({ ...range, preset: preset.value, from: preset.value === "custom" ? from : "", to: preset.value === "custom" ? to : "" })}
-            className={`border-r border-slate-300 px-3 py-1.5 text-sm last:border-r-0 ${
+            className={`border-r border-slate-300 px-2.5 py-1.5 text-sm last:border-r-0 sm:px-3 ${
               range.preset === preset.value ? "bg-indigo-700 font-medium text-white" : "text-slate-800 hover:bg-slate-100"
             }`}
           >
@@ -63,9 +65,10 @@ export function RangeBar({ range, onChange, live }: { range: RangeState; onChang
           ))}
         </select>
       </label>
+      {children}
       {live ? (
-        <span className="ml-auto inline-flex items-center gap-1.5 text-xs text-slate-600" title="New logs appear within seconds; paused while the tab is hidden">
-          <span className="h-2 w-2 animate-pulse rounded-full bg-emerald-500" aria-hidden="true" /> Live
+        <span className="ml-auto">
+          <LiveBadge status={live} />
         </span>
       ) : null}
     </div>

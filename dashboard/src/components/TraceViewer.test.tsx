@@ -1,23 +1,59 @@
 import { render, screen, within } from "@testing-library/react";
+import userEvent from "@testing-library/user-event";
 import { describe, expect, it } from "vitest";
 import { generatorPayload } from "../test/fixtures";
 import { TraceViewer } from "./TraceViewer";
 
 describe("TraceViewer", () => {
-  it("shows the generator's ReAct iterations as a step-by-step timeline", () => {
+  it("shows the generator's ReAct iterations as a compact table with details on demand", async () => {
     render(<TraceViewer payload={generatorPayload} />);
     const steps = screen.getAllByTestId("react-step");
     expect(steps).toHaveLength(3);
-    const second = within(steps[1]);
-    expect(second.getByText("Step 2")).toBeInTheDocument();
-    expect(second.getByText("Check the warranty status.")).toBeInTheDocument();
-    expect(second.getByText("check_warranty")).toBeInTheDocument();
-    expect(second.getByText("serial number")).toBeInTheDocument();
-    expect(second.getByText("Warranty valid until next year.")).toBeInTheDocument();
-    expect(second.getByText("1204 ms")).toBeInTheDocument();
-    // Labels appear in the order thought → action → input → observation.
-    const labels = Array.from(steps[1].querySelectorAll("dt")).map((dt) => dt.textContent);
-    expect(labels).toEqual(["Thought", "Action", "Input", "Observation"]);
+    expect(steps.map((row) => row.textContent)).toEqual([
+      "▸1search_knowledge_base812 ms",
+      "▸2check_warranty1.20 s",
+      "▸3draft_response430 ms",
+    ]);
+    expect(screen.getByText(/3 steps, 2.45 s in all/)).toBeInTheDocument();
+    expect(screen.queryAllByTestId("react-step-detail")).toHaveLength(0);
+    await userEvent.click(within(steps[1]).getByRole("button", { name: /Step 2/ }));
+    const detail = screen.getByTestId("react-step-detail");
+    expect(within(detail).getByText("Check the warranty status.")).toBeInTheDocument();
+    expect(within(detail).getByText("serial number")).toBeInTheDocument();
+    expect(within(detail).getByText("Warranty valid until next year.")).toBeInTheDocument();
+    // Labels in the order thought → input → observation (the action is on the row).
+    expect(Array.from(detail.querySelectorAll("dt")).map((dt) => dt.textContent)).toEqual(["Thought", "Input", "Observation"]);
+    await userEvent.click(screen.getByRole("button", { name: "Expand all" }));
+    expect(screen.getAllByTestId("react-step-detail")).toHaveLength(3);
+    await userEvent.click(screen.getByRole("button", { name: "Collapse all" }));
+    expect(screen.queryAllByTestId("react-step-detail")).toHaveLength(0);
+  });
+
+  it("flags the failing step, jumps to it, and marks error words in observations", async () => {
+    const steps = Array.from({ length: 24 }, (_, i) => ({
+      iteration: i + 1,
+      thought: `Thought ${i + 1}`,
+      action: i === 16 ? "lookup_order" : "search_knowledge_base",
+      observation: i === 16 ? "HTTP 503 Service Unavailable: connection refused by orders.api" : `Result ${i + 1}`,
+      duration_ms: 200 + i,
+    }));
+    render(<TraceViewer payload={{ trace: { react_iterations: steps } }} />);
+    const rows = screen.getAllByTestId("react-step");
+    expect(rows.filter((row) => row.dataset.failed)).toEqual([rows[16]]);
+    await userEvent.click(screen.getByRole("button", { name: "Jump to the failing step (17)" }));
+    const detail = screen.getByTestId("react-step-detail");
+    expect(detail).toHaveTextContent("connection refused");
+    expect(within(detail).getAllByTestId("error-mark").map((m) => m.textContent)).toEqual(["503 Service Unavailable", "refused"]);
+    expect(within(rows[16]).getByRole("button", { name: /Step 17, failed/ })).toHaveFocus();
+  });
+
+  it("highlights and opens the steps matching the search the page was opened from", () => {
+    render(<TraceViewer payload={generatorPayload} highlight="warranty" />);
+    const rows = screen.getAllByTestId("react-step");
+    expect(rows.map((row) => Boolean(row.dataset.match))).toEqual([false, true, false]);
+    const detail = screen.getByTestId("react-step-detail");
+    expect(Array.from(detail.querySelectorAll("mark")).map((m) => m.textContent)).toEqual(["warranty", "Warranty"]);
+    expect(screen.getByText(/1 matching “warranty”/)).toBeInTheDocument();
   });
 
   it("shows the retrieval, planning, product and evidence sections, the answer and the private note", () => {

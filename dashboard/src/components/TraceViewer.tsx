@@ -1,10 +1,12 @@
 import { Boundary, Card, CopyButton, JsonBlock } from "./ui";
-import { formatValue, humanize } from "../lib/format";
+import { StepTable } from "./StepTable";
+import { formatMs, formatValue, humanize } from "../lib/format";
 import { isMarker, Redactable } from "./Redacted";
-import { isRecord, normalizeTrace, payloadRest, type ReactStep, type Section } from "../lib/trace";
+import { isRecord, normalizeTrace, payloadRest, type Section } from "../lib/trace";
 
-/** Everything the AI did on one ticket: the ReAct timeline, the named sections, the answer. */
-export function TraceViewer({ payload }: { payload: unknown }) {
+/** Everything the AI did on one ticket: the ReAct steps, the named sections, the answer.
+ * `highlight`: the search the page was opened from (its matching steps are marked and open). */
+export function TraceViewer({ payload, highlight }: { payload: unknown; highlight?: string }) {
   const record = isRecord(payload) ? payload : {};
   const trace = normalizeTrace(record.trace);
   const rest = payloadRest(payload);
@@ -12,7 +14,7 @@ export function TraceViewer({ payload }: { payload: unknown }) {
     <div className="space-y-4">
       <Panel title="Reasoning steps (ReAct)" raw={record.trace}>
         {trace.steps.length ? (
-          <Timeline steps={trace.steps} />
+          <StepTable steps={trace.steps} highlight={highlight} />
         ) : trace.nodes ? (
           <NodeList nodes={trace.nodes} />
         ) : (
@@ -32,8 +34,8 @@ export function TraceViewer({ payload }: { payload: unknown }) {
         <Panel title="Audit events" raw={trace.auditEvents}>
           <ol className="space-y-1 text-sm">
             {trace.auditEvents.map((event, index) => (
-              <li key={index} className="flex flex-wrap gap-x-3">
-                <span className="w-20 shrink-0 tabular-nums text-slate-600">{typeof event.t_ms === "number" ? `+${event.t_ms} ms` : ""}</span>
+              <li key={index} className="flex flex-wrap gap-x-3 [overflow-wrap:anywhere]">
+                <span className="w-20 shrink-0 tabular-nums text-slate-600">{typeof event.t_ms === "number" ? `+${formatMs(event.t_ms)}` : ""}</span>
                 <span className="font-medium text-slate-800">{String(event.event ?? event.name ?? "event")}</span>
                 {event.node ? <span className="text-slate-600">{String(event.node)}</span> : null}
               </li>
@@ -73,58 +75,22 @@ function Panel({ title, raw, children }: { title: string; raw: unknown; children
   );
 }
 
-function Timeline({ steps }: { steps: ReactStep[] }) {
-  return (
-    <ol className="relative space-y-4 border-l-2 border-indigo-200 pl-5" data-testid="react-timeline">
-      {steps.map((step, index) => (
-        <li key={index} className="relative" data-testid="react-step">
-          <span className="absolute -left-[1.95rem] top-0 flex h-6 w-6 items-center justify-center rounded-full bg-indigo-700 text-xs font-bold text-white" aria-hidden="true">
-            {step.n}
-          </span>
-          <div className="flex flex-wrap items-baseline gap-2">
-            <h3 className="text-sm font-semibold text-slate-900">Step {step.n}</h3>
-            {step.durationMs !== null ? <span className="text-xs text-slate-600">{step.durationMs} ms</span> : null}
-          </div>
-          <dl className="mt-1 grid gap-x-3 gap-y-1 text-sm sm:grid-cols-[7rem_1fr]">
-            {step.thought !== null ? <StepRow label="Thought" value={step.thought} /> : null}
-            {step.action !== null ? (
-              <StepRow label="Action" value={<code className="rounded bg-indigo-50 px-1.5 py-0.5 text-indigo-900">{step.action}</code>} />
-            ) : null}
-            {step.input !== undefined ? <StepRow label="Input" value={<InlineValue value={step.input} />} /> : null}
-            {step.observation !== undefined ? <StepRow label="Observation" value={<InlineValue value={step.observation} />} /> : null}
-            {Object.keys(step.extra).length ? <StepRow label="Other" value={<InlineValue value={step.extra} />} /> : null}
-          </dl>
-        </li>
-      ))}
-    </ol>
-  );
-}
-
-function StepRow({ label, value }: { label: string; value: React.ReactNode }) {
-  return (
-    <>
-      <dt className="font-medium text-slate-600">{label}</dt>
-      <dd className="break-words text-slate-900">{value}</dd>
-    </>
-  );
-}
-
 function InlineValue({ value }: { value: unknown }) {
   if (value === null || value === undefined) return <span className="text-slate-600">—</span>;
-  if (typeof value === "string") return <span className="whitespace-pre-wrap"><Redactable text={value} /></span>;
+  if (typeof value === "string") return <span className="whitespace-pre-wrap [overflow-wrap:anywhere]"><Redactable text={value} /></span>;
   if (typeof value !== "object") return <span>{formatValue(value)}</span>;
   if (isRecord(value) && Object.values(value).every((v) => v === null || typeof v !== "object")) {
     return (
       <span className="flex flex-wrap gap-1.5">
         {Object.entries(value).map(([k, v]) => (
-          <span key={k} className="rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-800">
+          <span key={k} className="max-w-full rounded bg-slate-100 px-1.5 py-0.5 text-xs text-slate-800 [overflow-wrap:anywhere]">
             <span className="text-slate-600"><Redactable text={k} />:</span> <Redactable text={formatValue(v)} />
           </span>
         ))}
       </span>
     );
   }
-  return <pre className="overflow-x-auto rounded bg-slate-50 p-2 text-xs"><Redactable text={JSON.stringify(value, null, 2)} /></pre>;
+  return <pre className="whitespace-pre-wrap rounded bg-slate-50 p-2 text-xs [overflow-wrap:anywhere]"><Redactable text={JSON.stringify(value, null, 2)} /></pre>;
 }
 
 function NodeList({ nodes }: { nodes: unknown[] }) {
@@ -152,11 +118,11 @@ export function KeyValues({ value }: { value: unknown }) {
   const entries = Object.entries(value);
   if (!entries.length) return <p className="text-sm text-slate-600">Empty.</p>;
   return (
-    <dl className="grid gap-x-3 gap-y-1.5 text-sm sm:grid-cols-[10rem_1fr]">
+    <dl className="grid gap-x-3 gap-y-1.5 text-sm sm:grid-cols-[10rem_minmax(0,1fr)]">
       {entries.map(([key, v]) => (
         <div key={key} className="contents">
           <dt className="font-medium text-slate-600"><Redactable text={isMarker(key) ? key : humanize(key)} /></dt>
-          <dd className="break-words text-slate-900">{Array.isArray(v) && v.length && v.every(isRecord) ? <RecordTable rows={v as Record<string, unknown>[]} /> : Array.isArray(v) && v.every((x) => typeof x !== "object") ? <ScalarList items={v} /> : <InlineValue value={v} />}</dd>
+          <dd className="min-w-0 text-slate-900 [overflow-wrap:anywhere]">{Array.isArray(v) && v.length && v.every(isRecord) ? <RecordTable rows={v as Record<string, unknown>[]} /> : Array.isArray(v) && v.every((x) => typeof x !== "object") ? <ScalarList items={v} /> : <InlineValue value={v} />}</dd>
         </div>
       ))}
     </dl>
@@ -178,7 +144,7 @@ function RecordTable({ rows }: { rows: Record<string, unknown>[] }) {
   const columns = Array.from(new Set(rows.flatMap((row) => Object.keys(row)))).slice(0, 8);
   return (
     <div className="overflow-x-auto">
-      <table className="w-full text-left text-xs">
+      <table className="w-full min-w-0 text-left text-xs">
         <thead className="text-slate-600">
           <tr>
             {columns.map((c) => (
@@ -192,7 +158,7 @@ function RecordTable({ rows }: { rows: Record<string, unknown>[] }) {
           {rows.map((row, index) => (
             <tr key={index} className="border-t border-slate-100 align-top">
               {columns.map((c) => (
-                <td key={c} className="py-0.5 pr-3">
+                <td key={c} className="py-0.5 pr-3 [overflow-wrap:anywhere]">
                   <Redactable text={formatValue(row[c])} />
                 </td>
               ))}
@@ -213,7 +179,7 @@ function TextPanel({ title, text, testId }: { title: string; text: unknown; test
   return (
     <Card title={title} actions={shown ? <CopyButton text={shown} /> : null}>
       {shown ? (
-        <p className="whitespace-pre-wrap text-sm text-slate-900" data-testid={testId}>
+        <p className="whitespace-pre-wrap text-sm text-slate-900 [overflow-wrap:anywhere]" data-testid={testId}>
           <Redactable text={shown} />
         </p>
       ) : (

@@ -24,6 +24,7 @@ export const TEXT_FILTERS = [
   "confidence_min",
   "confidence_max",
   "needs_more_info",
+  "error_issue",
 ] as const;
 
 export type FilterKey = (typeof TEXT_FILTERS)[number];
@@ -126,4 +127,48 @@ export function toggleListValue(current: string | undefined, value: string): str
   const values = (current ?? "").split(",").map((v) => v.trim()).filter(Boolean);
   const next = values.includes(value) ? values.filter((v) => v !== value) : [...values, value];
   return next.join(",");
+}
+
+/** How the page names each filter (the API's parameter → the label the user sees), for chips
+ * and for reporting a bad value under the name the user typed it. */
+export const FILTER_LABELS: Record<string, string> = {
+  q: "Search",
+  ticket_id: "Ticket id",
+  status: "Status",
+  category: "Category",
+  environment: "Environment",
+  workflow_version: "Workflow version",
+  resolution_status: "Resolution",
+  customer_type: "Customer type",
+  workflow_error_type: "Error type",
+  workflow_error_node: "Error node",
+  is_system_error: "System error",
+  start_date: "From",
+  end_date: "To",
+  min_execution_time: "Min duration (s)",
+  max_execution_time: "Max duration (s)",
+  confidence_min: "Confidence ≥",
+  confidence_max: "Confidence ≤",
+  needs_more_info: "Needed more info",
+  error_issue: "Error issue",
+  "metrics.overall_confidence__gte": "Confidence ≥",
+  "metrics.overall_confidence__lte": "Confidence ≤",
+  "metrics.needs_more_info": "Needed more info",
+};
+
+/** The filter with one key removed (a chip's ×). */
+export function withoutFilter(filters: Filters, key: string): Filters {
+  if (key.startsWith("metrics.")) {
+    const metrics = { ...(filters.metrics ?? {}) };
+    delete metrics[key];
+    return { ...filters, metrics: Object.keys(metrics).length ? metrics : undefined };
+  }
+  return { ...filters, [key]: undefined };
+}
+
+/** Every active filter as (key, label, value), in the order of TEXT_FILTERS, then metrics.*. */
+export function activeFilters(filters: Filters): { key: string; label: string; value: string }[] {
+  const out = TEXT_FILTERS.filter((key) => filters[key]).map((key) => ({ key: key as string, label: FILTER_LABELS[key] ?? key, value: filters[key] as string }));
+  for (const [key, value] of Object.entries(filters.metrics ?? {})) out.push({ key, label: FILTER_LABELS[key] ?? key.replace(/^metrics\./, ""), value });
+  return out;
 }

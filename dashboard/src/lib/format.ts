@@ -29,6 +29,15 @@ export function formatDateTime(iso: string | null | undefined): string {
   return date.toISOString().replace("T", " ").slice(0, 19) + " UTC";
 }
 
+/** "Dec 3 10:57" (UTC): the list's time on a phone. */
+export function formatShortDateTime(iso: string | null | undefined): string {
+  if (!iso) return "—";
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return String(iso);
+  const month = date.toLocaleString("en-US", { month: "short", timeZone: "UTC" });
+  return `${month} ${date.getUTCDate()} ${date.toISOString().slice(11, 16)}`;
+}
+
 export function formatBucket(iso: string, interval: "hour" | "day"): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
@@ -49,4 +58,26 @@ export function formatValue(value: unknown): string {
 export function humanize(key: string): string {
   const text = key.replace(/[_-]+/g, " ").replace(/([a-z])([A-Z])/g, "$1 $2").trim();
   return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** "1 log", "2 logs", "1,234 logs". */
+export function plural(count: number, one: string, many = `${one}s`): string {
+  return `${formatCount(count)} ${count === 1 ? one : many}`;
+}
+
+/** A step's duration in milliseconds, in human units: 850 ms, 1.2 s, 2 min 5 s. */
+export function formatMs(ms: number | null | undefined): string {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "—";
+  return formatSeconds(ms / 1000);
+}
+
+/** "3 min ago", "5 h ago", "12 d ago" (the absolute time goes in a tooltip). */
+export function formatAgo(iso: string | null | undefined, now: number = Date.now()): string {
+  if (!iso) return "—";
+  const seconds = Math.max(0, (now - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(seconds)) return "—";
+  if (seconds < 60) return "just now";
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)} h ago`;
+  return `${Math.floor(seconds / 86400)} d ago`;
 }

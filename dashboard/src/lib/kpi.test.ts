@@ -34,3 +34,10 @@ describe("kpiChange", () => {
     expect(kpiChange(Number.NaN, 3, { unit: "percent", direction: "neutral" }).label).toBe("—");
   });
 });
+
+describe("kpiChange against an empty previous period", () => {
+  it("shows no change at all, not +76 pp against nothing", () => {
+    expect(kpiChange(76.2, 0, { unit: "points", direction: "up-good", previousEmpty: true })).toEqual({ label: "no earlier data", delta: null, tone: "neutral", arrow: "" });
+    expect(kpiChange(30, 0, { unit: "percent", direction: "neutral", previousEmpty: true }).label).toBe("no earlier data");
+  });
+});

@@ -17,10 +17,17 @@ export interface KpiChange {
   arrow: "▲" | "▼" | "";
 }
 
-export function kpiChange(current: number, previous: number, options: { unit: "percent" | "points"; direction: Direction }): KpiChange {
+export function kpiChange(
+  current: number,
+  previous: number,
+  options: { unit: "percent" | "points"; direction: Direction; previousEmpty?: boolean },
+): KpiChange {
   if (!Number.isFinite(current) || !Number.isFinite(previous)) {
     return { label: "—", delta: null, tone: "neutral", arrow: "" };
   }
+  // No runs at all before: a rate of 0 there is "no data", not a baseline (76 % is not
+  // "+76 pp" against nothing).
+  if (options.previousEmpty) return { label: "no earlier data", delta: null, tone: "neutral", arrow: "" };
   let delta: number;
   if (options.unit === "points") {
     delta = round1(current - previous);

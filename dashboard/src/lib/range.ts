@@ -91,3 +91,8 @@ export function rangeAsLogFilters(range: RangeState, periodStart?: string, perio
 function isoSeconds(date: Date): string {
   return date.toISOString().slice(0, 19) + "Z";
 }
+
+/** The range's identity in a loader key. */
+export function rangeKey(range: RangeState): string {
+  return `${range.preset}|${range.from}|${range.to}|${range.environment}`;
+}

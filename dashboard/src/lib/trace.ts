@@ -132,3 +132,28 @@ export function payloadRest(payload: unknown): Record<string, unknown> {
   }
   return rest;
 }
+
+// Words that mark an error inside a step's text (highlighted, and they flag the step).
+export const ERROR_WORDS = /\b(?:error|errors|exception|traceback|failed|failure|timed out|timeout|refused|denied|invalid|not found|unavailable|[45]\d\d (?:too many requests|internal server error|bad gateway|service unavailable|not found|forbidden|unauthorized))\b/gi;
+
+/** Everything a step says, as one text (for search and error detection). */
+export function stepText(step: ReactStep): string {
+  const part = (value: unknown) => (value === undefined || value === null ? "" : typeof value === "string" ? value : JSON.stringify(value));
+  return [step.thought, step.action, part(step.input), part(step.observation), part(step.extra)].join("\n");
+}
+
+/** Whether a step failed: it carries an error (error/exception key, an error status) or its
+ * observation reads like one. */
+export function stepFailed(step: ReactStep): boolean {
+  const extra = step.extra;
+  if (["error", "exception", "traceback"].some((key) => extra[key] !== undefined && extra[key] !== null && extra[key] !== "")) return true;
+  const status = typeof extra.status === "string" ? extra.status.toLowerCase() : "";
+  if (["error", "failed", "failure"].includes(status)) return true;
+  const observation = typeof step.observation === "string" ? step.observation : step.observation === undefined ? "" : JSON.stringify(step.observation);
+  return /\b(error|exception|traceback|failed|timed out|refused)\b/i.test(observation);
+}
+
+/** Whether the step mentions `term` (case-insensitive). */
+export function stepMatches(step: ReactStep, term: string): boolean {
+  return term.trim() !== "" && stepText(step).toLowerCase().includes(term.trim().toLowerCase());
+}

@@ -9,7 +9,7 @@ import { LoginPage } from "./Login";
 afterEach(() => vi.unstubAllGlobals());
 
 function renderLogin(signIn: (u: string, p: string) => Promise<void>) {
-  const value = { session: null, clientKey: "", checking: false, signIn, signOut: vi.fn(), switchClient: vi.fn() };
+  const value = { session: null, checking: false, signIn, signOut: vi.fn(), rememberClient: vi.fn() };
   render(
     <SessionContext.Provider value={value}>
       <MemoryRouter initialEntries={["/login"]}>

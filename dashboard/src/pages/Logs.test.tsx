@@ -59,14 +59,36 @@ describe("Logs page", () => {
     await waitFor(() => expect(screen.getByTestId("location")).toHaveTextContent("ordering=execution_time_seconds"));
   });
 
-  it("links the CSV export to the same filters", async () => {
-    mockFetch(() => ({ body: list(rows) }));
+  it("exports the same filters with progress, then saves the file", async () => {
+    const csv = "id,ticket_id\n" + Array.from({ length: 3 }, (_, i) => `x${i},T${i}`).join("\n") + "\n";
+    const calls = mockFetch(() => ({ body: list(rows) }));
+    const fetchList = globalThis.fetch;
+    vi.stubGlobal("fetch", vi.fn(async (input: RequestInfo | URL, init?: RequestInit) => {
+      const url = new URL(typeof input === "string" ? input : input instanceof URL ? input.href : input.url, "http://localhost");
+      if (!url.pathname.endsWith("/export")) return fetchList(input, init);
+      calls.push(url);
+      return new Response(csv, { headers: { "Content-Type": "text/csv", "Content-Disposition": 'attachment; filename="logs-alice-x.csv"' } });
+    }));
+    const created = vi.fn(() => "blob:x");
+    // jsdom has no object URLs: these two stand in for the browser's.
+    Object.assign(URL, { createObjectURL: created, revokeObjectURL: vi.fn() });
+    const clicked = vi.spyOn(HTMLAnchorElement.prototype, "click").mockImplementation(() => undefined);
     renderAt("/logs?category=billing_issue&needs_more_info=true&page=2", "/logs", <LogsPage />);
     await screen.findByText("1001");
-    expect(screen.getByTestId("export-csv")).toHaveAttribute(
-      "href",
-      "/api/v1/logs/export?format=csv&category=billing_issue&metrics.needs_more_info=true&ordering=-executed_at",
-    );
+    await userEvent.click(screen.getByTestId("export-csv"));
+    await waitFor(() => expect(created).toHaveBeenCalledTimes(1));
+    const exported = calls.find((u) => u.pathname === "/api/v1/logs/export")!;
+    expect(exported.search).toBe("?format=csv&category=billing_issue&metrics.needs_more_info=true&ordering=-executed_at");
+    const blob = (created.mock.calls[0] as unknown as [Blob])[0];
+    const text = await new Promise<string>((resolve) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result));
+      reader.readAsText(blob);
+    });
+    expect(text).toBe(csv);
+    expect(clicked).toHaveBeenCalledTimes(1); // the download, under the server's file name
+    expect((clicked.mock.contexts[0] as HTMLAnchorElement).download).toBe("logs-alice-x.csv");
+    clicked.mockRestore();
   });
 
   it("moves through rows with the keyboard and opens one with Enter", async () => {
@@ -92,9 +114,14 @@ describe("Logs page", () => {
     const { unmount } = renderAt("/logs?status=ERROR", "/logs", <LogsPage />);
     expect(await screen.findByText("No logs match these filters.")).toBeInTheDocument();
     unmount();
-    mockFetch(() => ({ status: 400, body: { error: { code: "validation_error", message: "Invalid input: start_date", details: { start_date: ["Not a date."] } } } }));
-    renderAt("/logs?start_date=nope", "/logs", <LogsPage />);
-    expect(await screen.findByRole("alert")).toHaveTextContent("Invalid input: start_date (start_date: Not a date.)");
+    mockFetch(() => ({ status: 400, body: { error: { code: "validation_error", message: "Invalid input: metrics.overall_confidence__gte", details: { "metrics.overall_confidence__gte": ["Must be a number."] } } } }));
+    renderAt("/logs?confidence_min=high", "/logs", <LogsPage />);
+    // Named as the page names the field, and no "Try again": the same request fails the same way.
+    const alert = await screen.findByRole("alert");
+    expect(alert).toHaveTextContent("A filter is not valid.");
+    expect(alert).toHaveTextContent("Confidence ≥: Must be a number.");
+    expect(alert).not.toHaveTextContent("metrics.overall_confidence__gte");
+    expect(screen.queryByRole("button", { name: "Try again" })).toBeNull();
   });
 
   it("shows token and cost columns only when a run on the page has them", async () => {

@@ -1,25 +1,29 @@
-import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from "react";
+import { useEffect, useRef, useState, type KeyboardEvent } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { getJson } from "../api/client";
 import type { LogList, LogSummary } from "../api/types";
-import { FilterPanel } from "../components/FilterPanel";
-import { EmptyState, ErrorState, Spinner, StatusBadge } from "../components/ui";
+import { useClient } from "../client";
+import { ExportButton } from "../components/ExportButton";
+import { FilterChips, FilterPanel } from "../components/FilterPanel";
+import { SaveViewButton } from "../components/SavedViews";
+import { EmptyState, ErrorState, LiveBadge, Spinner, StatusBadge, Truncate, useTitle } from "../components/ui";
 import {
   DEFAULT_ORDERING,
+  FILTER_LABELS,
   PAGE_SIZES,
   activeFilterCount,
-  apiFilterParams,
   apiListParams,
-  exportUrl,
   readListState,
   writeListState,
   type ListState,
   type Ordering,
 } from "../lib/filters";
-import { formatCount, formatDateTime, formatSeconds } from "../lib/format";
+import { formatCount, formatDateTime, formatSeconds, formatShortDateTime, plural } from "../lib/format";
 import { useLoader } from "../lib/hooks";
 import { useLiveUpdates } from "../lib/live";
-import { useSession } from "../session";
+
+/** A list row. `snippet`: the matching text under the row, when the search API sends one. */
+type LogRow = LogSummary & { snippet?: string | null };
 
 /** Token and cost columns appear when a run on the page has them (runs received over
  *  OpenTelemetry: metrics.total_tokens, metrics.cost with the tenant's model prices). */
@@ -44,22 +48,34 @@ function confidenceOf(log: LogSummary): string {
 export function LogsPage() {
   const [search, setSearch] = useSearchParams();
   const state = readListState(search);
-  const { clientKey } = useSession();
+  const client = useClient();
   const navigate = useNavigate();
+  useTitle("Logs", client.name);
   const query = apiListParams(state);
-  const key = clientKey + "|" + new URLSearchParams(query).toString();
-  const { data, error, loading, reload } = useLoader(key, () => getJson<LogList>("/api/v1/logs", query));
+  const key = client.slug + "|" + new URLSearchParams(query).toString();
 
-  // Live: only the first page of the newest-first list changes when logs arrive.
+  // Live: only the first page of the newest-first list changes when logs arrive. The probe's
+  // baseline is taken with the page's own data (see lib/live.ts).
   const liveEnabled = state.page === 1 && state.ordering === DEFAULT_ORDERING;
-  useLiveUpdates(reload, { enabled: liveEnabled, probeFilters: apiFilterParams(state.filters) });
-  const fresh = useFreshIds(data?.data, key);
+  const liveReload = useRef(false);
+  const live = useLiveUpdates(
+    key,
+    () => {
+      liveReload.current = true;
+      reload();
+    },
+    { enabled: liveEnabled },
+  );
+  const { data, error, loading, reload } = useLoader(key, () => getJson<LogList>("/api/v1/logs", query));
+  const fresh = useFreshIds(data?.data, key, liveReload);
 
   const update = (next: Partial<ListState>) => {
     const merged = { ...state, ...next };
     if (!("page" in next)) merged.page = 1; // a new filter or order starts at page 1
     setSearch(writeListState(merged));
   };
+  const detailPath = (log: LogSummary) => client.path(`/logs/${log.id}${state.filters.q ? `?highlight=${encodeURIComponent(state.filters.q)}` : ""}`);
+  const open = (log: LogSummary) => navigate(detailPath(log), { state: { back: client.path(`/logs?${search.toString()}`) } });
 
   const rows = useRef<(HTMLTableRowElement | null)[]>([]);
   const onRowKey = (event: KeyboardEvent<HTMLTableRowElement>, index: number, log: LogSummary) => {
@@ -73,7 +89,7 @@ export function LogsPage() {
     else if (event.key === "End") move(Number.MAX_SAFE_INTEGER);
     else if (event.key === "Enter" || event.key === "o") {
       event.preventDefault();
-      navigate(`/logs/${log.id}`, { state: { back: `/logs?${search.toString()}` } });
+      open(log);
     }
   };
 
@@ -92,44 +108,44 @@ export function LogsPage() {
 
   const pagination = data?.pagination;
   const usage = usageColumns(data?.data ?? []);
-  const totalLabel = pagination?.total == null ? "" : `${pagination.total_is_exact ? "" : "about "}${formatCount(pagination.total)} logs`;
+  const totalLabel = pagination?.total == null ? "" : `${pagination.total_is_exact ? "" : "about "}${plural(pagination.total, "log")}`;
   const sortBy = (field: "executed_at" | "execution_time_seconds") => {
     const desc = `-${field}` as Ordering;
     update({ ordering: state.ordering === desc ? (field as Ordering) : desc });
   };
   const sortState = (field: string): "ascending" | "descending" | "none" =>
     state.ordering === field ? "ascending" : state.ordering === `-${field}` ? "descending" : "none";
+  const pastTheEnd = data && data.data.length === 0 && state.page > 1 && (pagination?.total ?? 0) > 0;
 
   return (
     <div className="space-y-4">
       <div className="flex flex-wrap items-center justify-between gap-3">
         <h1 className="text-2xl font-bold text-slate-900">Logs</h1>
-        <div className="flex items-center gap-3 text-sm">
-          {liveEnabled ? (
-            <span className="inline-flex items-center gap-1.5 text-xs text-slate-600">
-              <span className="h-2 w-2 animate-pulse rounded-full bg-emerald-500" aria-hidden="true" /> Live
-            </span>
-          ) : null}
+        <div className="flex flex-wrap items-center gap-3 text-sm">
+          <LiveBadge status={live} />
           {activeFilterCount(state.filters) ? (
             <button type="button" className="text-indigo-800 underline" onClick={() => setSearch(new URLSearchParams())}>
               Clear filters
             </button>
           ) : null}
-          <a
-            href={exportUrl(state.filters, state.ordering)}
-            download
-            className="rounded border border-slate-300 bg-white px-3 py-1.5 font-medium text-slate-800 hover:bg-slate-100"
-            data-testid="export-csv"
-          >
-            Export CSV
-          </a>
+          <SaveViewButton page="logs" />
+          <ExportButton filters={state.filters} ordering={state.ordering} />
         </div>
       </div>
       <FilterPanel filters={state.filters} onChange={(filters) => update({ filters })} />
+      <FilterChips filters={state.filters} onChange={(filters) => update({ filters })} />
 
-      {error ? <ErrorState error={error} onRetry={reload} /> : null}
+      {error ? <ErrorState error={error} onRetry={reload} labels={FILTER_LABELS} /> : null}
       {!data && loading && !error ? <Spinner label="Loading logs…" /> : null}
-      {data && !error ? (
+      {pastTheEnd ? (
+        <EmptyState title={`Page ${formatCount(state.page)} is past the end.`}>
+          These filters match {plural(pagination?.total ?? 0, "log")} on {plural(pagination?.pages ?? 1, "page")}.{" "}
+          <button type="button" className="text-indigo-800 underline" onClick={() => update({ page: pagination?.pages ?? 1 })}>
+            Go to the last page
+          </button>
+        </EmptyState>
+      ) : null}
+      {data && !error && !pastTheEnd ? (
         data.data.length === 0 ? (
           <EmptyState title="No logs match these filters.">
             {activeFilterCount(state.filters) ? "Try removing a filter." : "Logs appear here as soon as your workflow sends them."}
@@ -141,64 +157,55 @@ export function LogsPage() {
               <span className="hidden text-xs text-slate-600 md:inline">↑/↓ or j/k to move, Enter to open, / to search</span>
             </div>
             <div className="overflow-x-auto">
-              <table className="w-full text-left text-sm" aria-label="Logs" aria-busy={loading}>
+              <table className="w-full table-fixed text-left text-sm" aria-label="Logs" aria-busy={loading}>
+                <colgroup>
+                  <col className="w-[6.5rem] sm:w-[12.5rem]" />
+                  <col className="sm:w-[9rem]" />
+                  <col className="w-[5.75rem]" />
+                  <col className="hidden sm:table-column" />
+                  <col className="hidden md:table-column md:w-[7rem]" />
+                  <col className="hidden md:table-column md:w-[6rem]" />
+                  <col className="w-[4.75rem] sm:w-[6rem]" />
+                  <col className="hidden lg:table-column lg:w-[6.5rem]" />
+                  <col className="hidden lg:table-column" />
+                </colgroup>
                 <thead className="bg-slate-50 text-xs uppercase text-slate-600">
                   <tr>
-                    <th className="px-3 py-2 font-medium" aria-sort={sortState("executed_at")}>
+                    <th className="px-2 py-2 sm:px-3 font-medium" aria-sort={sortState("executed_at")}>
                       <button type="button" onClick={() => sortBy("executed_at")} className="uppercase hover:text-slate-900">
                         Time {state.ordering.endsWith("executed_at") ? (state.ordering.startsWith("-") ? "↓" : "↑") : ""}
                       </button>
                     </th>
-                    <th className="px-3 py-2 font-medium">Ticket</th>
-                    <th className="px-3 py-2 font-medium">Status</th>
-                    <th className="px-3 py-2 font-medium">Category</th>
-                    <th className="hidden px-3 py-2 font-medium md:table-cell">Env</th>
-                    <th className="hidden px-3 py-2 font-medium md:table-cell">Version</th>
-                    <th className="px-3 py-2 text-right font-medium" aria-sort={sortState("execution_time_seconds")}>
+                    <th className="px-2 py-2 sm:px-3 font-medium">Ticket</th>
+                    <th className="px-2 py-2 sm:px-3 font-medium">Status</th>
+                    <th className="hidden px-2 py-2 sm:px-3 font-medium sm:table-cell">Category</th>
+                    <th className="hidden px-2 py-2 sm:px-3 font-medium md:table-cell">Env</th>
+                    <th className="hidden px-2 py-2 sm:px-3 font-medium md:table-cell">Version</th>
+                    <th className="px-2 py-2 sm:px-3 text-right font-medium" aria-sort={sortState("execution_time_seconds")}>
                       <button type="button" onClick={() => sortBy("execution_time_seconds")} className="uppercase hover:text-slate-900">
                         Duration {state.ordering.endsWith("execution_time_seconds") ? (state.ordering.startsWith("-") ? "↓" : "↑") : ""}
                       </button>
                     </th>
-                    <th className="hidden px-3 py-2 text-right font-medium lg:table-cell">Confidence</th>
-                    {usage.tokens ? <th className="hidden px-3 py-2 text-right font-medium lg:table-cell">Tokens</th> : null}
-                    {usage.cost ? <th className="hidden px-3 py-2 text-right font-medium lg:table-cell">Cost</th> : null}
-                    <th className="hidden px-3 py-2 font-medium lg:table-cell">Error</th>
+                    <th className="hidden px-2 py-2 sm:px-3 text-right font-medium lg:table-cell">Confidence</th>
+                    {usage.tokens ? <th className="hidden px-2 py-2 sm:px-3 text-right font-medium lg:table-cell">Tokens</th> : null}
+                    {usage.cost ? <th className="hidden px-2 py-2 sm:px-3 text-right font-medium lg:table-cell">Cost</th> : null}
+                    <th className="hidden px-2 py-2 sm:px-3 font-medium lg:table-cell">Error</th>
                   </tr>
                 </thead>
                 <tbody>
-                  {data.data.map((log, index) => (
-                    <tr
+                  {(data.data as LogRow[]).map((log, index) => (
+                    <LogTableRow
                       key={log.id}
-                      ref={(el) => {
+                      log={log}
+                      fresh={fresh.has(log.id)}
+                      href={detailPath(log)}
+                      rowRef={(el) => {
                         rows.current[index] = el;
                       }}
-                      tabIndex={0}
-                      data-testid="log-row"
-                      data-log-id={log.id}
                       onKeyDown={(event) => onRowKey(event, index, log)}
-                      onClick={() => navigate(`/logs/${log.id}`, { state: { back: `/logs?${search.toString()}` } })}
-                      className={`cursor-pointer border-t border-slate-100 hover:bg-indigo-50 focus:bg-indigo-50 ${fresh.has(log.id) ? "bg-emerald-50" : ""}`}
-                    >
-                      <td className="whitespace-nowrap px-3 py-2 tabular-nums text-slate-800">{formatDateTime(log.executed_at)}</td>
-                      <td className="whitespace-nowrap px-3 py-2">
-                        <Link to={`/logs/${log.id}`} onClick={(e) => e.stopPropagation()} tabIndex={-1} className="font-medium text-indigo-800 hover:underline">
-                          {log.ticket_id ?? "—"}
-                        </Link>
-                      </td>
-                      <td className="px-3 py-2">
-                        <StatusBadge status={log.status} />
-                      </td>
-                      <td className="px-3 py-2 text-slate-800">{log.category ?? "—"}</td>
-                      <td className="hidden px-3 py-2 text-slate-700 md:table-cell">{log.environment}</td>
-                      <td className="hidden px-3 py-2 text-slate-700 md:table-cell">{log.workflow_version ?? "—"}</td>
-                      <td className="whitespace-nowrap px-3 py-2 text-right tabular-nums">{formatSeconds(log.execution_time_seconds)}</td>
-                      <td className="hidden px-3 py-2 text-right tabular-nums lg:table-cell">{confidenceOf(log)}</td>
-                      {usage.tokens ? <td className="hidden px-3 py-2 text-right tabular-nums lg:table-cell" data-testid="tokens-cell">{metricNumber(log, "total_tokens")}</td> : null}
-                      {usage.cost ? <td className="hidden px-3 py-2 text-right tabular-nums lg:table-cell">{metricNumber(log, "cost", 4)}</td> : null}
-                      <td className="hidden max-w-[16rem] truncate px-3 py-2 text-red-800 lg:table-cell" title={log.workflow_error ?? ""}>
-                        {log.workflow_error_type ? `${log.workflow_error_type}${log.workflow_error_node ? ` @ ${log.workflow_error_node}` : ""}` : ""}
-                      </td>
-                    </tr>
+                      usage={usage}
+                      onOpen={() => open(log)}
+                    />
                   ))}
                 </tbody>
               </table>
@@ -208,6 +215,68 @@ export function LogsPage() {
         )
       ) : null}
     </div>
+  );
+}
+
+function LogTableRow({ log, fresh, usage, href, rowRef, onKeyDown, onOpen }: {
+  log: LogRow;
+  fresh: boolean;
+  usage: { tokens: boolean; cost: boolean };
+  href: string;
+  rowRef: (el: HTMLTableRowElement | null) => void;
+  onKeyDown: (event: KeyboardEvent<HTMLTableRowElement>) => void;
+  onOpen: () => void;
+}) {
+  const error = log.workflow_error_type ? `${log.workflow_error_type}${log.workflow_error_node ? ` @ ${log.workflow_error_node}` : ""}` : "";
+  return (
+    <>
+      <tr
+        ref={rowRef}
+        tabIndex={0}
+        data-testid="log-row"
+        data-log-id={log.id}
+        data-fresh={fresh || undefined}
+        onKeyDown={onKeyDown}
+        onClick={onOpen}
+        className={`cursor-pointer border-t border-slate-100 hover:bg-indigo-50 focus:bg-indigo-50 ${fresh ? "bg-emerald-50" : ""}`}
+      >
+        <td className="truncate px-2 py-2 tabular-nums text-slate-800 sm:px-3" title={formatDateTime(log.executed_at)}>
+          <span className="sm:hidden">{formatShortDateTime(log.executed_at)}</span>
+          <span className="hidden sm:inline">{formatDateTime(log.executed_at)}</span>
+        </td>
+        <td className="px-2 py-2 sm:px-3">
+          <Link to={href} onClick={(e) => e.stopPropagation()} tabIndex={-1} className="block truncate font-medium text-indigo-800 hover:underline" title={log.ticket_id ?? ""}>
+            {log.ticket_id ?? "—"}
+          </Link>
+        </td>
+        <td className="px-2 py-2 sm:px-3">
+          <StatusBadge status={log.status} />
+        </td>
+        <td className="hidden px-2 py-2 sm:px-3 text-slate-800 sm:table-cell">
+          <Truncate text={log.category} maxWidth="max-w-full" />
+        </td>
+        <td className="hidden px-2 py-2 sm:px-3 text-slate-700 md:table-cell">{log.environment}</td>
+        <td className="hidden px-2 py-2 sm:px-3 text-slate-700 md:table-cell">
+          <Truncate text={log.workflow_version} maxWidth="max-w-full" />
+        </td>
+        <td className="truncate px-2 py-2 sm:px-3 text-right tabular-nums">{formatSeconds(log.execution_time_seconds)}</td>
+        <td className="hidden px-2 py-2 sm:px-3 text-right tabular-nums lg:table-cell">{confidenceOf(log)}</td>
+        {usage.tokens ? <td className="hidden px-2 py-2 sm:px-3 text-right tabular-nums lg:table-cell" data-testid="tokens-cell">{metricNumber(log, "total_tokens")}</td> : null}
+        {usage.cost ? <td className="hidden px-2 py-2 sm:px-3 text-right tabular-nums lg:table-cell">{metricNumber(log, "cost", 4)}</td> : null}
+        <td className="hidden px-2 py-2 sm:px-3 text-red-800 lg:table-cell">
+          <span className="block truncate" title={log.workflow_error ?? error}>
+            {error}
+          </span>
+        </td>
+      </tr>
+      {log.snippet ? (
+        <tr className="border-0" data-testid="log-snippet">
+          <td colSpan={9 + Number(usage.tokens) + Number(usage.cost)} className="truncate px-3 pb-2 pt-0 text-xs text-slate-700" title={log.snippet}>
+            {log.snippet}
+          </td>
+        </tr>
+      ) : null}
+    </>
   );
 }
 
@@ -240,24 +309,25 @@ function Pager({ state, pages, hasNext, onChange }: { state: ListState; pages: n
   );
 }
 
-/** Ids that appeared in this list since the previous load of the same query (highlighted). */
-function useFreshIds(rows: LogSummary[] | undefined, key: string): Set<string> {
-  const seen = useRef<{ key: string; ids: Set<string> } | null>(null);
+/** Ids that a live update brought into this list (highlighted a few seconds). A new filter, a
+ * new page or the first load is not "new": only a reload the live probe triggered counts, and
+ * only against the rows of the same query shown before it. */
+function useFreshIds(rows: LogSummary[] | undefined, key: string, liveReload: React.MutableRefObject<boolean>): Set<string> {
+  const shown = useRef<{ key: string; ids: Set<string> } | null>(null);
   const [fresh, setFresh] = useState<Set<string>>(new Set());
-  const ids = useMemo(() => (rows ?? []).map((r) => r.id), [rows]);
   useEffect(() => {
     if (!rows) return;
-    const previous = seen.current;
-    if (previous && previous.key === key) {
-      const added = ids.filter((id) => !previous.ids.has(id));
-      if (added.length) {
-        setFresh(new Set(added));
-        const timer = window.setTimeout(() => setFresh(new Set()), 4000);
-        seen.current = { key, ids: new Set(ids) };
-        return () => window.clearTimeout(timer);
-      }
-    }
-    seen.current = { key, ids: new Set(ids) };
-  }, [ids, key, rows]);
+    const ids = rows.map((r) => r.id);
+    const previous = shown.current;
+    const live = liveReload.current;
+    liveReload.current = false;
+    shown.current = { key, ids: new Set(ids) };
+    if (!live || !previous || previous.key !== key) return;
+    const added = ids.filter((id) => !previous.ids.has(id));
+    if (!added.length) return;
+    setFresh(new Set(added));
+    const timer = window.setTimeout(() => setFresh(new Set()), 4000);
+    return () => window.clearTimeout(timer);
+  }, [rows, key, liveReload]);
   return fresh;
 }

@@ -2,6 +2,7 @@ import { render } from "@testing-library/react";
 import type { ReactElement } from "react";
 import { MemoryRouter, Route, Routes, useLocation } from "react-router-dom";
 import { vi } from "vitest";
+import { ClientProvider, clientValue } from "../client";
 import { SessionContext } from "../session";
 import { session } from "./fixtures";
 
@@ -12,23 +13,19 @@ function LocationProbe() {
 }
 
 export function renderAt(path: string, routePath: string, element: ReactElement) {
-  const value = {
-    session,
-    clientKey: "alice",
-    checking: false,
-    signIn: vi.fn(),
-    signOut: vi.fn(),
-    switchClient: vi.fn(),
-  };
+  const value = { session, checking: false, signIn: vi.fn(), signOut: vi.fn(), rememberClient: vi.fn() };
+  // The page's client is "alice": its links are /alice/...; the routes here are the page's own.
   return render(
     <SessionContext.Provider value={value}>
-      <MemoryRouter initialEntries={[path]}>
-        <Routes>
-          <Route path={routePath} element={element} />
-          <Route path="*" element={<p>elsewhere</p>} />
-        </Routes>
-        <LocationProbe />
-      </MemoryRouter>
+      <ClientProvider value={clientValue(session.memberships[0])}>
+        <MemoryRouter initialEntries={[path]}>
+          <Routes>
+            <Route path={routePath} element={element} />
+            <Route path="*" element={<p>elsewhere</p>} />
+          </Routes>
+          <LocationProbe />
+        </MemoryRouter>
+      </ClientProvider>
     </SessionContext.Provider>,
   );
 }
