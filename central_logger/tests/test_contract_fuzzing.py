@@ -188,8 +188,11 @@ def test_auth_is_enforced_for_generated_requests(case: Any, world: World) -> Non
     other = case.call(app=wsgi_app, headers={"X-API-Key": world.other_key})
     assert other.status_code < 500, (label, other.status_code)
     text = other.content.decode("utf-8", errors="replace")
+    # Hypothesis also draws string constants of this module, the markers included: what the
+    # request itself sent and the answer echoes (a stored log's category) is no leak.
+    sent = repr((case.body, case.query, case.path_parameters))
     for secret in [*world.secret_ids, *world.secret_markers]:
-        assert secret not in text, (label, secret)
+        assert secret not in text or secret in sent, (label, secret)
     # The coverage phase (FUZZ_COVERAGE=1) also sends undocumented methods (OPTIONS, ...) to the
     # operation's path; the row/count oracle is about the operation's own answer.
     own_method = case.method.upper() == case.operation.method.upper()
