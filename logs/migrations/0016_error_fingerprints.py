@@ -254,10 +254,19 @@ def _update_trigger() -> str:
     return sql
 
 
+def _normalize_sql(cursor) -> str:  # noqa: ANN001 - a DB-API cursor
+    """NORMALIZE with the inner call qualified by this schema: PostgreSQL 17 and later build and
+    maintain indexes with search_path = pg_catalog, pg_temp, and the fingerprint is an index
+    expression (0017), so an unqualified call would not be found there."""
+    cursor.execute("SELECT quote_ident(current_schema())")
+    schema = cursor.fetchone()[0]
+    return NORMALIZE.replace("|| logs_error_normalize(message)", f"|| {schema}.logs_error_normalize(message)")
+
+
 def forward(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("SET LOCAL statement_timeout = 0")
-        cursor.execute(NORMALIZE)
+        cursor.execute(_normalize_sql(cursor))
         cursor.execute(FORWARD)
         cursor.execute(_update_trigger())
 
