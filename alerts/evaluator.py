@@ -39,8 +39,9 @@ from central_logger.background import ProcessLoop
 
 logger = logging.getLogger("central_logger.alerts")
 
-# The advisory lock's keys (key1, key2): "alerts" and "evaluator".
-LOCK_KEYS = (727002, 1)
+# The advisory lock's keys (key1, key2): "alerts" and "evaluator". Classes in use: 727001 the
+# rollup, 727002 the time partitions (logs/tenant_sql/partitions.py), 727003 the alerts.
+LOCK_KEYS = (727003, 1)
 FRESH_SHARE = 0.8
 QUIET_CHUNK = 500
 

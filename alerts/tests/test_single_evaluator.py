@@ -79,3 +79,18 @@ def test_a_round_is_skipped_while_another_process_holds_the_lock(transactional_d
     done = subprocess.run(command, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("evaluated 3 rules in ") and "3 events, 0 failures" in done.stdout
+
+
+def test_partition_maintenance_does_not_hold_up_the_alert_round(transactional_db: Any) -> None:
+    """Each cross-process runner has a lock of its own: the partition maintainer's runner lock
+    (logs/tenant_sql/partitions.py, class 727002, key 1) held elsewhere leaves the alert round free
+    (they once shared the keys, so either waited out the other's whole round)."""
+    from conftest import make_tenant
+
+    _rules(make_tenant("beside-maintenance"), 2)
+    with psycopg.connect(database_url(connection.settings_dict)) as other:
+        other.execute("SELECT pg_advisory_lock(727002, 1)")  # a partition maintenance round in progress
+        done = subprocess.run([sys.executable, "manage.py", "evaluate_alerts"], cwd=ROOT, env=_env(),
+                              capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("evaluated 2 rules in ")
