@@ -122,7 +122,8 @@ def test_limits_are_shared_through_redis(alice: Tenant, settings: Any) -> None:
 
             client = redis.Redis.from_url(TEST_REDIS_URL)
             keys = client.keys(f"{prefix}:*rl:ingest:k:{alice.key.split('_')[1]}:*")
-            assert keys and int(client.get(keys[0])) == 2
+            # One key per minute of the sliding window: the three requests may straddle two.
+            assert keys and sum(int(client.get(key)) for key in keys) == 2
             client.delete(*keys)
         finally:
             caches["default"].close()
