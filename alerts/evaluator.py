@@ -199,7 +199,8 @@ def _record(rule: AlertRule, m: Measurement, now: dt.datetime, state: str, snooz
         threshold=rule.threshold, operator=rule.operator, window_start=m.start, window_end=m.end,
         filters=rule.filters or {}, detail=detail,
         examples=examples(rule, m, pair) if state == EventState.FIRING else [],
-        url=notify.logs_url(kind=rule.kind, filters=rule.filters or {}, start=m.start, end=m.end,
+        url=notify.logs_url(client=rule.client.slug, kind=rule.kind, filters=rule.filters or {}, start=m.start,
+                            end=m.end,
                             statuses=rule.statuses, error_type=pair[0] if pair else rule.error_type,
                             error_node=pair[1] if pair else rule.error_node))
     told = rule.last_notified_at is not None

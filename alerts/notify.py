@@ -20,7 +20,7 @@ import hmac
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import orjson
 from django.conf import settings
@@ -36,9 +36,11 @@ TITLES = {Kind.ERROR_RATE: "error rate", Kind.ERROR_COUNT: "failing runs", Kind.
 SYMBOLS = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤"}
 
 
-def logs_url(*, kind: str, filters: dict[str, str], start: Any, end: Any, statuses: list[str] | None = None,
-             error_type: str | None = None, error_node: str | None = None) -> str:
-    """The dashboard's list of the logs behind an alert: the window and the rule's filters."""
+def logs_url(*, client: str, kind: str, filters: dict[str, str], start: Any, end: Any,
+             statuses: list[str] | None = None, error_type: str | None = None, error_node: str | None = None) -> str:
+    """The dashboard's list of the logs behind an alert: the rule's client (its slug, as in every
+    dashboard route: `/dashboard/<client>/logs`; without it the dashboard would open the list of
+    whichever client the reader used last), the window and the rule's filters."""
     query: dict[str, str] = {"start_date": iso(start), "end_date": iso(end), **filters}
     if kind == Kind.ERROR_RATE:
         query["status"] = ",".join(ERROR_STATUSES)
@@ -50,7 +52,7 @@ def logs_url(*, kind: str, filters: dict[str, str], start: Any, end: Any, status
         query["workflow_error_node"] = error_node
     if kind == Kind.DURATION_P95:
         query["ordering"] = "-execution_time_seconds"
-    return f"{settings.PUBLIC_URL}/dashboard/logs?{urlencode(query)}"
+    return f"{settings.PUBLIC_URL}/dashboard/{quote(client, safe='')}/logs?{urlencode(query)}"
 
 
 def iso(value: Any) -> str:

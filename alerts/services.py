@@ -59,7 +59,7 @@ def rule_test(*, rule: AlertRule) -> dict[str, Any]:
         "window": {"start": notify.iso(now - timezone.timedelta(minutes=rule.window_minutes)),
                    "end": notify.iso(now), "minutes": rule.window_minutes},
         "filters": rule.filters or {}, "client": rule.client.slug, "examples": [],
-        "url": notify.logs_url(kind=rule.kind, filters=rule.filters or {},
+        "url": notify.logs_url(client=rule.client.slug, kind=rule.kind, filters=rule.filters or {},
                                start=now - timezone.timedelta(minutes=rule.window_minutes), end=now,
                                statuses=rule.statuses, error_type=rule.error_type, error_node=rule.error_node),
         "detail": {"metric": rule.metric} if rule.metric else {},

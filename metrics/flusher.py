@@ -33,7 +33,7 @@ def flush_all(batch: int = BATCH) -> int:
 def _flush_round() -> None:
     global _last_vacuum
     with dbguard.db_deadline(settings.ROLLUP_FLUSH_DEADLINE):
-        while dangerously_flush_rollups(BATCH) == BATCH and not flusher.stopping:
+        while dangerously_flush_rollups(BATCH) >= BATCH and not flusher.stopping:
             pass  # a backlog (after an outage or a bulk load): keep going
         if time.monotonic() - _last_vacuum >= VACUUM_EVERY_SECONDS:
             _last_vacuum = time.monotonic()

@@ -3,10 +3,13 @@ an SMTP server (aiosmtpd); retries with backoff; what is refused and never retri
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import time
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from alerts import delivery, notify, targets
@@ -47,7 +50,7 @@ def test_a_signed_webhook_arrives_and_verifies(acme: Tenant, receiver: Receiver)
     assert body["state"] == "firing" and body["notification"] == "firing" and body["client"] == "acme"
     assert body["value"] == 100.0 and body["threshold"] == 20.0 and body["window"]["minutes"] == 15
     assert body["filters"] == {"environment": "production"} and len(body["examples"]) == 3
-    assert body["url"].startswith("http://127.0.0.1:8000/dashboard/logs?") and body["event_id"] == event.pk
+    assert body["url"].startswith("http://127.0.0.1:8000/dashboard/acme/logs?") and body["event_id"] == event.pk
     assert body["id"] == f"{event.pk}-{AlertDelivery.objects.get().pk}"
     assert hit.headers["x-central-logger-event"] == str(event.pk)
     assert (event.delivery_status, event.delivery_attempts, event.delivery_last_error) == ("delivered", 1, "")
@@ -154,7 +157,7 @@ def test_email_goes_through_the_smtp_server(acme: Tenant, smtp: SmtpServer, rece
     assert recipients == ["oncall@acme.example"]
     assert message["Subject"].strip().startswith("[FIRING] Error rate: metrics.overall_confidence average 0.95")
     text = message.get_content()
-    assert "Matching logs: http://127.0.0.1:8000/dashboard/logs?" in text
+    assert "Matching logs: http://127.0.0.1:8000/dashboard/acme/logs?" in text
     assert AlertEvent.objects.get().delivery_status == "delivered"
 
 
@@ -204,3 +207,40 @@ def test_two_workers_never_claim_the_same_delivery(acme: Tenant, receiver: Recei
 def test_signature_is_hmac_sha256_of_timestamp_dot_body() -> None:
     assert notify.signature("key", "1700000000", b'{"a":1}') == (
         "sha256=" + __import__("hmac").new(b"key", b'1700000000.{"a":1}', "sha256").hexdigest())
+
+
+def test_the_link_opens_the_rules_client_and_its_matching_logs(acme: Tenant, private_targets: None) -> None:
+    """The notification's link is the dashboard route of the rule's client (`/dashboard/<slug>/
+    logs`: without the slug the dashboard opened the logs of whichever client the reader used
+    last), and its query, passed by the dashboard to the API under the same names, lists exactly
+    the logs that fired the rule."""
+    ingest(acme, log_body(executed_at=(timezone.now() - dt.timedelta(minutes=2)).isoformat(), status="FAILED",
+                          environment="staging"))  # outside the rule's filter
+    fire(acme, kind="error_count", threshold=1, statuses=["FAILED"], filters={"environment": "production"})
+    event = AlertEvent.objects.get()
+    url = urlsplit(event.url)
+    assert (url.scheme, url.netloc, url.path) == ("http", "127.0.0.1:8000", "/dashboard/acme/logs")
+    query = dict(parse_qsl(url.query))
+    assert set(query) == {"start_date", "end_date", "environment", "status"}
+    assert (query["environment"], query["status"]) == ("production", "FAILED")
+    listed = acme.api.get("/api/v1/logs", query)
+    assert listed.status_code == 200, listed.content
+    assert sorted(row["id"] for row in listed.json()["data"]) == sorted(event.examples)
+    # the test button's payload links the same way
+    assert notify.logs_url(client="acme-eu", kind="error_rate", filters={}, start=timezone.now(),
+                           end=timezone.now()).split("?")[0] == "http://127.0.0.1:8000/dashboard/acme-eu/logs"
+
+
+def test_links_recorded_before_the_client_was_in_them_get_it(acme: Tenant, private_targets: None) -> None:
+    """alerts migration 0002 rewrites the stored link of older events (a reminder repeats it)."""
+    migration = importlib.import_module("alerts.migrations.0002_event_links_with_client")
+    fire(acme)
+    event = AlertEvent.objects.get()
+    old = event.url.replace("/dashboard/acme/logs?", "/dashboard/logs?")
+    AlertEvent.objects.filter(pk=event.pk).update(url=old)
+    with connection.cursor() as cursor:
+        cursor.execute(migration.FORWARD)
+    assert AlertEvent.objects.get().url == event.url
+    with connection.cursor() as cursor:
+        cursor.execute(migration.BACKWARD)
+    assert AlertEvent.objects.get().url == old

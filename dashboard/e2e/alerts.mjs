@@ -86,6 +86,21 @@ export async function alertTests({ browser, base, tenants, users, test, shot, si
       assert.equal(hit.body.rule.name, "Checkout failures");
       assert.equal(hit.body.client, "alpha");
       assert.ok(Date.now() - started < 5000, `webhook after ${Date.now() - started} ms`);
+      // The notification's link opens alpha's matching logs, even for a member of two clients
+      // whose last page was beta's (a link without the client opened the last client used).
+      const link = new URL(hit.body.url);
+      assert.equal(link.pathname, "/dashboard/alpha/logs");
+      const other = await browser.newContext({ viewport: { width: 1366, height: 900 } });
+      try {
+        const reader = await other.newPage();
+        await signIn(reader, base, "max", users.max, "beta");
+        await reader.goto(`${base}${link.pathname}${link.search}`);
+        await reader.getByTestId("log-row").filter({ hasText: "A-ALERT-1" }).waitFor();
+        assert.equal(new URL(reader.url()).pathname, "/dashboard/alpha/logs");
+        assert.equal(new URL(reader.url()).searchParams.get("status"), "FAILED,ERROR");
+      } finally {
+        await other.close();
+      }
       await page.reload();
       await page.getByTestId("firing-badge").filter({ hasText: "1 firing" }).waitFor();
       const row = page.getByTestId("rule-row").filter({ hasText: "Checkout failures" });

@@ -13,10 +13,11 @@ from tenants.models import Client
 
 
 def dangerously_flush_rollups(max_rows: int) -> int:
-    """Fold up to `max_rows` pending logs, of any tenants, into the rollup (one transaction:
-    a log leaves the pending table and enters the rollup at one commit); returns how many."""
+    """Fold up to `max_rows` pending logs, and up to `max_rows` pending usage rows (logs
+    migration 0018), of any tenants, into the rollups (one transaction: a row leaves its pending
+    table and enters its rollup at one commit); returns how many rows moved in all."""
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT logs_rollup_flush(%s)", [max_rows])
+        cursor.execute("SELECT logs_rollup_flush(%s) + logs_usage_flush(%s)", [max_rows, max_rows])
         return int(cursor.fetchone()[0])
 
 
@@ -31,7 +32,7 @@ def dangerously_vacuum_pending() -> None:
     benchmark: "canceling statement due to statement timeout while truncating relation"),
     and the freed pages are reused by the next inserts anyway."""
     with connection.cursor() as cursor:
-        cursor.execute("VACUUM (TRUNCATE false) logs_rollup_pending")
+        cursor.execute("VACUUM (TRUNCATE false) logs_rollup_pending, logs_usage_pending")
 
 
 def dangerously_count_pending() -> int:
@@ -49,6 +50,8 @@ def dangerously_recount_every_rollup() -> int:
         client_ids = [row[0] for row in cursor.fetchall()]
         cursor.execute("DELETE FROM logs_rollup WHERE NOT client_id = ANY(%s)", [client_ids])
         cursor.execute("DELETE FROM logs_rollup_pending WHERE NOT client_id = ANY(%s)", [client_ids])
+        cursor.execute("DELETE FROM logs_usage_rollup WHERE NOT client_id = ANY(%s)", [client_ids])
+        cursor.execute("DELETE FROM logs_usage_pending WHERE NOT client_id = ANY(%s)", [client_ids])
     for client in Client.objects.filter(pk__in=client_ids).order_by("pk"):
         rollup.recount(client)
     return dangerously_analyze_rollup()
@@ -59,5 +62,6 @@ def dangerously_analyze_rollup() -> int:
     for hash aggregation); returns the number of rollup rows of all tenants."""
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE logs_rollup")
+        cursor.execute("ANALYZE logs_usage_rollup")
         cursor.execute("SELECT count(*) FROM logs_rollup")
         return int(cursor.fetchone()[0])

@@ -137,11 +137,13 @@ def run_list_count(statement: tuple[str, list[Any]]) -> tuple[Any, ...]:
 
 
 def recount(client: Client) -> None:
-    """Recount the rollup of `client` from its logs, in one transaction holding the client's
+    """Recount the rollup and the usage rollup of `client` from its logs, in one transaction holding the client's
     exclusive rollup lock (migration 0005), 31 days at a time."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(727001, (%s %% 2147483647)::int)", [client.pk])
         cursor.execute("DELETE FROM logs_rollup WHERE client_id = %s", [client.pk])
+        # the usage rollup too (logs migration 0018): logs_rollup_recount recounts both per day
+        cursor.execute("DELETE FROM logs_usage_rollup WHERE client_id = %s", [client.pk])
         cursor.execute("SELECT min(executed_at), max(executed_at) FROM workflow_logs WHERE client_id = %s", [client.pk])
         first, last = cursor.fetchone()
         if first is None:

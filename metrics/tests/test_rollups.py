@@ -46,13 +46,44 @@ def random_body(r: random.Random, index: int) -> dict[str, Any]:
         workflow_error_type=r.choice(["Timeout", "KeyError", None]) if failing or r.random() < 0.05 else None,
         workflow_error_node=r.choice(["planner", None]) if failing else None,
         workflow_error=f"boom {index}" if failing else None,
+        # usage metrics for the usage rollup (logs migration 0018), odd values among them
+        metrics=r.choice([{}, {"overall_confidence": 0.5},
+                          {"total_tokens": r.randint(0, 5000), "cost_usd": round(r.random() / 7, 9)},
+                          {"prompt_tokens": 7, "Cost": "not a number", "tokens": True, "total_tokens": -3.25}]),
     )
+
+
+USAGE_RECOUNT = """
+SELECT 'usage', grain, bucket, kind, dim1, key, count(*), sum(v) FROM (
+    SELECT g.grain, date_trunc(CASE g.grain WHEN 'h' THEN 'hour' ELSE 'day' END, w.executed_at, 'UTC') AS bucket,
+           k.kind, CASE k.kind WHEN 'C' THEN w.category WHEN 'V' THEN w.workflow_version END AS dim1,
+           e.k AS key, (e.v #>> '{}')::numeric AS v
+      FROM workflow_logs w
+     CROSS JOIN LATERAL jsonb_each(logs_usage_of(w.metrics)) AS e(k, v)
+     CROSS JOIN (VALUES ('h'::"char"), ('d'::"char")) AS g(grain)
+     CROSS JOIN (VALUES ('T'::"char"), ('C'::"char"), ('V'::"char")) AS k(kind)
+     WHERE w.client_id = %s) AS x
+ GROUP BY 2, 3, 4, 5, 6 ORDER BY 2, 3, 4, 5, 6
+"""
+USAGE_STORED = ("SELECT 'usage', grain, bucket, kind, dim1, key, n, total FROM logs_usage_rollup WHERE client_id = %s "
+                "ORDER BY 2, 3, 4, 5, 6")
+
+
+def usage_stored_vs_recount(client_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The usage rollup's rows as stored (after folding every pending row in), and as summed from
+    the table right now (exact: `numeric`)."""
+    flush_all()
+    with connection.cursor() as cursor:
+        cursor.execute(USAGE_STORED, [client_id])
+        stored = cursor.fetchall()
+        cursor.execute(USAGE_RECOUNT, [client_id])
+        return stored, cursor.fetchall()
 
 
 def stored_vs_recount(client_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The rollup rows as stored (after folding every pending log in), and as recomputed from
-    the table right now."""
-    flush_all()
+    the table right now; then the same of the usage rollup (`usage_stored_vs_recount`)."""
+    usage_stored, usage_recount = usage_stored_vs_recount(client_id)
     cols = "grain, bucket, kind, dim1, dim2, status, bin, n, time_n, round(time_sum::numeric, 6), first_at, last_at"
     order = "ORDER BY grain, bucket, kind, dim1, dim2, status, bin"
     with connection.cursor() as cursor:
@@ -64,7 +95,7 @@ def stored_vs_recount(client_id: int) -> tuple[list[tuple[Any, ...]], list[tuple
             "CASE WHEN status IN ('FAILED', 'ERROR') OR workflow_error_type IS NOT NULL THEN "
             "logs_error_fingerprint(workflow_error_type, workflow_error_node, workflow_error) END)::logs_rollup_input "
             f"FROM workflow_logs WHERE client_id = %s)) {order}", [client_id])
-        return stored, cursor.fetchall()
+        return stored + usage_stored, cursor.fetchall() + usage_recount
 
 
 def percentile_cont(values: list[float], fraction: float) -> float:
@@ -192,7 +223,11 @@ def test_updates_recount_only_when_a_rollup_column_changes(alice: Tenant, bob: T
         cursor.execute(version, [alice.client.pk])
         assert cursor.fetchone()[0] == version_before  # a recount rewrites rollup rows: a new version
     after, recount = stored_vs_recount(alice.client.pk)
-    assert after == before == recount
+    assert after == recount
+    # the metrics rollup is as it was; the usage rollup followed the new tokens by signed deltas
+    assert [row for row in after if row[0] != "usage"] == [row for row in before if row[0] != "usage"]
+    assert any(row[0] == "usage" and row[5] == "input_tokens" for row in after)
+    assert not any(row[0] == "usage" and row[5] == "input_tokens" for row in before)
 
     both = ids[:3] + list(WorkflowLog.objects.filter(client=bob.client).values_list("pk", flat=True)[:3])
     with connection.cursor() as cursor:
@@ -426,9 +461,13 @@ def test_flush_rollups_command_folds_pending_logs(alice: Tenant) -> None:
     r = random.Random(31)
     ingest(alice, [random_body(r, i) for i in range(120)])
     assert pending_count() == 120
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM logs_usage_pending")
+        usage_rows = cursor.fetchone()[0]
+    assert usage_rows > 0  # random_body's logs with tokens or cost
     out = StringIO()
     call_command("flush_rollups", stdout=out)
-    assert "Folded 120 pending logs into the rollup; 0 pending." in out.getvalue()
+    assert f"Folded {120 + usage_rows} pending rows into the rollups; 0 logs pending." in out.getvalue()
     stored, recount = stored_vs_recount(alice.client.pk)
     assert stored == recount
 

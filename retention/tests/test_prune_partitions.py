@@ -27,6 +27,8 @@ def ago(days: float) -> dt.datetime:
 
 
 def post(tenant: Tenant, days_ago: float, **fields: Any) -> str:
+    # tokens and cost too: the usage rollup must follow the drop (compared by stored_vs_recount)
+    fields.setdefault("metrics", {"total_tokens": 1200 + len(tenant.client.slug), "cost_usd": 0.0042})
     response = tenant.api.post("/api/v1/logs", log_body(executed_at=ago(days_ago).isoformat(), **fields),
                                format="json")
     assert response.status_code == 201, response.content

@@ -94,7 +94,7 @@ export async function run({ browser, base, users, alphaKey }) {
     await page.getByTestId("list-total").filter({ hasText: `${listed.pagination.total} log` }).waitFor();
   });
 
-  await test("latency and cost: p50/p95 over time, tokens and cost per day and version", async () => {
+  await test("latency and cost: p50/p95 over time, tokens and cost per day and version, both drill down to logs", async () => {
     await page.goto(`${A}/latency`);
     await page.getByTestId("latency-chart").waitFor();
     await page.getByTestId("usage-totals").waitFor();
@@ -103,6 +103,19 @@ export async function run({ browser, base, users, alphaKey }) {
     await page.getByTestId("usage-table").getByText("v1.2").waitFor();
     await page.waitForTimeout(300);
     await shot(page, "13-latency-cost");
+    // Drill-down: a version of the usage table opens its logs for the same period, ...
+    await page.getByTestId("usage-table").getByRole("link", { name: "v1.2" }).click();
+    await page.waitForURL(/\/logs\?start_date=.*&workflow_version=v1\.2/);
+    await page.getByTestId("log-row").first().waitFor();
+    assert.match(await page.getByTestId("filter-chips").textContent(), /v1\.2/);
+    // ... and a bucket of the latency chart its logs, slowest first.
+    await page.goto(`${A}/latency`);
+    await page.getByTestId("latency-chart").waitFor();
+    await page.waitForTimeout(300);
+    const plot = await page.getByTestId("latency-chart").locator(".recharts-cartesian-grid").boundingBox();
+    await page.mouse.move(plot.x + plot.width - 6, plot.y + plot.height / 2);
+    await page.mouse.click(plot.x + plot.width - 6, plot.y + plot.height / 2);
+    await page.waitForURL(/\/logs\?start_date=\d{4}-\d{2}-\d{2}&end_date=\d{4}-\d{2}-\d{2}.*ordering=-execution_time_seconds/);
   });
 
   await test("drill-down: a chart bucket, chips with x, dropdown values from the API", async () => {

@@ -60,12 +60,13 @@ export function describeRule(rule: Pick<AlertRule, "kind" | "threshold" | "windo
   }
 }
 
-/** The dashboard route of a notification's "matching logs" link (the API gives an absolute URL). */
+/** The page route of a notification's "matching logs" link (the API gives an absolute URL,
+ * `/dashboard/<client>/logs?...`; links stored before the client was in it lack the client):
+ * "/logs?..." for `client.path()`, the history being the rule's client's own. */
 export function logsRoute(url: string): string {
   try {
     const parsed = new URL(url, "http://localhost");
-    const path = parsed.pathname.replace(/^\/dashboard/, "") || "/logs";
-    return path + parsed.search;
+    return "/logs" + parsed.search;
   } catch {
     return "/logs";
   }

@@ -89,6 +89,16 @@ describe("Versions page", () => {
     expect(needs).toHaveTextContent("too few runs to tell");
     expect(screen.getByText(/two-proportion z-test/)).toHaveTextContent("Welch's t-test");
   });
+
+  it("links each version to its logs of the period, and the runs without a version to none", async () => {
+    const rows = ["v2.0", null].map((v) => ({ ...compare.a, workflow_version: v, first_seen: "2025-03-06T00:00:00Z", last_seen: "2025-03-12T00:00:00Z" }));
+    mockFetch((url) => (url.pathname.endsWith("/changes") ? { body: { token: "1" } } : url.pathname.endsWith("/compare") ? { body: compare } : { body: { data: rows, period_days: 7, period_start: compare.period_start, period_end: compare.period_end } }));
+    renderAt("/versions", "/versions", <VersionsPage />);
+    const [named, unnamed] = await screen.findAllByTestId("version-row");
+    expect(within(named).getByRole("link", { name: "v2.0" }).getAttribute("href")).toBe(
+      "/alice/logs?start_date=2025-03-06T00%3A00%3A00Z&end_date=2025-03-12T15%3A30%3A00Z&workflow_version=v2.0");
+    expect(within(unnamed).getByText("(no version)").closest("a")).toBeNull();
+  });
 });
 
 describe("Logs page, defects", () => {
@@ -169,5 +179,36 @@ describe("Page error boundary", () => {
     expect(await screen.findByText("This page could not be loaded.")).toBeInTheDocument();
     await userEvent.click(screen.getByRole("button", { name: "Reload the page" }));
     expect(reload).toHaveBeenCalled();
+  });
+});
+
+describe("Latency and cost page", () => {
+  it("links each day and category of the usage table to its logs for the same period", async () => {
+    const usage = (group: string, rows: { group: string | null; runs: number }[]) => ({
+      runs: 3, input_tokens: 0, output_tokens: 0, total_tokens: 0, cost: null, period_days: 7,
+      period_start: "2025-03-06T00:00:00Z", period_end: "2025-03-12T15:30:00Z",
+      previous: { runs: 0, input_tokens: 0, output_tokens: 0, total_tokens: 0, cost: null, period_start: "2025-02-27T00:00:00Z", period_end: "2025-03-06T00:00:00Z" },
+      keys: ["total_tokens"], group, totals: { total_tokens: 30 },
+      data: rows.map((row) => ({ ...row, usage: { total_tokens: { runs_with: row.runs, sum: 10 * row.runs, mean: 10 } } })),
+    });
+    mockFetch((url) => {
+      if (url.pathname.endsWith("/timeseries")) return { body: { interval: "day", data: [] } };
+      if (url.pathname.endsWith("/changes")) return { body: { token: "1.0" } };
+      const group = url.searchParams.get("group");
+      if (group === "category") return { body: usage("category", [{ group: "billing / refunds", runs: 2 }, { group: null, runs: 1 }]) };
+      return { body: usage("day", [{ group: "2025-03-11T00:00:00Z", runs: 3 }]) };
+    });
+    const { LatencyPage } = await import("./Latency");
+    renderAt("/latency?env=production", "/latency", <LatencyPage />);
+    const day = await screen.findByTestId("usage-row-logs");
+    expect(day.getAttribute("href")).toBe("/alice/logs?start_date=2025-03-11&end_date=2025-03-11&environment=production");
+    await userEvent.selectOptions(screen.getByLabelText("Tokens and cost per"), "category");
+    const table = await screen.findByTestId("usage-table");
+    const link = await within(table).findByRole("link", { name: "billing / refunds" });
+    expect(link.getAttribute("href")).toBe(
+      "/alice/logs?start_date=2025-03-06T00%3A00%3A00Z&end_date=2025-03-12T15%3A30%3A00Z&environment=production&category=billing+%2F+refunds");
+    // the runs without a category: no filter of the list selects them, so no link
+    expect(within(table).getByText("(none)").closest("a")).toBeNull();
+    expect(within(table).getAllByTestId("usage-row-logs")).toHaveLength(1);
   });
 });

@@ -1,7 +1,9 @@
 // Latency and cost: p50 / p95 execution time over the period (the rollup: fast at any size),
-// and, when the logs carry them in `metrics`, tokens and cost per day, category or version (a
-// scan of the period's logs: it loads after the latency chart).
-import { useSearchParams } from "react-router-dom";
+// and, when the logs carry them in `metrics`, tokens and cost per day, category or version (the
+// usage rollup; a scan when a filter narrows the logs). Drill-down: a bucket of the latency
+// chart opens its logs slowest first; a day, category or version of the usage table opens its
+// logs for the same period.
+import { Link, useNavigate, useSearchParams } from "react-router-dom";
 import { Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api, unwrap } from "../api/client";
 import type { UsageResponse } from "../api/types";
@@ -9,6 +11,7 @@ import { useClient } from "../client";
 import { RangeBar } from "../components/RangeBar";
 import { SaveViewButton } from "../components/SavedViews";
 import { Card, EmptyState, ErrorState, Spinner, Truncate, useTitle } from "../components/ui";
+import { bucketParams, logsQuery, periodParams, type LogFilterParams } from "../lib/drill";
 import { formatBucket, formatCount, formatSeconds, humanize } from "../lib/format";
 import { useLoader } from "../lib/hooks";
 import { useLiveUpdates } from "../lib/live";
@@ -31,6 +34,7 @@ export function LatencyPage() {
   const [search, setSearch] = useSearchParams();
   const range = readRange(search);
   const client = useClient();
+  const navigate = useNavigate();
   useTitle("Latency & cost", client.name);
   const { params, interval } = rangeParams(range);
   const chosen = (GROUPS.find((g) => g.value === search.get("group"))?.value ?? "day") as Group;
@@ -56,7 +60,15 @@ export function LatencyPage() {
         {series.data ? (
           <div className="h-72" data-testid="latency-chart">
             <ResponsiveContainer width="100%" height="100%">
-              <LineChart data={series.data.data.map((row) => ({ ...row, p50: row.count ? row.p50_execution_time : null, p95: row.count ? row.p95_execution_time : null }))} margin={{ top: 5, right: 8, left: -8, bottom: 5 }}>
+              <LineChart
+                data={series.data.data.map((row) => ({ ...row, p50: row.count ? row.p50_execution_time : null, p95: row.count ? row.p95_execution_time : null }))}
+                margin={{ top: 5, right: 8, left: -8, bottom: 5 }}
+                onClick={(state) => {
+                  const label = (state as { activeLabel?: string | number } | null)?.activeLabel;
+                  if (label !== undefined) navigate(client.path(`/logs${logsQuery({ ...bucketParams(String(label), interval, range.environment), ordering: "-execution_time_seconds" })}`));
+                }}
+                style={{ cursor: "pointer" }}
+              >
                 <CartesianGrid strokeDasharray="3 3" stroke="#e2e8f0" />
                 <XAxis dataKey="bucket" tickFormatter={(v: string) => formatBucket(v, interval)} tick={{ fontSize: 12, fill: "#334155" }} minTickGap={24} />
                 <YAxis tickFormatter={(v: number) => formatSeconds(v)} tick={{ fontSize: 12, fill: "#334155" }} width={56} />
@@ -91,13 +103,23 @@ export function LatencyPage() {
       >
         {usage.error && !usage.data ? <ErrorState error={usage.error} onRetry={usage.reload} /> : null}
         {!usage.data && !usage.error ? <Spinner label="Adding up tokens and cost…" /> : null}
-        {usage.data ? <Usage data={usage.data} interval={interval} /> : null}
+        {usage.data ? <Usage data={usage.data} interval={interval} environment={range.environment} /> : null}
       </Card>
     </div>
   );
 }
 
-function Usage({ data, interval }: { data: UsageResponse; interval: "hour" | "day" }) {
+/** The logs behind one row of the usage table (none for the runs without a category or version:
+ * the log list has no filter for a missing value). */
+function rowLogs(data: UsageResponse, group: string | null, environment?: string): LogFilterParams | null {
+  if (group === null) return null;
+  if (data.group === "day" || data.group === "hour") return bucketParams(group, data.group, environment);
+  const period = periodParams(data.period_start, data.period_end, environment);
+  return data.group === "category" ? { ...period, category: group } : { ...period, workflow_version: group };
+}
+
+function Usage({ data, interval, environment }: { data: UsageResponse; interval: "hour" | "day"; environment?: string }) {
+  const client = useClient();
   // Asked with `group`, the answer has the breakdown.
   const keys = data.keys ?? [];
   const rows = data.data ?? [];
@@ -148,7 +170,13 @@ function Usage({ data, interval }: { data: UsageResponse; interval: "hour" | "da
           {rows.map((row) => (
             <tr key={row.group ?? "none"} className="border-t border-slate-100">
               <td className="py-1 pr-2">
-                <Truncate text={label(row.group)} maxWidth="max-w-full" />
+                {rowLogs(data, row.group, environment) ? (
+                  <Link to={client.path(`/logs${logsQuery(rowLogs(data, row.group, environment)!)}`)} className="block truncate text-indigo-800 hover:underline" title={`The logs of ${label(row.group)}`} data-testid="usage-row-logs">
+                    {label(row.group)}
+                  </Link>
+                ) : (
+                  <Truncate text={label(row.group)} maxWidth="max-w-full" />
+                )}
               </td>
               <td className="py-1 pr-2 text-right tabular-nums">{formatCount(row.runs)}</td>
               {keys.map((key, index) => (

@@ -98,9 +98,15 @@ function VersionTable({ rows, period, rangeSearch }: { rows: VersionRow[]; perio
           {rows.map((row) => (
             <tr key={row.workflow_version ?? "none"} className="border-t border-slate-100" data-testid="version-row">
               <td className="px-3 py-2">
-                <Link to={client.path(`/logs${logsQuery({ ...period, workflow_version: row.workflow_version ?? undefined })}`)} className="font-semibold text-indigo-800 hover:underline">
-                  <Truncate text={row.workflow_version ?? "(no version)"} maxWidth="max-w-full" />
-                </Link>
+                {row.workflow_version !== null ? (
+                  <Link to={client.path(`/logs${logsQuery({ ...period, workflow_version: row.workflow_version })}`)} className="font-semibold text-indigo-800 hover:underline">
+                    <Truncate text={row.workflow_version} maxWidth="max-w-full" />
+                  </Link>
+                ) : (
+                  // No link: the log list has no filter for a missing version (a link without one
+                  // opened every version's logs).
+                  <span className="font-semibold text-slate-800">(no version)</span>
+                )}
                 <span className="block text-xs text-slate-600" title={`${formatDateTime(row.first_seen)} → ${formatDateTime(row.last_seen)}`}>
                   since {formatAgo(row.first_seen)}
                 </span>

@@ -14,4 +14,4 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         moved = flush_all()
-        self.stdout.write(f"Folded {moved} pending logs into the rollup; {dangerously_count_pending()} pending.")
+        self.stdout.write(f"Folded {moved} pending rows into the rollups; {dangerously_count_pending()} logs pending.")

@@ -1,0 +1,91 @@
+"""`/metrics/usage?group=` before and after the usage rollup (logs migration 0018), interleaved.
+
+    DATABASE_URL=postgres://root@127.0.0.1:5432/<db> python bench/usage_bench.py <client-slug> [reps]
+
+On a database filled by dashboard/e2e/perf_seed.py (and migrated to 0018), per period (7, 30,
+90 days) and group (day, category, workflow_version), `reps` rounds of: A = the breakdown as
+shipped before 0018 (the keys from the newest 2,000 logs, then a scan summing every key per
+group, float8), B = `metrics.usage.breakdown` from the rollup, C = the same answer by the scan
+that now serves filtered requests (`logs_usage_of()`, numeric). A, B and C alternate within each
+round; prints the median and the range of each, in ms, and whether B's figures equal C's.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "central_logger.settings")
+os.environ.setdefault("SECRET_KEY", "bench")
+os.environ.setdefault("API_KEY_PEPPER", "bench")
+os.environ["DB_STATEMENT_TIMEOUT_MS"] = "0"
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from logs.periods import Period  # noqa: E402
+from metrics import usage  # noqa: E402
+from metrics.selectors import Scope  # noqa: E402
+from tenants.models import Client  # noqa: E402
+
+_NUMBER = "CASE WHEN jsonb_typeof(metrics -> %s) = 'number' THEN (metrics ->> %s)::float8 END"
+_GROUPS = {"day": "date_trunc('day', executed_at, 'UTC')", "category": "category",
+           "workflow_version": "workflow_version"}
+
+
+def before(client: Client, period: Period, group: str) -> int:
+    """The statements of metrics/usage.py before 0018 (key sample, then the per-group scan)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT e.k FROM (SELECT metrics FROM workflow_logs WHERE client_id = %s AND executed_at >= %s "
+            "AND executed_at < %s ORDER BY executed_at DESC LIMIT 2000) AS s, jsonb_each(CASE WHEN "
+            "jsonb_typeof(s.metrics) = 'object' THEN s.metrics ELSE '{}'::jsonb END) AS e(k, v) "
+            "WHERE jsonb_typeof(e.v) = 'number' AND e.k ~* 'token|cost' ORDER BY 1 LIMIT 10",
+            [client.pk, period.start, period.end])
+        keys = [row[0] for row in cursor.fetchall()]
+        columns = "".join(f", count({_NUMBER}), sum({_NUMBER})" for _ in keys)
+        cursor.execute(f"SELECT {_GROUPS[group]}, count(*){columns} FROM workflow_logs WHERE client_id = %s "
+                       "AND executed_at >= %s AND executed_at < %s GROUP BY 1",
+                       [*[k for key in keys for k in (key,) * 4], client.pk, period.start, period.end])
+        return len(cursor.fetchall())
+
+
+def main() -> None:
+    slug, reps = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    client = Client.objects.get(slug=slug)
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+    rollup_scope = Scope(client=client, where=("", []))
+    # A condition every log meets: the filtered road (a scan), for the same answer.
+    scan_scope = Scope(client=client, where=("TRUE", []))
+    print("period group        A before (ms)          B rollup (ms)      C scan 0018 (ms)  B == C")
+    for days in (7, 30, 90):
+        period = Period.last_days(days, now=timezone.now())
+        for group in ("day", "category", "workflow_version"):
+            times: dict[str, list[float]] = {"A": [], "B": [], "C": []}
+            same = True
+            for _ in range(reps):
+                t = time.perf_counter()
+                before(client, period, group)
+                times["A"].append(time.perf_counter() - t)
+                t = time.perf_counter()
+                b = usage.breakdown(rollup_scope, period=period, group=group)
+                times["B"].append(time.perf_counter() - t)
+                t = time.perf_counter()
+                c = usage.breakdown(scan_scope, period=period, group=group)
+                times["C"].append(time.perf_counter() - t)
+                same = same and b == c
+            cells = [f"{statistics.median(v) * 1000:7.1f} ({min(v) * 1000:.0f}-{max(v) * 1000:.0f})"
+                     for v in times.values()]
+            print(f"{days:>4}d  {group:<16} " + "  ".join(f"{c:>20}" for c in cells) + f"  {same}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,188 @@
+"""The usage rollup (logs migration 0018): `/metrics/usage?group=` answered from it equals the
+scan of the logs, whatever wrote them: inserts (pending and folded), updates of a run's tokens
+as its OpenTelemetry spans arrive (signed deltas), updates of a counted column (recount),
+deletes (retention), the rebuild command. The scan answers when a filter narrows the logs: a
+filter every log matches (environment=production) gives the scan's answer to compare with."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from conftest import Tenant
+from logs.models import WorkflowLog
+from logs.tests.factories import ingest, log_body
+from metrics.flusher import flush_all
+from metrics.tests.test_rollups import random_body, stored_vs_recount, usage_stored_vs_recount
+from otel.tests.bodies import span, span_id, trace_id, traces_request
+
+pytestmark = pytest.mark.django_db
+UTC = dt.timezone.utc
+# random_body's logs span 2026-03-01 .. 03-07; the 7 days end at 13:30 (a partial hour, read raw).
+NOW = dt.datetime(2026, 3, 7, 13, 30, tzinfo=UTC)
+GROUPS = ("day", "hour", "category", "workflow_version")
+
+
+def usage(tenant: Tenant, group: str, **filters: Any) -> dict[str, Any]:
+    response = tenant.api.get("/api/v1/metrics/usage", {"days": 7, "group": group, **filters})
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def assert_rollup_equals_scan(tenant: Tenant) -> None:
+    for group in GROUPS:
+        rolled, scanned = usage(tenant, group), usage(tenant, group, environment="production")
+        assert rolled == scanned, group
+        assert rolled["keys"], group  # the comparison is about sums, not two empty answers
+
+
+def pending_usage_rows(client_id: int) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM logs_usage_pending WHERE client_id = %s", [client_id])
+        return int(cursor.fetchone()[0])
+
+
+@pytest.fixture
+def frozen_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("django.utils.timezone.now", lambda: NOW)
+
+
+@pytest.fixture
+def logs(alice: Tenant, bob: Tenant, frozen_now: None) -> None:
+    r = random.Random(26)
+    for first in range(0, 400, 100):
+        ingest(alice, *[random_body(r, i) for i in range(first, first + 100)])
+    ingest(bob, *[random_body(r, 1000 + i) for i in range(50)])
+
+
+def test_inserts_pending_and_folded(alice: Tenant, logs: None) -> None:
+    assert pending_usage_rows(alice.client.pk) > 0
+    assert_rollup_equals_scan(alice)  # the pending rows read on the fly
+    flush_all()
+    assert pending_usage_rows(alice.client.pk) == 0
+    assert_rollup_equals_scan(alice)
+    stored, recount = usage_stored_vs_recount(alice.client.pk)
+    assert stored == recount and stored
+
+
+def test_keys_figures_and_other_tenants(alice: Tenant, bob: Tenant, frozen_now: None) -> None:
+    """Hand-made numbers: odd values and names are left out, exact decimal sums, bob's logs apart."""
+    base = dt.datetime(2026, 3, 6, 10, tzinfo=UTC)
+    ingest(alice, log_body(executed_at=base.isoformat(), category="billing",
+                           metrics={"total_tokens": 1000, "cost_usd": 0.1, "Cost": "n/a", "tokens": True}))
+    ingest(alice, log_body(executed_at=(base + dt.timedelta(hours=1)).isoformat(), category="billing",
+                           metrics={"total_tokens": 24, "cost_usd": 0.2, "x" * 65 + "_tokens": 5}))
+    ingest(alice, log_body(executed_at=(base + dt.timedelta(hours=2)).isoformat(), category="refund", metrics={}))
+    ingest(bob, log_body(executed_at=base.isoformat(), category="billing", metrics={"total_tokens": 999}))
+    for _ in range(2):
+        data = usage(alice, "category")
+        assert data["keys"] == ["cost_usd", "total_tokens"]
+        assert data["data"] == [
+            {"group": "billing", "runs": 2, "usage": {"cost_usd": {"runs_with": 2, "sum": 0.3, "mean": 0.15},
+                                                      "total_tokens": {"runs_with": 2, "sum": 1024.0, "mean": 512.0}}},
+            {"group": "refund", "runs": 1, "usage": {"cost_usd": {"runs_with": 0, "sum": 0.0, "mean": None},
+                                                     "total_tokens": {"runs_with": 0, "sum": 0.0, "mean": None}}}]
+        assert data["totals"] == {"cost_usd": 0.3, "total_tokens": 1024.0}
+        assert data == usage(alice, "category", environment="production")
+        flush_all()
+
+
+def send_spans(tenant: Tenant, spans: list[dict[str, Any]]) -> None:
+    body = traces_request(spans, {"service.name": "agent", "deployment.environment.name": "production"})
+    response = tenant.api.post("/v1/traces", data=body, content_type="application/x-protobuf")
+    assert response.status_code == 200, response.content
+
+
+def chat(trace: str, root: str, start: int, tokens: tuple[int, int]) -> dict[str, Any]:
+    return span(trace, span_id(), "chat", parent=root, start=start, attributes={
+        "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+        "gen_ai.usage.input_tokens": tokens[0], "gen_ai.usage.output_tokens": tokens[1]})
+
+
+def test_otel_spans_arriving_update_the_usage_by_signed_deltas(alice: Tenant) -> None:
+    """A run's tokens grow as its chat spans arrive in later exports: each export rewrites the
+    run's `metrics`; the usage rollup follows by a -1 row (the old usage) and a +1 row (the new)
+    appended in the export's transaction, no recount."""
+    call_command("set_model_price", "alice", "gpt-4o", "2.50", "10.00", stdout=StringIO())
+    start = int((timezone.now() - dt.timedelta(hours=5)).timestamp() * 1e9)
+    trace, root = trace_id(), span_id()
+    send_spans(alice, [span(trace, root, "root", start=start), chat(trace, root, start, (1000, 200))])
+    flush_all()
+    (run,) = WorkflowLog.objects.filter(client=alice.client)
+    assert run.metrics["total_tokens"] == 1200
+    for tokens, total in [((300, 30), 1530), ((7, 3), 1540)]:
+        send_spans(alice, [chat(trace, root, start, tokens)])
+        run.refresh_from_db()
+        assert run.metrics["total_tokens"] == total
+        assert pending_usage_rows(alice.client.pk) == 2  # the old usage out, the new one in
+        for group in GROUPS:
+            rolled = usage(alice, group)
+            scanned = usage(alice, group, environment="production")
+            assert [rolled[k] for k in ("keys", "data", "totals")] == [scanned[k] for k in ("keys", "data", "totals")]
+            assert rolled["totals"]["total_tokens"] == total and rolled["totals"]["input_tokens"] == total - {
+                1530: 230, 1540: 233}[total]
+        flush_all()
+        stored, recount = usage_stored_vs_recount(alice.client.pk)
+        assert stored == recount
+        # one run: every cell counts it once (no -1 left over, no duplicate)
+        assert {row[6] for row in stored} == {1}
+    assert usage(alice, "day")["totals"]["cost"] == pytest.approx((1307 * 2.5 + 233 * 10) / 1e6, abs=1e-6)
+
+
+def test_updates_of_usage_and_of_counted_columns_in_one_statement(alice: Tenant, logs: None) -> None:
+    """One UPDATE that changes the tokens of some logs (deltas) and the category or day of others
+    (a recount of their days, which also drops the deltas of those days and counts the table)."""
+    flush_all()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE workflow_logs SET metrics = metrics || jsonb_build_object('total_tokens', 77, 'cached_tokens', 5), "
+            "category = CASE WHEN extract(minute FROM executed_at) < 10 THEN 'moved' ELSE category END "
+            "WHERE client_id = %s AND extract(second FROM executed_at)::int %% 3 = 0", [alice.client.pk])
+        assert cursor.rowcount > 50
+        cursor.execute("UPDATE workflow_logs SET metrics = '{}' WHERE client_id = %s AND category = 'refund'",
+                       [alice.client.pk])
+        cursor.execute("UPDATE workflow_logs SET executed_at = executed_at - interval '1 day' "
+                       "WHERE client_id = %s AND category = 'shipping' AND executed_at >= %s",
+                       [alice.client.pk, NOW - dt.timedelta(days=3)])
+    assert_rollup_equals_scan(alice)
+    assert "cached_tokens" in usage(alice, "day")["keys"]
+    stored, recount = stored_vs_recount(alice.client.pk)
+    assert stored == recount
+    assert_rollup_equals_scan(alice)
+
+
+def test_deletes_and_retention(alice: Tenant, logs: None) -> None:
+    flush_all()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM workflow_logs WHERE client_id = %s AND category = 'billing'", [alice.client.pk])
+    assert_rollup_equals_scan(alice)
+    alice.client.retention_days = 3
+    alice.client.save()
+    call_command("prune_logs", stdout=StringIO())
+    assert WorkflowLog.objects.filter(client=alice.client, executed_at__lt=NOW - dt.timedelta(days=3)).count() == 0
+    assert_rollup_equals_scan(alice)
+    stored, recount = stored_vs_recount(alice.client.pk)
+    assert stored == recount
+
+
+def test_rebuild_rollups_repairs_the_usage_rollup(alice: Tenant, bob: Tenant, logs: None) -> None:
+    flush_all()
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE logs_usage_rollup SET total = total + 1 WHERE client_id = %s AND kind = 'T'",
+                       [alice.client.pk])
+        cursor.execute("DELETE FROM logs_usage_rollup WHERE client_id = %s AND kind = 'C'", [alice.client.pk])
+        cursor.execute("INSERT INTO logs_usage_rollup VALUES (%s, 'd', '2020-01-01', 'T', NULL, 'ghost_tokens', 1, 1)",
+                       [alice.client.pk])
+    assert usage_stored_vs_recount(alice.client.pk)[0] != usage_stored_vs_recount(alice.client.pk)[1]
+    bob_before = usage_stored_vs_recount(bob.client.pk)[0]
+    call_command("rebuild_rollups", "--client", "alice", stdout=StringIO())
+    stored, recount = usage_stored_vs_recount(alice.client.pk)
+    assert stored == recount and stored
+    assert usage_stored_vs_recount(bob.client.pk)[0] == bob_before
+    assert_rollup_equals_scan(alice)
