@@ -7,9 +7,12 @@ endpoint's throughput is lost above the database and how much is the database it
 
 Each connection (a thread with its own psycopg connection) writes prepared 100-log batches and
 commits each, as the batch endpoint does: `insert` sends the endpoint's own statement
-(`logs.tenant_sql.writes.insert_statement`), `copy` a text COPY of the same values. Only the ids change
-from one batch to the next, so this process does little work and PostgreSQL sets the pace.
-Every row written is deleted again at the end.
+(`logs.tenant_sql.writes.insert_statement`), `copy` a text COPY of the same values. `single` is
+the per-row ceiling: one log per transaction, as the single-log endpoint sends a log that
+commits alone (BEGIN, SET LOCAL, the one-row INSERT and COMMIT as one query string, one round
+trip), of the harness's post_single bodies. Only the ids change from one batch to the next, so
+this process does little work and PostgreSQL sets the pace. Every row written is deleted again
+at the end.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from logs.models import WorkflowLog
 from ingestion.validation import clean_log
 from tenants.models import Client
 
-Method = Literal["insert", "copy"]
+Method = Literal["insert", "copy", "single"]
 _TABLE = WorkflowLog._meta.db_table
 _COPY_SQL = f"COPY {_TABLE} ({', '.join(writes.COLUMNS)}) FROM STDIN"
 
@@ -100,26 +103,33 @@ class _Writer:
         self.now = timezone.now()
         # Prepared once per batch: the statement and its parameters, or one value list per row
         # for COPY (the one-row statement's parameters: the columns in order).
-        self.prepared = [
-            writes.insert_statement(client, rows, self.now) if method == "insert"
-            else [writes.insert_statement(client, [row], self.now)[1] for row in rows]
-            for rows in batches
-        ]
+        self.prepared = [self._prepare(client, rows) for rows in batches]
         self.sizes = [len(rows) for rows in batches]
         self.ids: list[Any] = []
         self.backend_cpu: float | None = None
         self.error: BaseException | None = None
 
+    def _prepare(self, client: Client, rows: list[dict[str, Any]]) -> Any:
+        if self.method == "insert":
+            return writes.insert_statement(client, rows, self.now)
+        if self.method == "single":
+            (row,) = rows
+            statement, params = writes.insert_statement(client, [row], self.now, client_bound=True)
+            return f"BEGIN; {writes.ingest_timeout_sql(1000)}; {statement}; COMMIT", params
+        return [writes.insert_statement(client, [row], self.now)[1] for row in rows]
+
     def run(self, deadline: float) -> None:
         try:
             with _connect() as conn:
+                conn.autocommit = self.method == "single"  # its query string commits
                 started = _backend_cpu(conn.info.backend_pid)
                 k = self.offset
                 while time.monotonic() < deadline:
                     index = k % len(self.prepared)
                     ids = uuid7_many(self.sizes[index])
                     self._write(conn, self.prepared[index], ids)
-                    conn.commit()
+                    if not conn.autocommit:
+                        conn.commit()
                     self.ids.extend(ids)
                     k += 1
                 ended = _backend_cpu(conn.info.backend_pid)
@@ -129,6 +139,10 @@ class _Writer:
             self.error = exc
 
     def _write(self, conn: psycopg.Connection[Any], prepared: Any, ids: list[Any]) -> None:
+        if self.method == "single":
+            sql, params = prepared
+            psycopg.ClientCursor(conn).execute(sql, {**params, "id": ids[0]})
+            return
         if self.method == "insert":
             sql, params = prepared
             # The ids: one row's id parameter, or the batch's id array.
@@ -183,3 +197,12 @@ def harness_batches(gen: Any, client_slug: str, count: int = 40, size: int = 100
                       anchor=anchor)
     # As sent: through the harness's JSON encoder (timestamps become text).
     return [[json.loads(gen.dumps(body)) for body in logs.logs(size, start=k * size)] for k in range(count)]
+
+
+def harness_single_bodies(gen: Any, client_slug: str, count: int = 2000, seed: int | None = None,
+                          anchor: dt.datetime | None = None) -> list[list[dict[str, Any]]]:
+    """The bodies the harness's post_single scenario sends (load/run.py: seed + 1000, 2,000), each
+    as a batch of one."""
+    logs = gen.LogGen(seed=(gen.DEFAULT_SEED if seed is None else seed) + 1000, client_id=client_slug,
+                      anchor=anchor)
+    return [[json.loads(gen.dumps(body))] for body in logs.logs(count)]

@@ -48,6 +48,9 @@ HTTP_DURATION = Histogram(P + "http_request_duration_seconds", "Time to answer a
 LOGS_INGESTED = Counter(P + "logs_ingested_total", "Logs received by POST /api/v1/logs[/batch], by outcome: stored "
                         "(in PostgreSQL), spooled (on disk, database away), duplicate (event_id seen), rejected "
                         "(invalid), refused (neither store could take it: 503).", ["outcome"])
+GROUP_COMMITS = Counter(P + "ingest_group_commits_total", "Transactions that stored single logs (POST /api/v1/logs); "
+                        "rows per transaction is ingest_group_commit_rows_total over this.")
+GROUP_COMMIT_ROWS = Counter(P + "ingest_group_commit_rows_total", "Single logs sent in those transactions.")
 SPOOL_DRAINED = Counter(P + "spool_drained_total", "Spooled logs moved on: stored (in PostgreSQL) or "
                         "dead_letter (refused by PostgreSQL, kept for an operator).", ["outcome"])
 API_KEY_CACHE = Counter(P + "api_key_cache_total", "API-key look-ups in the shared cache: hit or miss.", ["result"])

@@ -25,6 +25,7 @@ from django.db import IntegrityError, InterfaceError, OperationalError, connecti
 from django.utils import timezone
 
 from central_logger import background, dbguard
+from ingestion import groupcommit
 from logs import partitions
 from logs.ids import uuid7, uuid7_for
 from logs.tenant_sql import reads, writes
@@ -123,14 +124,14 @@ def store_many(client: Client, items: list[dict[str, Any] | None]) -> list[ItemR
 
 
 def _store_one_committed(client: Client, fields: dict[str, Any]) -> ItemResult | None:
-    """One log in a transaction of its own and one round trip; None when that does not apply
+    """One log committed in one round trip, alone or in a group commit with the single logs other
+    threads store at the same time (ingestion/groupcommit.py); None when that does not apply
     (inside a transaction: tests, or a caller's atomic block, which a COMMIT would end) or the
     log's event_id is stored already (then `store_many` in a transaction tells the duplicate)."""
     if connection.in_atomic_block or not connection.get_autocommit():
         return None
-    now = timezone.now()
-    row = writes.stored_row(fields, now)
-    if not writes.insert_one_committed(client, row, now, timeout_ms=settings.INGEST_DB_TIMEOUT_MS):
+    row = writes.stored_row(fields, timezone.now())
+    if not groupcommit.insert(client, row):
         return None
     return ItemResult(0, CREATED, str(row["id"]), row=row)
 

@@ -45,6 +45,30 @@ def test_every_log_written_is_stored_then_deleted(method: str) -> None:
     assert f"{method} on 2 connection(s)" in result.describe()
 
 
+def test_single_writes_one_log_per_transaction_then_deletes_them() -> None:
+    tenant = make_tenant("ceiling")
+    texts = ["Rückerstattung", "退款", "", "x" * 5000]
+    singles = ceiling.prepare_batches(tenant.client, [[recent_log(i / 10, ticket_id=f"s-{i}",
+                                                                 payload={"final_response": texts[i % 4]})]
+                                                     for i in range(20)])
+    transactions: list[int] = []
+    real_delete = ceiling._delete
+
+    def count_then_delete(client: Any, ids: list[Any]) -> None:
+        logs = WorkflowLog.objects.filter(client=client, pk__in=ids).extra(select={"tx": "xmin::text"})
+        transactions.extend([len(ids), logs.count(), len({log.tx for log in logs})])
+        real_delete(client, ids)
+
+    with mock.patch.object(ceiling, "_delete", count_then_delete):
+        result = ceiling.measure(client=tenant.client, batches=singles, method="single", connections=3, seconds=0.3)
+
+    assert result.logs > 3
+    # Every log counted was stored, each by a transaction of its own.
+    assert transactions == [result.logs] * 3
+    assert WorkflowLog.objects.filter(client=tenant.client).count() == 0
+    assert "single on 3 connection(s)" in result.describe()
+
+
 def test_an_invalid_body_is_refused_before_anything_is_written() -> None:
     tenant = make_tenant("ceiling")
     with pytest.raises(ValueError, match="status"):
@@ -92,6 +116,18 @@ def test_the_command_reports_each_run_and_the_median(fake_harness: Any) -> None:
     assert "insert on 1 connection(s)" in lines[0] and "copy on 1 connection(s)" in lines[1]
     assert "us per log" in lines[0]
     assert fake_harness.seen == [(42 + 2000, "bench-writer")]  # the bodies of the harness's post_batch
+    assert WorkflowLog.objects.filter(client=tenant.client).count() == 0
+
+
+def test_the_command_runs_single_on_the_post_single_bodies(fake_harness: Any) -> None:
+    tenant = make_tenant("bench-writer")
+    out = StringIO()
+    call_command("bench_db_ceiling", "--method", "single", "--connections", "2", "--seconds", "0.2", "--runs", "1",
+                 stdout=out)
+    lines = out.getvalue().splitlines()
+    assert "single on 2 connection(s)" in lines[0] and lines[-1].startswith("median single")
+    # The bodies of the harness's post_single (and of post_batch, prepared in any case).
+    assert (42 + 1000, "bench-writer") in fake_harness.seen
     assert WorkflowLog.objects.filter(client=tenant.client).count() == 0
 
 

@@ -141,6 +141,11 @@ DB_PREPARED_STATEMENTS = env_bool("DB_PREPARED_STATEMENTS", True)
 # go to the spool. Enforced on the server (SET LOCAL statement_timeout) and on the client
 # (central_logger/dbguard.py), well inside the real client's 3-second timeout.
 INGEST_DB_TIMEOUT_MS = env.int("INGEST_DB_TIMEOUT_MS", default=1000)
+# Single logs arriving together in one worker share one INSERT and one COMMIT (at most this many
+# rows; ingestion/groupcommit.py). 1 = each log its own transaction.
+INGEST_GROUP_COMMIT_MAX_ROWS = env.int("INGEST_GROUP_COMMIT_MAX_ROWS", default=64)
+# How many such transactions a worker may have in flight at once (each on its own connection).
+INGEST_GROUP_COMMIT_SLOTS = env.int("INGEST_GROUP_COMMIT_SLOTS", default=2)
 # After a database failure, ingestion goes straight to the spool for this many seconds.
 DB_CIRCUIT_OPEN_SECONDS = env.float("DB_CIRCUIT_OPEN_SECONDS", default=2.0)
 # A new gunicorn worker opens its pool before accepting requests, waiting at most this long for

@@ -187,7 +187,7 @@ def insert_one_committed(client: Client, row: dict[str, Any], now: dt.datetime, 
     for attempt in (1, 2):
         partitions.ensure_covered([row["executed_at"]])
         try:
-            return _send_one(sql, params)
+            return bool(_send(sql, params))
         except Exception as exc:
             # Its partition was detached since this process last looked: look again, once.
             if attempt == 2 or not partitions.is_missing_partition(exc):
@@ -196,15 +196,17 @@ def insert_one_committed(client: Client, row: dict[str, Any], now: dt.datetime, 
     raise AssertionError("unreachable")
 
 
-def _send_one(sql: str, params: dict[str, Any]) -> bool:
+def _send(sql: str, params: Any, settings: int = 1) -> list[tuple[Any, ...]]:
+    """Send BEGIN; `settings` SET LOCALs; an INSERT ... RETURNING; COMMIT as one query string:
+    the rows the INSERT returned."""
     connection.ensure_connection()
     raw = connection.connection
     try:
         with connection._prepare_cursor(psycopg.ClientCursor(raw)) as cursor:
             cursor.execute(sql, params)
-            cursor.nextset()  # past BEGIN and SET, to the INSERT's rows
-            cursor.nextset()
-            return bool(cursor.fetchall())
+            for _ in range(1 + settings):  # past BEGIN and the SETs, to the INSERT's rows
+                cursor.nextset()
+            return cursor.fetchall()
     except Exception:
         # A failed statement leaves the explicit transaction aborted (the rest of the query
         # string was skipped). A connection cut off by the deadline is already closed.
@@ -212,6 +214,54 @@ def _send_one(sql: str, params: dict[str, Any]) -> bool:
             with contextlib.suppress(psycopg.Error):
                 raw.rollback()
         raise
+
+
+def _group_sql(rows: int, events: bool) -> str:
+    """`rows` logs as one multi-row statement of client-bound scalars (the one-row statement's
+    parameters, repeated): the single-log group commit."""
+    row = "(" + ", ".join(f"%s::{kind}" for _, kind in COLUMN_TYPES) + ")"
+    values = ", ".join([row] * rows)
+    if not events:
+        return f"INSERT INTO {TABLE} ({_COLUMN_LIST}) VALUES {values} RETURNING id"
+    # As in `_one_sql`: a row is inserted only if it claimed its event id in this statement. Two
+    # rows of one statement with the same event id: the second claims nothing.
+    return (f"WITH v ({_COLUMN_LIST}) AS MATERIALIZED (VALUES {values}), "
+            f"claimed AS (INSERT INTO {EVENT_IDS} (client_id, event_id, log_id, executed_at) "
+            "SELECT client_id, event_id, id, executed_at FROM v WHERE event_id IS NOT NULL "
+            f"ON CONFLICT DO NOTHING RETURNING log_id) INSERT INTO {TABLE} ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} "
+            "FROM v WHERE event_id IS NULL OR id IN (SELECT log_id FROM claimed) RETURNING id")
+
+
+def insert_group_committed(client: Client, rows: list[dict[str, Any]], *, timeout_ms: int,
+                           lock_timeout_ms: int) -> set[uuid.UUID]:
+    """Insert `rows` of `client` (from `stored_row()`, each with its own `created_at`) in one
+    transaction and one round trip, as `insert_one_committed` does for one row. Returns the ids
+    inserted: a row missing from it had its event id stored already. Rows are sent in event-id
+    order, so two groups claiming the same event ids in two processes take their locks in the
+    same order (no deadlock).
+
+    The caller must not be inside a transaction; on an error nothing of the group is stored and
+    the connection is rolled back clean."""
+    ordered = sorted(rows, key=lambda row: row.get("event_id") or "")
+    params: list[Any] = []
+    for row in ordered:
+        params.extend(client.pk if name == "client_id" else json_text(row.get(name)) if kind == "jsonb"
+                      else row.get(name) for name, kind in COLUMN_TYPES)
+    events = any(row.get("event_id") is not None for row in ordered)
+    # lock_timeout: a group does not wait long on a lock another transaction holds (an event id
+    # claimed and not yet committed elsewhere, a partition's DDL); the caller then stores each
+    # row alone, so only the row that needs the lock waits for it.
+    sql = (f"BEGIN; {ingest_timeout_sql(timeout_ms)}; SET LOCAL lock_timeout = {int(lock_timeout_ms)}; "
+           f"{_group_sql(len(ordered), events)}; COMMIT")
+    for attempt in (1, 2):
+        partitions.ensure_covered([row["executed_at"] for row in ordered])
+        try:
+            return {pk for (pk,) in _send(sql, params, settings=2)}
+        except Exception as exc:
+            if attempt == 2 or not partitions.is_missing_partition(exc):
+                raise
+            partitions.invalidate()
+    raise AssertionError("unreachable")
 
 
 def stored_event_ids(client: Client, event_ids: list[str]) -> dict[str, str]:

@@ -17,8 +17,10 @@ class Command(BaseCommand):
             "every row written is deleted afterwards.")
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--method", choices=["insert", "copy"], action="append",
-                            help="insert: the batch endpoint's statement (default); copy: a text COPY. Repeatable.")
+        parser.add_argument("--method", choices=["insert", "copy", "single"], action="append",
+                            help="insert: the batch endpoint's statement (default); copy: a text COPY; single: "
+                                 "one log per transaction, as the single-log endpoint commits one (the harness's "
+                                 "post_single bodies). Repeatable.")
         parser.add_argument("--connections", type=int, default=4, help="connections, one thread each (default 4)")
         parser.add_argument("--seconds", type=float, default=15.0, help="length of each run (default 15)")
         parser.add_argument("--runs", type=int, default=3, help="runs per method, interleaved (default 3)")
@@ -33,12 +35,15 @@ class Command(BaseCommand):
             gen = load_gen()
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc
-        batches = ceiling.prepare_batches(client, ceiling.harness_batches(gen, client.slug))
         methods = options["method"] or ["insert"]
+        batches = ceiling.prepare_batches(client, ceiling.harness_batches(gen, client.slug))
+        singles = ceiling.prepare_batches(client, ceiling.harness_single_bodies(gen, client.slug)) \
+            if "single" in methods else []
         results: dict[str, list[ceiling.Ceiling]] = {method: [] for method in methods}
         for run in range(1, options["runs"] + 1):
             for method in methods:
-                result = ceiling.measure(client=client, batches=batches, method=method,
+                result = ceiling.measure(client=client, method=method,
+                                         batches=singles if method == "single" else batches,
                                          connections=options["connections"], seconds=options["seconds"])
                 results[method].append(result)
                 self.stdout.write(f"run {run}: {result.describe()}")
