@@ -49,8 +49,8 @@ logger = logging.getLogger("central_logger.ingest")
 GROUP_LOCK_TIMEOUT_MS = 100
 _RETRY_ALONE = (pg_errors.LockNotAvailable, pg_errors.QueryCanceled, pg_errors.DeadlockDetected,
                 pg_errors.SerializationFailure)
-# Slack over the request's own budget for the commit in flight to answer (it is bounded by the
-# committing request's deadline, which started earlier).
+# A request without a deadline of its own (none outside HTTP requests) waits at most the ingestion
+# budget plus this.
 _GRACE_SECONDS = 0.25
 
 
@@ -97,7 +97,8 @@ def insert(client: Client, row: dict[str, Any]) -> bool:
     if not slots.acquire(blocking=False):
         # Every slot has a commit in flight: this request may wait a while, so its pooled
         # connection goes back for others (the committers, other requests' authentication)
-        # instead of idling here; if it commits next, it takes one again.
+        # instead of idling here. If it commits next it takes one again, a wait for the pool
+        # that the request's budget bounds like every other (central_logger/postgres/pool.py).
         _return_connection()
         if not slots.acquire(timeout=_budget()):
             return _gave_up(entry)
@@ -107,7 +108,7 @@ def insert(client: Client, row: dict[str, Any]) -> bool:
             _commit(group)
     finally:
         slots.release()
-    if not entry.done.wait(_budget() + _GRACE_SECONDS):  # a commit in flight took it
+    if not entry.done.wait(_budget()):  # a commit in flight took it
         raise OperationalError("The group commit holding this log did not answer in time.")
     return _answer(entry)
 
@@ -118,8 +119,9 @@ def _gave_up(entry: _Entry) -> bool:
         if not entry.taken:  # no commit took it: nothing of it is stored
             _queue.remove(entry)
             raise OperationalError("No commit took the log within the ingestion budget.")
-    # That commit is bounded by its own request's deadline.
-    if not entry.done.wait(_GRACE_SECONDS):
+    # A commit in flight has it: its answer is used if it is in within this request's budget
+    # (if that commit stores it later all the same, the spool's drain skips it by id).
+    if not entry.done.wait(_budget()):
         raise OperationalError("The group commit holding this log did not answer in time.")
     return _answer(entry)
 

@@ -14,7 +14,8 @@ the outage). `RecoveringPool` changes three things:
   (central_logger/dbguard.py): the server is back, so ingestion stops spooling without waiting
   out `DB_CIRCUIT_OPEN_SECONDS`.
 
-It extends private methods of psycopg_pool 3.3 (`_add_connection`, `_return_connection`,
+Every wait for a connection also stops at the thread's database deadline (`getconn`). It
+extends private methods of psycopg_pool 3.3 (`_add_connection`, `_return_connection`,
 `_connect`), whose version is pinned; central_logger/tests/test_db_recovery.py and
 scripts/recovery_drill.py hold the behaviour.
 """
@@ -58,6 +59,15 @@ class RecoveringPool(ConnectionPool):  # type: ignore[type-arg]
         # steady retries would otherwise log psycopg's warning four times a second; settings
         # raise the "psycopg.pool" logger to ERROR).
         self._failures = FailureLog(f"database pool {self.name!r}", logging.getLogger("central_logger.db"))
+
+    def getconn(self, timeout: float | None = None) -> Any:
+        """A connection, waiting at most DB_POOL_TIMEOUT and never past the thread's database
+        deadline (dbguard.db_deadline): an ingestion request that already waited (for the pool,
+        for its group commit) spools when its budget is spent instead of waiting a second more."""
+        left = dbguard.remaining()
+        if left is not None:
+            timeout = max(min(self.timeout if timeout is None else timeout, left), 0.001)
+        return super().getconn(timeout)
 
     def _add_connection(self, attempt: AttemptWithBackoff | None, growing: bool = False) -> None:
         if attempt is None:
