@@ -8,8 +8,9 @@
   sums of every numeric usage metric (below).
 
 Which metrics: the numeric keys of `metrics` whose name contains "token" or "cost" (any case:
-`total_tokens`, `prompt_tokens`, `cost_usd`, …; keys of at most 64 characters, the first 10 of a
-log by name: `logs_usage_of()`, logs migration 0018), at most MAX_KEYS of them, by name. Logs
+`total_tokens`, `prompt_tokens`, `cost_usd`, …; keys of at most 64 characters; in the rollup at
+most 10 of a log, shortest names first: `logs_usage_of()`, logs migration 0018), at most MAX_KEYS
+of them, by name. Logs
 that do not carry a key add nothing to its sum; `runs_with` says how many did. The sums are
 exact (`numeric`). Without filters they come from the usage rollup (migration 0018: a few
 thousand rows whatever the period, kept exact by signed deltas as OpenTelemetry rewrites a

@@ -186,3 +186,13 @@ def test_rebuild_rollups_repairs_the_usage_rollup(alice: Tenant, bob: Tenant, lo
     assert stored == recount and stored
     assert usage_stored_vs_recount(bob.client.pk)[0] == bob_before
     assert_rollup_equals_scan(alice)
+
+
+def test_a_log_counts_at_most_ten_usage_keys_shortest_first(alice: Tenant, frozen_now: None) -> None:
+    """The rollup's bound on what one log can add (logs_usage_of): 10 keys, shortest names first."""
+    names = [f"{'t' * i}_tokens" for i in range(1, 13)]  # 8 to 19 characters
+    ingest(alice, log_body(executed_at="2026-03-06T10:00:00Z", metrics={name: 1 for name in reversed(names)}))
+    assert usage(alice, "day")["keys"] == sorted(names[:10])
+    flush_all()
+    stored, recount = usage_stored_vs_recount(alice.client.pk)
+    assert stored == recount and {row[5] for row in stored} == set(names[:10])
