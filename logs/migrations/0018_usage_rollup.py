@@ -83,13 +83,18 @@ LANGUAGE plpgsql AS $$
 DECLARE
     empty tid[];
 BEGIN
-    WITH e AS (
-        SELECT u.client_id, g.grain,
-               date_trunc(CASE g.grain WHEN 'h' THEN 'hour' ELSE 'day' END, u.executed_at, 'UTC') AS bucket,
-               k.kind, CASE k.kind WHEN 'C' THEN u.category WHEN 'V' THEN u.workflow_version END AS dim1,
-               x.k AS key, u.sign AS n, u.sign * (x.v #>> '{}')::numeric AS v
-          FROM unnest(rows) AS u
-         CROSS JOIN LATERAL jsonb_each(u.usage) AS x(k, v)
+    -- Summed per (hour, category, version, key) first, then spread over the grains and kinds:
+    -- a day's recount adds up a few thousand cells six times, not every log's keys six times.
+    WITH x AS (
+        SELECT u.client_id, date_trunc('hour', u.executed_at, 'UTC') AS hour, u.category, u.workflow_version,
+               e.k AS key, sum(u.sign) AS n, sum(u.sign * (e.v #>> '{}')::numeric) AS v
+          FROM unnest(rows) AS u CROSS JOIN LATERAL jsonb_each(u.usage) AS e(k, v)
+         GROUP BY 1, 2, 3, 4, 5
+    ), e AS (
+        SELECT x.client_id, g.grain, CASE g.grain WHEN 'h' THEN x.hour ELSE date_trunc('day', x.hour, 'UTC') END AS bucket,
+               k.kind, CASE k.kind WHEN 'C' THEN x.category WHEN 'V' THEN x.workflow_version END AS dim1,
+               x.key, x.n, x.v
+          FROM x
          CROSS JOIN (VALUES ('h'::"char"), ('d'::"char")) AS g(grain)
          CROSS JOIN (VALUES ('T'::"char"), ('C'::"char"), ('V'::"char")) AS k(kind)
     ), up AS (
@@ -239,16 +244,16 @@ def _update_trigger() -> str:
 
 BACKFILL = r"""
 INSERT INTO logs_usage_rollup (client_id, grain, bucket, kind, dim1, key, n, total)
-SELECT x.client_id, x.grain, x.bucket, x.kind, x.dim1, x.key, count(*), sum(x.v)
-  FROM (SELECT u.client_id, g.grain,
-               date_trunc(CASE g.grain WHEN 'h' THEN 'hour' ELSE 'day' END, u.executed_at, 'UTC') AS bucket,
-               k.kind, CASE k.kind WHEN 'C' THEN u.category WHEN 'V' THEN u.workflow_version END AS dim1,
-               e.k AS key, (e.v #>> '{}')::numeric AS v
+SELECT x.client_id, g.grain, CASE g.grain WHEN 'h' THEN x.hour ELSE date_trunc('day', x.hour, 'UTC') END,
+       k.kind, CASE k.kind WHEN 'C' THEN x.category WHEN 'V' THEN x.workflow_version END, x.key, sum(x.n), sum(x.v)
+  FROM (SELECT u.client_id, date_trunc('hour', u.executed_at, 'UTC') AS hour, u.category, u.workflow_version,
+               e.k AS key, count(*) AS n, sum((e.v #>> '{}')::numeric) AS v
           FROM (SELECT w.client_id, w.executed_at, w.category, w.workflow_version, logs_usage_of(w.metrics) AS usage
                   FROM workflow_logs w) AS u
          CROSS JOIN LATERAL jsonb_each(u.usage) AS e(k, v)
-         CROSS JOIN (VALUES ('h'::"char"), ('d'::"char")) AS g(grain)
-         CROSS JOIN (VALUES ('T'::"char"), ('C'::"char"), ('V'::"char")) AS k(kind)) AS x
+         GROUP BY 1, 2, 3, 4, 5) AS x
+ CROSS JOIN (VALUES ('h'::"char"), ('d'::"char")) AS g(grain)
+ CROSS JOIN (VALUES ('T'::"char"), ('C'::"char"), ('V'::"char")) AS k(kind)
  GROUP BY 1, 2, 3, 4, 5, 6;
 ANALYZE logs_usage_rollup;
 """

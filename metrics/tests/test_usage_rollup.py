@@ -6,6 +6,7 @@ filter every log matches (environment=production) gives the scan's answer to com
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import random
 from io import StringIO
 from typing import Any
@@ -196,3 +197,15 @@ def test_a_log_counts_at_most_ten_usage_keys_shortest_first(alice: Tenant, froze
     flush_all()
     stored, recount = usage_stored_vs_recount(alice.client.pk)
     assert stored == recount and {row[5] for row in stored} == set(names[:10])
+
+
+def test_the_migrations_backfill_counts_every_stored_log(alice: Tenant, bob: Tenant, logs: None) -> None:
+    migration = importlib.import_module("logs.migrations.0018_usage_rollup")
+    flush_all()
+    expected = {tenant.client.pk: usage_stored_vs_recount(tenant.client.pk)[1] for tenant in (alice, bob)}
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM logs_usage_rollup")
+        cursor.execute(migration.BACKFILL)
+    for client_id, rows in expected.items():
+        stored, recount = usage_stored_vs_recount(client_id)
+        assert stored == recount == rows and rows
