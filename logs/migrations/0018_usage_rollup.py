@@ -205,30 +205,30 @@ $$;
 
 # The usage deltas of an UPDATE: every old row whose usage, or whose place in the usage rollup
 # (client, time, category, version), changed leaves with sign -1; its new row enters with +1.
+# Each row's usage is computed once (`p`, inlined into `changed`, which is read twice, so
+# materialized).
 # Appended before the recounts of the same trigger: a recounted day drops its pending rows and
 # counts the table as it now is, these included.
-_USAGE_PLACE = "ROW({a}.client_id, {a}.executed_at, {a}.category, {a}.workflow_version, logs_usage_of({a}.metrics))"
-
-
-def _usage_changed(a: str, b: str) -> str:
-    return f"{b}.id IS NULL OR {_USAGE_PLACE.format(a=a)} IS DISTINCT FROM {_USAGE_PLACE.format(a=b)}"
-
-
-USAGE_DELTAS = f"""
-    FOR c IN SELECT o.client_id FROM old_rows o LEFT JOIN new_rows n ON n.id = o.id WHERE {_usage_changed("o", "n")}
-             UNION SELECT n.client_id FROM new_rows n LEFT JOIN old_rows o ON o.id = n.id
-                    WHERE {_usage_changed("n", "o")}
-             ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock_shared(727001, (c % 2147483647)::int);
-    END LOOP;
-    INSERT INTO logs_usage_pending
-    SELECT client_id, executed_at, category, workflow_version, sign, usage FROM (
-        SELECT o.client_id, o.executed_at, o.category, o.workflow_version, -1 AS sign, logs_usage_of(o.metrics) AS usage
-          FROM old_rows o LEFT JOIN new_rows n ON n.id = o.id WHERE {_usage_changed("o", "n")}
+USAGE_DELTAS = """
+    WITH p AS (
+        SELECT o.client_id AS oc, o.executed_at AS oe, o.category AS ocat, o.workflow_version AS ov,
+               logs_usage_of(o.metrics) AS ou,
+               n.client_id AS nc, n.executed_at AS ne, n.category AS ncat, n.workflow_version AS nv,
+               logs_usage_of(n.metrics) AS nu
+          FROM old_rows o FULL JOIN new_rows n ON n.id = o.id
+    ), changed AS (
+        SELECT * FROM p WHERE ROW(oc, oe, ocat, ov, ou) IS DISTINCT FROM ROW(nc, ne, ncat, nv, nu)
+    )
+    SELECT array_agg(x.d) INTO deltas FROM (
+        SELECT ROW(oc, oe, ocat, ov, -1, ou)::logs_usage_pending AS d FROM changed WHERE ou IS NOT NULL
         UNION ALL
-        SELECT n.client_id, n.executed_at, n.category, n.workflow_version, 1, logs_usage_of(n.metrics)
-          FROM new_rows n LEFT JOIN old_rows o ON o.id = n.id WHERE {_usage_changed("n", "o")}) AS d
-     WHERE usage IS NOT NULL;
+        SELECT ROW(nc, ne, ncat, nv, 1, nu)::logs_usage_pending FROM changed WHERE nu IS NOT NULL) AS x;
+    IF deltas IS NOT NULL THEN
+        FOR c IN SELECT DISTINCT client_id FROM unnest(deltas) ORDER BY 1 LOOP
+            PERFORM pg_advisory_xact_lock_shared(727001, (c % 2147483647)::int);
+        END LOOP;
+        INSERT INTO logs_usage_pending SELECT * FROM unnest(deltas);
+    END IF;
 """
 
 
@@ -237,8 +237,9 @@ def _update_trigger() -> str:
     the usage deltas between the two: shared locks after the exclusive ones of the same
     transaction (no upgrade to wait for), and the deltas before any recount of their day."""
     sql = _FINGERPRINTS._update_trigger()
-    marker = "    FOR c, d IN"
-    assert sql.count(marker) == 1, "0016's update trigger changed: place the usage deltas again"
+    marker, declare = "    FOR c, d IN", "    d timestamptz;\nBEGIN"
+    assert sql.count(marker) == 1 and sql.count(declare) == 1, "0016's update trigger changed: place the deltas again"
+    sql = sql.replace(declare, "    d timestamptz;\n    deltas logs_usage_pending[];\nBEGIN")
     return sql.replace(marker, USAGE_DELTAS + marker)
 
 
