@@ -209,3 +209,23 @@ def test_the_migrations_backfill_counts_every_stored_log(alice: Tenant, bob: Ten
     for client_id, rows in expected.items():
         stored, recount = usage_stored_vs_recount(client_id)
         assert stored == recount == rows and rows
+
+
+def test_the_totals_of_otel_runs_come_from_the_rollup_as_from_the_scan(alice: Tenant) -> None:
+    """The cards' figures (runs with usage, input/output tokens, cost, and the previous period's)
+    without filters (the usage rollup) and with one every run matches (the scan)."""
+    call_command("set_model_price", "alice", "gpt-4o", "2.50", "10.00", stdout=StringIO())
+    for days_ago, tokens in [(0.2, (1000, 200)), (2, (30, 7)), (9, (5, 5))]:
+        start = int((timezone.now() - dt.timedelta(days=days_ago)).timestamp() * 1e9)
+        trace, root = trace_id(), span_id()
+        send_spans(alice, [span(trace, root, "root", start=start), chat(trace, root, start, tokens)])
+    ingest(alice, log_body(executed_at=timezone.now().isoformat(), metrics={"total_tokens": "many", "cost": "n/a"}))
+    names = ("runs", "input_tokens", "output_tokens", "total_tokens", "cost")
+    for _ in range(2):  # pending, then folded
+        rolled = alice.api.get("/api/v1/metrics/usage", {"days": 7}).json()
+        scanned = alice.api.get("/api/v1/metrics/usage", {"days": 7, "environment": "production"}).json()
+        assert [rolled[k] for k in names] == [scanned[k] for k in names]
+        assert [rolled["previous"][k] for k in names] == [scanned["previous"][k] for k in names]
+        assert (rolled["runs"], rolled["input_tokens"], rolled["output_tokens"]) == (2, 1030, 207)
+        assert rolled["previous"]["total_tokens"] == 10 and rolled["cost"] is not None
+        flush_all()
