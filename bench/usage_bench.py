@@ -8,7 +8,8 @@ shipped before 0018 (the keys from the newest 2,000 logs, then a scan summing ev
 group, float8), B = `metrics.usage.breakdown` from the rollup, C = the same answer by the scan
 that now serves filtered requests (`logs_usage_of()`, numeric). A, B and C alternate within each
 round; prints the median and the range of each, in ms, and whether B's figures equal C's.
-With USAGE_BENCH_INSERT=1: the insert trigger's cost before and after 0018 (`insert_cost`).
+With USAGE_BENCH_INSERT=1: the insert trigger's cost before and after 0018 (`insert_cost`); with
+USAGE_BENCH_ENDPOINT=1: the whole answer, cards included (`endpoint`).
 """
 from __future__ import annotations
 
@@ -107,6 +108,30 @@ def insert_cost(client: Client, reps: int) -> None:
               f"{statistics.median(values) * 1000:.0f} ms ({min(values) * 1000:.0f}-{max(values) * 1000:.0f})")
 
 
+def endpoint(client: Client, reps: int) -> None:
+    """The whole answer of `/metrics/usage?group=category` (the latency page): A = before 0018
+    (the breakdown's scan and the cards' partial-index reads of the period and the previous
+    one), B = `usage.metrics_usage` from the rollups, alternating."""
+    from logs.tenant_sql import metric_stats
+
+    scope = Scope(client=client, where=("", []))
+    for days in (7, 30, 90):
+        period = Period.last_days(days, now=timezone.now())
+        times: dict[str, list[float]] = {"A": [], "B": []}
+        for _ in range(reps):
+            t = time.perf_counter()
+            before(client, period, "category")
+            for start, end in ((period.start, period.end), (period.previous_start, period.previous_end)):
+                metric_stats.usage_totals(client, condition="", params=[], start=start, end=end)
+            times["A"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            usage.metrics_usage(scope, period=period, group="category")
+            times["B"].append(time.perf_counter() - t)
+        print(f"{days:>4}d  whole answer by category: " + "  ".join(
+            f"{k} {statistics.median(v) * 1000:.0f} ms ({min(v) * 1000:.0f}-{max(v) * 1000:.0f})" for k, v in times.items()),
+            flush=True)
+
+
 def main() -> None:
     slug, reps = sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 5
     client = Client.objects.get(slug=slug)
@@ -115,6 +140,9 @@ def main() -> None:
     rollup_scope = Scope(client=client, where=("", []))
     # A condition every log meets: the filtered road (a scan), for the same answer.
     scan_scope = Scope(client=client, where=("TRUE", []))
+    if os.environ.get("USAGE_BENCH_ENDPOINT"):
+        endpoint(client, reps)
+        return
     if os.environ.get("USAGE_BENCH_INSERT"):
         insert_cost(client, reps)
         return
