@@ -2,14 +2,17 @@
 
 * The period's totals and the previous period's (the overview's cards): the runs that carry
   `metrics.total_tokens` (OpenTelemetry's runs, and any log that names its usage the same way),
-  their input, output and total tokens and `metrics.cost`. Read through the partial index of
-  those runs (logs migration 0012): their cost follows those runs, not all logs.
+  their input, output and total tokens and `metrics.cost`. Without filters from the usage
+  rollup (`_rollup_totals`: each of input/output tokens and cost summed over the logs carrying
+  it, which for OpenTelemetry's runs are the same logs); with filters read through the partial
+  index of the runs carrying `total_tokens` (logs migration 0012).
 * With `group` (the latency-and-cost page): per day, hour, category or workflow version, the
   sums of every numeric usage metric (below).
 
 Which metrics: the numeric keys of `metrics` whose name contains "token" or "cost" (any case:
-`total_tokens`, `prompt_tokens`, `cost_usd`, …; keys of at most 64 characters, the first 10 of a
-log by name: `logs_usage_of()`, logs migration 0018), at most MAX_KEYS of them, by name. Logs
+`total_tokens`, `prompt_tokens`, `cost_usd`, …; keys of at most 64 characters; in the rollup at
+most 10 of a log, shortest names first: `logs_usage_of()`, logs migration 0018), at most MAX_KEYS
+of them, by name. Logs
 that do not carry a key add nothing to its sum; `runs_with` says how many did. The sums are
 exact (`numeric`). Without filters they come from the usage rollup (migration 0018: a few
 thousand rows whatever the period, kept exact by signed deltas as OpenTelemetry rewrites a
@@ -36,9 +39,25 @@ def _key(value: Any) -> Any:
     return value.astimezone(UTC) if isinstance(value, dt.datetime) else value
 
 
+def _rollup_totals(scope: Scope, start: dt.datetime, end: dt.datetime) -> tuple[Any, ...]:
+    """`metric_stats.usage_totals`' figures from the usage rollup: the runs carrying
+    `total_tokens` as a number, and the sums of `input_tokens`, `output_tokens` and `cost` over
+    the logs carrying each (OpenTelemetry's runs carry all four; the scan sums them over the logs
+    with `total_tokens` only), with how many carry a `cost`."""
+    bounds = rollup.period_params(start, end, use_days=True, open_end=False)
+    sums = {key: (n, total) for _group, key, n, total in
+            usage_rollup.usage_sums(scope.client, group="period", period=bounds) if n > 0}
+    none = (0, 0)
+    return (sums.get("total_tokens", none)[0], sums.get("input_tokens", none)[1], sums.get("output_tokens", none)[1],
+            sums.get("cost", none)[1], sums.get("cost", none)[0])
+
+
 def _totals(scope: Scope, start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
-    runs, input_tokens, output_tokens, cost, priced = metric_stats.usage_totals(
-        scope.client, condition=scope.where[0], params=scope.where[1], start=start, end=end)
+    if scope.rollup:
+        runs, input_tokens, output_tokens, cost, priced = _rollup_totals(scope, start, end)
+    else:
+        runs, input_tokens, output_tokens, cost, priced = metric_stats.usage_totals(
+            scope.client, condition=scope.where[0], params=scope.where[1], start=start, end=end)
     return {"runs": runs, "input_tokens": int(input_tokens), "output_tokens": int(output_tokens),
             "total_tokens": int(input_tokens + output_tokens),
             "cost": round(float(cost), 6) if priced else None, "period_start": start, "period_end": end}

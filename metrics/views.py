@@ -190,7 +190,7 @@ class MetricsViewSet(TenantScopedViewSet):
         description="Totals: the runs that carry `metrics.total_tokens` (runs received over OpenTelemetry carry "
                     "`input_tokens`, `output_tokens`, `total_tokens` and, with model prices, `cost`), for the "
                     "period and the previous one. With `group`: every numeric metric whose key contains `token` "
-                    "or `cost` (any case; keys of at most 64 characters, a log's first 10 by name), summed "
+                    "or `cost` (any case; keys of at most 64 characters; the rollup counts at most 10 of a log), summed "
                     "exactly over the period's logs: from the usage rollup when no filter narrows the logs "
                     "(milliseconds at any period), else a scan (its cost grows with the period).",
         parameters=[

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import http from "node:http";
 import { alphaLog, apiGet, ingest } from "./data.mjs";
+import { sideways } from "./lib.mjs";
 
 export const ALERTS_ENV = {
   ALERT_EVAL_INTERVAL_SECONDS: "1",
@@ -161,8 +162,43 @@ export async function alertTests({ browser, base, tenants, users, test, shot, si
       assert.deepEqual(rules.data, []);
       await other.close();
     });
+    await test("alerts: no alerts page scrolls sideways at 1440 or 390 px, with a long rule name", async () => {
+      // Issue 26, defect 2 ("no horizontal overflow on every page"), for the pages issue 22 added.
+      await page.goto(`${base}/dashboard/alpha/alerts/new`);
+      await page.getByLabel("Name").fill(LONG_NAME);
+      await page.getByLabel("Kind").selectOption("error_count");
+      await page.getByLabel("Threshold").fill("1000");
+      await page.getByLabel("Channel 1 URL").fill(receiver.url);
+      await page.getByLabel("Channel 1 secret").fill(SECRET);
+      await page.getByRole("button", { name: "Create rule" }).click();
+      await page.waitForURL(/\/dashboard\/alpha\/alerts$/);
+      const id = (await apiGet(base, tenants.alpha.key, "/api/v1/alerts/rules")).data.find((r) => r.name === LONG_NAME)?.id;
+      assert.ok(id, "the long-named rule was not created");
+      for (const [width, options] of [[1440, { viewport: { width: 1440, height: 900 } }], [390, { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true }]]) {
+        const sized = await browser.newContext(options);
+        const spage = await sized.newPage();
+        await signIn(spage, base, "ada", users.ada);
+        const wide = [];
+        for (const [name, url, ready] of [
+          ["alerts", "/dashboard/alpha/alerts", '[data-testid="rule-row"]'],
+          ["new rule", "/dashboard/alpha/alerts/new", "form"],
+          ["edit rule", `/dashboard/alpha/alerts/${id}/edit`, "form"],
+        ]) {
+          await spage.goto(`${base}${url}`);
+          await spage.locator(ready).first().waitFor();
+          await spage.waitForTimeout(250);
+          const by = await sideways(spage);
+          if (by > 1) wide.push(`${name}: ${by}px`);
+        }
+        assert.deepEqual(wide, [], `at ${width} px`);
+        await sized.close();
+      }
+    });
   } finally {
     await context.close();
     receiver.server.close();
   }
 }
+
+// 200 characters (the most a name may have), one unbroken run of 120 among them.
+const LONG_NAME = `Checkout failures of the EU payment provider ${"A1B2x".repeat(24)} (ticket 4711)`.padEnd(200, "!");

@@ -60,6 +60,9 @@ try {
     ["issues_90d", "/dashboard/alpha/issues?range=90d", "issues"],
     ["versions_7d", "/dashboard/alpha/versions", "versions"],
     ["versions_90d", "/dashboard/alpha/versions?range=90d", "versions"],
+    // the tokens-and-cost table per category (the usage rollup, logs migration 0018)
+    ["latency_usage_7d", "/dashboard/alpha/latency?group=category", "usage"],
+    ["latency_usage_90d", "/dashboard/alpha/latency?range=90d&group=category", "usage"],
   ]) {
     const times = [];
     let api = [];

@@ -6,6 +6,7 @@ export const MARKERS = {
   logs: '[data-testid="log-row"]',
   issues: '[data-testid="issue-row"]',
   versions: '[data-testid="version-row"]',
+  usage: '[data-testid="usage-table"]',
 };
 
 export async function installTiming(context) {

@@ -14,8 +14,13 @@ lock (727001, shared to append and fold, exclusive to recount), and `logs_rollup
 from the table as well.
 
 * `logs_usage_of(metrics)`: the numeric members of `metrics` whose key contains "token" or
-  "cost" (any case), keys of at most 64 characters, the first 10 by key: one definition, used by
-  the triggers, the recount, the readers of the rollup and the scan (logs/tenant_sql/metric_stats.py).
+  "cost" (any case), keys of at most 64 characters; at most 10 of a log (the first in JSONB's key
+  order: shortest names first), which bounds the rollup rows one log can make (a 1 MB log could
+  otherwise name 50,000 keys). Used by the triggers, the recount and the readers of the rollup.
+  The filtered scan (logs/tenant_sql/metric_stats.py) applies the same test to the keys it sums
+  but not the cap of 10: it reads only the keys it sums (a call of this function per log costs
+  ~50 µs, twenty times the scan's own work); the two differ only for logs carrying more than 10
+  usage keys.
 * `logs_usage_rollup`: per client, UTC hour (grain h) and day (grain d), kind T (the bucket),
   C (dim1 = category) or V (dim1 = workflow version), usage key: n = logs carrying the key
   (signed deltas summed), total = the sum of its values, as `numeric` (exact under + and -: the
@@ -41,10 +46,10 @@ LOCK TABLE logs_rollup_pending IN SHARE ROW EXCLUSIVE MODE;
 CREATE FUNCTION logs_usage_of(metrics jsonb) RETURNS jsonb
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $fn$
     SELECT CASE WHEN jsonb_typeof(metrics) = 'object' THEN (
-        SELECT jsonb_object_agg(u.k, u.v) FROM (
-            SELECT e.k, e.v FROM jsonb_each(metrics) AS e(k, v)
-             WHERE jsonb_typeof(e.v) = 'number' AND length(e.k) <= 64 AND e.k ~* '(token|cost)'
-             ORDER BY e.k LIMIT 10) AS u) END
+        SELECT jsonb_object_agg(u.k, metrics -> u.k) FROM (
+            SELECT k FROM jsonb_object_keys(metrics) AS k
+             WHERE k ~* '(token|cost)' AND length(k) <= 64 AND jsonb_typeof(metrics -> k) = 'number'
+             LIMIT 10) AS u) END
 $fn$;
 
 CREATE TABLE logs_usage_rollup (
@@ -78,13 +83,18 @@ LANGUAGE plpgsql AS $$
 DECLARE
     empty tid[];
 BEGIN
-    WITH e AS (
-        SELECT u.client_id, g.grain,
-               date_trunc(CASE g.grain WHEN 'h' THEN 'hour' ELSE 'day' END, u.executed_at, 'UTC') AS bucket,
-               k.kind, CASE k.kind WHEN 'C' THEN u.category WHEN 'V' THEN u.workflow_version END AS dim1,
-               x.k AS key, u.sign AS n, u.sign * (x.v #>> '{}')::numeric AS v
-          FROM unnest(rows) AS u
-         CROSS JOIN LATERAL jsonb_each(u.usage) AS x(k, v)
+    -- Summed per (hour, category, version, key) first, then spread over the grains and kinds:
+    -- a day's recount adds up a few thousand cells six times, not every log's keys six times.
+    WITH x AS (
+        SELECT u.client_id, date_trunc('hour', u.executed_at, 'UTC') AS hour, u.category, u.workflow_version,
+               e.k AS key, sum(u.sign) AS n, sum(u.sign * (e.v #>> '{}')::numeric) AS v
+          FROM unnest(rows) AS u CROSS JOIN LATERAL jsonb_each(u.usage) AS e(k, v)
+         GROUP BY 1, 2, 3, 4, 5
+    ), e AS (
+        SELECT x.client_id, g.grain, CASE g.grain WHEN 'h' THEN x.hour ELSE date_trunc('day', x.hour, 'UTC') END AS bucket,
+               k.kind, CASE k.kind WHEN 'C' THEN x.category WHEN 'V' THEN x.workflow_version END AS dim1,
+               x.key, x.n, x.v
+          FROM x
          CROSS JOIN (VALUES ('h'::"char"), ('d'::"char")) AS g(grain)
          CROSS JOIN (VALUES ('T'::"char"), ('C'::"char"), ('V'::"char")) AS k(kind)
     ), up AS (
@@ -195,30 +205,30 @@ $$;
 
 # The usage deltas of an UPDATE: every old row whose usage, or whose place in the usage rollup
 # (client, time, category, version), changed leaves with sign -1; its new row enters with +1.
+# Each row's usage is computed once (`p`, inlined into `changed`, which is read twice, so
+# materialized).
 # Appended before the recounts of the same trigger: a recounted day drops its pending rows and
 # counts the table as it now is, these included.
-_USAGE_PLACE = "ROW({a}.client_id, {a}.executed_at, {a}.category, {a}.workflow_version, logs_usage_of({a}.metrics))"
-
-
-def _usage_changed(a: str, b: str) -> str:
-    return f"{b}.id IS NULL OR {_USAGE_PLACE.format(a=a)} IS DISTINCT FROM {_USAGE_PLACE.format(a=b)}"
-
-
-USAGE_DELTAS = f"""
-    FOR c IN SELECT o.client_id FROM old_rows o LEFT JOIN new_rows n ON n.id = o.id WHERE {_usage_changed("o", "n")}
-             UNION SELECT n.client_id FROM new_rows n LEFT JOIN old_rows o ON o.id = n.id
-                    WHERE {_usage_changed("n", "o")}
-             ORDER BY 1 LOOP
-        PERFORM pg_advisory_xact_lock_shared(727001, (c % 2147483647)::int);
-    END LOOP;
-    INSERT INTO logs_usage_pending
-    SELECT client_id, executed_at, category, workflow_version, sign, usage FROM (
-        SELECT o.client_id, o.executed_at, o.category, o.workflow_version, -1 AS sign, logs_usage_of(o.metrics) AS usage
-          FROM old_rows o LEFT JOIN new_rows n ON n.id = o.id WHERE {_usage_changed("o", "n")}
+USAGE_DELTAS = """
+    WITH p AS (
+        SELECT o.client_id AS oc, o.executed_at AS oe, o.category AS ocat, o.workflow_version AS ov,
+               logs_usage_of(o.metrics) AS ou,
+               n.client_id AS nc, n.executed_at AS ne, n.category AS ncat, n.workflow_version AS nv,
+               logs_usage_of(n.metrics) AS nu
+          FROM old_rows o FULL JOIN new_rows n ON n.id = o.id
+    ), changed AS (
+        SELECT * FROM p WHERE ROW(oc, oe, ocat, ov, ou) IS DISTINCT FROM ROW(nc, ne, ncat, nv, nu)
+    )
+    SELECT array_agg(x.d) INTO deltas FROM (
+        SELECT ROW(oc, oe, ocat, ov, -1, ou)::logs_usage_pending AS d FROM changed WHERE ou IS NOT NULL
         UNION ALL
-        SELECT n.client_id, n.executed_at, n.category, n.workflow_version, 1, logs_usage_of(n.metrics)
-          FROM new_rows n LEFT JOIN old_rows o ON o.id = n.id WHERE {_usage_changed("n", "o")}) AS d
-     WHERE usage IS NOT NULL;
+        SELECT ROW(nc, ne, ncat, nv, 1, nu)::logs_usage_pending FROM changed WHERE nu IS NOT NULL) AS x;
+    IF deltas IS NOT NULL THEN
+        FOR c IN SELECT DISTINCT client_id FROM unnest(deltas) ORDER BY 1 LOOP
+            PERFORM pg_advisory_xact_lock_shared(727001, (c % 2147483647)::int);
+        END LOOP;
+        INSERT INTO logs_usage_pending SELECT * FROM unnest(deltas);
+    END IF;
 """
 
 
@@ -227,23 +237,24 @@ def _update_trigger() -> str:
     the usage deltas between the two: shared locks after the exclusive ones of the same
     transaction (no upgrade to wait for), and the deltas before any recount of their day."""
     sql = _FINGERPRINTS._update_trigger()
-    marker = "    FOR c, d IN"
-    assert sql.count(marker) == 1, "0016's update trigger changed: place the usage deltas again"
+    marker, declare = "    FOR c, d IN", "    d timestamptz;\nBEGIN"
+    assert sql.count(marker) == 1 and sql.count(declare) == 1, "0016's update trigger changed: place the deltas again"
+    sql = sql.replace(declare, "    d timestamptz;\n    deltas logs_usage_pending[];\nBEGIN")
     return sql.replace(marker, USAGE_DELTAS + marker)
 
 
 BACKFILL = r"""
 INSERT INTO logs_usage_rollup (client_id, grain, bucket, kind, dim1, key, n, total)
-SELECT x.client_id, x.grain, x.bucket, x.kind, x.dim1, x.key, count(*), sum(x.v)
-  FROM (SELECT u.client_id, g.grain,
-               date_trunc(CASE g.grain WHEN 'h' THEN 'hour' ELSE 'day' END, u.executed_at, 'UTC') AS bucket,
-               k.kind, CASE k.kind WHEN 'C' THEN u.category WHEN 'V' THEN u.workflow_version END AS dim1,
-               e.k AS key, (e.v #>> '{}')::numeric AS v
+SELECT x.client_id, g.grain, CASE g.grain WHEN 'h' THEN x.hour ELSE date_trunc('day', x.hour, 'UTC') END,
+       k.kind, CASE k.kind WHEN 'C' THEN x.category WHEN 'V' THEN x.workflow_version END, x.key, sum(x.n), sum(x.v)
+  FROM (SELECT u.client_id, date_trunc('hour', u.executed_at, 'UTC') AS hour, u.category, u.workflow_version,
+               e.k AS key, count(*) AS n, sum((e.v #>> '{}')::numeric) AS v
           FROM (SELECT w.client_id, w.executed_at, w.category, w.workflow_version, logs_usage_of(w.metrics) AS usage
                   FROM workflow_logs w) AS u
          CROSS JOIN LATERAL jsonb_each(u.usage) AS e(k, v)
-         CROSS JOIN (VALUES ('h'::"char"), ('d'::"char")) AS g(grain)
-         CROSS JOIN (VALUES ('T'::"char"), ('C'::"char"), ('V'::"char")) AS k(kind)) AS x
+         GROUP BY 1, 2, 3, 4, 5) AS x
+ CROSS JOIN (VALUES ('h'::"char"), ('d'::"char")) AS g(grain)
+ CROSS JOIN (VALUES ('T'::"char"), ('C'::"char"), ('V'::"char")) AS k(kind)
  GROUP BY 1, 2, 3, 4, 5, 6;
 ANALYZE logs_usage_rollup;
 """

@@ -46,6 +46,7 @@ GROUP BY g, key
 
 # group: (rollup kind, the stored rows' group value, the live rows' group value)
 _GROUPS = {
+    "period": ("T", "NULL::timestamptz", "NULL::timestamptz"),
     "day": ("T", "date_trunc('day', bucket, 'UTC')", "date_trunc('day', live.executed_at, 'UTC')"),
     "hour": ("T", "bucket", "date_trunc('hour', live.executed_at, 'UTC')"),
     "category": ("C", "dim1", "live.category"),
@@ -55,7 +56,7 @@ _GROUPS = {
 
 def usage_sums(client: Client, *, group: str, period: dict[str, Any]) -> list[tuple[Any, ...]]:
     """(group value, usage key, logs carrying it, exact sum as Decimal) of the logs of `client`
-    over the period (`period`: the bounds of metrics.rollup.period_params; by "hour" only hour
+    over the period (group "period": one group, value None) (`period`: the bounds of metrics.rollup.period_params; by "hour" only hour
     rows and raw edges, so whole days must not be asked for). Rows whose signed count is not
     positive are left to the caller (a key that no log of the group carries any more)."""
     kind, bucket, live_group = _GROUPS[group]

@@ -106,7 +106,9 @@ def test_detail_by_id_reads_one_partition(alice: Tenant) -> None:
         cursor.execute("EXPLAIN SELECT id FROM workflow_logs WHERE client_id = %s AND id = %s "
                        "AND executed_at >= %s AND executed_at < %s", [alice.client.pk, log_id, start, end])
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    scanned = [line for line in plan.splitlines() if "Index Scan" in line or "Seq Scan" in line]
+    # "Index Only Scan" once autovacuum has set the partition's visibility map (seen in longer runs)
+    scanned = [line for line in plan.splitlines() if any(kind in line for kind in ("Index Scan", "Index Only Scan",
+                                                                                    "Seq Scan"))]
     assert len(scanned) == 1 and "workflow_logs_" in scanned[0], plan
 
 

@@ -6,6 +6,7 @@ filter every log matches (environment=production) gives the scan's answer to com
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import random
 from io import StringIO
 from typing import Any
@@ -186,3 +187,45 @@ def test_rebuild_rollups_repairs_the_usage_rollup(alice: Tenant, bob: Tenant, lo
     assert stored == recount and stored
     assert usage_stored_vs_recount(bob.client.pk)[0] == bob_before
     assert_rollup_equals_scan(alice)
+
+
+def test_a_log_counts_at_most_ten_usage_keys_shortest_first(alice: Tenant, frozen_now: None) -> None:
+    """The rollup's bound on what one log can add (logs_usage_of): 10 keys, shortest names first."""
+    names = [f"{'t' * i}_tokens" for i in range(1, 13)]  # 8 to 19 characters
+    ingest(alice, log_body(executed_at="2026-03-06T10:00:00Z", metrics={name: 1 for name in reversed(names)}))
+    assert usage(alice, "day")["keys"] == sorted(names[:10])
+    flush_all()
+    stored, recount = usage_stored_vs_recount(alice.client.pk)
+    assert stored == recount and {row[5] for row in stored} == set(names[:10])
+
+
+def test_the_migrations_backfill_counts_every_stored_log(alice: Tenant, bob: Tenant, logs: None) -> None:
+    migration = importlib.import_module("logs.migrations.0018_usage_rollup")
+    flush_all()
+    expected = {tenant.client.pk: usage_stored_vs_recount(tenant.client.pk)[1] for tenant in (alice, bob)}
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM logs_usage_rollup")
+        cursor.execute(migration.BACKFILL)
+    for client_id, rows in expected.items():
+        stored, recount = usage_stored_vs_recount(client_id)
+        assert stored == recount == rows and rows
+
+
+def test_the_totals_of_otel_runs_come_from_the_rollup_as_from_the_scan(alice: Tenant) -> None:
+    """The cards' figures (runs with usage, input/output tokens, cost, and the previous period's)
+    without filters (the usage rollup) and with one every run matches (the scan)."""
+    call_command("set_model_price", "alice", "gpt-4o", "2.50", "10.00", stdout=StringIO())
+    for days_ago, tokens in [(0.2, (1000, 200)), (2, (30, 7)), (9, (5, 5))]:
+        start = int((timezone.now() - dt.timedelta(days=days_ago)).timestamp() * 1e9)
+        trace, root = trace_id(), span_id()
+        send_spans(alice, [span(trace, root, "root", start=start), chat(trace, root, start, tokens)])
+    ingest(alice, log_body(executed_at=timezone.now().isoformat(), metrics={"total_tokens": "many", "cost": "n/a"}))
+    names = ("runs", "input_tokens", "output_tokens", "total_tokens", "cost")
+    for _ in range(2):  # pending, then folded
+        rolled = alice.api.get("/api/v1/metrics/usage", {"days": 7}).json()
+        scanned = alice.api.get("/api/v1/metrics/usage", {"days": 7, "environment": "production"}).json()
+        assert [rolled[k] for k in names] == [scanned[k] for k in names]
+        assert [rolled["previous"][k] for k in names] == [scanned["previous"][k] for k in names]
+        assert (rolled["runs"], rolled["input_tokens"], rolled["output_tokens"]) == (2, 1030, 207)
+        assert rolled["previous"]["total_tokens"] == 10 and rolled["cost"] is not None
+        flush_all()

@@ -160,7 +160,7 @@ export function AlertsPage() {
                 {rules.data.map((rule) => (
                   <tr key={rule.id} data-testid="rule-row" className="border-b border-slate-100 align-top">
                     <td className="py-2 pr-3">
-                      <div className="font-medium text-slate-900">{rule.name}</div>
+                      <div className="font-medium text-slate-900 [overflow-wrap:anywhere]">{rule.name}</div>
                       <div className="text-xs text-slate-600">
                         {kindLabel(rule.kind)}: {describeRule(rule)}
                       </div>

@@ -38,7 +38,7 @@ export function EventHistory({ rules, refreshKey }: { rules: AlertRule[]; refres
       title="Event history"
       actions={
         <div className="flex flex-wrap gap-2 text-sm">
-          <select aria-label="Rule" value={rule ?? ""} onChange={(e) => (setRule(e.target.value ? Number(e.target.value) : undefined), setPage(1))} className="rounded border border-slate-300 bg-white px-2 py-1">
+          <select aria-label="Rule" value={rule ?? ""} onChange={(e) => (setRule(e.target.value ? Number(e.target.value) : undefined), setPage(1))} className="max-w-[16rem] rounded border border-slate-300 bg-white px-2 py-1">
             <option value="">All rules</option>
             {rules.map((r) => (
               <option key={r.id} value={r.id}>
@@ -78,7 +78,7 @@ export function EventHistory({ rules, refreshKey }: { rules: AlertRule[]; refres
                 {events.data.data.map((event) => (
                   <tr key={event.id} data-testid="event-row" className="border-b border-slate-100 align-top">
                     <td className="py-2 pr-3 text-xs text-slate-700">{formatDateTime(event.created_at)}</td>
-                    <td className="py-2 pr-3">{event.rule_name}</td>
+                    <td className="py-2 pr-3 [overflow-wrap:anywhere]">{event.rule_name}</td>
                     <td className="py-2 pr-3">
                       <span className={event.state === "firing" ? "font-semibold text-red-800" : "text-emerald-800"}>{event.state}</span>
                     </td>

@@ -242,7 +242,7 @@ export function RuleForm({ rule }: { rule: AlertRule | null }) {
 
   return (
     <form onSubmit={save} className="space-y-4" aria-label={rule ? "Edit alert rule" : "New alert rule"}>
-      <h1 className="text-xl font-semibold text-slate-900">{rule ? `Edit “${rule.name}”` : "New alert rule"}</h1>
+      <h1 className="text-xl font-semibold text-slate-900 [overflow-wrap:anywhere]">{rule ? `Edit “${rule.name}”` : "New alert rule"}</h1>
       {!admin ? <p className="text-sm text-amber-900">Only the client's admins can save alert rules; you can still preview one.</p> : null}
       <Card title="What to watch">
         <div className="grid gap-3 sm:grid-cols-3">

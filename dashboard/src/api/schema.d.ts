@@ -389,7 +389,7 @@ export interface paths {
         };
         /**
          * Tokens and cost: the period's totals with the previous period's, and per day, hour, category or version
-         * @description Totals: the runs that carry `metrics.total_tokens` (runs received over OpenTelemetry carry `input_tokens`, `output_tokens`, `total_tokens` and, with model prices, `cost`), for the period and the previous one. With `group`: every numeric metric whose key contains `token` or `cost` (any case; keys of at most 64 characters, a log's first 10 by name), summed exactly over the period's logs: from the usage rollup when no filter narrows the logs (milliseconds at any period), else a scan (its cost grows with the period).
+         * @description Totals: the runs that carry `metrics.total_tokens` (runs received over OpenTelemetry carry `input_tokens`, `output_tokens`, `total_tokens` and, with model prices, `cost`), for the period and the previous one. With `group`: every numeric metric whose key contains `token` or `cost` (any case; keys of at most 64 characters; the rollup counts at most 10 of a log), summed exactly over the period's logs: from the usage rollup when no filter narrows the logs (milliseconds at any period), else a scan (its cost grows with the period).
          */
         get: operations["metrics_usage"];
         put?: never;

@@ -9,7 +9,7 @@ from tenants.services import TenantError, client_get
 
 
 class Command(BaseCommand):
-    help = ("Recount the metrics rollup from the logs, for one client or all. Triggers keep it "
+    help = ("Recount the metrics rollup and the usage rollup from the logs, for one client or all. Triggers keep them "
             "exact as logs are written and deleted; this is the backfill/repair.")
 
     def add_arguments(self, parser: CommandParser) -> None:
