@@ -49,6 +49,23 @@ def redis_caches(prefix: str) -> dict[str, Any]:
                         "KEY_PREFIX": prefix}}
 
 
+CITUS_TEST_URL = os.environ.get("CITUS_TEST_URL", "")
+requires_citus = pytest.mark.skipif(
+    not CITUS_TEST_URL, reason="no Citus cluster: set CITUS_TEST_URL (scripts/citus_cluster.sh start; url)")
+
+if CITUS_TEST_URL:
+    @pytest.fixture(scope="session")
+    def django_db_setup(django_db_blocker: Any) -> Any:
+        """On a Citus cluster the tests run in the coordinator's database itself, migrated and
+        distributed here (idempotent), each test in a transaction rolled back as usual."""
+        from django.core.management import call_command
+
+        with django_db_blocker.unblock():
+            call_command("migrate", verbosity=0)
+            call_command("citus_setup", workers=os.environ.get("CITUS_WORKERS", ""), verbosity=0)
+        yield
+
+
 def _api(key: str | None) -> APIClient:
     api = APIClient()
     if key:
