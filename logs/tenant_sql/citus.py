@@ -192,8 +192,12 @@ def dangerously_distribute(*, shard_count: int | None, report: Report) -> None:
 
 def persist_settings(database: str) -> None:
     """What every later session needs: triggers allowed on distributed tables (new partitions
-    are distributed with the log table's triggers)."""
+    are distributed with the log table's triggers), and multi-shard writes and DDL over one
+    connection per node (Citus requires it in a transaction that already wrote a table with a
+    foreign key to a reference table, e.g. a new partition made in an ingesting transaction;
+    every request-path statement is one tenant's, on one shard, anyway)."""
     _run(f'ALTER DATABASE "{database}" SET citus.enable_unsafe_triggers = on')
+    _run(f"ALTER DATABASE \"{database}\" SET citus.multi_shard_modify_mode = 'sequential'")
 
 
 def shard_placements() -> list[tuple[str, int, int]]:

@@ -135,8 +135,11 @@ BEGIN
       JOIN pg_dist_partition p1 ON p1.logicalrelid = s1.logicalrelid
       JOIN pg_dist_partition p2 ON p2.colocationid = p1.colocationid
       JOIN pg_dist_shard s2 ON s2.logicalrelid = p2.logicalrelid AND s2.shardminvalue = s1.shardminvalue
-     WHERE s1.shardid = shard AND p2.logicalrelid::regclass::text = ANY(tables);
-    RETURN coalesce(names, array_to_string(tables, ', '));
+     WHERE s1.shardid = shard AND fired = s1.logicalrelid::regclass::text || '_' || s1.shardid
+       AND p2.logicalrelid::regclass::text = ANY(tables);
+    -- NULL on the coordinator's (empty) shell table: Citus truncates every shard, whose own
+    -- triggers do the work on the workers.
+    RETURN names;
 END
 $$;
 
@@ -159,20 +162,27 @@ $$;
 
 CREATE OR REPLACE FUNCTION logs_rollup_on_truncate() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    shards text := logs_citus_colocated(TG_TABLE_NAME, ARRAY['logs_rollup', 'logs_rollup_pending', 'logs_event_ids']);
 BEGIN
     -- citus: co-located shards
-    EXECUTE 'TRUNCATE ' || logs_citus_colocated(TG_TABLE_NAME,
-                                                ARRAY['logs_rollup', 'logs_rollup_pending', 'logs_event_ids']);
+    IF shards IS NOT NULL THEN
+        EXECUTE 'TRUNCATE ' || shards;
+    END IF;
     RETURN NULL;
 END
 $$;
 
 CREATE OR REPLACE FUNCTION logs_rollup_bump_all_versions() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    shard text := logs_citus_colocated(TG_TABLE_NAME, ARRAY['logs_rollup_version']);
 BEGIN
     -- citus: co-located shards
-    EXECUTE 'UPDATE ' || logs_citus_colocated(TG_TABLE_NAME, ARRAY['logs_rollup_version'])
-         || ' SET version = greatest(version + 1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)';
+    IF shard IS NOT NULL THEN
+        EXECUTE 'UPDATE ' || shard
+             || ' SET version = greatest(version + 1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)';
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -231,7 +241,7 @@ def dangerously_adapt_functions() -> list[str]:
     changed: list[str] = []
     if "clock_timestamp" not in (_one("SELECT prosrc FROM pg_proc WHERE proname = 'logs_rollup_bump_version'") or ""):
         _run(_BUMP_VERSION)
-    if "co-located" not in (_one("SELECT prosrc FROM pg_proc WHERE proname = 'logs_rollup_on_truncate'") or ""):
+    if "IF shards IS NOT NULL" not in (_one("SELECT prosrc FROM pg_proc WHERE proname = 'logs_rollup_on_truncate'") or ""):
         _run(_LOCAL_TRIGGERS)
         changed.append("logs_event_ids_on_delete(), logs_rollup_on_truncate(), logs_rollup_bump_all_versions() "
                        "(shard-local)")

@@ -30,6 +30,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from logs.models import WorkflowLog
+from logs.tenant_sql import citus
 
 TABLE = WorkflowLog._meta.db_table
 EVENT_IDS = "logs_event_ids"
@@ -163,11 +164,14 @@ def dangerously_detach(name: str) -> None:
     anyone (its SHARE UPDATE EXCLUSIVE lock conflicts with no insert or read), for the queries
     that may still read the partition, however long an export takes. A detach cut short stays
     pending and is completed by `dangerously_finalize`."""
+    # Citus has no DETACH ... CONCURRENTLY: there the detach takes the log table's ACCESS
+    # EXCLUSIVE lock for a moment on every node (README, "Scaling past one machine").
+    concurrently = "" if citus.is_active_cached() else " CONCURRENTLY"
     with connection.cursor() as cursor:
         cursor.execute("SET lock_timeout = 0")
         cursor.execute("SET statement_timeout = 0")
         try:
-            cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {_ident(name)} CONCURRENTLY")
+            cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {_ident(name)}{concurrently}")
         finally:
             cursor.execute("RESET lock_timeout")
             cursor.execute("RESET statement_timeout")
