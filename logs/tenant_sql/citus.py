@@ -178,6 +178,17 @@ def _distribute_tables(shard_count: int | None, report: Report) -> None:
             report.distributed.append(table)
     for table, name, definition in keys:
         _run(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
+    # Shard moves (adding a node, rebalancing) copy a shard and then replay the writes made
+    # meanwhile by logical replication, which needs a replica identity: the tables without a
+    # primary key (the rollup's key has nullable columns; the pending rows have none) log
+    # whole old rows.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT c.relname FROM pg_class c WHERE c.relname = ANY(%s) AND c.relreplident = 'd' "
+                       "AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conrelid = c.oid AND k.contype = 'p')",
+                       [[ANCHOR, *DISTRIBUTED]])
+        for (table,) in cursor.fetchall():
+            cursor.execute(f"ALTER TABLE {table} REPLICA IDENTITY FULL")
+            report.functions.append(f"{table}: REPLICA IDENTITY FULL")
 
 
 def dangerously_distribute(*, shard_count: int | None, report: Report) -> None:

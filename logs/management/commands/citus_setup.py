@@ -61,7 +61,7 @@ class Command(BaseCommand):
         lines += [f"reference table {table} ({report.moved_rows.get(table, 0)} rows)" for table in report.reference]
         lines += [f"distributed {table} by client_id ({report.moved_rows.get(table, 0)} rows copied)"
                   for table in report.distributed]
-        lines += [f"function {name} on every node" for name in report.functions]
+        lines += [f"adapted {name}" for name in report.functions]
         for line in lines:
             self.stdout.write(line)
         placements = ", ".join(f"{host}:{port} {n} shards" for host, port, n in citus.shard_placements())
