@@ -113,8 +113,9 @@ cmd_add_worker() {
 
 cmd_stop() {
   local node
-  # Workers first, the coordinator last: its maintenance daemon keeps no worker busy then.
-  for node in $(nodes | tac); do
+  # The coordinator first: it stops sending work (and its maintenance daemon's connections) to
+  # the workers, which then shut down at once.
+  for node in $(nodes); do
     if running "$node"; then as_pg "$BIN/pg_ctl" stop -w -t 60 -m fast -D "$CITUS_DIR/$node/data" >/dev/null; fi
   done
   echo "stopped"
