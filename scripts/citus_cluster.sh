@@ -116,7 +116,12 @@ cmd_stop() {
   # The coordinator first: it stops sending work (and its maintenance daemon's connections) to
   # the workers, which then shut down at once.
   for node in $(nodes); do
-    if running "$node"; then as_pg "$BIN/pg_ctl" stop -w -t 60 -m fast -D "$CITUS_DIR/$node/data" >/dev/null; fi
+    if running "$node"; then
+      # A backend busy in a long Citus call can hold a fast shutdown up: then immediate (the
+      # next start recovers from the WAL), so that stop never leaves a server running.
+      as_pg "$BIN/pg_ctl" stop -w -t 60 -m fast -D "$CITUS_DIR/$node/data" >/dev/null 2>&1 ||
+        as_pg "$BIN/pg_ctl" stop -w -t 60 -m immediate -D "$CITUS_DIR/$node/data" >/dev/null
+    fi
   done
   echo "stopped"
 }
