@@ -207,8 +207,9 @@ def persist_settings(database: str) -> None:
     connection per node (Citus requires it in a transaction that already wrote a table with a
     foreign key to a reference table, e.g. a new partition made in an ingesting transaction;
     every request-path statement is one tenant's, on one shard, anyway)."""
-    _run(f'ALTER DATABASE "{database}" SET citus.enable_unsafe_triggers = on')
-    _run(f"ALTER DATABASE \"{database}\" SET citus.multi_shard_modify_mode = 'sequential'")
+    for name, value in (("citus.enable_unsafe_triggers", "on"), ("citus.multi_shard_modify_mode", "sequential")):
+        _run(f'ALTER DATABASE "{database}" SET {name} = {value}')
+        _run(f"SET {name} = {value}")  # this session too (ALTER DATABASE is for the next ones)
 
 
 def shard_placements() -> list[tuple[str, int, int]]:
