@@ -49,6 +49,33 @@ def redis_caches(prefix: str) -> dict[str, Any]:
                         "KEY_PREFIX": prefix}}
 
 
+CITUS_TEST_URL = os.environ.get("CITUS_TEST_URL", "")
+requires_citus = pytest.mark.skipif(
+    not CITUS_TEST_URL, reason="no Citus cluster: set CITUS_TEST_URL (scripts/citus_cluster.sh start; url)")
+
+if CITUS_TEST_URL:
+    @pytest.fixture(scope="session")
+    def django_db_setup(django_db_blocker: Any) -> Any:
+        """On a Citus cluster the tests run in the coordinator's database itself, migrated and
+        distributed here (idempotent), each test in a transaction rolled back as usual."""
+        import datetime as dt
+
+        from django.core.management import call_command
+
+        from logs import partitions
+
+        with django_db_blocker.unblock():
+            call_command("migrate", verbosity=0)
+            call_command("citus_setup", workers=os.environ.get("CITUS_WORKERS", ""), verbosity=0,
+                         shard_count=int(os.environ.get("CITUS_SHARD_COUNT", "8")))
+            # The months the tests' logs fall in, made once (committed): on the cluster a new
+            # partition is DDL on every shard, seconds each, which tests would repeat and roll back.
+            months = [dt.datetime(2024 + (m // 12), m % 12 + 1, 1, tzinfo=dt.timezone.utc) for m in range(0, 48)]
+            partitions.ensure_covered(months)
+            partitions.invalidate()
+        yield
+
+
 def _api(key: str | None) -> APIClient:
     api = APIClient()
     if key:

@@ -37,7 +37,16 @@ def plan_rows(connection: Any, sql: str, params: list[Any] | tuple[Any, ...]) ->
         plan = cursor.fetchone()[0]
     if isinstance(plan, (str, bytes)):
         plan = orjson.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
+    return _rows(plan[0]["Plan"])
+
+
+def _rows(node: dict[str, Any]) -> int:
+    # On a Citus cluster the coordinator's plan is a Custom Scan estimating nothing (0 rows); the
+    # estimate is the sum of its tasks' plans on the workers (one task for one tenant).
+    job = node.get("Distributed Query", {}).get("Job")
+    if job and job.get("Tasks"):
+        return sum(_rows(task["Remote Plan"][0][0]["Plan"]) for task in job["Tasks"] if task.get("Remote Plan"))
+    return int(node["Plan Rows"])
 
 
 def table_rows(connection: Any, table: str) -> int | None:

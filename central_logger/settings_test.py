@@ -11,6 +11,11 @@ os.environ.setdefault("DB_STATEMENT_TIMEOUT_MS", "30000")
 # (correctly) spooled with a 202, which is not what most tests are about. Tests of the budget
 # itself set it explicitly.
 os.environ.setdefault("INGEST_DB_TIMEOUT_MS", "10000")
+# The suite on a Citus cluster (logs/tests/test_citus.py, README "Scaling past one machine"): the
+# coordinator's database itself, distributed once by conftest.py (no test database is created:
+# every node would need it, with the extension).
+if os.environ.get("CITUS_TEST_URL"):
+    os.environ["DATABASE_URL"] = os.environ["CITUS_TEST_URL"]
 # The benchmark tooling's own tests run with the suite (production settings leave it out).
 os.environ.setdefault("BENCHMARKS", "true")
 

@@ -108,7 +108,9 @@ BEGIN
     )
     SELECT array_agg(row_id) INTO empty FROM up WHERE n = 0 AND total = 0;
     IF empty IS NOT NULL THEN
-        DELETE FROM logs_usage_rollup WHERE ctid = ANY(empty);
+        -- The client too: on a Citus cluster a ctid is unique only within one shard.
+        DELETE FROM logs_usage_rollup
+         WHERE client_id = ANY(ARRAY(SELECT DISTINCT u.client_id FROM unnest(rows) AS u)) AND ctid = ANY(empty);
     END IF;
 END
 $$;

@@ -30,6 +30,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from logs.models import WorkflowLog
+from logs.tenant_sql import citus
 
 TABLE = WorkflowLog._meta.db_table
 EVENT_IDS = "logs_event_ids"
@@ -163,11 +164,14 @@ def dangerously_detach(name: str) -> None:
     anyone (its SHARE UPDATE EXCLUSIVE lock conflicts with no insert or read), for the queries
     that may still read the partition, however long an export takes. A detach cut short stays
     pending and is completed by `dangerously_finalize`."""
+    # Citus has no DETACH ... CONCURRENTLY: there the detach takes the log table's ACCESS
+    # EXCLUSIVE lock for a moment on every node (README, "Scaling past one machine").
+    concurrently = "" if citus.is_active_cached() else " CONCURRENTLY"
     with connection.cursor() as cursor:
         cursor.execute("SET lock_timeout = 0")
         cursor.execute("SET statement_timeout = 0")
         try:
-            cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {_ident(name)} CONCURRENTLY")
+            cursor.execute(f"ALTER TABLE {TABLE} DETACH PARTITION {_ident(name)}{concurrently}")
         finally:
             cursor.execute("RESET lock_timeout")
             cursor.execute("RESET statement_timeout")
@@ -184,7 +188,11 @@ def dangerously_finalize(name: str) -> None:
 
 def dangerously_drop_foreign_keys(name: str) -> None:
     """A detached table keeps the partition's foreign key to the clients: without it, deleting a
-    client (or Django's test flush) does not trip over a table about to go."""
+    client (or Django's test flush) does not trip over a table about to go. Not on Citus: a
+    detached partition's shards keep their foreign keys under the parent shard's names, which
+    Citus then looks for under the partition's (the table is dropped right after, anyway)."""
+    if citus.is_active_cached():
+        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'", [name])
         for (constraint,) in cursor.fetchall():
@@ -208,6 +216,10 @@ def dangerously_clients_in(name: str) -> list[int]:
     one index probe per client instead of a pass over every row."""
     table = _ident(name)
     with connection.cursor() as cursor:
+        if citus.is_active_cached():
+            # Citus runs no recursive CTE across shards; each worker groups its own shards.
+            cursor.execute(f"SELECT DISTINCT client_id FROM {table} ORDER BY 1")
+            return [row[0] for row in cursor.fetchall()]
         cursor.execute(
             f"WITH RECURSIVE c(id) AS ((SELECT client_id FROM {table} ORDER BY client_id LIMIT 1) UNION ALL "
             f"SELECT (SELECT client_id FROM {table} WHERE client_id > c.id ORDER BY client_id LIMIT 1) "
