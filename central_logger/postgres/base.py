@@ -134,10 +134,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
             raw.prepare = prepare
             return self._prepare_cursor(raw)  # Django's wrapper: logged, counted, errors translated
 
-        if len(statements) == 1:
-            with cursor() as one:
-                one.execute(*statements[0])
-                return [one.fetchall()]
+        if len(statements) == 1 or not psycopg.Pipeline.is_supported():  # pipelines need libpq 14+
+            results = []
+            for sql, params in statements:
+                with cursor() as one:
+                    one.execute(sql, params)
+                    results.append(one.fetchall())
+            return results
         cursors = [cursor() for _ in statements]
         try:
             with self.wrap_database_errors, self.connection.pipeline():
