@@ -38,8 +38,9 @@ B_URL=$DATABASE_URL
 cp var/bench-targets.json var/bench-targets-b.json
 if [ -n "${B_DJANGO_DB:-}" ]; then
     B_URL=postgres://root@127.0.0.1:5432/$B_DJANGO_DB
-    DATABASE_URL=$B_URL .venv/bin/python manage.py bench_load_fixture --keys-only --targets var/bench-targets-b.json \
-        --django-url http://127.0.0.1:8003 --peer-url "" >/dev/null
+    # With B's own code: B's database has B's schema (a newer model may name a column it lacks).
+    (cd "$B_DIR" && DATABASE_URL=$B_URL "$ROOT/.venv/bin/python" manage.py bench_load_fixture --keys-only \
+        --targets "$ROOT/var/bench-targets-b.json" --django-url http://127.0.0.1:8003 --peer-url "" >/dev/null)
     psql -h 127.0.0.1 -U root -q -d "$B_DJANGO_DB" -c "VACUUM (ANALYZE) workflow_logs, logs_rollup, logs_rollup_pending"
 fi
 # The targets: the peer, A (port 8002) and B (port 8003; same keys unless B has its own database).
@@ -79,7 +80,7 @@ done
 # POST scenarios wrote to bench-writer on all three: remove those rows.
 .venv/bin/python manage.py bench_load_fixture --delete-client bench-writer >/dev/null
 if [ -n "${B_DJANGO_DB:-}" ]; then
-    DATABASE_URL=$B_URL .venv/bin/python manage.py bench_load_fixture --delete-client bench-writer >/dev/null
+    (cd "$B_DIR" && DATABASE_URL=$B_URL "$ROOT/.venv/bin/python" manage.py bench_load_fixture --delete-client bench-writer >/dev/null)
 fi
 if [ "${AB_PEER:-1}" != 0 ]; then
     "$HARNESS/.venv/bin/python" "$HARNESS/load/fixture.py" --db "${BENCH_PEER_DB:-bench_peer}" --delete-client bench-writer >/dev/null
