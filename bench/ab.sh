@@ -13,7 +13,8 @@
 # differs, e.g. before and after a migration that rebuilds the log table: give each a copy made
 # with `createdb -T bench_django`); B then gets its own keys. Knobs as for run.sh:
 # BENCH_HARNESS, BENCH_SCENARIOS (default list_failed), BENCH_RUNS (3), BENCH_DURATION (10),
-# BENCH_OUT (JSON + .md, default under /tmp).
+# BENCH_OUT (JSON + .md, default under /tmp); AB_PEER=0 leaves the peer out (A and B only: a
+# third of the time saved when only the ratio of A to B is wanted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -37,17 +38,19 @@ B_URL=$DATABASE_URL
 cp var/bench-targets.json var/bench-targets-b.json
 if [ -n "${B_DJANGO_DB:-}" ]; then
     B_URL=postgres://root@127.0.0.1:5432/$B_DJANGO_DB
-    DATABASE_URL=$B_URL .venv/bin/python manage.py bench_load_fixture --keys-only --targets var/bench-targets-b.json \
-        --django-url http://127.0.0.1:8003 --peer-url "" >/dev/null
+    # With B's own code: B's database has B's schema (a newer model may name a column it lacks).
+    (cd "$B_DIR" && DATABASE_URL=$B_URL "$ROOT/.venv/bin/python" manage.py bench_load_fixture --keys-only \
+        --targets "$ROOT/var/bench-targets-b.json" --django-url http://127.0.0.1:8003 --peer-url "" >/dev/null)
     psql -h 127.0.0.1 -U root -q -d "$B_DJANGO_DB" -c "VACUUM (ANALYZE) workflow_logs, logs_rollup, logs_rollup_pending"
 fi
 # The targets: the peer, A (port 8002) and B (port 8003; same keys unless B has its own database).
 .venv/bin/python - <<'PY'
 import json
+import os
 targets = json.load(open("var/bench-targets.json"))
 ours = next(t for t in targets if t["name"] == "django")
 b = next(t for t in json.load(open("var/bench-targets-b.json")) if t["name"] == "django")
-peer = [t for t in targets if t["name"] == "peer"]
+peer = [t for t in targets if t["name"] == "peer" and os.environ.get("AB_PEER", "1") != "0"]
 json.dump(peer + [dict(ours, name="A"), dict(b, name="B", base_url="http://127.0.0.1:8003")],
           open("var/bench-ab-targets.json", "w"), indent=1)
 PY
@@ -59,14 +62,16 @@ trap cleanup EXIT
     >var/bench-ab-a.log 2>&1 & pids+=($!)
 (cd "$B_DIR" && env DATABASE_URL="$B_URL" ${B_ENV:-} PORT=8003 "$ROOT/.venv/bin/gunicorn" central_logger.wsgi -c gunicorn.conf.py) \
     >var/bench-ab-b.log 2>&1 & pids+=($!)
-if ! curl -sf http://127.0.0.1:8001/health >/dev/null; then
+PEER_URL=http://127.0.0.1:8001/health
+[ "${AB_PEER:-1}" = 0 ] && PEER_URL=http://127.0.0.1:8002/health
+if [ "${AB_PEER:-1}" != 0 ] && ! curl -sf $PEER_URL >/dev/null; then
     PORT=8001 PIDFILE="$ROOT/var/bench-peer.pid" VENV="$HARNESS/.venv" \
         DATABASE_URL=postgresql+psycopg2://root@127.0.0.1:5432/${BENCH_PEER_DB:-bench_peer} "$HARNESS/peer/run.sh" \
         >var/bench-ab-peer.log 2>&1 & pids+=($!)
 fi
 for _ in $(seq 60); do
     curl -sf http://127.0.0.1:8002/health >/dev/null && curl -sf http://127.0.0.1:8003/health >/dev/null \
-        && curl -sf http://127.0.0.1:8001/health >/dev/null && break
+        && curl -sf $PEER_URL >/dev/null && break
     sleep 1
 done
 "$HARNESS/.venv/bin/python" "$HARNESS/load/run.py" --targets var/bench-ab-targets.json \
@@ -75,6 +80,8 @@ done
 # POST scenarios wrote to bench-writer on all three: remove those rows.
 .venv/bin/python manage.py bench_load_fixture --delete-client bench-writer >/dev/null
 if [ -n "${B_DJANGO_DB:-}" ]; then
-    DATABASE_URL=$B_URL .venv/bin/python manage.py bench_load_fixture --delete-client bench-writer >/dev/null
+    (cd "$B_DIR" && DATABASE_URL=$B_URL "$ROOT/.venv/bin/python" manage.py bench_load_fixture --delete-client bench-writer >/dev/null)
 fi
-"$HARNESS/.venv/bin/python" "$HARNESS/load/fixture.py" --db "${BENCH_PEER_DB:-bench_peer}" --delete-client bench-writer >/dev/null
+if [ "${AB_PEER:-1}" != 0 ]; then
+    "$HARNESS/.venv/bin/python" "$HARNESS/load/fixture.py" --db "${BENCH_PEER_DB:-bench_peer}" --delete-client bench-writer >/dev/null
+fi

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.backends.postgresql import base
+from django.db.backends.postgresql.operations import DatabaseOperations as _Operations
 from django.db.backends.base.base import NO_DB_ALIAS
 from django.db.utils import DatabaseErrorWrapper
 from django.utils.functional import cached_property
@@ -33,6 +34,18 @@ _C_LOADER = _LOADER if not _LOADER.__module__.startswith("psycopg.") else None
 _NEVER = 2**62
 
 
+class _PreparingCursor(psycopg.Cursor):
+    """A server-binding cursor whose statements are prepared (`prepare`: psycopg's argument)
+    even when executed through Django's cursor wrapper, which logs and counts them but passes
+    no such argument."""
+
+    prepare: bool | None = True
+
+    def execute(self, query: Any, params: Any = None, *, prepare: bool | None = None, binary: bool | None = None,
+                ) -> Any:
+        return super().execute(query, params, prepare=self.prepare if prepare is None else prepare, binary=binary)
+
+
 class _ErrorWrapper(DatabaseErrorWrapper):
     """Django's error translation, which also tells the replica router when the replica's
     connection fails (central_logger/replica.py retries the request on the primary)."""
@@ -45,7 +58,19 @@ class _ErrorWrapper(DatabaseErrorWrapper):
         super().__exit__(exc_type, exc_value, traceback)
 
 
+class DatabaseOperations(_Operations):
+    def last_executed_query(self, cursor: Any, sql: str, params: Any) -> str | None:
+        """Logged queries (DEBUG, tests) show a prepared statement with its values, as Django
+        shows server-side bound ones; psycopg keeps no text of its own for them."""
+        text = super().last_executed_query(cursor, sql, params)
+        if text is None and isinstance(cursor, _PreparingCursor):
+            return self.compose_sql(sql, params)
+        return text
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     @cached_property
     def wrap_database_errors(self) -> DatabaseErrorWrapper:
         return _ErrorWrapper(self)
@@ -79,13 +104,22 @@ class DatabaseWrapper(base.DatabaseWrapper):
         return {k: v for k, v in self.get_connection_params().items()
                 if k not in ("pool", "cursor_factory", "context")}
 
-    def fetch_prepared(self, sql: str, params: dict[str, Any] | list[Any]) -> list[tuple[Any, ...]]:
+    def fetch_prepared(self, sql: str, params: dict[str, Any] | list[Any] | tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Every row of `sql`, bound and prepared on the server (once per connection and
-        statement text), so PostgreSQL stops planning it on every request: for the hot, fixed
-        statements of the metrics rollup (logs/tenant_sql/rollup.py). Django turns psycopg's automatic
+        statement text), so PostgreSQL stops planning it on every request: for the hot
+        statements of the metrics rollup (logs/tenant_sql/rollup.py) and of the log reads
+        (logs/tenant_sql/reads.py: planning a statement over the time partitions of
+        `workflow_logs` costs more than running it). Django turns psycopg's automatic
         preparation off for the sake of connection poolers; DB_PREPARED_STATEMENTS=false does
         the same here (PgBouncer in transaction mode before 1.21). Placeholders need casts
         where the type matters, as with any server-side binding."""
+        (rows,) = self.fetch_prepared_many([(sql, params)])
+        return rows
+
+    def fetch_prepared_many(self, statements: list[tuple[str, Any]]) -> list[list[tuple[Any, ...]]]:
+        """The rows of each (sql, params), as `fetch_prepared`, all sent in one round trip
+        (psycopg's pipeline mode) when there are several: a page and its count cost one round
+        trip, as the multi-statement query string they replace did."""
         self.ensure_connection()
         self.validate_thread_sharing()
         self.validate_no_broken_transaction()
@@ -94,6 +128,25 @@ class DatabaseWrapper(base.DatabaseWrapper):
             # Django's None turns preparation off even when asked for; a threshold no query
             # reaches keeps every other statement unprepared, as Django wants.
             self.connection.prepare_threshold = _NEVER
-        with self.wrap_database_errors, self._fast_timestamps(psycopg.Cursor(self.connection)) as cursor:
-            cursor.execute(sql, params, prepare=prepare)
-            return cursor.fetchall()
+
+        def cursor() -> Any:
+            raw = self._fast_timestamps(_PreparingCursor(self.connection))
+            raw.prepare = prepare
+            return self._prepare_cursor(raw)  # Django's wrapper: logged, counted, errors translated
+
+        if len(statements) == 1 or not psycopg.Pipeline.is_supported():  # pipelines need libpq 14+
+            results = []
+            for sql, params in statements:
+                with cursor() as one:
+                    one.execute(sql, params)
+                    results.append(one.fetchall())
+            return results
+        cursors = [cursor() for _ in statements]
+        try:
+            with self.wrap_database_errors, self.connection.pipeline():
+                for each, (sql, params) in zip(cursors, statements):
+                    each.execute(sql, params)
+                return [each.fetchall() for each in cursors]
+        finally:
+            for each in cursors:
+                each.close()
