@@ -36,7 +36,7 @@ TOKEN_RE = re.compile(rf"[{_CJK}]+|(?:[^\W_{_CJK}]|[{_MARKS}])+")
 CJK_RE = re.compile(rf"[{_CJK}]")
 # One of these between two words joins them into a code (`T-9999`, `ERR_CONN`, `v2.1`).
 CODE_JOINERS = frozenset("-_.:/#")
-MAX_WORD = 64  # longer runs (hashes, base64) are not words anyone types
+MAX_WORD = 64  # longer runs (hashes, base64, long ids) are indexed by their first 64 characters
 MAX_CODE_PARTS = 8
 MAX_POSITION = 16383  # tsvector positions stop there
 MAX_POSITIONS_PER_WORD = 256  # tsvector keeps at most this many positions per lexeme
@@ -78,8 +78,8 @@ def words(text: str) -> Iterator[Word]:
             for i in range(len(token) - 1):
                 yield Word(folded[i:i + 2], start + i, start + i + 2, True)
         else:
-            lexeme = fold(token)
-            if lexeme and len(lexeme) <= MAX_WORD:
+            lexeme = fold(token)[:MAX_WORD]
+            if lexeme:
                 yield Word(lexeme, start, match.end(), False)
 
 
@@ -95,9 +95,7 @@ def codes(text: str, found: list[Word]) -> Iterator[tuple[int, int, str]]:
         if j > i:
             chain = found[i:j + 1][:MAX_CODE_PARTS]
             for k in range(len(chain) - 1):
-                code = "_".join(w.lexeme for w in chain[k:])
-                if len(code) <= MAX_WORD:
-                    yield i + k, i + len(chain) - 1, code
+                yield i + k, i + len(chain) - 1, "_".join(w.lexeme for w in chain[k:])[:MAX_WORD]
         i = j + 1
 
 

@@ -225,3 +225,11 @@ def test_a_search_over_its_time_budget_is_422_not_503(alice: Tenant, corpus: dic
     assert error["code"] == "search_too_broad"
     assert "narrow the date range" in error["message"]
     assert _ids(_search(alice, "ledger")) == [corpus["en"]]  # the connection is fine afterwards
+
+
+def test_a_long_id_is_found_by_its_prefix(alice: Tenant) -> None:
+    ticket = "T-" + "0123456789abcdef" * 15  # 242 characters: words are indexed by their first 64
+    (log_id,) = ingest(alice, _log(ticket, 1, "nothing special"))
+    assert _ids(_search(alice, ticket[:12])) == [log_id]
+    assert _ids(_search(alice, ticket[:120])) == [log_id]
+    assert _ids(_search(alice, "T-0123456789abcdef0123456789abcdeX")) == []
