@@ -40,6 +40,7 @@ CREATE TABLE logs_search_pending (
     log_id uuid NOT NULL,
     executed_at timestamptz NOT NULL
 );
+-- The indexer takes the newest first by it, and the delete trigger finds a log's row by it.
 CREATE INDEX logs_search_pending_log ON logs_search_pending (log_id);
 
 CREATE TABLE logs_search_backfill (

@@ -44,13 +44,16 @@ def _source_rows(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 def dangerously_take_pending(limit: int) -> list[dict[str, Any]]:
     """Up to `limit` queued logs of any tenants, removed from the queue, with their searchable
     columns; call inside a transaction that also stores their docs (a crash puts them back).
+    Newest first, by the id index (ids are time-ordered): after a bulk load or an outage the
+    recent logs are searchable first, and no scan walks over the dead rows of earlier batches
+    (a plain LIMIT did: a seq scan from the table's start, slower with every batch of a backlog).
     The logs are locked FOR KEY SHARE, so a concurrent delete waits for this transaction and
     then removes the doc it stored (no doc outlives its log)."""
     assert connection.in_atomic_block
     with connection.cursor() as cursor:
         cursor.execute(
             f"WITH taken AS (DELETE FROM {PENDING} p WHERE p.ctid = ANY(ARRAY("
-            f"SELECT q.ctid FROM {PENDING} q LIMIT %s FOR UPDATE SKIP LOCKED)) "
+            f"SELECT q.ctid FROM {PENDING} q ORDER BY q.log_id DESC LIMIT %s FOR UPDATE SKIP LOCKED)) "
             "RETURNING p.client_id, p.log_id, p.executed_at) "
             f"SELECT {', '.join('w.' + c for c in SOURCE)} FROM taken t "
             f"JOIN {TABLE} w ON w.client_id = t.client_id AND w.id = t.log_id AND w.executed_at = t.executed_at "
