@@ -95,9 +95,9 @@ def _server(url: str, **env: str) -> tuple[subprocess.Popen, str]:
     base = f"http://127.0.0.1:{port}"
     for _ in range(120):
         try:
-            urllib.request.urlopen(base + "/health", timeout=1)
+            urllib.request.urlopen(base + "/health", timeout=5)
             return proc, base
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # refused while it starts, or a slow first answer
             time.sleep(0.5)
     proc.terminate()
     raise RuntimeError("the server did not start")
