@@ -70,7 +70,7 @@ def _pick_words(client_id: int) -> dict[str, str]:
                        "ORDER BY executed_at DESC LIMIT 1", [client_id])
         phrase = " ".join(cursor.fetchone()[0].split()[:3])
     common = [w for w, _ in stats[:5]]
-    rare = next(w for w, n in stats if n == 2)
+    rare = next((w for w, n in reversed(stats) if n >= 2), stats[-1][0])  # the rarest seen twice
     print(f"words of the newest day: {len(stats)} distinct; common {stats[:5]}; rare {rare!r}")
     return {"rare word": rare, "common word": common[0], "two common words": f"{common[1]} {common[2]}",
             "phrase (common words)": f'"{phrase}"', "phrase, no match (common words)":

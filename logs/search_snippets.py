@@ -48,7 +48,14 @@ def match(log: dict[str, Any], query: search.Query) -> dict[str, Any] | None:
     """{field, snippet, highlights} of the best-matching field of `log`; None when no field
     holds a term (the log matched only through a term spread over two fields)."""
     best: tuple[int, str, str, list[tuple[int, int]]] | None = None
+    # A quick test before the words of each field are made (most fields hold none of the terms):
+    # ASCII text folds to its lower case, so a term's first word must be in it.
+    firsts = [t.code.split("_")[0] if t.code else t.words[0] for t in query.positive]
     for path, _weight, raw in search.fields(log):
+        if raw.isascii():
+            lowered = raw.lower()
+            if not any(first in lowered for first in firsts):
+                continue
         text = unicodedata.normalize("NFC", raw)
         found = list(search.words(text))
         spans: list[tuple[int, int]] = []
