@@ -109,7 +109,7 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     """Each test gets its own spool file, a closed circuit breaker, no remembered keys and fresh
     rate-limit counters, no cached rollup sums, no remembered partitions (a test's partitions
     created on demand roll back with it); no background drainer, rollup flusher, partition
-    maintenance, key snapshot sync, alert evaluator or alert delivery thread (tests call them)."""
+    maintenance, search indexer, key snapshot sync, alert evaluator or alert delivery thread (tests call them)."""
     from django.core.cache import cache
 
     from central_logger import dbguard
@@ -126,6 +126,7 @@ def _isolated_reliability_state(tmp_path: Any, settings: Any) -> Any:
     settings.ALERT_EVAL_INTERVAL_SECONDS = 0  # tests evaluate and deliver alerts explicitly
     settings.ALERT_DELIVERY_INTERVAL_SECONDS = 0
     settings.LOG_PARTITION_MAINTENANCE_INTERVAL = 0
+    settings.SEARCH_INDEX_INTERVAL = 0  # tests index explicitly (logs.search_indexer.index_all)
     partitions.invalidate()
     settings.KEY_SNAPSHOT_SYNC_INTERVAL = 0
     dbguard.reset()

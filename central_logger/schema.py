@@ -71,10 +71,13 @@ _ERROR_DESCRIPTIONS = {
     411: "Length required.",
     413: "Payload too large.",
     415: "Unsupported media type.",
+    422: "search_too_broad: the search (`q`) took too long; narrow the date range or the words.",
     429: "Rate limited; see Retry-After.",
     503: "Database unavailable; see Retry-After.",
 }
 READ_ERRORS = (400, 401, 403, 429, 503)
+# The list and the export: a search can be too broad.
+SEARCH_ERRORS = (400, 401, 403, 422, 429, 503)
 
 
 def error_responses(*codes: int) -> dict[int, OpenApiResponse]:

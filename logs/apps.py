@@ -12,8 +12,10 @@ class LogsConfig(AppConfig):
     def ready(self) -> None:
         from central_logger import background, health, replica
         from logs.partitions import maintainer, readiness
+        from logs.search_indexer import indexer
 
         background.register(maintainer)
+        background.register(indexer)
         health.register_readiness_check("partitions", readiness, needs_database=True)
         if replica.configured():  # the log reads of the dashboard that it may serve
             health.register_readiness_check("replica", replica.readiness)

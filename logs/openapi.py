@@ -66,8 +66,13 @@ LOG_FILTER_PARAMETERS = [
         "execution_time_seconds >= this. Not greater than max_execution_time (else 400).")),
     OpenApiParameter("max_execution_time", SECONDS, description="execution_time_seconds <= this."),
     OpenApiParameter("q", {"type": "string", "maxLength": MAX_SEARCH_LENGTH, "pattern": NO_NUL}, description=(
-        f"Case-insensitive substring search in ticket_id, category and workflow_error "
-        f"(max {MAX_SEARCH_LENGTH} characters).")),
+        "Full-text search in the ticket id, category, error type, node and message, every string of "
+        "`payload.trace`, `payload.final_response`, `payload.private_note` and the string values of `metadata` "
+        "(any language; case and accents ignored). Words match whole words in any order; `\"quoted words\"` "
+        "match as a phrase; `-word` or `-\"a phrase\"` excludes; `word*` matches words starting with it; ids and "
+        "codes (`T-9999`, `ERR_CONN`, `12345`) match as prefixes. Each row then carries `match` (the field and a "
+        "highlighted snippet). A search that would take too long answers 422 `search_too_broad`: narrow the "
+        f"dates or the words (max {MAX_SEARCH_LENGTH} characters).")),
     OpenApiParameter("error_issue", {"type": "string", "pattern": "^[0-9a-fA-F]{16}$"}, description=(
         "The failing logs of one error issue: its `fingerprint` from `/api/v1/metrics/issues`.")),
 ]

@@ -40,6 +40,7 @@ from central_logger import dbguard
 from central_logger.background import ProcessLoop
 
 from logs.tenant_sql import partitions as sql
+from logs.tenant_sql import search as search_sql
 
 logger = logging.getLogger("central_logger.partitions")
 UTC = dt.timezone.utc
@@ -256,6 +257,8 @@ def settle_detached(name: str, cutoffs: dict[int, dt.datetime], *, now: dt.datet
     while (last := sql.dangerously_forget_event_ids(name, after=last, limit=EVENT_ID_BATCH)) is not None:
         pass
     lap("event ids deleted")
+    search_sql.dangerously_forget_docs_of(name)  # no search doc outlives its log
+    lap("search docs deleted")
     for client_id, first, newest, rows in sql.dangerously_spans_by_client(name):
         sql.dangerously_recount_days(client_id, first, newest)
         result.removed[client_id] = rows

@@ -4,11 +4,14 @@ from __future__ import annotations
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 
-from query.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ORDERINGS
+from query.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, ORDERINGS, RELEVANCE
 
 LIST_PARAMETERS = [
-    OpenApiParameter("ordering", OpenApiTypes.STR, enum=list(ORDERINGS), default="-executed_at", description=(
-        "Sort key; ties are broken by id. Logs without an execution time sort as the smallest value.")),
+    OpenApiParameter("ordering", OpenApiTypes.STR, enum=[*ORDERINGS, RELEVANCE], default="-executed_at", description=(
+        "Sort key; ties are broken by id. Logs without an execution time sort as the smallest value. "
+        "`relevance` (with `q` only, page mode): best match first (ticket, category and error count most, then "
+        "the final response, the trace, the private note and metadata). With `q`, cursor mode is newest first "
+        "only.")),
     OpenApiParameter("page", {"type": "integer", "minimum": 1, "default": 1},
                      description="Page number (>= 1); ignored in cursor mode."),
     OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE,

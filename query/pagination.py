@@ -37,6 +37,7 @@ from metrics.counts import ListCount
 from tenants.models import Client
 
 ORDERINGS = ("-executed_at", "executed_at", "-execution_time_seconds", "execution_time_seconds")
+RELEVANCE = "relevance"  # with `q` only (query/search.py)
 DEFAULT_ORDERING = "-executed_at"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -69,8 +70,13 @@ class ListParams:
 
 def parse_ordering(query: Any) -> str:
     ordering = (query.get("ordering") or DEFAULT_ORDERING).strip()
+    if ordering == RELEVANCE:
+        if not (query.get("q") or "").strip():
+            raise ValidationError({"ordering": ["ordering=relevance needs a search (q)."]})
+        return ordering
     if ordering not in ORDERINGS:
-        raise ValidationError({"ordering": [f"Unknown ordering {ordering!r}; allowed: {', '.join(ORDERINGS)}."]})
+        raise ValidationError({"ordering": [f"Unknown ordering {ordering!r}; allowed: {', '.join(ORDERINGS)}, "
+                                            f"{RELEVANCE} (with q)."]})
     return ordering
 
 

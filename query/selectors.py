@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from rest_framework.exceptions import ValidationError
+
 from logs.filters import LogFilterSet, validated_filters
 from logs.models import DETAIL_FIELDS, SUMMARY_FIELDS
 from logs.params import collect_errors, parse_choice
@@ -19,6 +21,7 @@ from logs.periods import MAX_DAYS
 from logs.tenant_sql import reads, rollup
 from metrics import rollup as metrics_rollup
 from metrics.counts import list_count_for
+from query import search
 from query.pagination import Pagination, order_by, paginate, parse_list_params, parse_ordering
 from tenants.models import Client
 
@@ -32,6 +35,10 @@ def log_list(client: Client, *, query: Any) -> tuple[list[dict[str, Any]], Pagin
     is read), with its pagination block; every bad parameter is reported in one 400."""
     filters, params = collect_errors(lambda: validated_filters(LogFilterSet, query),
                                      lambda: parse_list_params(query))
+    if q := filters.pop("q", None):
+        return search.search_list(client, q, filters, ordering=params.ordering, page=params.page,
+                                  page_size=params.page_size, cursor_mode=params.cursor_mode, after=params.after,
+                                  columns=SUMMARY_FIELDS)
     return paginate(client, LogFilterSet.condition(filters), params, SUMMARY_FIELDS,
                     count=list_count_for(client, filters))
 
@@ -56,6 +63,14 @@ def log_export(client: Client, *, query: Any) -> Export:
         lambda: validated_filters(LogFilterSet, query),
         lambda: parse_ordering(query),
     )
+    columns = SUMMARY_FIELDS if fmt == "csv" else DETAIL_FIELDS
+    if q := filters.pop("q", None):
+        if ordering != "-executed_at":
+            raise ValidationError({"ordering": ["With q, the export is newest first (ordering=-executed_at)."]})
+        first, rows = search.export_rows(client, q, filters, columns)
+        # CSV metric columns: the keys of the first chunk's logs (a search has no cheap pass over all).
+        keys = sorted({k for row in first if isinstance(row.get("metrics"), dict) for k in row["metrics"]})
+        return Export(fmt, rows, keys[:MAX_EXPORT_METRIC_COLUMNS])
     condition, params = LogFilterSet.condition(filters)
     keys: list[str] = []
     if fmt == "csv":
@@ -63,7 +78,7 @@ def log_export(client: Client, *, query: Any) -> Export:
         # appears in a single log still gets its column.
         keys = reads.metric_keys(client, condition, params, MAX_EXPORT_METRIC_COLUMNS)
     rows = reads.stream(client, condition=condition, params=params, order_by=order_by(ordering),
-                        columns=SUMMARY_FIELDS if fmt == "csv" else DETAIL_FIELDS, chunk_size=EXPORT_CHUNK_SIZE)
+                        columns=columns, chunk_size=EXPORT_CHUNK_SIZE)
     return Export(fmt, rows, keys)
 
 

@@ -29,8 +29,32 @@ class PaginationSerializer(serializers.Serializer):
         ref_name = "Pagination"
 
 
+class SearchMatchSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="Where the search matched: ticket_id, category, workflow_error_type, "
+                                            "workflow_error_node, workflow_error, payload.final_response, "
+                                            "payload.trace.<path> (e.g. payload.trace.react_iterations[2].thought), "
+                                            "payload.private_note, metadata.<path>.")
+    snippet = serializers.CharField(help_text="Up to ~200 characters of that field around the match (plain text; "
+                                              "… where it was cut).")
+    highlights = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField(), min_length=2, max_length=2),
+        help_text="[start, end) character ranges of the matched words in `snippet`.")
+
+    class Meta:
+        ref_name = "SearchMatch"
+
+
+class LogSearchRowSerializer(LogSummarySerializer):
+    match = SearchMatchSerializer(required=False, allow_null=True, help_text=(
+        "With `q` only: the field that matched and a snippet (null when the words matched across fields)."))
+
+    class Meta(LogSummarySerializer.Meta):
+        fields = (*LogSummarySerializer.Meta.fields, "match")
+        ref_name = "LogListRow"
+
+
 class LogListSerializer(serializers.Serializer):
-    data = LogSummarySerializer(many=True)
+    data = LogSearchRowSerializer(many=True)
     pagination = PaginationSerializer()
 
     class Meta:

@@ -12,7 +12,7 @@ from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from central_logger.schema import READ_ERRORS, error_responses
+from central_logger.schema import READ_ERRORS, SEARCH_ERRORS, error_responses
 from logs.serializers import LogDetailSerializer
 from query import export, selectors, traces
 from logs.openapi import LOG_FILTER_PARAMETERS, METRICS_FILTER_DESCRIPTION
@@ -40,7 +40,7 @@ class ReadLogActions:
         description="Filters combine with AND; comma-separated values of one filter with OR. "
                     + METRICS_FILTER_DESCRIPTION,
         parameters=[*LOG_FILTER_PARAMETERS, *LIST_PARAMETERS],
-        responses={200: LogListSerializer, **error_responses(*READ_ERRORS)},
+        responses={200: LogListSerializer, **error_responses(*SEARCH_ERRORS)},
     )
     def list(self, request: Request) -> Response:
         rows, pagination = selectors.log_list(self.client, query=request.query_params)  # type: ignore[attr-defined]
@@ -89,7 +89,7 @@ class ReadLogActions:
         responses={
             (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="CSV with a header row."),
             (200, "application/x-ndjson"): OpenApiResponse(OpenApiTypes.STR, description="One JSON log per line."),
-            **error_responses(*READ_ERRORS),
+            **error_responses(*SEARCH_ERRORS),
         },
     )
     @action(detail=False, methods=["get"], url_path="export", content_negotiation_class=JsonErrorsNegotiation)

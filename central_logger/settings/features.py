@@ -65,6 +65,13 @@ METRICS_ROLLUP_CACHE_ROWS = env.int("METRICS_ROLLUP_CACHE_ROWS", default=500_000
 ROLLUP_FLUSH_INTERVAL = env.float("ROLLUP_FLUSH_INTERVAL", default=1.0)
 # Client-side deadline of one flush round, seconds.
 ROLLUP_FLUSH_DEADLINE = env.float("ROLLUP_FLUSH_DEADLINE", default=30.0)
+# Seconds between rounds of the search indexer (logs/search_indexer.py; one runner across
+# processes); 0 = none (then run `manage.py index_search --follow`). Logs are searchable once
+# indexed: within about this interval of being stored, under normal load.
+SEARCH_INDEX_INTERVAL = env.float("SEARCH_INDEX_INTERVAL", default=1.0)
+# One search's time budget, ms: a search that needs longer is cut and answers
+# 422 search_too_broad (narrow the dates or the words), never a database outage.
+SEARCH_TIME_BUDGET_MS = env.int("SEARCH_TIME_BUDGET_MS", default=1500)
 # Seconds an API-key row stays in the shared cache (tenants/keycache.py); revocation is still
 # immediate for every process sharing the cache. Off (0) by default without REDIS_URL, because
 # a per-process cache cannot hear a revocation made by another process.

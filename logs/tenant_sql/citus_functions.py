@@ -12,7 +12,8 @@ from django.db import connection
 
 ANCHOR = "workflow_logs"
 DISTRIBUTED = ("logs_event_ids", "logs_rollup", "logs_rollup_pending", "logs_rollup_version", "trace_spans",
-               "trace_log_records", "logs_usage_rollup", "logs_usage_pending")
+               "trace_log_records", "logs_usage_rollup", "logs_usage_pending", "logs_search_docs",
+               "logs_search_pending")
 
 
 def _one(sql: str, params: list | None = None):  # noqa: ANN202 - a scalar of any type

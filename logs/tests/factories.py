@@ -52,6 +52,9 @@ def ingest(tenant: Any, *bodies: dict[str, Any]) -> list[str]:
     """Store logs for `tenant` through the batch endpoint, as a client would; returns their ids."""
     response = tenant.api.post("/api/v1/logs/batch", {"logs": list(bodies)}, format="json")
     assert response.status_code == 201, response.content
+    from logs.search_indexer import index_all
+
+    index_all()  # searchable at once (the background indexer is off in tests)
     return response.json()["ids"]
 
 

@@ -45,7 +45,7 @@ ALLOWED = {
 }
 COMPOSITION = {"central_logger/urls.py", "central_logger/api.py", "central_logger/dashboard.py"}
 TENANT_TABLES = re.compile(r"\b(workflow_logs|logs_rollup(_pending|_version)?|logs_event_ids|alert_(rules|events|deliveries)"
-                           r"|trace_spans|trace_log_records)\b")
+                           r"|trace_spans|trace_log_records|logs_search_(docs|pending|backfill))\b")
 SQL_WORDS = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|FROM|JOIN|COPY|TRUNCATE|VACUUM|ANALYZE|LOCK)\b", re.I)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from conftest import Tenant
+from logs.search_indexer import index_all
 from logs.tests.factories import log_body
 
 pytestmark = pytest.mark.django_db
@@ -41,6 +42,7 @@ def two_tenants(alice: Tenant, bob: Tenant) -> tuple[set[str], set[str]]:
     theirs = bob.api.post("/api/v1/logs/batch", {"logs": [log_body(**SHARED, event_id=f"e{i}") for i in range(3)]},
                           format="json").json()["ids"]
     assert len(mine) == 2 and len(theirs) == 3
+    index_all()  # searchable (the background indexer is off in tests)
     return set(mine), set(theirs)
 
 

@@ -111,8 +111,8 @@ def test_lists_own_logs_newest_first_with_summary_fields_only(alice: Tenant, log
     ("min_execution_time=5&max_execution_time=12.5", ["t2", "t1"]),
     ("min_execution_time=12.6", ["t4"]),
     ("q=timeout", ["t2"]),  # error message, any case
-    ("q=BILL", ["t5", "t3", "t1"]),  # category
-    ("q=234", ["t5"]),  # ticket id
+    ("q=BILL*", ["t5", "t3", "t1"]),  # category: a prefix, any case
+    ("q=1234", ["t5"]),  # ticket id: a number is a prefix
     ("metrics.overall_confidence__lt=0.5", ["t3", "t2"]),  # t4's "0.2" is a string, not a number
     ("metrics.overall_confidence__lte=0.5", ["t5", "t3", "t2"]),
     ("metrics.overall_confidence__gte=0.5", ["t5", "t1"]),

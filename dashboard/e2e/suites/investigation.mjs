@@ -32,6 +32,28 @@ export async function run({ browser, base, users, alphaKey }) {
     assert.equal(await page.getByTestId("react-step-detail").count(), 8);
   });
 
+  await test("search: type a phrase from a step, see the run with its snippet, open it on that step", async () => {
+    await page.goto(`${A}/logs`);
+    await page.locator("#log-search").fill('"connection refused"');
+    await page.locator("#log-search").press("Enter");
+    await page.waitForURL(/q=%22connection/);
+    const row = page.getByTestId("log-row").first();
+    await row.waitFor();
+    assert.equal(await page.getByTestId("log-row").count(), 1); // the one run whose step 17 says it
+    const snippet = page.getByTestId("log-snippet").first();
+    assert.match(await snippet.textContent(), /payload\.trace\.react_iterations\[16\]\.observation/);
+    assert.deepEqual(await snippet.locator("mark").allTextContents(), ["connection refused"]);
+    await shot(page, "08b-search");
+    await row.click();
+    await page.getByTestId("react-timeline").waitFor();
+    const matched = page.locator('[data-testid="react-step"][data-match]');
+    assert.equal(await matched.count(), 1);
+    assert.match(await matched.textContent(), /^\s*▸?\s*17/);
+    const detail = page.getByTestId("react-step-detail");
+    assert.equal(await detail.count(), 1); // only the matching step is open
+    assert.deepEqual(await detail.locator("mark.bg-yellow-200").allTextContents(), ["connection refused"]);
+  });
+
   await test("compare two runs of one ticket side by side", async () => {
     await page.goto(`${A}/logs?ticket_id=A-1003`);
     await page.waitForFunction(() => document.querySelectorAll('[data-testid="log-row"]').length === 2);

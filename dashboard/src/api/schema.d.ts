@@ -1258,20 +1258,11 @@ export interface components {
          */
         LogInStatusEnum: "ERROR" | "FAILED" | "PARTIAL" | "SUCCESS";
         LogList: {
-            data: components["schemas"]["LogSummary"][];
+            data: components["schemas"]["LogListRow"][];
             pagination: components["schemas"]["Pagination"];
         };
-        LogOrConnectivityCheckRequest: components["schemas"]["LogInRequest"] | components["schemas"]["ConnectivityCheckInRequest"];
-        /**
-         * @description * `SUCCESS` - Success
-         *     * `PARTIAL` - Partial
-         *     * `FAILED` - Failed
-         *     * `ERROR` - Error
-         * @enum {string}
-         */
-        LogStatusEnum: "SUCCESS" | "PARTIAL" | "FAILED" | "ERROR";
         /** @description Documents LogSummary (the list rows). */
-        LogSummary: {
+        LogListRow: {
             /** Format: uuid */
             readonly id: string;
             event_id?: string | null;
@@ -1296,7 +1287,18 @@ export interface components {
             };
             /** Format: date-time */
             readonly created_at: string;
+            /** @description With `q` only: the field that matched and a snippet (null when the words matched across fields). */
+            match?: components["schemas"]["SearchMatch"] | null;
         };
+        LogOrConnectivityCheckRequest: components["schemas"]["LogInRequest"] | components["schemas"]["ConnectivityCheckInRequest"];
+        /**
+         * @description * `SUCCESS` - Success
+         *     * `PARTIAL` - Partial
+         *     * `FAILED` - Failed
+         *     * `ERROR` - Error
+         * @enum {string}
+         */
+        LogStatusEnum: "SUCCESS" | "PARTIAL" | "FAILED" | "ERROR";
         LogTrace: {
             /** Format: uuid */
             log_id: string;
@@ -1770,6 +1772,14 @@ export interface components {
              *     * `hash` - hash
              */
             email_mode?: components["schemas"]["EmailModeEnum"];
+        };
+        SearchMatch: {
+            /** @description Where the search matched: ticket_id, category, workflow_error_type, workflow_error_node, workflow_error, payload.final_response, payload.trace.<path> (e.g. payload.trace.react_iterations[2].thought), payload.private_note, metadata.<path>. */
+            field: string;
+            /** @description Up to ~200 characters of that field around the match (plain text; … where it was cut). */
+            snippet: string;
+            /** @description [start, end) character ranges of the matched words in `snippet`. */
+            highlights: number[][];
         };
         SessionClient: {
             slug: string;
@@ -2813,13 +2823,13 @@ export interface operations {
                 max_execution_time?: number;
                 /** @description execution_time_seconds >= this. Not greater than max_execution_time (else 400). */
                 min_execution_time?: number;
-                /** @description Sort key; ties are broken by id. Logs without an execution time sort as the smallest value. */
-                ordering?: "-executed_at" | "-execution_time_seconds" | "executed_at" | "execution_time_seconds";
+                /** @description Sort key; ties are broken by id. Logs without an execution time sort as the smallest value. `relevance` (with `q` only, page mode): best match first (ticket, category and error count most, then the final response, the trace, the private note and metadata). With `q`, cursor mode is newest first only. */
+                ordering?: "-executed_at" | "-execution_time_seconds" | "executed_at" | "execution_time_seconds" | "relevance";
                 /** @description Page number (>= 1); ignored in cursor mode. */
                 page?: number;
                 /** @description Rows per page, 1-500 (outside that: 400). */
                 page_size?: number;
-                /** @description Case-insensitive substring search in ticket_id, category and workflow_error (max 200 characters). */
+                /** @description Full-text search in the ticket id, category, error type, node and message, every string of `payload.trace`, `payload.final_response`, `payload.private_note` and the string values of `metadata` (any language; case and accents ignored). Words match whole words in any order; `"quoted words"` match as a phrase; `-word` or `-"a phrase"` excludes; `word*` matches words starting with it; ids and codes (`T-9999`, `ERR_CONN`, `12345`) match as prefixes. Each row then carries `match` (the field and a highlighted snippet). A search that would take too long answers 422 `search_too_broad`: narrow the dates or the words (max 200 characters). */
                 q?: string;
                 /** @description Exact resolution status. Comma-separated values match any of them (OR). */
                 resolution_status?: string[];
@@ -2888,6 +2898,15 @@ export interface operations {
             };
             /** @description The request line is longer than 4094 bytes. */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description search_too_broad: the search (`q`) took too long; narrow the date range or the words. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3507,9 +3526,9 @@ export interface operations {
                 max_execution_time?: number;
                 /** @description execution_time_seconds >= this. Not greater than max_execution_time (else 400). */
                 min_execution_time?: number;
-                /** @description Sort key; ties are broken by id. Logs without an execution time sort as the smallest value. */
-                ordering?: "-executed_at" | "-execution_time_seconds" | "executed_at" | "execution_time_seconds";
-                /** @description Case-insensitive substring search in ticket_id, category and workflow_error (max 200 characters). */
+                /** @description Sort key; ties are broken by id. Logs without an execution time sort as the smallest value. `relevance` (with `q` only, page mode): best match first (ticket, category and error count most, then the final response, the trace, the private note and metadata). With `q`, cursor mode is newest first only. */
+                ordering?: "-executed_at" | "-execution_time_seconds" | "executed_at" | "execution_time_seconds" | "relevance";
+                /** @description Full-text search in the ticket id, category, error type, node and message, every string of `payload.trace`, `payload.final_response`, `payload.private_note` and the string values of `metadata` (any language; case and accents ignored). Words match whole words in any order; `"quoted words"` match as a phrase; `-word` or `-"a phrase"` excludes; `word*` matches words starting with it; ids and codes (`T-9999`, `ERR_CONN`, `12345`) match as prefixes. Each row then carries `match` (the field and a highlighted snippet). A search that would take too long answers 422 `search_too_broad`: narrow the dates or the words (max 200 characters). */
                 q?: string;
                 /** @description Exact resolution status. Comma-separated values match any of them (OR). */
                 resolution_status?: string[];
@@ -3580,6 +3599,15 @@ export interface operations {
             };
             /** @description The request line is longer than 4094 bytes. */
             414: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description search_too_broad: the search (`q`) took too long; narrow the date range or the words. */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

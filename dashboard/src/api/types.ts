@@ -8,7 +8,8 @@ export type Status = Schemas["LogStatusEnum"];
 export const STATUSES: Status[] = ["SUCCESS", "PARTIAL", "FAILED", "ERROR"];
 export const ENVIRONMENTS: Schemas["EnvironmentEnum"][] = ["production", "staging", "development", "test"];
 
-export type LogSummary = Schemas["LogSummary"];
+export type LogSummary = Schemas["LogListRow"]; // with `match` when the list was searched (q)
+export type SearchMatch = Schemas["SearchMatch"];
 export type LogDetail = Schemas["LogDetail"];
 export type LogList = Schemas["LogList"];
 export type Pagination = Schemas["Pagination"];

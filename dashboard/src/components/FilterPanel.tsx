@@ -50,7 +50,8 @@ function useSuggestions(open: boolean): Record<string, string[]> {
   return values;
 }
 
-export function FilterPanel({ filters, onChange }: { filters: Filters; onChange: (next: Filters) => void }) {
+/** `searchError`: why the last search could not run (422 search_too_broad), shown by the box. */
+export function FilterPanel({ filters, onChange, searchError }: { filters: Filters; onChange: (next: Filters) => void; searchError?: string }) {
   const [q, setQ] = useState(filters.q ?? "");
   const [draft, setDraft] = useState<Filters>(filters);
   const [moreOpen, setMoreOpen] = useState(TEXT_FIELDS.some(({ key }) => filters[key]));
@@ -89,9 +90,16 @@ export function FilterPanel({ filters, onChange }: { filters: Filters; onChange:
             type="search"
             value={q}
             onChange={(e) => setQ(e.target.value)}
-            placeholder="Ticket id, category or error message  (press / to focus)"
-            className="mt-1 w-full rounded border border-slate-300 px-3 py-1.5"
+            placeholder='Words, "a phrase", -exclude, T-123 or ERR_CODE  (press / to focus)'
+            aria-describedby={searchError ? "log-search-error" : undefined}
+            aria-invalid={searchError ? true : undefined}
+            className={`mt-1 w-full rounded border px-3 py-1.5 ${searchError ? "border-red-600" : "border-slate-300"}`}
           />
+          {searchError ? (
+            <span id="log-search-error" role="alert" data-testid="search-error" className="mt-1 block text-sm text-red-800">
+              {searchError}
+            </span>
+          ) : null}
         </label>
         <div role="group" aria-label="Status" className="flex flex-wrap gap-1">
           {STATUSES.map((status) => (

@@ -74,9 +74,14 @@ function Detail({ label, children }: { label: string; children: ReactNode }) {
   );
 }
 
-export function StepTable({ steps, highlight }: { steps: ReactStep[]; highlight?: string }) {
+/** `step`: the index of the step a search matched (marked and open even when the marked words
+ * differ from its text in case or accents). */
+export function StepTable({ steps, highlight, step: matched }: { steps: ReactStep[]; highlight?: string; step?: number }) {
   const failed = useMemo(() => steps.map(stepFailed), [steps]);
-  const matches = useMemo(() => steps.map((step) => Boolean(highlight && stepMatches(step, highlight))), [steps, highlight]);
+  const matches = useMemo(
+    () => steps.map((step, index) => index === matched || Boolean(highlight && stepMatches(step, highlight))),
+    [steps, highlight, matched],
+  );
   const [open, setOpen] = useState<Set<number>>(() => new Set(steps.flatMap((_, i) => (matches[i] ? [i] : []))));
   const rows = useRef<(HTMLTableRowElement | null)[]>([]);
   const longest = Math.max(1, ...steps.map((s) => s.durationMs ?? 0));

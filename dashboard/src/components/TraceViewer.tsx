@@ -5,8 +5,9 @@ import { isMarker, Redactable } from "./Redacted";
 import { isRecord, normalizeTrace, payloadRest, type Section } from "../lib/trace";
 
 /** Everything the AI did on one ticket: the ReAct steps, the named sections, the answer.
- * `highlight`: the search the page was opened from (its matching steps are marked and open). */
-export function TraceViewer({ payload, highlight }: { payload: unknown; highlight?: string }) {
+ * `highlight`: the search the page was opened from (its matching steps are marked and open);
+ * `step`: the index of the step the search matched (from the row's `match.field`). */
+export function TraceViewer({ payload, highlight, step }: { payload: unknown; highlight?: string; step?: number }) {
   const record = isRecord(payload) ? payload : {};
   const trace = normalizeTrace(record.trace);
   const rest = payloadRest(payload);
@@ -14,7 +15,7 @@ export function TraceViewer({ payload, highlight }: { payload: unknown; highligh
     <div className="space-y-4">
       <Panel title="Reasoning steps (ReAct)" raw={record.trace}>
         {trace.steps.length ? (
-          <StepTable steps={trace.steps} highlight={highlight} />
+          <StepTable steps={trace.steps} highlight={highlight} step={step} />
         ) : trace.nodes ? (
           <NodeList nodes={trace.nodes} />
         ) : (

@@ -32,7 +32,7 @@ export function LogDetailPage() {
       ) : null}
       {data ? (
         <Boundary fallback={(e) => <RawFallback log={data} error={e} />}>
-          <Detail log={data} highlight={search.get("highlight") ?? undefined} />
+          <Detail log={data} highlight={search.get("highlight") ?? undefined} step={search.get("step") ?? undefined} />
         </Boundary>
       ) : null}
     </div>
@@ -107,7 +107,7 @@ export function RunError({ log }: { log: LogDetail }) {
   );
 }
 
-function Detail({ log, highlight }: { log: LogDetail; highlight?: string }) {
+function Detail({ log, highlight, step }: { log: LogDetail; highlight?: string; step?: string }) {
   const metrics = isRecord(log.metrics) ? log.metrics : {};
   return (
     <>
@@ -135,7 +135,7 @@ function Detail({ log, highlight }: { log: LogDetail; highlight?: string }) {
         <OtherRuns log={log} />
       </div>
 
-      {isOtelRun(log) ? <TraceWaterfall logId={log.id} /> : <TraceViewer payload={log.payload} highlight={highlight} />}
+      {isOtelRun(log) ? <TraceWaterfall logId={log.id} /> : <TraceViewer payload={log.payload} highlight={highlight} step={step && /^\d+$/.test(step) ? Number(step) : undefined} />}
 
       {isRecord(log.metadata) && Object.keys(log.metadata).length ? (
         <Card title="Metadata">

@@ -3,7 +3,7 @@ import userEvent from "@testing-library/user-event";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { list, summary } from "../test/fixtures";
 import { mockFetch, renderAt } from "../test/render";
-import { LogsPage } from "./Logs";
+import { LogsPage, matchedStep } from "./Logs";
 
 const rows = [
   summary({ id: "a", ticket_id: "1001" }),
@@ -47,6 +47,39 @@ describe("Logs page", () => {
 
     await userEvent.type(screen.getByRole("searchbox"), "refund{Enter}");
     await waitFor(() => expect(screen.getByTestId("location")).toHaveTextContent("/logs?q=refund&status=ERROR"));
+  });
+
+  it("shows each search hit's field and snippet with its words marked, and opens the run on its step", async () => {
+    const hit = {
+      ...summary({ id: "a", ticket_id: "1001" }),
+      match: { field: "payload.trace.react_iterations[2].thought", snippet: "…the customer says the Straße is closed", highlights: [[23, 29]] },
+    };
+    mockFetch(() => ({ body: list([hit]) }));
+    renderAt("/logs?q=strasse", "/logs", <LogsPage />);
+    const snippet = await screen.findByTestId("log-snippet");
+    expect(snippet).toHaveTextContent("payload.trace.react_iterations[2].thought:");
+    expect(snippet.querySelector("mark")).toHaveTextContent(/^Straße$/);
+    await userEvent.click(screen.getByText("1001"));
+    await waitFor(() => expect(screen.getByTestId("location")).toHaveTextContent("/logs/a?highlight=Stra%C3%9Fe&step=2"));
+  });
+
+  it("shows a too broad search's message next to the search box, not as an outage", async () => {
+    const message = "This search took too long: narrow the date range (start_date, end_date) or use rarer or more words, then try again.";
+    mockFetch((url) => url.searchParams.has("q")
+      ? { status: 422, body: { error: { code: "search_too_broad", message, details: {} } } }
+      : { body: list(rows) });
+    renderAt("/logs?q=the", "/logs", <LogsPage />);
+    const alert = await screen.findByTestId("search-error");
+    expect(alert).toHaveTextContent(message);
+    expect(screen.getByRole("searchbox")).toHaveAttribute("aria-invalid", "true");
+    expect(screen.queryByText(/database is unavailable/i)).not.toBeInTheDocument();
+  });
+
+  it("finds the trace step in a match's field", () => {
+    expect(matchedStep("payload.trace.react_iterations[16].observation")).toBe(16);
+    expect(matchedStep("payload.trace[3].output")).toBe(3);
+    expect(matchedStep("payload.final_response")).toBeNull();
+    expect(matchedStep(undefined)).toBeNull();
   });
 
   it("sorts by duration from the column header", async () => {

@@ -1,6 +1,6 @@
-import { useEffect, useRef, useState, type KeyboardEvent } from "react";
+import { useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router-dom";
-import { getJson } from "../api/client";
+import { ApiError, getJson } from "../api/client";
 import type { LogList, LogSummary } from "../api/types";
 import { useClient } from "../client";
 import { ExportButton } from "../components/ExportButton";
@@ -22,8 +22,30 @@ import { formatCount, formatDateTime, formatSeconds, formatShortDateTime, plural
 import { useLoader } from "../lib/hooks";
 import { useLiveUpdates } from "../lib/live";
 
-/** A list row. `snippet`: the matching text under the row, when the search API sends one. */
-type LogRow = LogSummary & { snippet?: string | null };
+/** The step of the trace a search matched (`payload.trace.react_iterations[2].thought` -> 2). */
+export function matchedStep(field: string | undefined): number | null {
+  const found = field ? /^payload\.trace(?:\.(?:react_iterations|iterations|react_steps|steps))?\[(\d+)\]/.exec(field) : null;
+  return found ? Number(found[1]) : null;
+}
+
+/** The search's snippet with its matches marked. */
+function Snippet({ match }: { match: NonNullable<LogSummary["match"]> }) {
+  const parts: ReactNode[] = [];
+  let at = 0;
+  for (const [start, end] of match.highlights) {
+    if (start < at) continue;
+    parts.push(match.snippet.slice(at, start));
+    parts.push(<mark key={start} className="rounded bg-yellow-200 px-0.5 text-slate-900">{match.snippet.slice(start, end)}</mark>);
+    at = end;
+  }
+  parts.push(match.snippet.slice(at));
+  return (
+    <>
+      <span className="mr-1 font-medium text-slate-600">{match.field}:</span>
+      {parts}
+    </>
+  );
+}
 
 /** Token and cost columns appear when a run on the page has them (runs received over
  *  OpenTelemetry: metrics.total_tokens, metrics.cost with the tenant's model prices). */
@@ -74,7 +96,16 @@ export function LogsPage() {
     if (!("page" in next)) merged.page = 1; // a new filter or order starts at page 1
     setSearch(writeListState(merged));
   };
-  const detailPath = (log: LogSummary) => client.path(`/logs/${log.id}${state.filters.q ? `?highlight=${encodeURIComponent(state.filters.q)}` : ""}`);
+  const detailPath = (log: LogSummary) => {
+    if (!state.filters.q) return client.path(`/logs/${log.id}`);
+    // The detail page marks what matched (the first highlighted words) and opens its step.
+    const first = log.match?.highlights[0];
+    const params = new URLSearchParams({ highlight: first ? log.match!.snippet.slice(first[0], first[1]) : state.filters.q });
+    const step = matchedStep(log.match?.field);
+    if (step !== null) params.set("step", String(step));
+    return client.path(`/logs/${log.id}?${params.toString()}`);
+  };
+  const searchError = error instanceof ApiError && error.code === "search_too_broad" ? error.message : undefined;
   const open = (log: LogSummary) => navigate(detailPath(log), { state: { back: client.path(`/logs?${search.toString()}`) } });
 
   const rows = useRef<(HTMLTableRowElement | null)[]>([]);
@@ -132,10 +163,10 @@ export function LogsPage() {
           <ExportButton filters={state.filters} ordering={state.ordering} />
         </div>
       </div>
-      <FilterPanel filters={state.filters} onChange={(filters) => update({ filters })} />
+      <FilterPanel filters={state.filters} onChange={(filters) => update({ filters })} searchError={searchError} />
       <FilterChips filters={state.filters} onChange={(filters) => update({ filters })} />
 
-      {error ? <ErrorState error={error} onRetry={reload} labels={FILTER_LABELS} /> : null}
+      {error && !searchError ? <ErrorState error={error} onRetry={reload} labels={FILTER_LABELS} /> : null}
       {!data && loading && !error ? <Spinner label="Loading logs…" /> : null}
       {pastTheEnd ? (
         <EmptyState title={`Page ${formatCount(state.page)} is past the end.`}>
@@ -193,7 +224,7 @@ export function LogsPage() {
                   </tr>
                 </thead>
                 <tbody>
-                  {(data.data as LogRow[]).map((log, index) => (
+                  {data.data.map((log, index) => (
                     <LogTableRow
                       key={log.id}
                       log={log}
@@ -219,7 +250,7 @@ export function LogsPage() {
 }
 
 function LogTableRow({ log, fresh, usage, href, rowRef, onKeyDown, onOpen }: {
-  log: LogRow;
+  log: LogSummary;
   fresh: boolean;
   usage: { tokens: boolean; cost: boolean };
   href: string;
@@ -269,10 +300,10 @@ function LogTableRow({ log, fresh, usage, href, rowRef, onKeyDown, onOpen }: {
           </span>
         </td>
       </tr>
-      {log.snippet ? (
+      {log.match ? (
         <tr className="border-0" data-testid="log-snippet">
-          <td colSpan={9 + Number(usage.tokens) + Number(usage.cost)} className="truncate px-3 pb-2 pt-0 text-xs text-slate-700" title={log.snippet}>
-            {log.snippet}
+          <td colSpan={9 + Number(usage.tokens) + Number(usage.cost)} className="truncate px-3 pb-2 pt-0 text-xs text-slate-700" title={log.match.snippet}>
+            <Snippet match={log.match} />
           </td>
         </tr>
       ) : null}

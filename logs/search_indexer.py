@@ -1,0 +1,76 @@
+"""The search indexer: turns queued logs into search docs (logs/search.py, migration 0018).
+
+Ingestion only queues a log's id (the insert trigger); here, in batches of BATCH, the queue's
+rows are taken, each log's words are built and its doc is stored, in one transaction (a crash
+puts the batch back). One runner across processes (the advisory lock class 727004 of
+logs/tenant_sql/search.py), in a background thread of each app process (the first to get the
+lock works, the others skip their round), or `manage.py index_search --follow`.
+
+When the queue is empty, the runner continues the backfill of logs stored before search
+existed (newest first, so recent logs become searchable first), BACKFILL_SECONDS per round at
+most, so fresh logs never wait behind it for long.
+"""
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.db import transaction
+
+from central_logger.background import SKIPPED, ProcessLoop
+from logs import search
+from logs.tenant_sql import search as sql
+
+BATCH = 1000
+BACKFILL_SECONDS = 5.0
+
+
+def _docs(logs: list[dict]) -> list[tuple]:
+    return [(log["client_id"], log["id"], log["executed_at"], search.document(log)) for log in logs]
+
+
+def index_batch(limit: int = BATCH) -> int:
+    """Index up to `limit` queued logs; returns how many were taken from the queue."""
+    with transaction.atomic():
+        logs = sql.dangerously_take_pending(limit)
+        sql.dangerously_store_docs(_docs(logs))
+    return len(logs)
+
+
+def backfill_batch(limit: int = BATCH) -> int | None:
+    """Index the next `limit` logs of the backfill; None once it is done."""
+    with transaction.atomic():
+        logs = sql.dangerously_take_backfill(limit)
+        if not logs:
+            state = sql.dangerously_backfill_state()
+            if not state[2]:
+                sql.dangerously_advance_backfill(None, 0)
+            return None
+        sql.dangerously_store_docs(_docs(logs))
+        sql.dangerously_advance_backfill(logs[-1], len(logs))
+    return len(logs)
+
+
+def index_all() -> int:
+    """Index everything queued (tests, the command)."""
+    total = 0
+    while moved := index_batch():
+        total += moved
+    return total
+
+
+def _round() -> object:
+    if not sql.try_runner_lock():
+        return SKIPPED
+    try:
+        while index_batch() == BATCH and not indexer.stopping:
+            pass
+        deadline = time.monotonic() + BACKFILL_SECONDS
+        while time.monotonic() < deadline and not indexer.stopping and backfill_batch() is not None:
+            pass
+    finally:
+        sql.release_runner_lock()
+    return None
+
+
+indexer = ProcessLoop("search-indexer", lambda: settings.SEARCH_INDEX_INTERVAL, _round)

@@ -1,0 +1,214 @@
+"""The statements of full-text search (migration 0018, logs/search.py): the indexer's queue
+and docs (across tenants, `dangerously_`), and a tenant's search pages.
+
+A search page joins the tenant's matching docs to its logs, so the list's filters (status,
+dates, ...) and columns apply unchanged: `tsquery` is the literal built by logs/search.py, sent
+as a parameter and cast (never parsed again by PostgreSQL's text-search parser).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from django.db import connection, connections, router, transaction
+from django.db.models import UUIDField
+
+from logs.models import WorkflowLog
+from tenants.models import Client
+
+DOCS = "logs_search_docs"
+PENDING = "logs_search_pending"
+BACKFILL = "logs_search_backfill"
+TABLE = WorkflowLog._meta.db_table
+NEWEST = "executed_at DESC, workflow_logs.id DESC"  # query/pagination.py order_by("-executed_at")
+LOCK_CLASS = 727004  # the indexer's runner lock (727001 rollup, 727002 partitions, 727003 alerts)
+# The columns the words of a log are built from (logs/search.py `fields`).
+SOURCE = ("client_id", "id::text", "executed_at", "ticket_id", "category", "workflow_error_type",
+          "workflow_error_node", "workflow_error", "payload::text", "metadata::text")
+SOURCE_NAMES = ("client_id", "id", "executed_at", "ticket_id", "category", "workflow_error_type",
+                "workflow_error_node", "workflow_error", "payload", "metadata")
+
+
+def _source_rows(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        log = dict(zip(SOURCE_NAMES, row))
+        for name in ("payload", "metadata"):
+            log[name] = orjson.loads(log[name]) if log[name] else None
+        out.append(log)
+    return out
+
+
+# --- the indexer (every tenant) ---------------------------------------------------------------------
+
+def dangerously_take_pending(limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` queued logs of any tenants, removed from the queue, with their searchable
+    columns; call inside a transaction that also stores their docs (a crash puts them back).
+    Newest first, by the id index (ids are time-ordered): after a bulk load or an outage the
+    recent logs are searchable first, and no scan walks over the dead rows of earlier batches
+    (a plain LIMIT did: a seq scan from the table's start, slower with every batch of a backlog).
+    The logs are locked FOR KEY SHARE, so a concurrent delete waits for this transaction and
+    then removes the doc it stored (no doc outlives its log)."""
+    assert connection.in_atomic_block
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"WITH taken AS (DELETE FROM {PENDING} p WHERE p.ctid = ANY(ARRAY("
+            f"SELECT q.ctid FROM {PENDING} q ORDER BY q.log_id DESC LIMIT %s FOR UPDATE SKIP LOCKED)) "
+            "RETURNING p.client_id, p.log_id, p.executed_at) "
+            f"SELECT {', '.join('w.' + c for c in SOURCE)} FROM taken t "
+            f"JOIN {TABLE} w ON w.client_id = t.client_id AND w.id = t.log_id AND w.executed_at = t.executed_at "
+            "FOR KEY SHARE OF w", [limit])
+        # A log queued twice (stored, then updated) is indexed once.
+        return list({(log["client_id"], log["id"]): log for log in _source_rows(cursor.fetchall())}.values())
+
+
+def dangerously_store_docs(docs: list[tuple[int, str, dt.datetime, str]]) -> None:
+    """Insert or replace the docs (client_id, log id, executed_at, tsvector literal)."""
+    if not docs:
+        return
+    clients, ids, times, texts = (list(column) for column in zip(*docs))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {DOCS} (client_id, log_id, executed_at, doc) "
+            "SELECT c, i, e, d::tsvector FROM unnest(%s::bigint[], %s::uuid[], %s::timestamptz[], %s::text[]) "
+            "AS u(c, i, e, d) ON CONFLICT (client_id, log_id) DO UPDATE "
+            "SET executed_at = EXCLUDED.executed_at, doc = EXCLUDED.doc",
+            [clients, ids, times, texts])
+
+
+def dangerously_count_pending() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {PENDING}")
+        return int(cursor.fetchone()[0])
+
+
+def dangerously_backfill_state() -> tuple[dt.datetime | None, str | None, bool, int]:
+    """(after executed_at, after id, done, logs indexed so far) of the backfill."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT after_executed_at, after_id::text, done, indexed FROM {BACKFILL} WHERE id = 1")
+        row = cursor.fetchone()
+        return (None, None, True, 0) if row is None else row
+
+
+def dangerously_restart_backfill() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {BACKFILL} SET after_executed_at = NULL, after_id = NULL, done = false, indexed = 0")
+
+
+def dangerously_take_backfill(limit: int) -> list[dict[str, Any]]:
+    """The next `limit` logs of the backfill (every tenant, newest first, after the saved
+    position), locked FOR KEY SHARE like the queue's; the state row is locked too, so two
+    backfills never take the same logs. Inside the transaction that stores their docs and
+    `dangerously_advance_backfill`."""
+    assert connection.in_atomic_block
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT after_executed_at, after_id, done FROM {BACKFILL} WHERE id = 1 FOR UPDATE")
+        row = cursor.fetchone()
+        if row is None or row[2]:
+            return []
+        after = "" if row[0] is None else "WHERE (executed_at, id) < (%s, %s) "
+        cursor.execute(f"SELECT {', '.join(SOURCE)} FROM {TABLE} {after}ORDER BY executed_at DESC, id DESC "
+                       "LIMIT %s FOR KEY SHARE", [*([row[0], row[1]] if row[0] is not None else []), limit])
+        return _source_rows(cursor.fetchall())
+
+
+def dangerously_advance_backfill(last: dict[str, Any] | None, count: int) -> None:
+    """Save the position after `last` (None: the backfill is done)."""
+    with connection.cursor() as cursor:
+        if last is None:
+            cursor.execute(f"UPDATE {BACKFILL} SET done = true WHERE id = 1")
+        else:
+            cursor.execute(f"UPDATE {BACKFILL} SET after_executed_at = %s, after_id = %s, indexed = indexed + %s "
+                           "WHERE id = 1", [last["executed_at"], last["id"], count])
+
+
+def dangerously_count_logs() -> int:
+    """The planner's estimate of every tenant's logs (progress of the backfill)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(sum(c.reltuples::bigint), 0) FROM pg_inherits i "
+                       "JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = %s::regclass AND c.reltuples > 0",
+                       [TABLE])
+        return int(cursor.fetchone()[0])
+
+
+def dangerously_forget_docs_of(table: str) -> int:
+    """Delete the docs and queue rows of the logs in the detached partition `table` (its rows
+    leave without a DELETE, so the trigger does not see them)."""
+    quoted = connection.ops.quote_name(table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL statement_timeout = 0")
+        cursor.execute(f"DELETE FROM {DOCS} d USING {quoted} t WHERE d.client_id = t.client_id AND d.log_id = t.id")
+        removed = cursor.rowcount
+        cursor.execute(f"DELETE FROM {PENDING} p USING {quoted} t WHERE p.log_id = t.id AND p.client_id = t.client_id")
+        return removed
+
+
+def try_runner_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, 0)", [LOCK_CLASS])
+        return bool(cursor.fetchone()[0])
+
+
+def release_runner_lock() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, 0)", [LOCK_CLASS])
+
+
+# --- a tenant's search ------------------------------------------------------------------------------
+
+def _columns(columns: tuple[str, ...], quote: Any) -> str:
+    meta = WorkflowLog._meta
+    return ", ".join(f"{TABLE}.{quote(f.column)}::text" if isinstance(f, UUIDField) else f"{TABLE}.{quote(f.column)}"
+                     for f in (meta.get_field(name) for name in columns))
+
+
+def search_page(client: Client, *, tsquery: str, condition: str, params: list[Any], columns: tuple[str, ...],
+                lo: dt.datetime | None, hi: dt.datetime | None, order_by: str | None, limit: int, offset: int = 0,
+                timeout_ms: int) -> list[tuple[Any, ...]]:
+    """Rows (`columns`) of the logs of `client` whose doc matches `tsquery`, executed in
+    [lo, hi) (None: open), matching `condition` (over the log's columns, unqualified), in
+    `order_by` (the list's ORDER BY; None: best ts_rank_cd first, then newest); at most `limit`
+    after `offset`. Runs under `timeout_ms` in a savepoint: a cancellation (QueryCanceled,
+    raised as Django's OperationalError) leaves the caller's transaction usable."""
+    db = router.db_for_read(WorkflowLog)
+    conn = connections[db]
+    bounds, values = "", []
+    for op, value in ((">=", lo), ("<", hi)):
+        if value is not None:
+            bounds += f" AND d.executed_at {op} %s"
+            values.append(value)
+    relevance = order_by is None
+    inner = ""
+    if order_by == NEWEST:
+        order_by = "m.m_at DESC, m.m_id DESC"
+        if not condition:
+            # No filter on the logs: the page is the newest matching docs, chosen in the docs'
+            # own (client, executed_at DESC, log_id DESC) order, so the planner can walk the newest
+            # docs and stop at the page (a common word); joined to the logs, it matched a whole
+            # window and sorted it (92 ms for a day of 10,000 logs, at 520k docs).
+            inner = f" ORDER BY d.executed_at DESC, d.log_id DESC LIMIT {int(limit) + int(offset)}"
+    if relevance:
+        order_by = f"ts_rank_cd(m.doc, %s::tsquery) DESC, {TABLE}.executed_at DESC, {TABLE}.id DESC"
+    sql = (f"SELECT {_columns(columns, conn.ops.quote_name)} FROM {TABLE} JOIN ("
+           f"SELECT d.log_id AS m_id, d.executed_at AS m_at{', d.doc' if relevance else ''} FROM {DOCS} d "
+           f"WHERE d.client_id = %s AND d.doc @@ %s::tsquery{bounds}{inner}) AS m "
+           f"ON {TABLE}.id = m.m_id AND {TABLE}.executed_at = m.m_at "
+           f"WHERE {TABLE}.client_id = %s AND ({condition or 'TRUE'}) ORDER BY {order_by} LIMIT %s OFFSET %s")
+    args = [client.pk, tsquery, *values, client.pk, *params, *([tsquery] if relevance else []), limit, offset]
+    with transaction.atomic(using=db), conn.cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{max(1, int(timeout_ms))}ms"])
+        cursor.execute(sql, args)
+        rows = cursor.fetchall()
+        cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+        return rows
+
+
+def texts(client: Client, ids: list[str], lo: dt.datetime, hi: dt.datetime) -> list[dict[str, Any]]:
+    """The searchable columns of the logs `ids` of `client` (the page's, for its snippets)."""
+    if not ids:
+        return []
+    with connections[router.db_for_read(WorkflowLog)].cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(SOURCE)} FROM {TABLE} WHERE client_id = %s AND id = ANY(%s::uuid[]) "
+                       "AND executed_at >= %s AND executed_at <= %s", [client.pk, ids, lo, hi])
+        return _source_rows(cursor.fetchall())
