@@ -33,12 +33,15 @@ from rest_framework.exceptions import ValidationError
 from central_logger.errors import ApiError
 from logs import search, search_snippets
 from logs.filters import LogFilterSet
+from logs.tenant_sql import reads
 from logs.tenant_sql import search as sql
 from logs.tenant_sql.reads import JSON_FIELDS
 from query.pagination import RELEVANCE, Pagination, encode_cursor, order_by
 from tenants.models import Client
 
 WINDOW_DAYS = (1, 7, 30, 90, 365)
+DOC_CHUNK = 500  # with filters on the logs: matching docs read per step of a window
+COLLECT_MS = 150  # collecting a window's matches longer than this: the words are common, walk instead
 TOO_BROAD = ("This search took too long: narrow the date range (start_date, end_date) or use rarer or "
              "more words, then try again.")
 
@@ -79,6 +82,7 @@ def _windows(start: dt.datetime | None, end: dt.datetime | None, now: dt.datetim
 class _Budget:
     def __init__(self) -> None:
         self.deadline = time.monotonic() + settings.SEARCH_TIME_BUDGET_MS / 1000
+        self.walk = False  # see _docs
 
     def left_ms(self) -> int:
         left = int((self.deadline - time.monotonic()) * 1000)
@@ -128,17 +132,59 @@ def matching(client: Client, query: search.Query, filters: dict[str, Any], colum
                     lo=start, hi=end, limit=want, offset=offset,
                     order_by=None if ordering == RELEVANCE else order_by(ordering))
         return _dicts(rows, columns, as_text)
-    if after is not None:
-        keyset = "(executed_at, id) < (%s, %s::uuid)"
-        condition, params = (f"({condition}) AND {keyset}" if condition else keyset), [*params, *after]
+    if after is not None:  # the cursor: windows up to its time, docs after its position
         end = min(end, after[0] + dt.timedelta(microseconds=1)) if end else after[0] + dt.timedelta(microseconds=1)
-    found: list[tuple[Any, ...]] = []
+    found: list[dict[str, Any]] = []
     for lo, hi in _windows(start, end, timezone.now()):
-        found += _run(client, budget, tsquery=tsquery, condition=condition, params=params, columns=columns,
-                      lo=lo, hi=hi, limit=want + offset - len(found), order_by=order_by(ordering))
+        found += _window(client, budget, tsquery, (condition, params), columns, lo, hi, want + offset - len(found),
+                         as_text, after)
         if len(found) >= want + offset:
             break
-    return _dicts(found[offset:], columns, as_text)
+    return found[offset:]
+
+
+def _docs(client: Client, budget: _Budget, **kwargs: Any) -> list[tuple[dt.datetime, str]]:
+    """The next docs of a window: collected by the words index (a rare word: milliseconds) until
+    that takes longer than COLLECT_MS once (a common word: thousands of matches per window);
+    from then on, for the rest of this search, by walking the newest docs."""
+    while True:
+        left = budget.left_ms()
+        collect = not budget.walk and left > COLLECT_MS
+        try:
+            return sql.newest_docs(client, timeout_ms=COLLECT_MS if collect else left, walk=not collect, **kwargs)
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, psycopg.errors.QueryCanceled):
+                raise
+            if not collect:
+                raise SearchTooBroad(TOO_BROAD) from None
+            budget.walk = True
+
+
+def _window(client: Client, budget: _Budget, tsquery: str, where: tuple[str, list[Any]], columns: tuple[str, ...],
+            lo: dt.datetime | None, hi: dt.datetime | None, want: int, as_text: bool,
+            before: tuple[Any, str] | None) -> list[dict[str, Any]]:
+    """The newest `want` matching logs of one window: the matching docs are taken in their
+    index's order, DOC_CHUNK at a time (a common word: the newest few; a rare word: all of the
+    window's, at once), and the logs among them that pass the list's filters are read by id;
+    the next chunk only when the page is not full yet."""
+    rows: list[dict[str, Any]] = []
+    chunk = want if not where[0] else max(DOC_CHUNK, want)
+    while len(rows) < want:
+        docs = _docs(client, budget, tsquery=tsquery, lo=lo, hi=hi, before=before, limit=chunk)
+        if not docs:
+            break
+        condition = "id = ANY(%s::uuid[]) AND executed_at >= %s AND executed_at <= %s"
+        if where[0]:
+            condition += f" AND ({where[0]})"
+        page, _ = reads.page(client, condition=condition, params=[[i for _, i in docs], docs[-1][0], docs[0][0],
+                                                                   *where[1]],
+                             order_by=order_by("-executed_at"), columns=columns, limit=want - len(rows),
+                             json_as_text=as_text)
+        rows += page
+        if len(docs) < chunk:
+            break
+        before = docs[-1]
+    return rows
 
 
 def with_matches(client: Client, rows: list[dict[str, Any]], query: search.Query) -> list[dict[str, Any]]:

@@ -21,7 +21,6 @@ DOCS = "logs_search_docs"
 PENDING = "logs_search_pending"
 BACKFILL = "logs_search_backfill"
 TABLE = WorkflowLog._meta.db_table
-NEWEST = "executed_at DESC, workflow_logs.id DESC"  # query/pagination.py order_by("-executed_at")
 LOCK_CLASS = 727004  # the indexer's runner lock (727001 rollup, 727002 partitions, 727003 alerts)
 # The columns the words of a log are built from (logs/search.py `fields`).
 SOURCE = ("client_id", "id::text", "executed_at", "ticket_id", "category", "workflow_error_type",
@@ -166,7 +165,8 @@ def _columns(columns: tuple[str, ...], quote: Any) -> str:
 def search_page(client: Client, *, tsquery: str, condition: str, params: list[Any], columns: tuple[str, ...],
                 lo: dt.datetime | None, hi: dt.datetime | None, order_by: str | None, limit: int, offset: int = 0,
                 timeout_ms: int) -> list[tuple[Any, ...]]:
-    """Rows (`columns`) of the logs of `client` whose doc matches `tsquery`, executed in
+    """Relevance and the orderings other than newest first (newest first: `newest_docs`).
+    Rows (`columns`) of the logs of `client` whose doc matches `tsquery`, executed in
     [lo, hi) (None: open), matching `condition` (over the log's columns, unqualified), in
     `order_by` (the list's ORDER BY; None: best ts_rank_cd first, then newest); at most `limit`
     after `offset`. Runs under `timeout_ms` in a savepoint: a cancellation (QueryCanceled,
@@ -179,26 +179,50 @@ def search_page(client: Client, *, tsquery: str, condition: str, params: list[An
             bounds += f" AND d.executed_at {op} %s"
             values.append(value)
     relevance = order_by is None
-    inner = ""
-    if order_by == NEWEST:
-        order_by = "m.m_at DESC, m.m_id DESC"
-        if not condition:
-            # No filter on the logs: the page is the newest matching docs, chosen in the docs'
-            # own (client, executed_at DESC, log_id DESC) order, so the planner can walk the newest
-            # docs and stop at the page (a common word); joined to the logs, it matched a whole
-            # window and sorted it (92 ms for a day of 10,000 logs, at 520k docs).
-            inner = f" ORDER BY d.executed_at DESC, d.log_id DESC LIMIT {int(limit) + int(offset)}"
     if relevance:
         order_by = f"ts_rank_cd(m.doc, %s::tsquery) DESC, {TABLE}.executed_at DESC, {TABLE}.id DESC"
     sql = (f"SELECT {_columns(columns, conn.ops.quote_name)} FROM {TABLE} JOIN ("
            f"SELECT d.log_id AS m_id, d.executed_at AS m_at{', d.doc' if relevance else ''} FROM {DOCS} d "
-           f"WHERE d.client_id = %s AND d.doc @@ %s::tsquery{bounds}{inner}) AS m "
+           f"WHERE d.client_id = %s AND d.doc @@ %s::tsquery{bounds}) AS m "
            f"ON {TABLE}.id = m.m_id AND {TABLE}.executed_at = m.m_at "
            f"WHERE {TABLE}.client_id = %s AND ({condition or 'TRUE'}) ORDER BY {order_by} LIMIT %s OFFSET %s")
     args = [client.pk, tsquery, *values, client.pk, *params, *([tsquery] if relevance else []), limit, offset]
     with transaction.atomic(using=db), conn.cursor() as cursor:
         cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{max(1, int(timeout_ms))}ms"])
         cursor.execute(sql, args)
+        rows = cursor.fetchall()
+        cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+        return rows
+
+
+def newest_docs(client: Client, *, tsquery: str, lo: dt.datetime | None, hi: dt.datetime | None,
+                before: tuple[dt.datetime, str] | None, limit: int, timeout_ms: int, walk: bool
+                ) -> list[tuple[dt.datetime, str]]:
+    """(executed_at, log id) of the newest `limit` docs of `client` matching `tsquery` in
+    [lo, hi), before the position `before`. `walk`: along the docs' (client, executed_at DESC)
+    index, testing each doc, stopping at `limit` (fast for a common word, a scan of the window
+    for a rare one); otherwise every match is collected by the words index first, then sorted
+    (fast for a rare word, slow for a common one). The planner cannot tell them apart well
+    enough (a word absent from its statistics made it walk a whole window), so the caller
+    chooses. Under `timeout_ms`, in a savepoint (see search_page)."""
+    db = router.db_for_read(WorkflowLog)
+    conditions, values = "", []
+    for sql, value in (("d.executed_at >= %s", lo), ("d.executed_at < %s", hi)):
+        if value is not None:
+            conditions += f" AND {sql}"
+            values.append(value)
+    if before is not None:
+        conditions += " AND (d.executed_at, d.log_id) < (%s, %s::uuid)"
+        values += [before[0], before[1]]
+    sql = (f"SELECT d.executed_at, d.log_id::text FROM {DOCS} d WHERE d.client_id = %s AND d.doc @@ %s::tsquery"
+           f"{conditions}")
+    if walk:
+        sql += " ORDER BY d.executed_at DESC, d.log_id DESC LIMIT %s"
+    else:
+        sql = f"WITH m AS MATERIALIZED ({sql}) SELECT * FROM m ORDER BY 1 DESC, 2 DESC LIMIT %s"
+    with transaction.atomic(using=db), connections[db].cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{max(1, int(timeout_ms))}ms"])
+        cursor.execute(sql, [client.pk, tsquery, *values, limit])
         rows = cursor.fetchall()
         cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
         return rows
