@@ -202,6 +202,42 @@ $$;
 """
 
 
+# Search (logs migration 0019): a deleted log's doc and queue row are deleted per client, and
+# TRUNCATE names the co-located shards, as for the event ids and the rollup above.
+_SEARCH_TRIGGERS = r"""
+CREATE OR REPLACE FUNCTION logs_search_on_delete() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    _citus_old_rows workflow_logs[];
+    c bigint;
+BEGIN
+    -- citus: transition tables as arrays
+    _citus_old_rows := ARRAY(SELECT ROW(t.*)::workflow_logs FROM old_rows t);
+    FOR c IN SELECT DISTINCT o.client_id FROM unnest(_citus_old_rows) AS o ORDER BY 1 LOOP
+        DELETE FROM logs_search_docs d USING unnest(_citus_old_rows) AS o
+         WHERE d.client_id = c AND o.client_id = c AND d.log_id = o.id;
+        DELETE FROM logs_search_pending p USING unnest(_citus_old_rows) AS o
+         WHERE p.client_id = c AND o.client_id = c AND p.log_id = o.id;
+    END LOOP;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION logs_search_on_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    shards text := logs_citus_colocated(TG_TABLE_NAME, ARRAY['logs_search_docs', 'logs_search_pending']);
+BEGIN
+    -- citus: co-located shards
+    IF shards IS NOT NULL THEN
+        EXECUTE 'TRUNCATE ' || shards;
+    END IF;
+    RETURN NULL;
+END
+$$;
+"""
+
+
 def _custom_plans(report: list[str]) -> None:
     """Functions pinned to generic plans (logs_list_count, migration 0009: planning saved per
     call) get custom ones: Citus cannot route a statement whose tenant is still a parameter
@@ -258,6 +294,9 @@ def dangerously_adapt_functions() -> list[str]:
         _run(_LOCAL_TRIGGERS)
         changed.append("logs_event_ids_on_delete(), logs_rollup_on_truncate(), logs_rollup_bump_all_versions() "
                        "(shard-local)")
+    if "IF shards IS NOT NULL" not in (_one("SELECT prosrc FROM pg_proc WHERE proname = 'logs_search_on_truncate'") or ""):
+        _run(_SEARCH_TRIGGERS)
+        changed.append("logs_search_on_delete(), logs_search_on_truncate() (shard-local)")
     _distribute_functions(changed)
     _custom_plans(changed)
     _plpgsql_writers(changed)

@@ -15,6 +15,7 @@ from django.db import connection, connections, router, transaction
 from django.db.models import UUIDField
 
 from logs.models import WorkflowLog
+from logs.tenant_sql import citus
 from tenants.models import Client
 
 DOCS = "logs_search_docs"
@@ -50,16 +51,38 @@ def dangerously_take_pending(limit: int) -> list[dict[str, Any]]:
     The logs are locked FOR KEY SHARE, so a concurrent delete waits for this transaction and
     then removes the doc it stored (no doc outlives its log)."""
     assert connection.in_atomic_block
+    if citus.is_active_cached():
+        rows = _take_pending_per_client(limit)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_TAKE.format(client="", client_q="", client_w=""), [limit])
+            rows = cursor.fetchall()
+    # A log queued twice (stored, then updated) is indexed once.
+    return list({(log["client_id"], log["id"]): log for log in _source_rows(rows)}.values())
+
+
+_TAKE = (f"WITH taken AS (DELETE FROM {PENDING} p WHERE {{client}}p.ctid = ANY(ARRAY("
+         f"SELECT q.ctid FROM {PENDING} q {{client_q}}ORDER BY q.log_id DESC LIMIT %s FOR UPDATE SKIP LOCKED)) "
+         "RETURNING p.client_id, p.log_id, p.executed_at) "
+         f"SELECT {', '.join('w.' + c for c in SOURCE)} FROM taken t "
+         f"JOIN {TABLE} w ON {{client_w}}w.client_id = t.client_id AND w.id = t.log_id "
+         "AND w.executed_at = t.executed_at FOR KEY SHARE OF w")
+
+
+def _take_pending_per_client(limit: int) -> list[tuple[Any, ...]]:
+    """On a Citus cluster a statement that locks rows must name its tenant (it then runs on the
+    worker that holds it): the queue is taken one client at a time."""
+    rows: list[tuple[Any, ...]] = []
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"WITH taken AS (DELETE FROM {PENDING} p WHERE p.ctid = ANY(ARRAY("
-            f"SELECT q.ctid FROM {PENDING} q ORDER BY q.log_id DESC LIMIT %s FOR UPDATE SKIP LOCKED)) "
-            "RETURNING p.client_id, p.log_id, p.executed_at) "
-            f"SELECT {', '.join('w.' + c for c in SOURCE)} FROM taken t "
-            f"JOIN {TABLE} w ON w.client_id = t.client_id AND w.id = t.log_id AND w.executed_at = t.executed_at "
-            "FOR KEY SHARE OF w", [limit])
-        # A log queued twice (stored, then updated) is indexed once.
-        return list({(log["client_id"], log["id"]): log for log in _source_rows(cursor.fetchall())}.values())
+        cursor.execute(f"SELECT DISTINCT client_id FROM {PENDING} ORDER BY 1")
+        for (client_id,) in cursor.fetchall():
+            if len(rows) >= limit:
+                break
+            cursor.execute(_TAKE.format(client="p.client_id = %s AND ", client_q="WHERE q.client_id = %s ",
+                                        client_w="w.client_id = %s AND "),
+                           [client_id, client_id, limit - len(rows), client_id])
+            rows += cursor.fetchall()
+    return rows
 
 
 def dangerously_store_docs(docs: list[tuple[int, str, dt.datetime, str]]) -> None:

@@ -221,3 +221,34 @@ def test_a_migration_after_setup_changes_every_shard(new_session_afterwards: Any
         # Every shard has the column (a statement over all of them, in this transaction).
         cursor.execute("SELECT count(region), count(*) FILTER (WHERE region IS NULL) >= 0 FROM workflow_logs")
         assert cursor.fetchone() == (1, True)
+
+
+def test_search_indexes_each_tenant_on_its_worker_and_the_backfill_refuses(db: Any) -> None:
+    """The indexer takes the queue one tenant at a time (a locking statement must name its tenant
+    on the cluster); a search finds only its tenant's words; a deleted log leaves no doc; the
+    backfill (every tenant's logs in one statement) says it does not run here."""
+    from django.core.management.base import CommandError
+
+    from logs.search_indexer import index_all
+
+    a, b = tenants_on_two_workers()
+    def answered(n: int, text: str) -> dict[str, Any]:
+        log = body(n)
+        log["payload"]["final_response"] = text
+        return log
+
+    for tenant in (a, b):
+        response = tenant.api.post(f"{URL}/batch", {"logs": [answered(7, f"Zanzibarflug {TEXTS[1]}"),
+                                                          answered(8, TEXTS[3])]}, format="json")
+        assert response.status_code == 201, response.content
+    assert index_all() == 4
+    found = a.api.get(URL, {"q": "zanzibarflug"}).json()
+    assert found["pagination"]["total"] == 1 and found["data"][0]["match"]["field"] == "payload.final_response"
+    assert a.api.get(URL, {"q": "退款"}).json()["pagination"]["total"] == 2  # both of its logs, none of b's
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM workflow_logs WHERE client_id = %s", [b.client.pk])
+        cursor.execute("SELECT count(*) FROM logs_search_docs WHERE client_id = %s", [b.client.pk])
+        assert cursor.fetchone()[0] == 0
+    assert b.api.get(URL, {"q": "zanzibarflug"}).json()["pagination"]["total"] == 0
+    with pytest.raises(CommandError, match="does not run on a Citus cluster"):
+        call_command("index_search", "--backfill", stdout=StringIO())

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from logs import search_indexer
+from logs.tenant_sql import citus
 from logs.tenant_sql import search as sql
 
 
@@ -27,6 +28,9 @@ class Command(BaseCommand):
                batch: int = search_indexer.BATCH, **options: Any) -> None:
         if batch < 1:
             raise CommandError("--batch must be at least 1.")
+        if backfill and citus.is_active_cached():
+            raise CommandError("The search backfill does not run on a Citus cluster yet (it reads every tenant's "
+                               "logs in one statement); logs stored after citus_setup are indexed as they arrive.")
         if not sql.try_runner_lock():
             raise CommandError("Another process is indexing (advisory lock 727004); try again when it is done.")
         try:
