@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 
 from django.db import connection
 
-from logs.tenant_sql.citus_functions import ANCHOR, DISTRIBUTED, dangerously_adapt_functions
+from logs.tenant_sql.citus_functions import ANCHOR, DISTRIBUTED, _one, _run, dangerously_adapt_functions
 
 # ANCHOR (the log table) and DISTRIBUTED (co-located with it, by client_id, in this order):
 # citus_functions.py, whose trigger adaptations are about the same tables.
@@ -60,18 +60,6 @@ class Report:
 
 class CitusUnavailable(Exception):
     """The server cannot run Citus (the extension is not installed or not preloaded)."""
-
-
-def _one(sql: str, params: list | None = None):  # noqa: ANN202 - a scalar of any type
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params or [])
-        row = cursor.fetchone()
-        return row[0] if row else None
-
-
-def _run(sql: str, params: list | None = None) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)  # None: the text is sent as it is (a function body's `%`)
 
 
 def is_active() -> bool:

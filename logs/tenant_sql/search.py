@@ -185,6 +185,17 @@ def _columns(columns: tuple[str, ...], quote: Any) -> str:
                      for f in (meta.get_field(name) for name in columns))
 
 
+def _fetch_within(db: str, timeout_ms: int, sql: str, args: list[Any]) -> list[tuple[Any, ...]]:
+    """The rows of `sql` under `timeout_ms`, in a savepoint: a cancellation (QueryCanceled,
+    raised as Django's OperationalError) leaves the caller's transaction usable."""
+    with transaction.atomic(using=db), connections[db].cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{max(1, int(timeout_ms))}ms"])
+        cursor.execute(sql, args)
+        rows = cursor.fetchall()
+        cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+        return rows
+
+
 def search_page(client: Client, *, tsquery: str, condition: str, params: list[Any], columns: tuple[str, ...],
                 lo: dt.datetime | None, hi: dt.datetime | None, order_by: str | None, limit: int, offset: int = 0,
                 timeout_ms: int) -> list[tuple[Any, ...]]:
@@ -210,12 +221,7 @@ def search_page(client: Client, *, tsquery: str, condition: str, params: list[An
            f"ON {TABLE}.id = m.m_id AND {TABLE}.executed_at = m.m_at "
            f"WHERE {TABLE}.client_id = %s AND ({condition or 'TRUE'}) ORDER BY {order_by} LIMIT %s OFFSET %s")
     args = [client.pk, tsquery, *values, client.pk, *params, *([tsquery] if relevance else []), limit, offset]
-    with transaction.atomic(using=db), conn.cursor() as cursor:
-        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{max(1, int(timeout_ms))}ms"])
-        cursor.execute(sql, args)
-        rows = cursor.fetchall()
-        cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
-        return rows
+    return _fetch_within(db, timeout_ms, sql, args)
 
 
 def newest_docs(client: Client, *, tsquery: str, lo: dt.datetime | None, hi: dt.datetime | None,
@@ -243,12 +249,7 @@ def newest_docs(client: Client, *, tsquery: str, lo: dt.datetime | None, hi: dt.
         sql += " ORDER BY d.executed_at DESC, d.log_id DESC LIMIT %s"
     else:
         sql = f"WITH m AS MATERIALIZED ({sql}) SELECT * FROM m ORDER BY 1 DESC, 2 DESC LIMIT %s"
-    with transaction.atomic(using=db), connections[db].cursor() as cursor:
-        cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{max(1, int(timeout_ms))}ms"])
-        cursor.execute(sql, [client.pk, tsquery, *values, limit])
-        rows = cursor.fetchall()
-        cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
-        return rows
+    return _fetch_within(db, timeout_ms, sql, [client.pk, tsquery, *values, limit])
 
 
 def texts(client: Client, ids: list[str], lo: dt.datetime, hi: dt.datetime) -> list[dict[str, Any]]:
