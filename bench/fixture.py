@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import multiprocessing as mp
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,6 +254,22 @@ def _copy_rows(*, plan: Plan, seed: int, anchor: dt.datetime, span_days: int, jo
     t_copy = time.perf_counter() - t0
     progress(f"COPY done: {total} rows in {t_copy:.0f}s ({total / t_copy:.0f} rows/s)")
     return {"rows": total, "copy_seconds": round(t_copy, 1), "rows_per_second": round(total / t_copy)}
+
+
+def copy_logs(produced: Iterable[tuple[int, bytes]], progress: Callable[[str], None], started: float) -> int:
+    """COPY the chunks of log lines that worker processes produce ((count, bytes) each, see
+    copy_line) into the log table on this process's connection, with a progress line at every
+    100,000 logs; returns how many were written. The seeders' one COPY loop."""
+    done = 0
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 0")
+        with cursor.cursor.copy(f"COPY {WorkflowLog._meta.db_table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for count, data in produced:
+                copy.write(data)
+                done += count
+                if done // 100_000 != (done - count) // 100_000:
+                    progress(f"  {done:>9,} logs ({time.time() - started:.0f} s)")
+    return done
 
 
 def vacuum_analyze() -> tuple[int, float]:

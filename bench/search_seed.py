@@ -69,7 +69,7 @@ def seed(url: str, main: int, others: int, tenants: int, jobs: int) -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from bench.fixture import COLUMNS, bulk_load_mode
+    from bench.fixture import bulk_load_mode, copy_logs
     from logs import partitions
     from logs.models import WorkflowLog
     from tenants.models import Client
@@ -82,18 +82,11 @@ def seed(url: str, main: int, others: int, tenants: int, jobs: int) -> None:
     jobs_list = [(c.pk, c.slug, s, min(s + CHUNK, end)) for c, start, end in plan for s in range(start, end, CHUNK)]
     now = timezone.now().replace(microsecond=0)
     partitions.create_covering([now - dt.timedelta(days=d) for d in range(-2, 93)])
-    started, done = time.time(), 0
+    started = time.time()
     with bulk_load_mode(print):
         connection.close()
         with mp.get_context("fork").Pool(jobs, initializer=_init, initargs=(now.isoformat(), now.isoformat())) as pool:
-            with connection.cursor() as cursor:
-                cursor.execute("SET statement_timeout = 0")
-                with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                    for count, data in pool.imap(_chunk, jobs_list, chunksize=1):
-                        copy.write(data)
-                        done += count
-                        if done % 100_000 < CHUNK:
-                            print(f"  {done:>9,} logs ({time.time() - started:.0f} s)", flush=True)
+            done = copy_logs(pool.imap(_chunk, jobs_list, chunksize=1), lambda line: print(line, flush=True), started)
     with connection.cursor() as cursor:
         cursor.execute("SET statement_timeout = 0")
         cursor.execute(f"VACUUM (ANALYZE) {table}")

@@ -79,7 +79,7 @@ def main() -> None:
     from django.db import connection
     from django.utils import timezone
 
-    from bench.fixture import COLUMNS, bulk_load_mode
+    from bench.fixture import bulk_load_mode, copy_logs
     from logs import partitions
     from logs.models import WorkflowLog
     from tenants.models import Client
@@ -103,15 +103,7 @@ def main() -> None:
         connection.close()  # fork with no open database socket to share
         with mp.get_context("fork").Pool(int(os.environ.get("PERF_SEED_JOBS", "2")), initializer=_init,
                                           initargs=(now.isoformat(), client.pk, slug, now.isoformat())) as pool:
-            with connection.cursor() as cursor:
-                cursor.execute("SET statement_timeout = 0")
-                done = 0
-                with cursor.cursor.copy(f"COPY {table} ({', '.join(COLUMNS)}) FROM STDIN") as copy:
-                    for count, data in pool.imap(_chunk, jobs, chunksize=1):
-                        copy.write(data)
-                        done += count
-                        if done % 100_000 < CHUNK:
-                            print(f"  {done:>9,} logs ({time.time() - started:.0f} s)", flush=True)
+            copy_logs(pool.imap(_chunk, jobs, chunksize=1), lambda line: print(line, flush=True), started)
     # COPY bypassed the rollup's insert trigger: count the rollup from the table, once.
     call_command("rebuild_rollups", "--client", slug)
     print(f"  rollup rebuilt ({time.time() - started:.0f} s)", flush=True)
