@@ -90,6 +90,8 @@ def insert(client: Client, row: dict[str, Any]) -> bool:
     database is unavailable (nothing of this row committed by us), and the row's own error.
 
     The caller must not be inside a transaction."""
+    if settings.INGEST_GROUP_COMMIT_MAX_ROWS <= 1:  # group commit off: each log alone, no slot to wait for
+        return writes.insert_one_committed(client, row, row["created_at"], timeout_ms=settings.INGEST_DB_TIMEOUT_MS)
     entry = _Entry(client, row)
     with _queue_lock:
         _queue.append(entry)

@@ -1,4 +1,4 @@
-"""The search indexer: turns queued logs into search docs (logs/search.py, migration 0018).
+"""The search indexer: turns queued logs into search docs (logs/search.py, migration 0019).
 
 Ingestion only queues a log's id (the insert trigger); here, in batches of BATCH, the queue's
 rows are taken, each log's words are built and its doc is stored, in one transaction (a crash

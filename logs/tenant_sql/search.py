@@ -1,4 +1,4 @@
-"""The statements of full-text search (migration 0018, logs/search.py): the indexer's queue
+"""The statements of full-text search (migration 0019, logs/search.py): the indexer's queue
 and docs (across tenants, `dangerously_`), and a tenant's search pages.
 
 A search page joins the tenant's matching docs to its logs, so the list's filters (status,

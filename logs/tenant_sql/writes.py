@@ -196,16 +196,17 @@ def insert_one_committed(client: Client, row: dict[str, Any], now: dt.datetime, 
     raise AssertionError("unreachable")
 
 
-def _send(sql: str, params: Any, settings: int = 1) -> list[tuple[Any, ...]]:
-    """Send BEGIN; `settings` SET LOCALs; an INSERT ... RETURNING; COMMIT as one query string:
-    the rows the INSERT returned."""
+def _send(sql: str, params: Any) -> list[tuple[Any, ...]]:
+    """Send BEGIN; SET LOCALs; an INSERT ... RETURNING; COMMIT as one query string: the rows the
+    INSERT returned (the first result that has columns)."""
     connection.ensure_connection()
     raw = connection.connection
     try:
         with connection._prepare_cursor(psycopg.ClientCursor(raw)) as cursor:
             cursor.execute(sql, params)
-            for _ in range(1 + settings):  # past BEGIN and the SETs, to the INSERT's rows
-                cursor.nextset()
+            while cursor.description is None:  # past BEGIN and the SETs, to the INSERT's rows
+                if not cursor.nextset():
+                    raise AssertionError("the statement returned no rows: no INSERT ... RETURNING in it")
             return cursor.fetchall()
     except Exception:
         # A failed statement leaves the explicit transaction aborted (the rest of the query
@@ -245,8 +246,7 @@ def insert_group_committed(client: Client, rows: list[dict[str, Any]], *, timeou
     ordered = sorted(rows, key=lambda row: row.get("event_id") or "")
     params: list[Any] = []
     for row in ordered:
-        params.extend(client.pk if name == "client_id" else json_text(row.get(name)) if kind == "jsonb"
-                      else row.get(name) for name, kind in COLUMN_TYPES)
+        params.extend(_one_row_params(client, row, row["created_at"]).values())
     events = any(row.get("event_id") is not None for row in ordered)
     # lock_timeout: a group does not wait long on a lock another transaction holds (an event id
     # claimed and not yet committed elsewhere, a partition's DDL); the caller then stores each
@@ -256,7 +256,7 @@ def insert_group_committed(client: Client, rows: list[dict[str, Any]], *, timeou
     for attempt in (1, 2):
         partitions.ensure_covered([row["executed_at"] for row in ordered])
         try:
-            return {pk for (pk,) in _send(sql, params, settings=2)}
+            return {pk for (pk,) in _send(sql, params)}
         except Exception as exc:
             if attempt == 2 or not partitions.is_missing_partition(exc):
                 raise

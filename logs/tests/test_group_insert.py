@@ -64,3 +64,24 @@ def test_a_failing_group_stores_nothing_and_leaves_the_connection_clean() -> Non
     assert isinstance(failure.value.__cause__, psycopg.errors.LockNotAvailable)
     assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     assert not WorkflowLog.objects.filter(client=tenant.client).exists()
+
+
+def test_group_commit_off_stores_each_log_alone_without_a_slot(settings: object) -> None:
+    """INGEST_GROUP_COMMIT_MAX_ROWS=1 is the old path: each log its own transaction, never
+    waiting for a commit slot (here every slot is held by others) nor for a group."""
+    from ingestion import groupcommit
+
+    settings.INGEST_GROUP_COMMIT_MAX_ROWS = 1
+    tenant = make_tenant("group-off")
+    slots = groupcommit._commit_slots()
+    held = 0
+    while slots.acquire(blocking=False):
+        held += 1
+    try:
+        row = _row("alone, Größe 📦 " + "x" * 230, "e-alone", payload={"final_response": "ü" * 5000, "trace": {}})
+        assert groupcommit.insert(tenant.client, row) is True
+        assert groupcommit.insert(tenant.client, _row("replay", "e-alone")) is False  # its event id, once
+    finally:
+        for _ in range(held):
+            slots.release()
+    assert list(WorkflowLog.objects.filter(client=tenant.client).values_list("id", flat=True)) == [row["id"]]
