@@ -116,10 +116,13 @@ class DatabaseWrapper(base.DatabaseWrapper):
         (rows,) = self.fetch_prepared_many([(sql, params)])
         return rows
 
-    def fetch_prepared_many(self, statements: list[tuple[str, Any]]) -> list[list[tuple[Any, ...]]]:
+    def fetch_prepared_many(self, statements: list[tuple[str, Any]], *, prepare_first: bool = True
+                            ) -> list[list[tuple[Any, ...]]]:
         """The rows of each (sql, params), as `fetch_prepared`, all sent in one round trip
         (psycopg's pipeline mode) when there are several: a page and its count cost one round
-        trip, as the multi-statement query string they replace did."""
+        trip, as the multi-statement query string they replace did. `prepare_first=False`: the
+        first statement is a one-off (a deep page: its OFFSET is in its text), sent unprepared
+        so it does not push hot statements out of psycopg's cache of prepared ones."""
         self.ensure_connection()
         self.validate_thread_sharing()
         self.validate_no_broken_transaction()
@@ -129,19 +132,19 @@ class DatabaseWrapper(base.DatabaseWrapper):
             # reaches keeps every other statement unprepared, as Django wants.
             self.connection.prepare_threshold = _NEVER
 
-        def cursor() -> Any:
+        def cursor(index: int) -> Any:
             raw = self._fast_timestamps(_PreparingCursor(self.connection))
-            raw.prepare = prepare
+            raw.prepare = prepare and (prepare_first or index > 0)
             return self._prepare_cursor(raw)  # Django's wrapper: logged, counted, errors translated
 
         if len(statements) == 1 or not psycopg.Pipeline.is_supported():  # pipelines need libpq 14+
             results = []
-            for sql, params in statements:
-                with cursor() as one:
+            for index, (sql, params) in enumerate(statements):
+                with cursor(index) as one:
                     one.execute(sql, params)
                     results.append(one.fetchall())
             return results
-        cursors = [cursor() for _ in statements]
+        cursors = [cursor(index) for index in range(len(statements))]
         try:
             with self.wrap_database_errors, self.connection.pipeline():
                 for each, (sql, params) in zip(cursors, statements):

@@ -65,7 +65,8 @@ def _select(columns: tuple[str, ...], db: str) -> str:
 
 
 def _rows(client: Client, columns: tuple[str, ...], condition: str, params: list[Any], *,
-          then: Statement | None = None) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]] | None]:
+          then: Statement | None = None, prepare: bool = True,
+          ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]] | None]:
     """Rows of `SELECT columns ... WHERE client_id = %s AND condition`. `then`: another
     statement sent in the same round trip (one instead of two; each costs ~100 us of this
     process's CPU), whose rows come back second (None without it).
@@ -75,12 +76,13 @@ def _rows(client: Client, columns: tuple[str, ...], condition: str, params: list
     table (each with its dozen indexes) cost PostgreSQL more than running it, ~0.55 ms of CPU
     per list page against ~0.1 ms on the plain table before partitioning (bench/README.md).
     A prepared statement is planned for its first few executions, then PostgreSQL keeps a
-    generic plan whose partitions are pruned when it runs."""
+    generic plan whose partitions are pruned when it runs. `prepare=False`: a one-off text
+    (see `page`), planned once and not kept."""
     db = router.db_for_read(WorkflowLog)
     statements = [(f"{_select(columns, db)} AND {condition}", [client.pk, *params])]
     if then is not None:
         statements.append(then)
-    results = connections[db].fetch_prepared_many(statements)
+    results = connections[db].fetch_prepared_many(statements, prepare_first=prepare)
     return results[0], (results[1] if then is not None else None)
 
 
@@ -114,7 +116,9 @@ def page(client: Client, *, condition: str, params: list[Any], order_by: str, co
     # the custom ones and PostgreSQL goes on planning every execution (see `_rows`).
     bounds = f"LIMIT {'ALL' if limit is None else int(limit)} OFFSET {int(offset)}"
     sql = f"({condition or 'TRUE'}) ORDER BY {order_by} {bounds}"
-    rows, then_rows = _rows(client, columns, sql, list(params), then=then)
+    # A deep page's text (its OFFSET) is rarely run again: prepared, each would take a place
+    # in the connection's cache of prepared statements from the first pages that recur.
+    rows, then_rows = _rows(client, columns, sql, list(params), then=then, prepare=offset == 0)
     json_columns = JSON_FIELDS.intersection(columns)
     load = orjson.Fragment if json_as_text else orjson.loads
     return [_decoded(dict(zip(columns, row)), json_columns, load) for row in rows], then_rows

@@ -57,7 +57,9 @@ def test_list_pages_and_details_are_prepared_and_answer_as_unprepared(alice: Ten
         assert [alice.api.get(url, params).json() for url, params in queries] == unprepared
         assert [alice.api.get(f"{URL}/{log_id}").json() for log_id in ids] == details
     prepared = _prepared()
-    assert len(prepared) == 4  # three list statements, one detail statement
+    # Two first pages and one detail statement; page 2 answers the same but its text (OFFSET 5)
+    # is a one-off that must not take a place in the connection's cache of prepared statements.
+    assert len(prepared) == 3 and not [statement for statement in prepared if "OFFSET 5" in statement], prepared
     for statement, (generic, custom) in prepared.items():
         # PostgreSQL plans the first five executions for their values, then settles on the
         # generic plan (no planning at all) unless it looks dearer: it must not, or every
