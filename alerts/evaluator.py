@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, FloatField, Q, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
@@ -35,13 +35,12 @@ from alerts import delivery, notify
 from alerts.measure import Measurement, Pair, Reader, examples, measure
 from alerts.models import AlertEvent, AlertRule, DeliverySummary, EventState, Kind, Notification, RuleState
 from central_logger import dbguard
+from central_logger import locks
 from central_logger.background import ProcessLoop
 
 logger = logging.getLogger("central_logger.alerts")
 
-# The advisory lock's keys (key1, key2): "alerts" and "evaluator". Classes in use: 727001 the
-# rollup, 727002 the time partitions (logs/tenant_sql/partitions.py), 727003 the alerts.
-LOCK_KEYS = (727003, 1)
+LOCK_KEYS = locks.ALERTS_EVALUATOR  # one evaluator across processes (central_logger/locks.py)
 FRESH_SHARE = 0.8
 QUIET_CHUNK = 500
 
@@ -59,15 +58,12 @@ class RoundSummary:
 @contextmanager
 def evaluator_lock() -> Iterator[bool]:
     """Whether this process may run a round now; the lock is held for the block."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", list(LOCK_KEYS))
-        locked = bool(cursor.fetchone()[0])
+    locked = locks.try_lock(LOCK_KEYS)
     try:
         yield locked
     finally:
         if locked:  # before the connection goes back to the pool (a broken one takes the lock with it)
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(LOCK_KEYS))
+            locks.unlock(LOCK_KEYS)
 
 
 def due_rules(now: dt.datetime, interval: float) -> list[AlertRule]:

@@ -2,8 +2,8 @@
 
 Ingestion only queues a log's id (the insert trigger); here, in batches of BATCH, the queue's
 rows are taken, each log's words are built and its doc is stored, in one transaction (a crash
-puts the batch back). One runner across processes (the advisory lock class 727004 of
-logs/tenant_sql/search.py), in a background thread of each app process (the first to get the
+puts the batch back). One runner across processes (advisory lock 727004, central_logger/locks.py),
+in a background thread of each app process (the first to get the
 lock works, the others skip their round), or `manage.py index_search --follow`.
 
 When the queue is empty, the runner continues the backfill of logs stored before search

@@ -103,3 +103,12 @@ def test_a_round_that_did_not_get_to_try_changes_nothing(caplog: Any) -> None:
     caplog.set_level(logging.INFO, logger=LOGGER)
     run_loop(ProcessLoop("drainer-like", lambda: 0.01, round_), 0.6)
     assert len(lines(caplog)) == 1, lines(caplog)
+
+
+def test_every_runner_has_an_advisory_lock_key_of_its_own() -> None:
+    """Two runners on one key wait out each other's rounds (the alerts evaluator and the
+    partition runner once did); the rollup's class is per client and must not be reused."""
+    from central_logger import locks
+
+    assert len(set(locks.KEYS)) == len(locks.KEYS)
+    assert all(key[0] != locks.ROLLUP_CLASS for key in locks.KEYS)

@@ -29,15 +29,14 @@ from typing import Any
 
 from django.db import connection, transaction
 
+from central_logger import locks
 from logs.models import WorkflowLog
 from logs.tenant_sql import citus
 
 TABLE = WorkflowLog._meta.db_table
 EVENT_IDS = "logs_event_ids"
-# Advisory lock keys (the rollup uses 727001): one maintenance runner across processes, and the
+# Advisory locks (central_logger/locks.py): one maintenance runner across processes, and the
 # creation of partitions (maintenance and on-demand creators) one at a time.
-_LOCK_CLASS = 727002
-_RUNNER, _DDL = 1, 2
 _NAME = re.compile(r"^workflow_logs_[a-z0-9_]{1,40}$")
 _COLUMN_LIST = ", ".join(f.column for f in WorkflowLog._meta.concrete_fields)
 # Survivors of a detached range: the rows whose client keeps them (not listed, or the row is not
@@ -112,9 +111,7 @@ def detached_tables() -> list[str]:
 
 def try_runner_lock() -> bool:
     """The maintenance runner's session lock (released by `release_runner_lock`), if free."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [_LOCK_CLASS, _RUNNER])
-        return bool(cursor.fetchone()[0])
+    return locks.try_lock(locks.PARTITION_RUNNER)
 
 
 def wait_runner_lock(timeout_ms: int) -> None:
@@ -122,14 +119,13 @@ def wait_runner_lock(timeout_ms: int) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SET lock_timeout = %s", [f"{int(timeout_ms)}ms"])
         try:
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [_LOCK_CLASS, _RUNNER])
+            cursor.execute("SELECT pg_advisory_lock(%s, %s)", list(locks.PARTITION_RUNNER))
         finally:
             cursor.execute("RESET lock_timeout")
 
 
 def release_runner_lock() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [_LOCK_CLASS, _RUNNER])
+    locks.unlock(locks.PARTITION_RUNNER)
 
 
 @contextmanager
@@ -138,7 +134,7 @@ def ddl_transaction(lock_timeout_ms: int) -> Iterator[None]:
     a bounded wait for table locks."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL lock_timeout = %s", [f"{int(lock_timeout_ms)}ms"])
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_LOCK_CLASS, _DDL])
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", list(locks.PARTITION_DDL))
         yield
 
 

@@ -14,6 +14,7 @@ import orjson
 from django.db import connection, connections, router, transaction
 from django.db.models import UUIDField
 
+from central_logger import locks
 from logs.models import WorkflowLog
 from logs.tenant_sql import citus
 from tenants.models import Client
@@ -22,7 +23,6 @@ DOCS = "logs_search_docs"
 PENDING = "logs_search_pending"
 BACKFILL = "logs_search_backfill"
 TABLE = WorkflowLog._meta.db_table
-LOCK_CLASS = 727004  # the indexer's runner lock (727001 rollup, 727002 partitions, 727003 alerts)
 # The columns the words of a log are built from (logs/search.py `fields`).
 SOURCE = ("client_id", "id::text", "executed_at", "ticket_id", "category", "workflow_error_type",
           "workflow_error_node", "workflow_error", "payload::text", "metadata::text")
@@ -167,14 +167,12 @@ def dangerously_forget_docs_of(table: str) -> int:
 
 
 def try_runner_lock() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s, 0)", [LOCK_CLASS])
-        return bool(cursor.fetchone()[0])
+    """The indexer's session lock (one runner across processes), if free."""
+    return locks.try_lock(locks.SEARCH_INDEXER)
 
 
 def release_runner_lock() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, 0)", [LOCK_CLASS])
+    locks.unlock(locks.SEARCH_INDEXER)
 
 
 # --- a tenant's search ------------------------------------------------------------------------------
