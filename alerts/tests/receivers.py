@@ -3,7 +3,6 @@ answers what the test tells it to, and an SMTP server (aiosmtpd) that keeps the 
 from __future__ import annotations
 
 import hashlib
-import socket
 import hmac
 import threading
 import time
@@ -15,11 +14,7 @@ from typing import Any
 
 import orjson
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from central_logger.tests.live import free_port
 
 
 @dataclass

@@ -55,20 +55,20 @@ def stamp(seconds_ago: float = 0.0) -> str:
 
 
 def ingest(server: LiveServer, key: str, *logs: dict[str, Any]) -> None:
-    status, body = server.request("POST", "/api/v1/logs/batch", key, {"logs": list(logs)})
+    status, body = server.call("POST", "/api/v1/logs/batch", key, {"logs": list(logs)})
     assert status == 201, body
 
 
 def create(server: LiveServer, key: str, receiver: Receiver, **rule: Any) -> dict[str, Any]:
     body = {"name": "rule", "window_minutes": 10, "min_runs": 3,
             "channels": [{"type": "webhook", "url": receiver.url, "secret": SECRET}], **rule}
-    status, created = server.request("POST", "/api/v1/alerts/rules", key, body)
+    status, created = server.call("POST", "/api/v1/alerts/rules", key, body)
     assert status == 201, created
     return created
 
 
 def events(server: LiveServer, key: str, rule_id: int) -> list[dict[str, Any]]:
-    status, body = server.request("GET", f"/api/v1/alerts/events?rule={rule_id}", key)
+    status, body = server.call("GET", f"/api/v1/alerts/events?rule={rule_id}", key)
     assert status == 200, body
     return body["data"]
 
@@ -188,7 +188,7 @@ def test_a_receiver_answering_500_then_200_gets_it_once_with_the_retry_recorded(
 def test_a_metadata_or_private_address_is_refused(servers: tuple[LiveServer, LiveServer], key: str,
                                                   receiver: Receiver) -> None:
     a, _ = servers  # these servers allow private targets (ALERT_ALLOW_PRIVATE_TARGETS): metadata never
-    status, body = a.request("POST", "/api/v1/alerts/rules", key, {
+    status, body = a.call("POST", "/api/v1/alerts/rules", key, {
         "name": "steal", "kind": "no_data", "window_minutes": 5,
         "channels": [{"type": "webhook", "url": "http://169.254.169.254/latest/meta-data/", "secret": SECRET}]})
     assert status == 400 and "a cloud metadata address" in body["error"]["details"]["channels"]["0"]["url"][0]

@@ -1,13 +1,15 @@
 """A real gunicorn serving the test database, for tests through the interfaces users touch (HTTP
-through nginx, several workers, the process's log output, the static files of a collected build).
+through nginx, several workers, signals and crashes, the process's log output, the static files of
+a collected build). The one live server of the test suite: every test that needs one starts it here.
 
 The server runs the same gunicorn.conf.py as `make run` and the container; its output (stdout and
-stderr) goes to a file the test can read. PostgreSQL only: the server must see the rows the test
-commits, so tests using it are `transactional_db`.
+stderr) goes to a file the test can read (`log`). PostgreSQL only: the server must see the rows the
+test commits, so tests using it are `transactional_db`.
 """
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import os
 import re
 import shutil
@@ -15,9 +17,11 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from django.db import connection
@@ -30,7 +34,22 @@ ROOT = Path(__file__).resolve().parents[2]
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
+
+
+def load_script(name: str) -> ModuleType:
+    """A script of scripts/ as a module (the drills' measurements are also the tests')."""
+    path = ROOT / "scripts" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # its dataclasses look their module up
+    sys.path.insert(0, str(path.parent))  # its own imports of its neighbours
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
 
 
 @dataclass
@@ -59,13 +78,19 @@ def request(url: str, method: str = "GET", path: str = "/", body: bytes | None =
 
 
 class LiveServer:
-    """gunicorn on the test database, on a free port; `log` holds what it wrote."""
+    """gunicorn on the test database, on a free port; `log` holds what it wrote.
 
-    def __init__(self, log_path: Path, *, settings_module: str = "central_logger.settings_test",
-                 workers: int = 1, env: dict[str, str] | None = None, args: list[str] | None = None,
-                 prefix: list[str] | None = None) -> None:
+    `threads=None` keeps gunicorn.conf.py's own thread count (the shipped configuration, for the
+    tests of the HTTP server itself); without `log_path` the output goes to a temporary file.
+    """
+
+    def __init__(self, log_path: Path | None = None, *, settings_module: str = "central_logger.settings_test",
+                 workers: int = 1, threads: int | None = 8, env: dict[str, str] | None = None,
+                 args: list[str] | None = None, prefix: list[str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        if log_path is None:
+            log_path = Path(tempfile.mkdtemp(prefix="live-server-")) / "gunicorn.log"
         self.log_path = log_path
         self.proc: subprocess.Popen[bytes] | None = None
         self.args = args or []
@@ -75,10 +100,10 @@ class LiveServer:
             "DJANGO_SETTINGS_MODULE": settings_module,
             "DATABASE_URL": database_url(connection.settings_dict),
             "WEB_CONCURRENCY": str(workers),
-            "GUNICORN_THREADS": "8",
             "BIND": f"127.0.0.1:{self.port}",
             # Its own spool (and key snapshot beside it), never the worktree's var/.
             "SPOOL_PATH": str(log_path.parent / f"spool-{self.port}.sqlite3"),
+            **({"GUNICORN_THREADS": str(threads)} if threads else {}),
             **(env or {}),
         }
 
@@ -102,6 +127,7 @@ class LiveServer:
         raise RuntimeError(f"gunicorn did not answer within {timeout} s:\n{self.log}")
 
     def stop(self) -> None:
+        """A graceful stop (SIGTERM), then SIGKILL after 20 s."""
         if self.proc is None:
             return
         try:
@@ -113,6 +139,23 @@ class LiveServer:
         except ProcessLookupError:
             pass
         self.proc = None
+
+    def kill(self) -> None:
+        """A crash of master and workers: quicker than a graceful stop, and harsher on clients."""
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+    def signal(self, sig: int) -> None:
+        """A signal to gunicorn's master (SIGHUP: a graceful reload)."""
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def worker_pids(self) -> list[int]:
+        assert self.proc is not None
+        out = subprocess.run(["pgrep", "-P", str(self.proc.pid)], capture_output=True, text=True).stdout
+        return [int(pid) for pid in out.split()]
 
     @property
     def log(self) -> str:

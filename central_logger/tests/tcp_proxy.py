@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 
-from central_logger.tests.live_server import free_port
+from central_logger.tests.live import free_port
 
 
 class TcpProxy:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from central_logger.tests.live_server import LiveServer, load_script
+from central_logger.tests.live import LiveServer, load_script
 from central_logger.tests.tcp_proxy import TcpProxy
 from conftest import make_tenant
 
@@ -41,9 +41,10 @@ def test_service_is_normal_within_2_seconds_of_the_database_coming_back(proxy: T
     db = connection.settings_dict
     tenant = make_tenant("recovery")
     url = f"postgres://{db['USER'] or 'postgres'}@127.0.0.1:{proxy.port}/{db['NAME']}"
-    with LiveServer(DATABASE_URL=url, SPOOL_PATH=str(tmp_path / "spool.sqlite3"),
-                    KEY_SNAPSHOT_PATH=str(tmp_path / "keys.sqlite3"), INGEST_DB_TIMEOUT_MS="1000",
-                    RATE_LIMIT_INGEST="", RATE_LIMIT_READ="") as server:
+    with LiveServer(threads=None, env={
+            "DATABASE_URL": url, "SPOOL_PATH": str(tmp_path / "spool.sqlite3"), "GUNICORN_ACCESSLOG": "",
+            "KEY_SNAPSHOT_PATH": str(tmp_path / "keys.sqlite3"), "INGEST_DB_TIMEOUT_MS": "1000",
+            "RATE_LIMIT_INGEST": "", "RATE_LIMIT_READ": ""}) as server:
         prober = drill.Prober(server.port, tenant.key)
         prober.start()
         time.sleep(1.5)

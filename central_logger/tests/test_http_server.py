@@ -21,7 +21,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from central_logger.tests.live_server import LiveServer, load_script
+from central_logger.tests.live import LiveServer, load_script
 from conftest import Tenant, make_tenant
 from logs.tests.factories import log_body
 
@@ -33,7 +33,7 @@ slow_clients = load_script("slow_clients")
 
 
 def _server_env(tmp: Path, **env: str) -> dict[str, str]:
-    return {"SPOOL_PATH": str(tmp / "spool.sqlite3"), "KEY_SNAPSHOT_PATH": str(tmp / "keys.sqlite3"),
+    return {"SPOOL_PATH": str(tmp / "spool.sqlite3"), "KEY_SNAPSHOT_PATH": str(tmp / "keys.sqlite3"), "GUNICORN_ACCESSLOG": "",
             "RATE_LIMIT_INGEST": "", "RATE_LIMIT_READ": "", "INGEST_DB_TIMEOUT_MS": "1000", **env}
 
 
@@ -42,7 +42,7 @@ def quick_server(django_db_setup: Any, tmp_path_factory: Any) -> Iterator[LiveSe
     """Short request timeouts (2 s) and a small database pool (3 per worker)."""
     env = _server_env(tmp_path_factory.mktemp("quick"), REQUEST_HEADER_TIMEOUT="2", REQUEST_BODY_TIMEOUT="2",
                       DB_POOL_MAX_SIZE="3")
-    with LiveServer(**env) as server:
+    with LiveServer(threads=None, env=env) as server:
         yield server
 
 
@@ -183,7 +183,7 @@ def test_250_slow_connections_for_25_seconds_leave_a_normal_client_served(tmp_pa
     against the shipped configuration (2 workers, 64 threads, default timeouts): a normal client
     gets >= 95 % of its POSTs (2xx) and reads (200) answered within its 3 s."""
     tenant = make_tenant("slow-target")
-    with LiveServer(**_server_env(tmp_path, WEB_CONCURRENCY="2")) as server:
+    with LiveServer(threads=None, env=_server_env(tmp_path, WEB_CONCURRENCY="2")) as server:
         result = slow_clients.run(server.port, tenant.key, slow={"slowloris": 200, "slow_body": 50}, seconds=25,
                                   baseline=0, rate=5, read_rate=2)
     loaded = result["with_slow_clients"]
@@ -193,8 +193,9 @@ def test_250_slow_connections_for_25_seconds_leave_a_normal_client_served(tmp_pa
 
 # --- a graceful reload (item 10) -------------------------------------------------------------------------
 
-def _client(port: int, key: str, stop: float, gap: float, keep_alive: bool, outcomes: list[str]) -> None:
-    """POSTs until `stop`, `gap` apart: each on a new connection (the real client) or all on one."""
+def _client(port: int, key: str, stop: float, gap: float, keep_alive: bool, outcomes: list[tuple[float, str]]) -> None:
+    """POSTs until `stop`, `gap` apart: each on a new connection (the real client) or all on one.
+    Each outcome is (when it ended, status or exception name)."""
     conn = None
     while time.monotonic() < stop:
         try:
@@ -203,22 +204,24 @@ def _client(port: int, key: str, stop: float, gap: float, keep_alive: bool, outc
             conn.request("POST", "/api/v1/logs", body=LOG, headers={"X-API-Key": key, "Content-Type": "application/json"})
             response = conn.getresponse()
             response.read()
-            outcomes.append(str(response.status))
+            outcomes.append((time.monotonic(), str(response.status)))
             if not keep_alive or response.getheader("Connection", "").lower() == "close":
                 conn.close()
                 conn = None
         except (OSError, http.client.HTTPException) as exc:
-            outcomes.append(exc.__class__.__name__)
+            outcomes.append((time.monotonic(), exc.__class__.__name__))
             conn = None
         time.sleep(gap)
 
 
 def test_a_graceful_reload_answers_every_request(tmp_path: Path) -> None:
     """SIGHUP twice while 20 clients post: on new connections (as the real client does) and on
-    kept-alive ones. No connection refused, reset or left unanswered; every log acknowledged."""
+    kept-alive ones. No connection refused, reset or left unanswered; every log acknowledged, and
+    logs acknowledged in the second after each reload (the reload happened under traffic)."""
     tenant = make_tenant("reload")
-    outcomes: list[str] = []
-    with LiveServer(**_server_env(tmp_path, WEB_CONCURRENCY="2")) as server:
+    outcomes: list[tuple[float, str]] = []
+    reloads: list[float] = []
+    with LiveServer(threads=None, env=_server_env(tmp_path, WEB_CONCURRENCY="2")) as server:
         stop = time.monotonic() + 9
         # Kept-alive clients that pause 2-5 s met gunicorn's 2 s cut of idle connections at a stop.
         clients = [threading.Thread(target=_client, args=(server.port, tenant.key, stop, gap, keep_alive, outcomes))
@@ -230,8 +233,14 @@ def test_a_graceful_reload_answers_every_request(tmp_path: Path) -> None:
         for at in (2.5, 5.5):
             time.sleep(max(0.0, at - (9 - (stop - time.monotonic()))))
             server.signal(signal.SIGHUP)
+            reloads.append(time.monotonic())
         for thread in clients:
             thread.join(15)
-    tally = {outcome: outcomes.count(outcome) for outcome in set(outcomes)}
+    statuses = [status for _, status in outcomes]
+    tally = {status: statuses.count(status) for status in set(statuses)}
     assert set(tally) == {"201"}, tally
-    assert tally["201"] > 500
+    # A count floor (once "> 500 in 9 s") measured the machine's load, not the reload: what
+    # matters is that answers kept coming across each reload.
+    for reload in reloads:
+        assert any(reload < ended <= reload + 1.5 for ended, _ in outcomes), (reload, sorted(outcomes)[-5:])
+    assert tally["201"] >= 2 * len(clients)

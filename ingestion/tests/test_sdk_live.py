@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from central_logger.tests.live_server import LiveServer
+from central_logger.tests.live import LiveServer
 from logs.models import WorkflowLog
 from tenants.services import api_key_issue, client_create
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(scope="module")
 def server(django_db_setup: Any) -> Iterator[LiveServer]:
-    srv = LiveServer(GUNICORN_ACCESSLOG="/dev/null")
+    srv = LiveServer(threads=None, env={"GUNICORN_ACCESSLOG": ""})
     srv.start()
     yield srv
     srv.kill()

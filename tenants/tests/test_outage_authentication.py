@@ -20,7 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from central_logger import dbguard
-from central_logger.tests.live_server import LiveServer
+from central_logger.tests.live import LiveServer
 from conftest import Tenant, make_tenant
 from logs.tests.factories import log_body
 from spool.tests.test_spool import database_down, warm_up
@@ -48,9 +48,10 @@ def call(server: LiveServer, key: str, method: str, path: str, body: Any = None)
 def server(transactional_db: Any) -> Iterator[LiveServer]:
     # The worker shares this test's key snapshot file (as every process of a host does), keeps
     # what it spools (no background drainer) and has the production ingestion budget of 1 s.
-    with LiveServer(KEY_SNAPSHOT_PATH=str(settings.KEY_SNAPSHOT_PATH), SPOOL_PATH=str(settings.SPOOL_PATH),
-                    INGEST_DB_TIMEOUT_MS="1000", SPOOL_DRAIN_INTERVAL="0", ROLLUP_FLUSH_INTERVAL="0",
-                    KEY_SNAPSHOT_SYNC_INTERVAL="0") as live:
+    with LiveServer(threads=None, env={
+            "KEY_SNAPSHOT_PATH": str(settings.KEY_SNAPSHOT_PATH), "SPOOL_PATH": str(settings.SPOOL_PATH),
+            "INGEST_DB_TIMEOUT_MS": "1000", "SPOOL_DRAIN_INTERVAL": "0", "ROLLUP_FLUSH_INTERVAL": "0",
+            "KEY_SNAPSHOT_SYNC_INTERVAL": "0", "GUNICORN_ACCESSLOG": ""}) as live:
         yield live
 
 
