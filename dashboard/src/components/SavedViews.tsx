@@ -137,7 +137,11 @@ export function SaveViewButton({ page }: { page: SavedViewPage }) {
     setError(null);
     try {
       await ensureCsrf();
-      const query = location.search.replace(/^\?/, "");
+      // A view is its filters and order: not the page it was saved on (nor a search's cursor).
+      const params = new URLSearchParams(location.search);
+      params.delete("page");
+      params.delete("cursor");
+      const query = params.toString();
       const view = unwrap(await api.POST("/api/v1/saved-views", { body: { name, page, query, shared } }));
       setSaved(view.name);
       setOpen(false);

@@ -37,6 +37,18 @@ describe("list state in the URL", () => {
     });
   });
 
+  it("pages a newest-first search by cursor, any other order by page number", () => {
+    const deep = readListState(new URLSearchParams("q=refund&status=FAILED&page=3&cursor=abc"));
+    expect(deep.cursor).toBe("abc");
+    expect(apiListParams(deep)).toEqual({ q: "refund", status: "FAILED", ordering: "-executed_at", cursor: "abc", page_size: "50" });
+    expect(writeListState(deep).toString()).toBe("q=refund&status=FAILED&page=3&cursor=abc");
+    expect(apiListParams(readListState(new URLSearchParams("q=refund")))).toMatchObject({ cursor: "" });
+    const byDuration = readListState(new URLSearchParams("q=refund&ordering=-execution_time_seconds&page=3&cursor=abc"));
+    expect(apiListParams(byDuration)).toMatchObject({ page: "3" });
+    expect(apiListParams(byDuration)).not.toHaveProperty("cursor");
+    expect(writeListState(byDuration).toString()).toBe("q=refund&ordering=-execution_time_seconds&page=3");
+  });
+
   it("builds the export link with the same filters and no paging", () => {
     const state = readListState(new URLSearchParams("status=FAILED&q=refund&page=4"));
     expect(exportUrl(state.filters, state.ordering)).toBe("/api/v1/logs/export?format=csv&q=refund&status=FAILED&ordering=-executed_at");

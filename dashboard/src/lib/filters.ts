@@ -39,6 +39,8 @@ export interface ListState {
   ordering: Ordering;
   page: number;
   pageSize: number;
+  /** A search's page after the first: the API's next_cursor that leads to it (see searchPages). */
+  cursor?: string;
 }
 
 export const DEFAULT_ORDERING: Ordering = "-executed_at";
@@ -63,6 +65,7 @@ export function readListState(search: URLSearchParams): ListState {
     ordering: (ORDERINGS as readonly string[]).includes(ordering ?? "") ? (ordering as Ordering) : DEFAULT_ORDERING,
     page: Number.isInteger(page) && page >= 1 ? page : 1,
     pageSize: Number.isInteger(pageSize) && pageSize >= 1 && pageSize <= 500 ? pageSize : DEFAULT_PAGE_SIZE,
+    ...(search.get("cursor") ? { cursor: search.get("cursor")! } : {}),
   };
 }
 
@@ -77,7 +80,16 @@ export function writeListState(state: ListState): URLSearchParams {
   if (state.ordering !== DEFAULT_ORDERING) search.set("ordering", state.ordering);
   if (state.page !== 1) search.set("page", String(state.page));
   if (state.pageSize !== DEFAULT_PAGE_SIZE) search.set("page_size", String(state.pageSize));
+  if (state.cursor && searchPages(state)) search.set("cursor", state.cursor);
   return search;
+}
+
+/** A search newest first pages by cursor: page N of a search by number would make the server
+ *  search pages 1..N-1 again to skip them, so deep pages cost more and more (and may answer
+ *  422); a cursor continues where the previous page ended. The page number stays in the URL
+ *  for the label; the cursors of the pages before are kept in the browser's history. */
+export function searchPages(state: ListState): boolean {
+  return Boolean(state.filters.q) && state.ordering === DEFAULT_ORDERING;
 }
 
 /** API query parameters for GET /api/v1/logs and /api/v1/logs/export. */
@@ -105,10 +117,11 @@ export function apiFilterParams(filters: Filters): Record<string, string> {
 }
 
 export function apiListParams(state: ListState): Record<string, string> {
+  const paging: Record<string, string> = searchPages(state) ? { cursor: state.cursor ?? "" } : { page: String(state.page) };
   return {
     ...apiFilterParams(state.filters),
     ordering: state.ordering,
-    page: String(state.page),
+    ...paging,
     page_size: String(state.pageSize),
   };
 }

@@ -63,6 +63,55 @@ describe("Logs page", () => {
     await waitFor(() => expect(screen.getByTestId("location")).toHaveTextContent("/logs/a?highlight=Stra%C3%9Fe&step=2"));
   });
 
+  it("pages a search by cursor: Next continues where the page ended, Previous returns", async () => {
+    const pages: Record<string, { rows: typeof rows; next: string | null }> = {
+      "": { rows: [summary({ id: "a", ticket_id: "1001" }), summary({ id: "b", ticket_id: "1002" })], next: "c2" },
+      c2: { rows: [summary({ id: "c", ticket_id: "1003" }), summary({ id: "d", ticket_id: "1004" })], next: "c3" },
+      c3: { rows: [summary({ id: "e", ticket_id: "1005" })], next: null },
+    };
+    const calls = mockFetch((url) => {
+      const page = pages[url.searchParams.get("cursor") ?? ""] ?? pages[""];
+      return { body: { data: page.rows, pagination: { page: null, page_size: 2, total: null, pages: null, total_is_exact: false, next_cursor: page.next } } };
+    });
+    const searches = () => calls.filter((u) => u.pathname === "/api/v1/logs" && u.searchParams.get("page_size") === "25");
+    renderAt("/logs?q=refund&page_size=25", "/logs", <LogsPage />);
+    expect(await screen.findByText("1001")).toBeInTheDocument();
+    // The first page of a search is cursor mode too: no page number for the server to skip to.
+    expect(Object.fromEntries(searches()[0].searchParams)).toEqual({ q: "refund", ordering: "-executed_at", cursor: "", page_size: "25" });
+    expect(screen.getByTestId("list-total")).toHaveTextContent("Matches 1–2, more on the next page");
+
+    await userEvent.click(screen.getByRole("button", { name: "Next →" }));
+    expect(await screen.findByText("1003")).toBeInTheDocument();
+    expect(searches().at(-1)?.searchParams.get("cursor")).toBe("c2");
+    expect(searches().at(-1)?.searchParams.has("page")).toBe(false);
+    expect(screen.getByTestId("location")).toHaveTextContent("/logs?q=refund&page=2&page_size=25&cursor=c2");
+    expect(screen.getByTestId("page-label")).toHaveTextContent("Page 2");
+
+    await userEvent.click(screen.getByRole("button", { name: "Next →" }));
+    expect(await screen.findByText("1005")).toBeInTheDocument();
+    expect(screen.getByTestId("list-total")).toHaveTextContent("Matches 51–51");
+    expect(screen.getByRole("button", { name: "Next →" })).toBeDisabled();
+
+    await userEvent.click(screen.getByRole("button", { name: "← Previous" }));
+    expect(await screen.findByText("1003")).toBeInTheDocument();
+    expect(searches().at(-1)?.searchParams.get("cursor")).toBe("c2");
+    await userEvent.click(screen.getByRole("button", { name: "← Previous" }));
+    expect(await screen.findByText("1001")).toBeInTheDocument();
+    expect(screen.getByTestId("location")).toHaveTextContent(/\/logs\?q=refund&page_size=25$/);
+    expect(searches().at(-1)?.searchParams.get("cursor")).toBe("");
+  });
+
+  it("opened from a link deep in a search (no earlier cursors), Previous goes to the newest matches", async () => {
+    const calls = mockFetch((url) => ({ body: { data: url.searchParams.get("cursor") ? [summary({ id: "z", ticket_id: "9009" })] : rows,
+      pagination: { page: null, page_size: 50, total: null, pages: null, total_is_exact: false, next_cursor: null } } }));
+    renderAt("/logs?q=refund&page=4&cursor=c4", "/logs", <LogsPage />);
+    expect(await screen.findByText("9009")).toBeInTheDocument();
+    await userEvent.click(screen.getByRole("button", { name: "← Previous" }));
+    expect(await screen.findByText("1001")).toBeInTheDocument();
+    expect(screen.getByTestId("location")).toHaveTextContent(/\/logs\?q=refund$/);
+    expect(calls.filter((u) => u.pathname === "/api/v1/logs" && u.searchParams.get("page_size") === "50").at(-1)?.searchParams.get("cursor")).toBe("");
+  });
+
   it("shows a too broad search's message next to the search box, not as an outage", async () => {
     const message = "This search took too long: narrow the date range (start_date, end_date) or use rarer or more words, then try again.";
     mockFetch((url) => url.searchParams.has("q")

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type ReactNode } from "react";
-import { Link, useNavigate, useSearchParams } from "react-router-dom";
+import { Link, useLocation, useNavigate, useSearchParams } from "react-router-dom";
 import { ApiError, getJson } from "../api/client";
 import type { LogList, LogSummary } from "../api/types";
 import { useClient } from "../client";
@@ -14,6 +14,7 @@ import {
   activeFilterCount,
   apiListParams,
   readListState,
+  searchPages,
   writeListState,
   type ListState,
   type Ordering,
@@ -91,11 +92,16 @@ export function LogsPage() {
   const { data, error, loading, reload } = useLoader(key, () => getJson<LogList>("/api/v1/logs", query));
   const fresh = useFreshIds(data?.data, key, liveReload);
 
-  const update = (next: Partial<ListState>) => {
+  const location = useLocation();
+  const update = (next: Partial<ListState>, cursors: string[] = []) => {
     const merged = { ...state, ...next };
     if (!("page" in next)) merged.page = 1; // a new filter or order starts at page 1
-    setSearch(writeListState(merged));
+    if (!("cursor" in next)) delete merged.cursor;
+    // A search's pages by cursor: the cursors of the pages before this one ride in the history
+    // entry, so "Previous" (and the browser's back) return to them.
+    setSearch(writeListState(merged), cursors.length ? { state: { cursors } } : undefined);
   };
+  const earlierCursors: string[] = (location.state as { cursors?: string[] } | null)?.cursors ?? [];
   const detailPath = (log: LogSummary) => {
     if (!state.filters.q) return client.path(`/logs/${log.id}`);
     // The detail page marks what matched (the first highlighted words) and opens its step.
@@ -139,7 +145,9 @@ export function LogsPage() {
 
   const pagination = data?.pagination;
   const usage = usageColumns(data?.data ?? []);
-  const totalLabel = pagination?.total == null ? "" : `${pagination.total_is_exact ? "" : "about "}${plural(pagination.total, "log")}`;
+  const cursorPaging = searchPages(state);
+  const totalLabel = cursorPaging ? searchRange(state, data?.data.length ?? 0, Boolean(pagination?.next_cursor))
+    : pagination?.total == null ? "" : `${pagination.total_is_exact ? "" : "about "}${plural(pagination.total, "log")}`;
   const sortBy = (field: "executed_at" | "execution_time_seconds") => {
     const desc = `-${field}` as Ordering;
     update({ ordering: state.ordering === desc ? (field as Ordering) : desc });
@@ -241,7 +249,23 @@ export function LogsPage() {
                 </tbody>
               </table>
             </div>
-            <Pager state={state} pages={pagination?.pages ?? null} hasNext={Boolean(pagination?.pages && state.page < pagination.pages)} onChange={update} />
+            {cursorPaging ? (
+              <Pager
+                state={state}
+                pages={null}
+                hasNext={Boolean(pagination?.next_cursor)}
+                onChange={update}
+                onPrevious={() => {
+                  const before = earlierCursors.slice(0, -1);
+                  const cursor = earlierCursors[earlierCursors.length - 1];
+                  // Without the history entry's cursors (a shared link), back to the newest.
+                  update(cursor && state.page > 2 ? { page: state.page - 1, cursor } : { page: 1 }, cursor ? before : []);
+                }}
+                onNext={() => update({ page: state.page + 1, cursor: pagination?.next_cursor ?? undefined }, [...earlierCursors, state.cursor ?? ""])}
+              />
+            ) : (
+              <Pager state={state} pages={pagination?.pages ?? null} hasNext={Boolean(pagination?.pages && state.page < pagination.pages)} onChange={update} />
+            )}
           </div>
         )
       ) : null}
@@ -311,7 +335,21 @@ function LogTableRow({ log, fresh, usage, href, rowRef, onKeyDown, onOpen }: {
   );
 }
 
-function Pager({ state, pages, hasNext, onChange }: { state: ListState; pages: number | null; hasNext: boolean; onChange: (next: Partial<ListState>) => void }) {
+/** "Matches 51–100, more on the next page": a search paged by cursor has no total. */
+function searchRange(state: ListState, rows: number, more: boolean): string {
+  if (!rows) return "";
+  const first = (state.page - 1) * state.pageSize + 1;
+  return `Matches ${formatCount(first)}–${formatCount(first + rows - 1)}${more ? ", more on the next page" : ""}`;
+}
+
+function Pager({ state, pages, hasNext, onChange, onPrevious, onNext }: {
+  state: ListState;
+  pages: number | null;
+  hasNext: boolean;
+  onChange: (next: Partial<ListState>) => void;
+  onPrevious?: () => void;
+  onNext?: () => void;
+}) {
   return (
     <nav aria-label="Pagination" className="flex flex-wrap items-center justify-between gap-2 border-t border-slate-200 px-3 py-2 text-sm">
       <label className="text-slate-700">
@@ -325,14 +363,14 @@ function Pager({ state, pages, hasNext, onChange }: { state: ListState; pages: n
         </select>
       </label>
       <div className="flex items-center gap-2">
-        <button type="button" disabled={state.page <= 1} onClick={() => onChange({ page: state.page - 1 })} className="rounded border border-slate-300 px-3 py-1 disabled:opacity-50">
+        <button type="button" disabled={state.page <= 1} onClick={onPrevious ?? (() => onChange({ page: state.page - 1 }))} className="rounded border border-slate-300 px-3 py-1 disabled:opacity-50">
           ← Previous
         </button>
         <span className="tabular-nums text-slate-700" data-testid="page-label">
           Page {formatCount(state.page)}
           {pages ? ` of ${formatCount(pages)}` : ""}
         </span>
-        <button type="button" disabled={!hasNext} onClick={() => onChange({ page: state.page + 1 })} className="rounded border border-slate-300 px-3 py-1 disabled:opacity-50">
+        <button type="button" disabled={!hasNext} onClick={onNext ?? (() => onChange({ page: state.page + 1 }))} className="rounded border border-slate-300 px-3 py-1 disabled:opacity-50">
           Next →
         </button>
       </div>
