@@ -15,6 +15,7 @@ is the sending time (each retry signs anew), so receivers can refuse old or repl
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import time
@@ -40,8 +41,14 @@ def logs_url(*, client: str, kind: str, filters: dict[str, str], start: Any, end
              statuses: list[str] | None = None, error_type: str | None = None, error_node: str | None = None) -> str:
     """The dashboard's list of the logs behind an alert: the rule's client (its slug, as in every
     dashboard route: `/dashboard/<client>/logs`; without it the dashboard would open the list of
-    whichever client the reader used last), the window and the rule's filters."""
-    query: dict[str, str] = {"start_date": iso(start), "end_date": iso(end), **filters}
+    whichever client the reader used last), the window and the rule's filters.
+
+    The window is half-open [start, end) to the microsecond, as the evaluator counted it; the
+    list's end_date is inclusive, so the link ends one microsecond before `end` (at whole
+    seconds, the link listed a log stored at `end` itself and missed the fraction of a second
+    before it)."""
+    query: dict[str, str] = {"start_date": _instant(start), "end_date": _instant(end - dt.timedelta(microseconds=1)),
+                             **filters}
     if kind == Kind.ERROR_RATE:
         query["status"] = ",".join(ERROR_STATUSES)
     elif kind == Kind.ERROR_COUNT:
@@ -53,6 +60,10 @@ def logs_url(*, client: str, kind: str, filters: dict[str, str], start: Any, end
     if kind == Kind.DURATION_P95:
         query["ordering"] = "-execution_time_seconds"
     return f"{settings.PUBLIC_URL}/dashboard/{quote(client, safe='')}/logs?{urlencode(query)}"
+
+
+def _instant(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def iso(value: Any) -> str:

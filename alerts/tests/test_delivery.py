@@ -226,6 +226,10 @@ def test_the_link_opens_the_rules_client_and_its_matching_logs(acme: Tenant, pri
     listed = acme.api.get("/api/v1/logs", query)
     assert listed.status_code == 200, listed.content
     assert sorted(row["id"] for row in listed.json()["data"]) == sorted(event.examples)
+    # To the microsecond: the list's end_date is inclusive, the window half-open.
+    start = dt.datetime.fromisoformat(query["start_date"])
+    end = dt.datetime.fromisoformat(query["end_date"])
+    assert (start, end + dt.timedelta(microseconds=1)) == (event.window_start, event.window_end)
     # the test button's payload links the same way
     assert notify.logs_url(client="acme-eu", kind="error_rate", filters={}, start=timezone.now(),
                            end=timezone.now()).split("?")[0] == "http://127.0.0.1:8000/dashboard/acme-eu/logs"
