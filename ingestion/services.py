@@ -23,8 +23,9 @@ from central_logger.monitoring import LOGS_INGESTED
 from ingestion import storage
 from ingestion.body import JsonBody
 from ingestion.storage import CREATED, DUPLICATE, INVALID, ItemResult
-from ingestion.validation import EVENT_ID_MAX, clean_log, replace_nul
+from ingestion.validation import EVENT_ID_MAX, clean_log, clean_raw_log, replace_nul
 from logs.models import SUMMARY_FIELDS
+from logs.rawjson import InvalidRawJson
 from spool import store as spool
 from tenants.models import Client
 
@@ -166,14 +167,23 @@ def log_ingest_batch(*, client: Client, api_key_id: int | None, body: JsonBody) 
     prepared: list[dict[str, Any] | None] = []
     invalid: dict[int, dict[str, list[str]]] = {}
     for index, raw in enumerate(logs):
-        fields, errors = log_prepare(raw, has_nul=body.has_nul)
+        if body.raw_values:
+            fields, errors = clean_raw_log(raw)
+        else:
+            fields, errors = log_prepare(raw, has_nul=body.has_nul)
         prepared.append(fields)
         if errors:
             invalid[index] = errors
     stored: dict[int, ItemResult] = {}
     spooled = False
     if len(invalid) < len(logs):
-        accepted = _accept(client, api_key_id, prepared)
+        try:
+            accepted = _accept(client, api_key_id, prepared)
+        except InvalidRawJson as exc:
+            # A value kept as text that orjson refuses once decoded (a number beyond a double's
+            # range): the same answer as a body orjson refuses, naming the value. Nothing stored.
+            raise BadRequest(f"Invalid JSON in logs[{exc.index}].{exc.field}: {exc.message}", code="invalid_json",
+                             details={f"logs[{exc.index}].{exc.field}": [exc.message]}) from None
         spooled = accepted.spooled
         stored = {r.index: r for r in accepted.results if r is not None}
     if invalid:
