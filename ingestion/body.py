@@ -165,7 +165,7 @@ def _parse(raw: bytes) -> JsonBody:
     return JsonBody(data=data, has_nul=b"\\u0000" in raw)
 
 
-def _parse_batch(raw: bytes) -> JsonBody:
+def parse_batch(raw: bytes) -> JsonBody:
     """A batch body as {"logs": [{field: raw JSON text}]} when it has that shape, else as
     `_parse` reads any body (which also answers every malformed one, with orjson's message).
     The text is checked for what the parser lets through: UTF-8 (the parser does not look
@@ -191,7 +191,7 @@ def _parse_batch(raw: bytes) -> JsonBody:
 def read_batch_body(request: Request, *, max_bytes: int) -> JsonBody:
     """A batch request's JSON body (`read_json_body`'s limits), each log's values kept as text."""
     _check_media_type(request._request)
-    return _parse_batch(read_body(request, max_bytes=max_bytes))
+    return parse_batch(read_body(request, max_bytes=max_bytes))
 
 
 def read_json_body(request: Request, *, max_bytes: int) -> JsonBody:

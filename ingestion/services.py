@@ -160,20 +160,24 @@ def _batch_status(invalid: int, created: int, spooled: bool) -> int:
     return status.HTTP_201_CREATED if created else status.HTTP_200_OK
 
 
+def _batch_prepare(body: JsonBody, logs: list[Any]
+                   ) -> tuple[list[dict[str, Any] | None], dict[int, dict[str, list[str]]]]:
+    """Each log validated on its own: the fields of each (None if invalid), the errors by index."""
+    prepared: list[dict[str, Any] | None] = []
+    invalid: dict[int, dict[str, list[str]]] = {}
+    for index, raw in enumerate(logs):
+        fields, errors = clean_raw_log(raw) if body.raw_values else log_prepare(raw, has_nul=body.has_nul)
+        prepared.append(fields)
+        if errors:
+            invalid[index] = errors
+    return prepared, invalid
+
+
 def log_ingest_batch(*, client: Client, api_key_id: int | None, body: JsonBody) -> Outcome:
     """A batch: each log judged on its own. 201 all stored (or duplicates), 200 all duplicates,
     202 spooled, 207 some invalid (the valid ones stored), 400 none valid (nothing stored)."""
     logs = _batch_logs(body)
-    prepared: list[dict[str, Any] | None] = []
-    invalid: dict[int, dict[str, list[str]]] = {}
-    for index, raw in enumerate(logs):
-        if body.raw_values:
-            fields, errors = clean_raw_log(raw)
-        else:
-            fields, errors = log_prepare(raw, has_nul=body.has_nul)
-        prepared.append(fields)
-        if errors:
-            invalid[index] = errors
+    prepared, invalid = _batch_prepare(body, logs)
     stored: dict[int, ItemResult] = {}
     spooled = False
     if len(invalid) < len(logs):

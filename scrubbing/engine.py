@@ -26,8 +26,9 @@ from typing import Any
 import orjson
 import re2
 
-from logs.rawjson import NEEDS_DECODE, RawJson, decode_fields, orjson_default
+from logs.rawjson import NEEDS_DECODE
 from scrubbing.paths import END as _END
+from scrubbing.rawtext import has_raw, raw_unchanged
 from scrubbing.paths import allow_trie
 from scrubbing.rules import (
     KEY_RULES,
@@ -138,9 +139,7 @@ class Ruleset:
         # scan itself).
         prefilter = re2.Set.SearchSet(options)
         prefilter.Add("|".join(f"(?:{trigger})" for trigger in triggers))  # index 0: a rule may match
-        # Index 1: text kept raw that must be decoded before anyone trusts it (logs/rawjson.py),
-        # answered by the same pass over a raw log's text.
-        prefilter.Add(NEEDS_DECODE)
+        prefilter.Add(NEEDS_DECODE)  # 1: raw text to decode first (logs/rawjson.py), in the same pass
         prefilter.Compile()
         return prefilter
 
@@ -155,21 +154,9 @@ class Ruleset:
             return False
         return 0 not in (self._prefilter.Match(text) or ())
 
-    def raw_unchanged(self, fields: dict[str, Any], names: tuple[str, ...]) -> bool:
-        """For a log holding RawJson values: True when one pass over its text shows that no
-        rule can change anything and no raw value needs decoding; the log then goes on as it
-        came, its JSON never decoded. False: its RawJson values are decoded now (raises
-        InvalidRawJson) and scrubbed like any other log."""
-        if self._prefilter is not None and not self.allow:
-            values = [value for name in names if (value := fields.get(name)) is not None]
-            try:
-                text = orjson.dumps(values, default=orjson_default)
-            except TypeError:  # an integer beyond 64 bits elsewhere in the log
-                text = None
-            if text is not None and not self._prefilter.Match(text):
-                return True
-        decode_fields(fields, names)
-        return False
+    def fires(self, text: bytes) -> bool:
+        """The prefilter fires on `text` (a rule may match, or raw text needs decoding), or none."""
+        return self._prefilter is None or bool(self._prefilter.Match(text))
 
     def key_rule(self, key: str) -> tuple[str, str] | None:
         """(rule id, marker) when the key names a secret."""
@@ -395,27 +382,12 @@ def _write_back(walk: _Walk, new: dict[int, str]) -> None:
         _rename(node, old, text)
 
 
-_SCREEN = re2.compile(NEEDS_DECODE)
-
-
-def settle_raw(fields: dict[str, Any]) -> None:
-    """With scrubbing off: decode the RawJson values that need it (raises InvalidRawJson)."""
-    for name in JSON_FIELDS:
-        value = fields.get(name)
-        if type(value) is RawJson and _SCREEN.search(value):
-            decode_fields(fields, (name,))
-
-
-def _has_raw(fields: dict[str, Any]) -> bool:
-    return any(type(fields.get(name)) is RawJson for name in JSON_FIELDS)
-
-
 def scrub_log(rules: Ruleset, fields: dict[str, Any], names: tuple[str, ...] = SCRUBBED_FIELDS) -> dict[str, int]:
     """Scrub one log's fields in place (the top-level values and JSON objects of SCRUBBED_FIELDS,
     or of `names` for a record that is not a log); returns {rule id: values replaced}. Values a
     rule already replaced are left as they are, so scrubbing twice changes nothing the second time.
     JSON still held as text (RawJson) is decoded only when the scan says it must be."""
-    if _has_raw(fields) and rules.raw_unchanged(fields, names):
+    if has_raw(fields) and raw_unchanged(rules, fields, names):
         return {}
     values = _scrubbed_values(fields, rules.allow or None, names)
     # The common case first: one RE2 pass over the JSON text of everything scrubbed says that

@@ -26,7 +26,8 @@ from django.db import InterfaceError, OperationalError
 
 from central_logger import dbguard
 from logs.rawjson import InvalidRawJson
-from scrubbing.engine import CustomRule, Ruleset, build_ruleset, scrub_log, settle_raw
+from scrubbing.engine import CustomRule, Ruleset, build_ruleset, scrub_log
+from scrubbing.rawtext import settle_raw
 from scrubbing.models import EmailMode, ScrubbingSettings
 from tenants.models import Client
 
