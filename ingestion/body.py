@@ -3,6 +3,8 @@
 Ingestion reads the raw body itself instead of DRF's `request.data` so that every limit is
 checked before the work it protects: the declared length before reading, the decompressed size
 while inflating (a gzip bomb stops at the limit), strict JSON by orjson, then the nesting depth.
+A batch body (`read_batch_body`) is parsed by msgspec with each log's values left as JSON text
+(logs/rawjson.py), and falls back to orjson for anything that parser cannot answer alike.
 """
 from __future__ import annotations
 

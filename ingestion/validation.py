@@ -18,8 +18,8 @@ import msgspec
 import orjson
 from django.conf import settings
 
-from logs.rawjson import RawJson, object_text
 from logs.models import ENVIRONMENT_ALIASES, ENVIRONMENTS, MAX_EXECUTION_TIME_SECONDS, STATUS_SET, STATUSES
+from logs.rawjson import RawJson, object_text
 
 # Top-level string fields with a column, and their maximum lengths.
 STRING_FIELDS = {
