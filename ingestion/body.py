@@ -3,14 +3,18 @@
 Ingestion reads the raw body itself instead of DRF's `request.data` so that every limit is
 checked before the work it protects: the declared length before reading, the decompressed size
 while inflating (a gzip bomb stops at the limit), strict JSON by orjson, then the nesting depth.
+A batch body (`read_batch_body`) is parsed by msgspec with each log's values left as JSON text
+(logs/rawjson.py), and falls back to orjson for anything that parser cannot answer alike.
 """
 from __future__ import annotations
 
+import json
 import re
 import zlib
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
 import orjson
 from django.conf import settings
 from rest_framework.request import Request
@@ -28,6 +32,14 @@ _QUOTED = re.compile(rb'"[^"]*"')
 class JsonBody:
     data: Any
     has_nul: bool  # the body contains an escaped U+0000 somewhere (see validation.replace_nul)
+    # True: `data` is {"logs": [{field: msgspec.Raw}]}, each log's values still JSON text
+    # (read_batch_body); validation.clean_raw_log decodes what it checks.
+    raw_values: bool = False
+
+
+# A batch body with each log's values left as text: parsing skips over the payloads instead of
+# building their objects (~4 µs per realistic log instead of ~12 µs for orjson.loads).
+_BATCH_DECODER = msgspec.json.Decoder(dict[str, list[dict[str, msgspec.Raw]]])
 
 
 def _too_large(limit: int) -> PayloadTooLarge:
@@ -119,18 +131,69 @@ def read_body(request: Request, *, max_bytes: int, encodings: tuple[str, ...] = 
     return raw
 
 
+def _not_unicode(raw: bytes) -> dict[str, list[str]] | None:
+    """For a body orjson refused: the fields (`category`, `logs[2].payload`) whose text is not
+    Unicode, i.e. invalid UTF-8 bytes or an escaped lone surrogate, which PostgreSQL's text
+    and jsonb refuse as well. A slow path, for refused bodies only: the standard library's
+    parser, which lets both through (bytes as surrogate escapes), finds them."""
+    try:
+        data = json.loads(raw.decode("utf-8", "surrogateescape"))
+    except (ValueError, RecursionError):  # not JSON for another reason: orjson's message says it
+        return None
+    logs = data.get("logs") if isinstance(data, dict) else None
+    objects = list(enumerate(logs)) if isinstance(logs, list) else [(None, data)]
+    where = {}
+    for index, log in objects:
+        for key, value in log.items() if isinstance(log, dict) else ():
+            try:
+                json.dumps([key, value], ensure_ascii=False).encode()
+            except UnicodeEncodeError:
+                where[key if index is None else f"logs[{index}].{key}"] = [
+                    "Not valid Unicode text: invalid UTF-8 bytes or an escaped lone surrogate (\\ud800-\\udfff)."]
+    return where or None
+
+
 def _parse(raw: bytes) -> JsonBody:
     if not raw:
         raise BadRequest("The request body is empty.", code="invalid_json")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"Invalid JSON: {exc}", code="invalid_json") from None
+        raise BadRequest(f"Invalid JSON: {exc}", code="invalid_json", details=_not_unicode(raw)) from None
     depth = settings.MAX_JSON_DEPTH
     if json_depth_exceeds(raw, depth):
         raise BadRequest(f"JSON nesting exceeds the limit of {depth} levels.", code="json_too_deep",
                          details={"max_depth": depth})
     return JsonBody(data=data, has_nul=b"\\u0000" in raw)
+
+
+def parse_batch(raw: bytes) -> JsonBody:
+    """A batch body as {"logs": [{field: raw JSON text}]} when it has that shape, else as
+    `_parse` reads any body (which also answers every malformed one, with orjson's message).
+    The text is checked for what the parser lets through: UTF-8 (the parser does not look
+    inside the values it skips), nesting depth; an escaped U+0000 takes `_parse`'s road, which
+    replaces it (validation.replace_nul)."""
+    if not raw or b"\\u0000" in raw:
+        return _parse(raw)
+    try:
+        data = _BATCH_DECODER.decode(raw)
+    except (msgspec.DecodeError, RecursionError):  # malformed, not {"logs": [objects]}: the general road tells
+        return _parse(raw)
+    try:
+        raw.decode()
+    except UnicodeDecodeError:  # orjson refuses it too; `_parse` says where
+        return _parse(raw)
+    depth = settings.MAX_JSON_DEPTH
+    if json_depth_exceeds(raw, depth):
+        raise BadRequest(f"JSON nesting exceeds the limit of {depth} levels.", code="json_too_deep",
+                         details={"max_depth": depth})
+    return JsonBody(data=data, has_nul=False, raw_values=True)
+
+
+def read_batch_body(request: Request, *, max_bytes: int) -> JsonBody:
+    """A batch request's JSON body (`read_json_body`'s limits), each log's values kept as text."""
+    _check_media_type(request._request)
+    return parse_batch(read_body(request, max_bytes=max_bytes))
 
 
 def read_json_body(request: Request, *, max_bytes: int) -> JsonBody:

@@ -23,8 +23,9 @@ from central_logger.monitoring import LOGS_INGESTED
 from ingestion import storage
 from ingestion.body import JsonBody
 from ingestion.storage import CREATED, DUPLICATE, INVALID, ItemResult
-from ingestion.validation import EVENT_ID_MAX, clean_log, replace_nul
+from ingestion.validation import EVENT_ID_MAX, clean_log, clean_raw_log, replace_nul
 from logs.models import SUMMARY_FIELDS
+from logs.rawjson import InvalidRawJson
 from spool import store as spool
 from tenants.models import Client
 
@@ -159,21 +160,34 @@ def _batch_status(invalid: int, created: int, spooled: bool) -> int:
     return status.HTTP_201_CREATED if created else status.HTTP_200_OK
 
 
+def _batch_prepare(body: JsonBody, logs: list[Any]
+                   ) -> tuple[list[dict[str, Any] | None], dict[int, dict[str, list[str]]]]:
+    """Each log validated on its own: the fields of each (None if invalid), the errors by index."""
+    prepared: list[dict[str, Any] | None] = []
+    invalid: dict[int, dict[str, list[str]]] = {}
+    for index, raw in enumerate(logs):
+        fields, errors = clean_raw_log(raw) if body.raw_values else log_prepare(raw, has_nul=body.has_nul)
+        prepared.append(fields)
+        if errors:
+            invalid[index] = errors
+    return prepared, invalid
+
+
 def log_ingest_batch(*, client: Client, api_key_id: int | None, body: JsonBody) -> Outcome:
     """A batch: each log judged on its own. 201 all stored (or duplicates), 200 all duplicates,
     202 spooled, 207 some invalid (the valid ones stored), 400 none valid (nothing stored)."""
     logs = _batch_logs(body)
-    prepared: list[dict[str, Any] | None] = []
-    invalid: dict[int, dict[str, list[str]]] = {}
-    for index, raw in enumerate(logs):
-        fields, errors = log_prepare(raw, has_nul=body.has_nul)
-        prepared.append(fields)
-        if errors:
-            invalid[index] = errors
+    prepared, invalid = _batch_prepare(body, logs)
     stored: dict[int, ItemResult] = {}
     spooled = False
     if len(invalid) < len(logs):
-        accepted = _accept(client, api_key_id, prepared)
+        try:
+            accepted = _accept(client, api_key_id, prepared)
+        except InvalidRawJson as exc:
+            # A value kept as text that orjson refuses once decoded (a number beyond a double's
+            # range): the same answer as a body orjson refuses, naming the value. Nothing stored.
+            raise BadRequest(f"Invalid JSON in logs[{exc.index}].{exc.field}: {exc.message}", code="invalid_json",
+                             details={f"logs[{exc.index}].{exc.field}": [exc.message]}) from None
         spooled = accepted.spooled
         stored = {r.index: r for r in accepted.results if r is not None}
     if invalid:

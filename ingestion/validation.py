@@ -14,9 +14,12 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import msgspec
+import orjson
 from django.conf import settings
 
 from logs.models import ENVIRONMENT_ALIASES, ENVIRONMENTS, MAX_EXECUTION_TIME_SECONDS, STATUS_SET, STATUSES
+from logs.rawjson import RawJson, object_text
 
 # Top-level string fields with a column, and their maximum lengths.
 STRING_FIELDS = {
@@ -145,7 +148,11 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-def _json_object(value: Any) -> dict[str, Any]:
+def _json_object(value: Any) -> dict[str, Any] | RawJson:
+    if isinstance(value, RawJson):  # the parser checked its syntax: an object starts with {
+        if not value.startswith(b"{"):
+            raise Invalid("Must be a JSON object.")
+        return value
     if not isinstance(value, dict):
         raise Invalid("Must be a JSON object.")
     return value
@@ -169,8 +176,11 @@ _CHECKS: tuple[tuple[str, Callable[[Any], Any], bool, Any], ...] = (
 )
 
 
-def clean_log(raw: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]] | None]:
-    """Validate one log. Returns (model field values, None) or (None, {field: [messages]})."""
+def clean_log(raw: Any, *, raw_extra: list[tuple[str, bytes]] | None = None
+              ) -> tuple[dict[str, Any] | None, dict[str, list[str]] | None]:
+    """Validate one log. Returns (model field values, None) or (None, {field: [messages]}).
+    `raw_extra`: the fields without a column as (name, JSON text), when `raw` holds only the
+    known fields (clean_raw_log)."""
     if not isinstance(raw, dict):
         return None, {"non_field_errors": ["Each log must be a JSON object."]}
     errors: dict[str, list[str]] = {}
@@ -190,8 +200,43 @@ def clean_log(raw: Any) -> tuple[dict[str, Any] | None, dict[str, list[str]] | N
             errors[name] = [str(exc)]
     if errors:
         return None, errors
-    out["extra"] = _extra(raw, out)
+    if raw_extra is None:
+        out["extra"] = _extra(raw, out)
+    else:
+        out["extra"] = object_text(raw_extra) if raw_extra else {}
     return out, None
+
+
+# JSON columns kept as text by clean_raw_log (extra too: the fields without a column).
+_RAW_COLUMNS = frozenset(OBJECT_FIELDS)
+_decode_scalar = msgspec.json.decode
+
+
+def clean_raw_log(raw: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, list[str]] | None]:
+    """`clean_log` for a log whose values are still JSON text (msgspec.Raw, from
+    body.read_batch_body): the fields with a column are decoded and checked, the JSON objects
+    (payload, metrics, metadata, the unknown fields that make up `extra`) stay text, as
+    RawJson, for PostgreSQL to parse (scrubbing/engine.py decodes one only when it must look
+    inside). A top-level `trace`, which moves into the payload, takes the decoding road."""
+    if "trace" in raw:
+        try:
+            return clean_log({key: orjson.loads(value) for key, value in raw.items()})
+        except orjson.JSONDecodeError as exc:
+            return None, {"non_field_errors": [f"Invalid JSON: {exc}"]}
+    known: dict[str, Any] = {}
+    extra: list[tuple[str, bytes]] = []
+    for key, value in raw.items():
+        if key in _RAW_COLUMNS:
+            text = RawJson(value)
+            known[key] = None if text == b"null" else text
+        elif key in KNOWN_FIELDS:
+            try:
+                known[key] = _decode_scalar(value)
+            except msgspec.DecodeError as exc:  # e.g. a number beyond a double's range
+                return None, {key: [f"Invalid value: {exc}"]}
+        else:
+            extra.append((key, bytes(value)))
+    return clean_log(known, raw_extra=extra)
 
 
 def _extra(raw: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from central_logger.schema import error_responses
 from ingestion import services
-from ingestion.body import read_json_body
+from ingestion.body import read_batch_body, read_json_body
 from ingestion.serializers import (
     BatchResultSerializer,
     ConnectivityCheckInSerializer,
@@ -89,5 +89,5 @@ class IngestLogActions:
     def batch(self, request: Request) -> Response:
         outcome = services.log_ingest_batch(
             client=self.client, api_key_id=_api_key_id(request),  # type: ignore[attr-defined]
-            body=read_json_body(request, max_bytes=settings.MAX_BATCH_BYTES))
+            body=read_batch_body(request, max_bytes=settings.MAX_BATCH_BYTES))
         return Response(outcome.data, status=outcome.status)

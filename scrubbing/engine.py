@@ -26,7 +26,9 @@ from typing import Any
 import orjson
 import re2
 
+from logs.rawjson import NEEDS_DECODE
 from scrubbing.paths import END as _END
+from scrubbing.rawtext import has_raw, raw_unchanged
 from scrubbing.paths import allow_trie
 from scrubbing.rules import (
     KEY_RULES,
@@ -136,7 +138,8 @@ class Ruleset:
         # Python wrapper's match objects (a search per nested value would cost more than the
         # scan itself).
         prefilter = re2.Set.SearchSet(options)
-        prefilter.Add("|".join(f"(?:{trigger})" for trigger in triggers))
+        prefilter.Add("|".join(f"(?:{trigger})" for trigger in triggers))  # index 0: a rule may match
+        prefilter.Add(NEEDS_DECODE)  # 1: raw text to decode first (logs/rawjson.py), in the same pass
         prefilter.Compile()
         return prefilter
 
@@ -149,7 +152,11 @@ class Ruleset:
             text = orjson.dumps(value)
         except TypeError:  # an integer beyond 64 bits: walk it
             return False
-        return not self._prefilter.Match(text)
+        return 0 not in (self._prefilter.Match(text) or ())
+
+    def fires(self, text: bytes) -> bool:
+        """The prefilter fires on `text` (a rule may match, or raw text needs decoding), or none."""
+        return self._prefilter is None or bool(self._prefilter.Match(text))
 
     def key_rule(self, key: str) -> tuple[str, str] | None:
         """(rule id, marker) when the key names a secret."""
@@ -378,7 +385,10 @@ def _write_back(walk: _Walk, new: dict[int, str]) -> None:
 def scrub_log(rules: Ruleset, fields: dict[str, Any], names: tuple[str, ...] = SCRUBBED_FIELDS) -> dict[str, int]:
     """Scrub one log's fields in place (the top-level values and JSON objects of SCRUBBED_FIELDS,
     or of `names` for a record that is not a log); returns {rule id: values replaced}. Values a
-    rule already replaced are left as they are, so scrubbing twice changes nothing the second time."""
+    rule already replaced are left as they are, so scrubbing twice changes nothing the second time.
+    JSON still held as text (RawJson) is decoded only when the scan says it must be."""
+    if has_raw(fields) and raw_unchanged(rules, fields, names):
+        return {}
     values = _scrubbed_values(fields, rules.allow or None, names)
     # The common case first: one RE2 pass over the JSON text of everything scrubbed says that
     # no rule can match anywhere in the log.

@@ -11,11 +11,13 @@ tenant's own rules before storing it.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,9 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from central_logger import dbguard
+from logs.rawjson import InvalidRawJson
 from scrubbing.engine import CustomRule, Ruleset, build_ruleset, scrub_log
+from scrubbing.rawtext import settle_raw
 from scrubbing.models import EmailMode, ScrubbingSettings
 from tenants.models import Client
 
@@ -115,14 +119,31 @@ def forget(client: Client | None = None) -> None:
 def scrub_items(client: Client, items: list[dict[str, Any] | None]) -> None:
     """Scrub validated logs of `client` in place, before they are stored or spooled (None
     entries are skipped). Each log gets `scrubbed`: {rule id: values replaced}."""
-    if not settings.SCRUBBING_ENABLED or all(fields is None for fields in items):
+    if all(fields is None for fields in items):
+        return
+    if not settings.SCRUBBING_ENABLED:
+        for index, fields in enumerate(items):
+            if fields is not None:
+                with _at(index):
+                    settle_raw(fields)
         return
     rules = rules_for(client)
-    for fields in items:
+    for index, fields in enumerate(items):
         if fields is not None:
-            fields["scrubbed"] = scrub_log(rules, fields)
+            with _at(index):
+                fields["scrubbed"] = scrub_log(rules, fields)
             if rules.fallback:
                 fields[RESCRUB] = True
+
+
+@contextlib.contextmanager
+def _at(index: int) -> Iterator[None]:
+    """An InvalidRawJson raised for one of a request's logs carries that log's index."""
+    try:
+        yield
+    except InvalidRawJson as exc:
+        exc.index = index
+        raise
 
 
 def scrub_records(client: Client, records: list[dict[str, Any]], names: tuple[str, ...]) -> None:

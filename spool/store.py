@@ -31,6 +31,8 @@ from typing import Any
 import orjson
 from django.conf import settings
 
+from logs.rawjson import orjson_default
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS spooled_logs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,      -- acceptance order
@@ -246,7 +248,8 @@ def spool_load(*, client_id: int, log_id: str) -> dict[str, Any] | None:
 # --- writing ------------------------------------------------------------------------------------------
 
 def _encode(fields: dict[str, Any]) -> bytes:
-    return orjson.dumps(fields, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS)
+    # A batch's JSON kept as text (logs/rawjson.py) is written as it came; it is read back decoded.
+    return orjson.dumps(fields, option=orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS, default=orjson_default)
 
 
 @dataclass(eq=False)  # compared by identity: the queue holds each put once

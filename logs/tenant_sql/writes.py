@@ -19,6 +19,7 @@ from django.db import connection
 
 from logs import partitions
 from logs.ids import uuid7, uuid7_for
+from logs.rawjson import RawJson
 from logs.models import WorkflowLog
 from tenants.models import Client
 
@@ -97,6 +98,8 @@ _STATEMENTS = {
 def json_text(value: Any) -> str | None:
     if value is None:
         return None
+    if type(value) is RawJson:  # the text it arrived in (logs/rawjson.py): no decode, no encode
+        return value.decode()
     try:
         return orjson.dumps(value).decode()
     except TypeError:  # integers beyond 64 bits: orjson refuses them, the stdlib does not
