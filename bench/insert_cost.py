@@ -34,8 +34,8 @@ SPREADS = {"1 partition": "now() - make_interval(secs => b.i * 30)",
 
 # name: (spread, setup, teardown)
 VARIANTS = {
-    "all, 4 partitions": ("4 partitions", "", ""),
-    "all, 1 partition": ("1 partition", "", ""),
+    "all (4 partitions)": ("4 partitions", "", ""),
+    "all (1 partition)": ("1 partition", "", ""),
     "no rollup trigger": ("4 partitions", "ALTER TABLE workflow_logs DISABLE TRIGGER logs_rollup_insert",
                           "ALTER TABLE workflow_logs ENABLE TRIGGER logs_rollup_insert"),
     "no search trigger": ("4 partitions", "ALTER TABLE workflow_logs DISABLE TRIGGER logs_search_insert",
