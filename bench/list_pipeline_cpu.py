@@ -17,6 +17,7 @@ import os
 import statistics
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -29,38 +30,28 @@ django.setup()
 import psycopg  # noqa: E402
 from django.test import Client as HttpClient  # noqa: E402
 
-from central_logger.postgres import base  # noqa: E402
 
 PATH = "/api/v1/logs?status=FAILED"
 
 
-def _fetched_inside(self, statements, *, prepare_first=True):  # noqa: ANN001, ANN202 - as replaced
-    """fetch_prepared_many as it was before the fix: results fetched inside the pipeline block."""
-    self.ensure_connection()
-    prepare = bool(base.settings.DB_PREPARED_STATEMENTS)
-    if prepare and self.connection.prepare_threshold is None:
-        self.connection.prepare_threshold = base._NEVER
-    cursors = []
-    for index in range(len(statements)):
-        raw = self._fast_timestamps(base._PreparingCursor(self.connection))
-        raw.prepare = prepare and (prepare_first or index > 0)
-        cursors.append(self._prepare_cursor(raw))
-    try:
-        with self.wrap_database_errors, self.connection.pipeline():
-            for each, (sql, params) in zip(cursors, statements):
-                each.execute(sql, params)
-            return [each.fetchall() for each in cursors]
-    finally:
-        for each in cursors:
-            each.close()
+_PIPELINE = psycopg.Connection.pipeline
+
+
+@contextmanager
+def _synced_inside(self):  # noqa: ANN001, ANN202 - as replaced
+    """A pipeline block that syncs before it ends: the results come back inside the block, and
+    leaving it costs its own Sync, as when they were fetched inside (before the fix)."""
+    with _PIPELINE(self) as pipeline:
+        yield pipeline
+        pipeline.sync()
 
 
 def _cpu_per_request(client: HttpClient, requests: int, mode: str) -> float:
-    supported, current = psycopg.Pipeline.is_supported, base.DatabaseWrapper.fetch_prepared_many
+    supported = psycopg.Pipeline.is_supported
     if mode == "serial":
         psycopg.Pipeline.is_supported = classmethod(lambda cls: False)  # type: ignore[method-assign]
     elif mode == "before":
-        base.DatabaseWrapper.fetch_prepared_many = _fetched_inside  # type: ignore[method-assign]
+        psycopg.Connection.pipeline = _synced_inside  # type: ignore[method-assign]
     try:
         start = time.process_time()
         for _ in range(requests):
@@ -69,7 +60,7 @@ def _cpu_per_request(client: HttpClient, requests: int, mode: str) -> float:
         return (time.process_time() - start) / requests
     finally:
         psycopg.Pipeline.is_supported = supported  # type: ignore[method-assign]
-        base.DatabaseWrapper.fetch_prepared_many = current  # type: ignore[method-assign]
+        psycopg.Connection.pipeline = _PIPELINE  # type: ignore[method-assign]
 
 
 def main() -> None:
