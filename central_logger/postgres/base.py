@@ -146,9 +146,14 @@ class DatabaseWrapper(base.DatabaseWrapper):
             return results
         cursors = [cursor(index) for index in range(len(statements))]
         try:
-            with self.wrap_database_errors, self.connection.pipeline():
-                for each, (sql, params) in zip(cursors, statements):
-                    each.execute(sql, params)
+            with self.wrap_database_errors:
+                # Fetched after the block: leaving it sends the statements and one Sync together
+                # and reads every result in one round trip. Fetching inside the block cost a
+                # second one (the results, then leaving's Sync and its answer) and more socket
+                # waits than sending the statements one by one (bench/README.md, issue 24).
+                with self.connection.pipeline():
+                    for each, (sql, params) in zip(cursors, statements):
+                        each.execute(sql, params)
                 return [each.fetchall() for each in cursors]
         finally:
             for each in cursors:

@@ -55,8 +55,8 @@ BEGIN
                                   LIMIT max_rows FOR UPDATE SKIP LOCKED))
         RETURNING p.*
     )
-    SELECT array_agg(ROW(t.client_id, t.executed_at, t.category, t.workflow_version, t.sign,
-                         t.usage)::logs_usage_pending)
+    SELECT array_agg(ROW(t.client_id, t.hour, t.category, t.workflow_version, t.key, t.n,
+                         t.total)::logs_usage_pending)
       INTO used FROM taken t;
     PERFORM logs_usage_add(used);
     RETURN coalesce(cardinality(moved), 0) + coalesce(cardinality(used), 0);

@@ -1,4 +1,4 @@
-"""The usage rollup's statements (logs migration 0018): one tenant's sums of its numeric token and
+"""The usage rollup's statements (logs migrations 0018, 0020): one tenant's sums of its numeric token and
 cost metrics per bucket, category or workflow version over a period, from the stored rollup,
 the pending signed rows and the raw edges of the period, in one statement (one snapshot: a log
 is counted in exactly one of the three, as in logs/tenant_sql/rollup.py).
@@ -15,19 +15,20 @@ from tenants.models import Client
 _SQL = """
 WITH live AS MATERIALIZED (
     -- the partial hours at the edges, from the logs themselves
-    SELECT w.executed_at, w.category, w.workflow_version, 1 AS sign, logs_usage_of(w.metrics) AS usage
-      FROM workflow_logs w
+    SELECT w.executed_at, w.category, w.workflow_version, u.key, 1 AS n, u.value AS total
+      FROM workflow_logs w CROSS JOIN LATERAL logs_usage_each(w.metrics) AS u
      WHERE w.client_id = %(client)s
        AND ((w.executed_at >= %(ra0)s::timestamptz AND w.executed_at < %(ra1)s::timestamptz)
          OR (w.executed_at >= %(rb0)s::timestamptz AND w.executed_at < %(rb1)s::timestamptz))
     UNION ALL
-    -- signed rows of the whole days and hours that the flusher has not folded in yet
-    SELECT p.executed_at, p.category, p.workflow_version, p.sign, p.usage
+    -- signed sums of the whole days and hours that the flusher has not folded in yet (per UTC
+    -- hour: every bound below is a whole hour, logs migration 0020)
+    SELECT p.hour, p.category, p.workflow_version, p.key, p.n, p.total
       FROM logs_usage_pending p
      WHERE p.client_id = %(client)s
-       AND ((p.executed_at >= %(d0)s::timestamptz AND p.executed_at < %(d1)s::timestamptz)
-         OR (p.executed_at >= %(ha0)s::timestamptz AND p.executed_at < %(ha1)s::timestamptz)
-         OR (p.executed_at >= %(hb0)s::timestamptz AND p.executed_at < %(hb1)s::timestamptz))
+       AND ((p.hour >= %(d0)s::timestamptz AND p.hour < %(d1)s::timestamptz)
+         OR (p.hour >= %(ha0)s::timestamptz AND p.hour < %(ha1)s::timestamptz)
+         OR (p.hour >= %(hb0)s::timestamptz AND p.hour < %(hb1)s::timestamptz))
 )
 SELECT g, key, sum(n)::bigint, sum(total) FROM (
     SELECT {bucket} AS g, key, n, total
@@ -37,9 +38,7 @@ SELECT g, key, sum(n)::bigint, sum(total) FROM (
         OR (grain = 'h' AND bucket >= %(ha0)s::timestamptz AND bucket < %(ha1)s::timestamptz)
         OR (grain = 'h' AND bucket >= %(hb0)s::timestamptz AND bucket < %(hb1)s::timestamptz))
     UNION ALL
-    SELECT {live_group}, e.k, live.sign, live.sign * (e.v #>> '{{}}')::numeric
-      FROM live CROSS JOIN LATERAL jsonb_each(live.usage) AS e(k, v)
-     WHERE live.usage IS NOT NULL
+    SELECT {live_group}, live.key, live.n, live.total FROM live
 ) AS s
 GROUP BY g, key
 """

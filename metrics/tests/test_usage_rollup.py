@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import random
+from decimal import Decimal
 from io import StringIO
 from typing import Any
 
@@ -47,6 +48,14 @@ def pending_usage_rows(client_id: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM logs_usage_pending WHERE client_id = %s", [client_id])
         return int(cursor.fetchone()[0])
+
+
+def pending_usage_changes(client_id: int) -> dict[str, tuple[int, Decimal]]:
+    """key -> (signed logs, signed total) of the client's pending usage rows."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key, sum(n), sum(total) FROM logs_usage_pending WHERE client_id = %s GROUP BY key",
+                       [client_id])
+        return {key: (int(n), total) for key, n, total in cursor.fetchall()}
 
 
 @pytest.fixture
@@ -121,7 +130,11 @@ def test_otel_spans_arriving_update_the_usage_by_signed_deltas(alice: Tenant) ->
         send_spans(alice, [chat(trace, root, start, tokens)])
         run.refresh_from_db()
         assert run.metrics["total_tokens"] == total
-        assert pending_usage_rows(alice.client.pk) == 2  # the old usage out, the new one in
+        # the old usage out (n -1), the new one in (n +1), summed per key (logs migration 0020):
+        # the run stays one log (n 0) whose totals moved by the export's tokens
+        changes = pending_usage_changes(alice.client.pk)
+        assert changes and {n for n, _ in changes.values()} == {0}
+        assert changes["total_tokens"][1] == sum(tokens)
         for group in GROUPS:
             rolled = usage(alice, group)
             scanned = usage(alice, group, environment="production")
@@ -229,3 +242,40 @@ def test_the_totals_of_otel_runs_come_from_the_rollup_as_from_the_scan(alice: Te
         assert (rolled["runs"], rolled["input_tokens"], rolled["output_tokens"]) == (2, 1030, 207)
         assert rolled["previous"]["total_tokens"] == 10 and rolled["cost"] is not None
         flush_all()
+
+
+class _Editor:
+    """What a migration's RunPython function uses of its schema editor."""
+    connection = connection
+
+
+def test_migration_0020_converts_pending_rows_both_ways(alice: Tenant, bob: Tenant, logs: None) -> None:
+    """Pending usage of 0018's layout (one JSON row per log, signed) is summed into 0020's per-key
+    rows, and back: 0020's backward folds its pending rows into the rollup before restoring 0018.
+    The answers equal the scan's, and the stored rollup a recount, at every step."""
+    migration = importlib.import_module("logs.migrations.0020_rollup_cost")
+    r = random.Random(20)
+    assert pending_usage_rows(alice.client.pk) > 0
+    migration.backward(None, _Editor())  # 0018's table, empty: every pending row folded in
+    assert pending_usage_rows(alice.client.pk) == 0
+    stored, recount = usage_stored_vs_recount(alice.client.pk)  # (this code's reader wants 0020's table)
+    assert stored == recount and stored
+    ingest(alice, *[random_body(r, 2000 + i) for i in range(100)])  # 0018's trigger: a row per log
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), count(DISTINCT executed_at) FROM logs_usage_pending WHERE client_id = %s",
+                       [alice.client.pk])
+        rows, times = cursor.fetchone()
+    assert rows == times > 0  # per log, at its own time
+    migration.forward(None, _Editor())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM logs_usage_pending WHERE client_id = %s AND hour <> date_trunc('hour', "
+                       "hour, 'UTC')", [alice.client.pk])
+        assert cursor.fetchone()[0] == 0
+    assert pending_usage_rows(alice.client.pk) > 0
+    for tenant in (alice, bob):
+        assert_rollup_equals_scan(tenant)
+    ingest(alice, *[random_body(r, 3000 + i) for i in range(100)])  # 0020's trigger again
+    assert_rollup_equals_scan(alice)
+    for tenant in (alice, bob):
+        stored, recount = usage_stored_vs_recount(tenant.client.pk)
+        assert stored == recount and stored
