@@ -120,7 +120,7 @@ def probe(port: int, tenant: dict, log_id: str, out: list[dict], window: dict, s
     """List, detail and metrics of one tenant, once a second, each answer tagged with whether the
     worker was down when it was asked."""
     paths = ["/api/v1/logs?page_size=20", f"/api/v1/logs/{log_id}",
-             "/api/v1/metrics/overview?from=2025-05-01T00:00:00Z&to=2025-07-01T00:00:00Z"]
+             "/api/v1/metrics/overview?start_date=2025-06-01&end_date=2025-06-30"]
     while not stop.is_set():
         for path in paths:
             asked = time.time()
