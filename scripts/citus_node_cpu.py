@@ -100,7 +100,9 @@ def main() -> None:
         assert api.get("/api/v1/logs", {"page_size": 50, "status": "SUCCESS"}).status_code == 200
 
     def overview(n: int) -> None:
-        assert api.get("/api/v1/metrics/overview", {"days": 30}).status_code == 200
+        # The 30 days around the logs' date (loadgen's logs are of 2025-06-01).
+        assert api.get("/api/v1/metrics/overview", {"start_date": "2025-05-17", "end_date": "2025-06-15"}
+                       ).status_code == 200
 
     def after_writes() -> None:  # what the background loops would do for these logs
         flush_all()
