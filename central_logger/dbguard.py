@@ -18,8 +18,8 @@ and the spool drainer inserts with ON CONFLICT DO NOTHING, so such a log is stor
 
 The breaker: after a connection-level failure, ingestion skips PostgreSQL for
 `DB_CIRCUIT_OPEN_SECONDS` and goes straight to the spool (answers in milliseconds instead of
-after another timeout); the first request after that window tries the database again. On a Citus cluster a worker that is
-down opens the breaker of its tenants only (`node_failure`).
+after another timeout); the first request after that window tries the database again. On a Citus
+cluster a worker that is down opens the breaker of its tenants only (`node_failure`).
 """
 from __future__ import annotations
 
