@@ -184,7 +184,8 @@ def check_reads(reads: list[dict]) -> dict:
     ok = True
     for r in reads:
         key = f"{'dead' if r['dead_tenant'] else 'live'} tenant, worker {'down' if r['down'] else 'up'}"
-        label = f"{'list' if r['path'].endswith('/logs') else r['path'].split('/')[3]} {r.get('status')}"
+        kind = "list" if r["path"].endswith("/logs") else "metrics" if "metrics" in r["path"] else "detail"
+        label = f"{kind} {r.get('status')}"
         summary.setdefault(key, {})
         summary[key][label] = summary[key].get(label, 0) + 1
         if r["ms"] >= CLIENT_TIMEOUT_MS or r.get("status") is None:
