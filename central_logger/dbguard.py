@@ -18,7 +18,8 @@ and the spool drainer inserts with ON CONFLICT DO NOTHING, so such a log is stor
 
 The breaker: after a connection-level failure, ingestion skips PostgreSQL for
 `DB_CIRCUIT_OPEN_SECONDS` and goes straight to the spool (answers in milliseconds instead of
-after another timeout); the first request after that window tries the database again.
+after another timeout); the first request after that window tries the database again. On a Citus
+cluster a worker that is down opens the breaker of its tenants only (`node_failure`).
 """
 from __future__ import annotations
 
@@ -81,28 +82,62 @@ class DeadlineConnection(psycopg.Connection):  # type: ignore[type-arg]
 
 
 # --- circuit breaker -------------------------------------------------------------------------------
+#
+# Two scopes. The database itself unavailable (no connection, no answer within the deadline, the
+# pool exhausted): every tenant skips it. On a Citus cluster the coordinator may answer while one
+# worker is down: it then raises a connection error of its own (SQLSTATE class 08, "connection to
+# the remote node ... failed"), which only the tenants whose shards that worker holds get. Such a
+# failure opens the breaker of that tenant alone, so the tenants on the live workers keep being
+# stored (201) while the others spool (202).
 
 _lock = threading.Lock()
 _open_until = 0.0
+_open_clients: dict[int, float] = {}  # client id -> monotonic time its breaker closes
 
 
-def circuit_open() -> bool:
-    return time.monotonic() < _open_until
+def node_failure(exc: BaseException | None) -> bool:
+    """Whether `exc` (Django's or psycopg's) is the database server telling us it could not reach
+    another node: an error the server sent (it has a SQLSTATE) in class 08, connection exception.
+    PostgreSQL alone never sends one (a broken connection to it has no SQLSTATE: the server could
+    not say anything), Citus does when a worker is unreachable."""
+    while exc is not None and not isinstance(exc, psycopg.Error):
+        exc = exc.__cause__
+    # diag: what the server sent (psycopg's own client-side errors have none).
+    return isinstance(exc, psycopg.Error) and (exc.diag.sqlstate or "").startswith("08")
 
 
-def mark_failure() -> None:
+def circuit_open(client_id: int | None = None) -> bool:
+    """Whether ingestion should skip the database: for everyone, or for this client (its worker)."""
+    now = time.monotonic()
+    if now < _open_until:
+        return True
+    return client_id is not None and _open_clients.get(client_id, 0.0) > now
+
+
+def mark_failure(exc: BaseException | None = None, client_id: int | None = None) -> None:
+    """A failure: of the node holding `client_id` when `exc` says so (`node_failure`), else of the
+    database."""
     global _open_until
+    until = time.monotonic() + settings.DB_CIRCUIT_OPEN_SECONDS
     with _lock:
-        _open_until = time.monotonic() + settings.DB_CIRCUIT_OPEN_SECONDS
+        if client_id is not None and node_failure(exc):
+            _open_clients[client_id] = until
+        else:
+            _open_until = until
 
 
-def mark_success() -> None:
+def mark_success(client_id: int | None = None) -> None:
     global _open_until
-    if _open_until:
+    if _open_until or (client_id is not None and client_id in _open_clients):
         with _lock:
             _open_until = 0.0
+            if client_id is not None:
+                _open_clients.pop(client_id, None)
 
 
 def reset() -> None:
-    """Close the breaker (tests)."""
-    mark_success()
+    """Close every breaker (tests)."""
+    global _open_until
+    with _lock:
+        _open_until = 0.0
+        _open_clients.clear()

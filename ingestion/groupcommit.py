@@ -186,7 +186,7 @@ def _commit(group: list[_Entry]) -> None:
 
 
 def _store(group: list[_Entry]) -> None:
-    if dbguard.circuit_open():  # a group that queued behind a failed one: do not try again
+    if dbguard.circuit_open(group[0].client.pk):  # a group that queued behind a failed one: do not try again
         raise OperationalError("The database is unavailable (circuit open).")
     if len(group) == 1:
         (entry,) = group
@@ -207,9 +207,17 @@ def _failed(group: list[_Entry], exc: Exception) -> None:
         group[0].error = exc
     elif isinstance(exc, (OperationalError, InterfaceError)) and not isinstance(exc.__cause__, _RETRY_ALONE):
         for entry in group:
-            entry.error = exc if entry is group[0] else type(exc)(*exc.args)
+            entry.error = exc if entry is group[0] else _copy(exc)
     else:
         _all_alone(group, exc)
+
+
+def _copy(exc: Exception) -> Exception:
+    """A fresh exception for each request (each raises its own), with the database's error as its
+    cause: the breaker tells a Citus worker down from the database down by it (dbguard)."""
+    copy = type(exc)(*exc.args)
+    copy.__cause__ = exc.__cause__
+    return copy
 
 
 def _all_alone(group: list[_Entry], exc: Exception) -> None:

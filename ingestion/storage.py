@@ -191,16 +191,17 @@ def _spooled_duplicates(client: Client, items: list[dict[str, Any] | None],
             items[index] = None
 
 
-def database_first(to_database: Callable[[], T], *, what: str) -> T | None:
+def database_first(to_database: Callable[[], T], *, what: str, client_id: int | None = None) -> T | None:
     """`to_database()`'s result, or None when PostgreSQL is unavailable: unreachable, the pool
     exhausted, statement_timeout or the request's deadline, or the circuit breaker open after
-    such a failure. The caller then spools what it was storing."""
-    if dbguard.circuit_open():
+    such a failure. The caller then spools what it was storing. `client_id`: the tenant whose
+    rows these are, so that a Citus worker down opens that tenant's breaker only (dbguard)."""
+    if dbguard.circuit_open(client_id):
         return None
     try:
         result = to_database()
     except (OperationalError, InterfaceError) as exc:
-        dbguard.mark_failure()
+        dbguard.mark_failure(exc, client_id)
         logger.warning("ingest: database unavailable (%s); spooling %s", exc.__class__.__name__, what)
         return None
     except IntegrityError as exc:
@@ -211,7 +212,7 @@ def database_first(to_database: Callable[[], T], *, what: str) -> T | None:
         partitions.invalidate()
         logger.warning("ingest: no partition for a log's date at this instant; spooling %s", what)
         return None
-    dbguard.mark_success()
+    dbguard.mark_success(client_id)
     return result
 
 
@@ -232,7 +233,7 @@ def store_or_spool(*, client: Client, api_key_id: int | None, kind: str, fields:
             to_database()
         return True
 
-    if database_first(in_one_transaction, what=f"a {kind} record"):
+    if database_first(in_one_transaction, what=f"a {kind} record", client_id=client.pk):
         return False
     spool.spool_put(client_id=client.pk, api_key_id=api_key_id,
                     items=[spool.SpoolItem(id=str(uuid7()), event_id=None, fields=fields, kind=kind)])
@@ -257,7 +258,7 @@ def accept(*, client: Client, api_key_id: int | None, items: list[dict[str, Any]
     if all(f is None for f in items):
         return Accepted(results, spooled=True)
     stored = database_first(lambda: _to_database(client, items, load_duplicates),
-                            what=f"{sum(f is not None for f in items)} logs")
+                            what=f"{sum(f is not None for f in items)} logs", client_id=client.pk)
     if stored is not None:
         for index, result in enumerate(stored):
             if result is not None:

@@ -69,7 +69,7 @@ EOF
 start_node() {  # start_node NAME
   local dir="$CITUS_DIR/$1" port
   port=$(port_of "$1")
-  if running "$1"; then return 0; fi
+  if running "$1"; then allow_citus_decoding "$port"; return 0; fi
   if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     echo "port $port is taken by another server: set CITUS_PORT" >&2; exit 1
   fi
@@ -80,6 +80,19 @@ start_node() {  # start_node NAME
     sql "$port" postgres "CREATE DATABASE $CITUS_DB" >/dev/null
   fi
   sql "$port" "$CITUS_DB" "CREATE EXTENSION IF NOT EXISTS citus" >/dev/null
+  allow_citus_decoding "$port"
+}
+
+allow_citus_decoding() {  # allow_citus_decoding PORT
+  # PostgreSQL 15.20 and later allow only the logical decoding plugins listed in
+  # output_plugin_libraries (default pgoutput, test_decoding); Citus's shard moves and splits
+  # (rebalance, isolate_tenant_to_new_shard) decode through its own plugin, `citus`.
+  local plugins
+  plugins=$(sql "$1" postgres "SELECT setting FROM pg_settings WHERE name = 'output_plugin_libraries'")
+  if [ -n "$plugins" ] && ! grep -qw citus <<<"$plugins"; then
+    sql "$1" postgres "ALTER SYSTEM SET output_plugin_libraries = $plugins, citus" >/dev/null
+    sql "$1" postgres "SELECT pg_reload_conf()" >/dev/null
+  fi
 }
 
 join_workers() {

@@ -2,7 +2,8 @@
 
 Runs as its own process (the "second process" of the reliability scripts). Each request is one
 log with a unique event_id, sent once with the real client's 3-second timeout and no retry.
-Every outcome is written as one JSON line: {"kind", "event_id", "status", "id", "ms", "error"}.
+Every outcome is written as one JSON line: {"kind", "event_id", "status", "id", "retry_after", "ms",
+"error", "t"}.
 Only 127.0.0.1 is accepted as a target, and the run stops by itself after --seconds.
 """
 from __future__ import annotations
@@ -51,7 +52,7 @@ def main() -> None:
 
     def request(kind: str, method: str, path: str, body: bytes | None, event_id: str | None) -> None:
         started = time.monotonic()
-        status, log_id, error = None, None, None
+        status, log_id, error, retry_after = None, None, None, None
         try:
             conn = http.client.HTTPConnection("127.0.0.1", args.port, timeout=args.timeout)
             headers = {"X-API-Key": args.key}
@@ -61,12 +62,13 @@ def main() -> None:
             response = conn.getresponse()
             raw = response.read()
             status = response.status
+            retry_after = response.getheader("Retry-After")
             if kind == "ingest" and 200 <= status < 300:
                 log_id = json.loads(raw)["id"]
             conn.close()
         except Exception as exc:  # timeouts, refused and reset connections: never an acknowledgement
             error = exc.__class__.__name__
-        record(kind=kind, event_id=event_id, status=status, id=log_id,
+        record(kind=kind, event_id=event_id, status=status, id=log_id, retry_after=retry_after,
                ms=round((time.monotonic() - started) * 1000, 1), error=error, t=round(time.time(), 3))
 
     def worker(rate: float, kind: str) -> None:

@@ -203,21 +203,51 @@ def _drain_batch(conn: sqlite3.Connection, rows: list[Row], report: DrainReport)
     report.batches.append(len(rows))
 
 
+def _next_rows(conn: sqlite3.Connection, batch_size: int, skip: set[int]) -> list[Row]:
+    if not skip:
+        return conn.execute(f"SELECT {COLUMNS} FROM spooled_logs ORDER BY seq LIMIT ?", (batch_size,)).fetchall()
+    marks = ", ".join("?" * len(skip))
+    return conn.execute(f"SELECT {COLUMNS} FROM spooled_logs WHERE client_id NOT IN ({marks}) ORDER BY seq LIMIT ?",
+                        (*sorted(skip), batch_size)).fetchall()
+
+
+def _drain_by_client(conn: sqlite3.Connection, rows: list[Row], report: DrainReport, skip: set[int]) -> None:
+    """A batch failed because a database node is unreachable (a Citus worker down): each client's
+    rows on their own, so the tenants of the live nodes drain; a client whose node is down joins
+    `skip` and its rows stay spooled, in order, for a later round."""
+    by_client: dict[int, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_client[row[2]].append(row)
+    for client_id, mine in by_client.items():
+        try:
+            _drain_batch(conn, mine, report)
+        except (OperationalError, InterfaceError) as exc:
+            if not dbguard.node_failure(exc):
+                raise
+            skip.add(client_id)
+
+
 def spool_drain(*, batch_size: int | None = None, max_batches: int | None = None) -> DrainReport:
     """Move spooled logs into PostgreSQL, oldest first, exactly once. Safe to run anywhere, any time."""
     report = DrainReport()
     batch_size = batch_size or settings.SPOOL_DRAIN_BATCH
     conn = store.connection()
+    skip: set[int] = set()  # clients whose database node is unreachable (this round)
     with _drain_lock() as locked:
         if not locked:
             report.busy = True
             return report
         while max_batches is None or len(report.batches) < max_batches:
-            rows = conn.execute(f"SELECT {COLUMNS} FROM spooled_logs ORDER BY seq LIMIT ?", (batch_size,)).fetchall()
+            rows = _next_rows(conn, batch_size, skip)
             if not rows:
                 break
             try:
-                _drain_batch(conn, rows, report)
+                try:
+                    _drain_batch(conn, rows, report)
+                except (OperationalError, InterfaceError) as exc:
+                    if not dbguard.node_failure(exc):
+                        raise
+                    _drain_by_client(conn, rows, report, skip)
             except (OperationalError, InterfaceError) as exc:
                 dbguard.mark_failure()
                 report.error = exc.__class__.__name__
@@ -228,6 +258,8 @@ def spool_drain(*, batch_size: int | None = None, max_batches: int | None = None
                 report.error = "missing partition"  # looked up again next round
                 break
             dbguard.mark_success()
+    if skip and not report.error:
+        report.error = f"a database node of {len(skip)} clients is unreachable"
     report.remaining = store.spool_stats().rows
     if report.inserted or report.dead:
         SPOOL_DRAINED.labels("stored").inc(report.inserted)

@@ -1,16 +1,21 @@
 """Writes on tenants and API keys. The manage.py commands and the admin call these."""
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
+from central_logger import dbguard
 from tenants import keycache, keys, keysnapshot
 from tenants.models import ALL_SCOPES, DEFAULT_SCOPES, ApiKey, Client, slug_validator
+
+logger = logging.getLogger("central_logger.tenants")
 
 
 class TenantError(Exception):
@@ -108,5 +113,17 @@ def api_key_touch(*, api_key: ApiKey) -> None:
     interval = dt.timedelta(seconds=settings.API_KEY_LAST_USED_INTERVAL)
     if api_key.last_used_at is not None and now - api_key.last_used_at < interval:
         return
-    ApiKey.objects.filter(pk=api_key.pk).exclude(last_used_at__gte=now - interval).update(last_used_at=now)
+    try:
+        # In a transaction (a test's, a caller's), a savepoint, so that its failure below leaves
+        # the transaction usable; a request is in none: one statement, no BEGIN/COMMIT around it.
+        with transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext():
+            ApiKey.objects.filter(pk=api_key.pk).exclude(last_used_at__gte=now - interval).update(last_used_at=now)
+    except OperationalError as exc:
+        if not dbguard.node_failure(exc):
+            raise
+        # On a Citus cluster the key table is a reference table (a copy on every node): while one
+        # worker is down every write to it fails, also for the tenants of the live workers. A
+        # date shown in the admin is not worth their request: it is written at the next use.
+        logger.warning("api key %s: last use not recorded (a database node is unreachable)", api_key.prefix)
+        return
     api_key.last_used_at = now

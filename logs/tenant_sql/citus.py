@@ -189,13 +189,20 @@ def dangerously_distribute(*, shard_count: int | None, report: Report) -> None:
     report.functions += dangerously_adapt_functions()
 
 
-def persist_settings(database: str) -> None:
+def persist_settings(database: str, *, node_connection_timeout_ms: int) -> None:
     """What every later session needs: triggers allowed on distributed tables (new partitions
     are distributed with the log table's triggers), and multi-shard writes and DDL over one
     connection per node (Citus requires it in a transaction that already wrote a table with a
     foreign key to a reference table, e.g. a new partition made in an ingesting transaction;
-    every request-path statement is one tenant's, on one shard, anyway)."""
-    for name, value in (("citus.enable_unsafe_triggers", "on"), ("citus.multi_shard_modify_mode", "sequential")):
+    every request-path statement is one tenant's, on one shard, anyway).
+
+    And how long the coordinator waits for a connection to a worker: Citus's 30 s default is far
+    past the ingestion budget (INGEST_DB_TIMEOUT_MS) and the client's 3 s. With a worker
+    unreachable, the coordinator must give up first and say so (SQLSTATE 08006, which opens the
+    breaker of that worker's tenants only: central_logger/dbguard.py); else the statement_timeout
+    or our client-side deadline ends the wait, which looks like the whole database being away."""
+    for name, value in (("citus.enable_unsafe_triggers", "on"), ("citus.multi_shard_modify_mode", "sequential"),
+                        ("citus.node_connection_timeout", str(int(node_connection_timeout_ms)))):
         _run(f'ALTER DATABASE "{database}" SET {name} = {value}')
         _run(f"SET {name} = {value}")  # this session too (ALTER DATABASE is for the next ones)
 

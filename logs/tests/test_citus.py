@@ -252,3 +252,36 @@ def test_search_indexes_each_tenant_on_its_worker_and_the_backfill_refuses(db: A
     assert b.api.get(URL, {"q": "zanzibarflug"}).json()["pagination"]["total"] == 0
     with pytest.raises(CommandError, match="does not run on a Citus cluster"):
         call_command("index_search", "--backfill", stdout=StringIO())
+
+
+def test_the_spool_drains_into_the_cluster_exactly_once(db: Any) -> None:
+    # The coordinator unreachable (as spool/tests/test_spool.py makes any database): single logs,
+    # a batch and a replay are spooled; back, `drain_spool` stores each once on its tenant's worker.
+    from spool.tests.test_spool import database_down, drain, warm_up
+
+    a, b = tenants_on_two_workers()
+    warm_up(a)
+    warm_up(b)
+    with database_down():
+        singles = [a.api.post(URL, body(n, event_id=f"sp-{n}"), format="json") for n in range(6)]
+        replay = a.api.post(URL, body(0, event_id="sp-0"), format="json")
+        batch = b.api.post(f"{URL}/batch", {"logs": [body(n, event_id=f"sp-{n}") for n in range(10)]}, format="json")
+    assert [r.status_code for r in singles] == [202] * 6 and batch.status_code == 202, batch.content
+    assert replay.status_code == 200 and replay.json()["id"] == singles[0].json()["id"]
+    assert WorkflowLog.objects.filter(client__in=[a.client, b.client]).count() == 0
+
+    assert drain().startswith("drained 16 logs (0 already stored, 0 dead letters); 0 remaining")
+    assert drain().startswith("drained 0 logs")
+    for tenant, count in ((a, 6), (b, 10)):
+        stored = list(WorkflowLog.objects.filter(client=tenant.client).values_list("event_id", flat=True))
+        assert sorted(stored) == sorted(f"sp-{n}" for n in range(count))  # each once
+    assert {str(pk) for pk in WorkflowLog.objects.filter(client=a.client).values_list("id", flat=True)} == {
+        r.json()["id"] for r in singles}
+    stored = a.api.get(f"{URL}/{singles[1].json()['id']}").json()
+    assert stored["metadata"]["note"] == TEXTS[1] and "accepted_at" in stored["extra"]["_spooled"]
+    # The rollup counted them on their workers: exact before and after the flush.
+    pending = overview(b)
+    assert pending["total_tickets"] == 10
+    assert pending["status_counts"] == {"SUCCESS": 3, "FAILED": 3, "ERROR": 2, "PARTIAL": 2}
+    flush_all()
+    assert overview(b) == pending and overview(a)["total_tickets"] == 6

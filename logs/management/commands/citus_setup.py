@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
@@ -13,6 +14,13 @@ def _host_port(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise CommandError(f"--workers: {text!r} is not HOST:PORT")
     return host, int(port)
+
+
+def node_connection_timeout_ms() -> int:
+    """Half the ingestion budget (500 ms by default), at least 200 ms: a connection to a live
+    worker takes milliseconds (a few more with TLS), and an unreachable one is then reported by
+    the coordinator with time left in the request to spool its log (logs/tenant_sql/citus.py)."""
+    return max(settings.INGEST_DB_TIMEOUT_MS // 2, 200)
 
 
 class Command(BaseCommand):
@@ -50,7 +58,7 @@ class Command(BaseCommand):
             raise CommandError("no worker node is registered: pass --workers HOST:PORT,...")
         with transaction.atomic():
             citus.dangerously_distribute(shard_count=shard_count, report=report)
-        citus.persist_settings(settings_dict["NAME"])
+        citus.persist_settings(settings_dict["NAME"], node_connection_timeout_ms=node_connection_timeout_ms())
         citus.forget()
         self._report(report, int(options.get("verbosity", 1)))
 
