@@ -24,9 +24,9 @@ PENDING = "logs_search_pending"
 BACKFILL = "logs_search_backfill"
 TABLE = WorkflowLog._meta.db_table
 # The columns the words of a log are built from (logs/search.py `fields`).
-SOURCE = ("client_id", "id::text", "executed_at", "ticket_id", "category", "workflow_error_type",
+SOURCE = ("client_id", "id::text", "executed_at", "status", "ticket_id", "category", "workflow_error_type",
           "workflow_error_node", "workflow_error", "payload::text", "metadata::text")
-SOURCE_NAMES = ("client_id", "id", "executed_at", "ticket_id", "category", "workflow_error_type",
+SOURCE_NAMES = ("client_id", "id", "executed_at", "status", "ticket_id", "category", "workflow_error_type",
                 "workflow_error_node", "workflow_error", "payload", "metadata")
 
 
@@ -42,20 +42,24 @@ def _source_rows(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 # --- the indexer (every tenant) ---------------------------------------------------------------------
 
-def dangerously_take_pending(limit: int) -> list[dict[str, Any]]:
+def dangerously_take_pending(limit: int, slot: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     """Up to `limit` queued logs of any tenants, removed from the queue, with their searchable
     columns; call inside a transaction that also stores their docs (a crash puts them back).
     Newest first, by the id index (ids are time-ordered): after a bulk load or an outage the
     recent logs are searchable first, and no scan walks over the dead rows of earlier batches
     (a plain LIMIT did: a seq scan from the table's start, slower with every batch of a backlog).
     The logs are locked FOR KEY SHARE, so a concurrent delete waits for this transaction and
-    then removes the doc it stored (no doc outlives its log)."""
+    then removes the doc it stored (no doc outlives its log).
+    `slot` = (k, n): only the logs whose id hashes to k of n (parallel indexers of one runner,
+    see search_indexer.index_slot): every queue row of one log goes to the same slot, so two
+    processes never index the same log at once (the later commit could store the older text)."""
     assert connection.in_atomic_block
     if citus.is_active_cached():
         rows = _take_pending_per_client(limit)
     else:
+        where, args = ("", [limit]) if slot is None else (_SLOT, [slot[1], slot[0], limit])
         with connection.cursor() as cursor:
-            cursor.execute(_TAKE.format(client="", client_q="", client_w=""), [limit])
+            cursor.execute(_TAKE.format(client="", client_q=where, client_w=""), args)
             rows = cursor.fetchall()
     # A log queued twice (stored, then updated) is indexed once.
     return list({(log["client_id"], log["id"]): log for log in _source_rows(rows)}.values())
@@ -67,6 +71,9 @@ _TAKE = (f"WITH taken AS (DELETE FROM {PENDING} p WHERE {{client}}p.ctid = ANY(A
          f"SELECT {', '.join('w.' + c for c in SOURCE)} FROM taken t "
          f"JOIN {TABLE} w ON {{client_w}}w.client_id = t.client_id AND w.id = t.log_id "
          "AND w.executed_at = t.executed_at FOR KEY SHARE OF w")
+
+
+_SLOT = "WHERE (hashtext(q.log_id::text) & 2147483647) %% %s = %s "
 
 
 def _take_pending_per_client(limit: int) -> list[tuple[Any, ...]]:
@@ -85,18 +92,18 @@ def _take_pending_per_client(limit: int) -> list[tuple[Any, ...]]:
     return rows
 
 
-def dangerously_store_docs(docs: list[tuple[int, str, dt.datetime, str]]) -> None:
-    """Insert or replace the docs (client_id, log id, executed_at, tsvector literal)."""
+def dangerously_store_docs(docs: list[tuple[int, str, dt.datetime, str, str]]) -> None:
+    """Insert or replace the docs (client_id, log id, executed_at, status, tsvector literal)."""
     if not docs:
         return
-    clients, ids, times, texts = (list(column) for column in zip(*docs))
+    clients, ids, times, statuses, texts = (list(column) for column in zip(*docs))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {DOCS} (client_id, log_id, executed_at, doc) "
-            "SELECT c, i, e, d::tsvector FROM unnest(%s::bigint[], %s::uuid[], %s::timestamptz[], %s::text[]) "
-            "AS u(c, i, e, d) ON CONFLICT (client_id, log_id) DO UPDATE "
-            "SET executed_at = EXCLUDED.executed_at, doc = EXCLUDED.doc",
-            [clients, ids, times, texts])
+            f"INSERT INTO {DOCS} (client_id, log_id, executed_at, status, doc) "
+            "SELECT c, i, e, s, d::tsvector FROM unnest(%s::bigint[], %s::uuid[], %s::timestamptz[], %s::text[], "
+            "%s::text[]) AS u(c, i, e, s, d) ON CONFLICT (client_id, log_id) DO UPDATE "
+            "SET executed_at = EXCLUDED.executed_at, status = EXCLUDED.status, doc = EXCLUDED.doc",
+            [clients, ids, times, statuses, texts])
 
 
 def dangerously_count_pending() -> int:
