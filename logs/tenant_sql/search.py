@@ -8,6 +8,7 @@ as a parameter and cast (never parsed again by PostgreSQL's text-search parser).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import orjson
@@ -230,15 +231,18 @@ def search_page(client: Client, *, tsquery: str, condition: str, params: list[An
 
 
 def newest_docs(client: Client, *, tsquery: str, lo: dt.datetime | None, hi: dt.datetime | None,
-                before: tuple[dt.datetime, str] | None, limit: int, timeout_ms: int, walk: bool
-                ) -> list[tuple[dt.datetime, str]]:
+                before: tuple[dt.datetime, str] | None, limit: int, timeout_ms: int, walk: bool,
+                statuses: list[str] | None = None) -> list[tuple[dt.datetime, str]]:
     """(executed_at, log id) of the newest `limit` docs of `client` matching `tsquery` in
-    [lo, hi), before the position `before`. `walk`: along the docs' (client, executed_at DESC)
-    index, testing each doc, stopping at `limit` (fast for a common word, a scan of the window
-    for a rare one); otherwise every match is collected by the words index first, then sorted
-    (fast for a rare word, slow for a common one). The planner cannot tell them apart well
-    enough (a word absent from its statistics made it walk a whole window), so the caller
-    chooses. Under `timeout_ms`, in a savepoint (see search_page)."""
+    [lo, hi), before the position `before`, of a log whose status is one of `statuses` (None:
+    any; a doc stored before its status was kept, NULL, passes: the caller tests the log).
+    `walk`: along the docs' (client, executed_at DESC) index, testing each doc, stopping at
+    `limit` (fast for a common word, a scan of the window for a rare one); the status is tested
+    before the words (a CASE: the planner would order two filters by their cost and test the
+    words first), so a doc of another status is never decompressed. Otherwise every match is
+    collected by the words index first, then sorted (fast for a rare word, slow for a common
+    one). The caller chooses (query/search.py). Under `timeout_ms`, in a savepoint (see
+    search_page)."""
     db = router.db_for_read(WorkflowLog)
     conditions, values = "", []
     for sql, value in (("d.executed_at >= %s", lo), ("d.executed_at < %s", hi)):
@@ -248,13 +252,39 @@ def newest_docs(client: Client, *, tsquery: str, lo: dt.datetime | None, hi: dt.
     if before is not None:
         conditions += " AND (d.executed_at, d.log_id) < (%s, %s::uuid)"
         values += [before[0], before[1]]
-    sql = (f"SELECT d.executed_at, d.log_id::text FROM {DOCS} d WHERE d.client_id = %s AND d.doc @@ %s::tsquery"
-           f"{conditions}")
+    status = "(d.status = ANY(%s) OR d.status IS NULL)"
+    if statuses and walk:
+        match, match_args = f"CASE WHEN {status} THEN d.doc @@ %s::tsquery ELSE false END", [statuses, tsquery]
+    elif statuses:
+        match, match_args = f"d.doc @@ %s::tsquery AND {status}", [tsquery, statuses]
+    else:
+        match, match_args = "d.doc @@ %s::tsquery", [tsquery]
+    sql = f"SELECT d.executed_at, d.log_id::text FROM {DOCS} d WHERE d.client_id = %s AND {match}{conditions}"
     if walk:
         sql += " ORDER BY d.executed_at DESC, d.log_id DESC LIMIT %s"
     else:
         sql = f"WITH m AS MATERIALIZED ({sql}) SELECT * FROM m ORDER BY 1 DESC, 2 DESC LIMIT %s"
-    return _fetch_within(db, timeout_ms, sql, [client.pk, tsquery, *values, limit])
+    return _fetch_within(db, timeout_ms, sql, [client.pk, *match_args, *values, limit])
+
+
+_FREQUENCIES: dict[str, Any] = {"at": -1e9, "words": {}}
+FREQUENCIES_SECONDS = 600.0
+
+
+def dangerously_word_frequencies() -> dict[str, float]:
+    """The share of docs (every tenant's) holding each of the most common words, from the
+    planner's statistics of `doc` (ANALYZE keeps ~10 x default_statistics_target of them);
+    a word not listed is rarer than all of them. Read at most every FREQUENCIES_SECONDS per
+    process. Empty on a Citus coordinator (its shell table has no statistics). Every tenant's
+    words: only for choosing a plan (query/search.py), never shown."""
+    now = time.monotonic()
+    if now - _FREQUENCIES["at"] >= FREQUENCIES_SECONDS:
+        with connections[router.db_for_read(WorkflowLog)].cursor() as cursor:
+            cursor.execute("SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                           "WHERE tablename = %s AND attname = 'doc' AND schemaname = current_schema()", [DOCS])
+            row = cursor.fetchone()
+        _FREQUENCIES.update(at=now, words=dict(zip(row[0], row[1])) if row and row[0] else {})
+    return _FREQUENCIES["words"]
 
 
 def texts(client: Client, ids: list[str], lo: dt.datetime, hi: dt.datetime) -> list[dict[str, Any]]:
