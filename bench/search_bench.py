@@ -46,7 +46,7 @@ SHAPES = {
     "phrase, no match (common words)": None,
     "ticket prefix": None,
     "code prefix": "product_sku",
-    "Japanese": "起動しない",  # the generator's Japanese ("起動しません" would match nothing: 再起動 never occurs)
+    "Japanese": "起動しない",  # in the generator's Japanese text (再起動, used before, occurs in none)
     "German, accents folded": "gerat",
     "no match": "zzqxvwordless",
 }
