@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.db import connection
 
-from conftest import Tenant
+from conftest import CITUS_TEST_URL, Tenant
 from logs.tenant_sql import search as search_sql
 from logs.tests.factories import ingest, log_body
 from query import search
@@ -68,6 +68,8 @@ def test_the_log_status_decides_when_the_doc_has_none_or_a_stale_one(alice: Tena
         assert _page(alice, "common", monkeypatch, plan, status="FAILED,ERROR") == [logs[i] for i in (1, 5, 6, 9, 10)]
 
 
+@pytest.mark.skipif(bool(CITUS_TEST_URL), reason="a Citus coordinator keeps no word statistics (its plans are chosen "
+                                                  "by timing alone, as the tests above check)")
 def test_the_plan_follows_the_word_statistics(alice: Tenant, logs: list[str], monkeypatch: Any) -> None:
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE logs_search_docs")
