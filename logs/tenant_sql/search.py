@@ -237,12 +237,11 @@ def newest_docs(client: Client, *, tsquery: str, lo: dt.datetime | None, hi: dt.
     [lo, hi), before the position `before`, of a log whose status is one of `statuses` (None:
     any; a doc stored before its status was kept, NULL, passes: the caller tests the log).
     `walk`: along the docs' (client, executed_at DESC) index, testing each doc, stopping at
-    `limit` (fast for a common word, a scan of the window for a rare one); the status is tested
-    before the words (a CASE: the planner would order two filters by their cost and test the
-    words first), so a doc of another status is never decompressed. Otherwise every match is
-    collected by the words index first, then sorted (fast for a rare word, slow for a common
-    one). The caller chooses (query/search.py). Under `timeout_ms`, in a savepoint (see
-    search_page)."""
+    `limit` (fast for a common word, a scan of the window for a rare one); with `statuses`, one
+    such walk per status along the (client, status, executed_at DESC) index, merged, so a doc of
+    another status is never read. Otherwise every match is collected by the words index first,
+    then sorted (fast for a rare word, slow for a common one). The caller chooses
+    (query/search.py). Under `timeout_ms`, in a savepoint (see search_page)."""
     db = router.db_for_read(WorkflowLog)
     conditions, values = "", []
     for sql, value in (("d.executed_at >= %s", lo), ("d.executed_at < %s", hi)):
@@ -252,19 +251,23 @@ def newest_docs(client: Client, *, tsquery: str, lo: dt.datetime | None, hi: dt.
     if before is not None:
         conditions += " AND (d.executed_at, d.log_id) < (%s, %s::uuid)"
         values += [before[0], before[1]]
-    status = "(d.status = ANY(%s) OR d.status IS NULL)"
-    if statuses and walk:
-        match, match_args = f"CASE WHEN {status} THEN d.doc @@ %s::tsquery ELSE false END", [statuses, tsquery]
-    elif statuses:
-        match, match_args = f"d.doc @@ %s::tsquery AND {status}", [tsquery, statuses]
-    else:
-        match, match_args = "d.doc @@ %s::tsquery", [tsquery]
-    sql = f"SELECT d.executed_at, d.log_id::text FROM {DOCS} d WHERE d.client_id = %s AND {match}{conditions}"
+    select = f"SELECT d.executed_at, d.log_id::text FROM {DOCS} d WHERE d.client_id = %s AND d.doc @@ %s::tsquery"
+    newest = " ORDER BY d.executed_at DESC, d.log_id DESC LIMIT %s"
+    if walk and statuses:
+        branches, args = [], []
+        for status in [*statuses, None]:
+            branches.append(f"({select} AND d.status {'IS NULL' if status is None else '= %s'}{conditions}{newest})")
+            args += [client.pk, tsquery, *([] if status is None else [status]), *values, limit]
+        sql = f"SELECT * FROM ({' UNION ALL '.join(branches)}) m ORDER BY 1 DESC, 2 DESC LIMIT %s"
+        return _fetch_within(db, timeout_ms, sql, [*args, limit])
+    if statuses:
+        conditions += " AND (d.status = ANY(%s) OR d.status IS NULL)"
+        values.append(statuses)
     if walk:
-        sql += " ORDER BY d.executed_at DESC, d.log_id DESC LIMIT %s"
+        sql = f"{select}{conditions}{newest}"
     else:
-        sql = f"WITH m AS MATERIALIZED ({sql}) SELECT * FROM m ORDER BY 1 DESC, 2 DESC LIMIT %s"
-    return _fetch_within(db, timeout_ms, sql, [client.pk, *match_args, *values, limit])
+        sql = f"WITH m AS MATERIALIZED ({select}{conditions}) SELECT * FROM m ORDER BY 1 DESC, 2 DESC LIMIT %s"
+    return _fetch_within(db, timeout_ms, sql, [client.pk, tsquery, *values, limit])
 
 
 _FREQUENCIES: dict[str, Any] = {"at": -1e9, "words": {}}
