@@ -312,6 +312,22 @@ class Query:
         parts = [f"!({t.tsquery()})" if t.negated else f"({t.tsquery()})" for t in self.terms]
         return " & ".join(parts)
 
+    def candidates(self) -> str | None:
+        """With a phrase: the AND of every word of the positive terms, in any order (the words
+        index answers it exactly, without reading the docs' positions); None without a phrase."""
+        phrases = [t for t in self.positive if t.code is None and len(t.words) > 1]
+        if not phrases:
+            return None
+        parts = []
+        for term in self.positive:
+            if term in phrases:
+                words = [_quote(w) for w in term.words]
+                words[-1] += ":*" if term.prefix else ""
+                parts.append(f"({' & '.join(words)})")
+            else:
+                parts.append(f"({term.tsquery()})")
+        return " & ".join(parts)
+
 
 def _is_prefix(found: list[Word], star: bool) -> bool:
     """A lone CJK character (the pairs that start with it), a word with a digit (an id or a

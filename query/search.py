@@ -149,7 +149,7 @@ def matching(client: Client, query: search.Query, filters: dict[str, Any], colum
         return _dicts(rows, columns, as_text)
     if after is not None:  # the cursor: windows up to its time, docs after its position
         end = min(end, after[0] + dt.timedelta(microseconds=1)) if end else after[0] + dt.timedelta(microseconds=1)
-    scope = _Scope(tsquery, (condition, params), filters.get("status") or None,
+    scope = _Scope(tsquery, query.candidates(), (condition, params), filters.get("status") or None,
                    pushed=all(name in ON_DOCS or value in (None, [], "") for name, value in filters.items()))
     if share < ONE_STATEMENT_SHARE and not budget.walk:
         found = _one_statement(client, budget, scope, columns, start, end, want + offset, as_text, after)
@@ -174,6 +174,7 @@ def _share(query: search.Query) -> float:
 
 class _Scope(NamedTuple):
     tsquery: str
+    candidates: str | None  # a phrase's words in any order (search.Query.candidates)
     where: tuple[str, list[Any]]  # the list's filters over the logs
     statuses: list[str] | None  # the status filter, also tested on the docs
     pushed: bool  # the docs carry every filter: no need to read more docs than the page
@@ -229,7 +230,7 @@ def _window(client: Client, budget: _Budget, scope: _Scope, columns: tuple[str, 
     chunk = want if scope.pushed else max(DOC_CHUNK, want)
     while len(rows) < want:
         docs = _docs(client, budget, once=once, tsquery=scope.tsquery, lo=lo, hi=hi, before=before, limit=chunk,
-                     statuses=scope.statuses)
+                     statuses=scope.statuses, candidates=scope.candidates)
         if not docs:
             break
         condition = "id = ANY(%s::uuid[]) AND executed_at >= %s AND executed_at <= %s"

@@ -232,7 +232,7 @@ def search_page(client: Client, *, tsquery: str, condition: str, params: list[An
 
 def newest_docs(client: Client, *, tsquery: str, lo: dt.datetime | None, hi: dt.datetime | None,
                 before: tuple[dt.datetime, str] | None, limit: int, timeout_ms: int, walk: bool,
-                statuses: list[str] | None = None) -> list[tuple[dt.datetime, str]]:
+                statuses: list[str] | None = None, candidates: str | None = None) -> list[tuple[dt.datetime, str]]:
     """(executed_at, log id) of the newest `limit` docs of `client` matching `tsquery` in
     [lo, hi), before the position `before`, of a log whose status is one of `statuses` (None:
     any; a doc stored before its status was kept, NULL, passes: the caller tests the log).
@@ -240,17 +240,13 @@ def newest_docs(client: Client, *, tsquery: str, lo: dt.datetime | None, hi: dt.
     `limit` (fast for a common word, a scan of the window for a rare one); with `statuses`, one
     such walk per status along the (client, status, executed_at DESC) index, merged, so a doc of
     another status is never read. Otherwise every match is collected by the words index first,
-    then sorted (fast for a rare word, slow for a common one). The caller chooses
+    then sorted (fast for a rare word, slow for a common one); `candidates` (a query with a
+    phrase: the AND of all its words, which the words index answers without reading a doc):
+    those are collected and sorted, and `tsquery` (the positions) is tested on them newest
+    first, only until the page is full. The caller chooses
     (query/search.py). Under `timeout_ms`, in a savepoint (see search_page)."""
     db = router.db_for_read(WorkflowLog)
-    conditions, values = "", []
-    for sql, value in (("d.executed_at >= %s", lo), ("d.executed_at < %s", hi)):
-        if value is not None:
-            conditions += f" AND {sql}"
-            values.append(value)
-    if before is not None:
-        conditions += " AND (d.executed_at, d.log_id) < (%s, %s::uuid)"
-        values += [before[0], before[1]]
+    conditions, values = _bounds(lo, hi, before)
     select = f"SELECT d.executed_at, d.log_id::text FROM {DOCS} d WHERE d.client_id = %s AND d.doc @@ %s::tsquery"
     newest = " ORDER BY d.executed_at DESC, d.log_id DESC LIMIT %s"
     if walk and statuses:
@@ -265,9 +261,30 @@ def newest_docs(client: Client, *, tsquery: str, lo: dt.datetime | None, hi: dt.
         values.append(statuses)
     if walk:
         sql = f"{select}{conditions}{newest}"
+    elif candidates is not None:
+        # The docs holding every word (exact in the words index: no doc is read for it), newest
+        # first; the phrase's positions are tested on those only until the page is full.
+        sql = (f"WITH m AS MATERIALIZED (SELECT d.executed_at, d.log_id FROM {DOCS} d WHERE d.client_id = %s "
+               f"AND d.doc @@ %s::tsquery{conditions}) SELECT m.executed_at, m.log_id::text "
+               f"FROM (SELECT * FROM m ORDER BY 1 DESC, 2 DESC) m WHERE (SELECT x.doc @@ %s::tsquery FROM {DOCS} x "
+               "WHERE x.client_id = %s AND x.log_id = m.log_id) LIMIT %s")
+        return _fetch_within(db, timeout_ms, sql, [client.pk, candidates, *values, tsquery, client.pk, limit])
     else:
         sql = f"WITH m AS MATERIALIZED ({select}{conditions}) SELECT * FROM m ORDER BY 1 DESC, 2 DESC LIMIT %s"
     return _fetch_within(db, timeout_ms, sql, [client.pk, tsquery, *values, limit])
+
+
+def _bounds(lo: dt.datetime | None, hi: dt.datetime | None, before: tuple[dt.datetime, str] | None
+            ) -> tuple[str, list[Any]]:
+    conditions, values = "", []
+    for sql, value in (("d.executed_at >= %s", lo), ("d.executed_at < %s", hi)):
+        if value is not None:
+            conditions += f" AND {sql}"
+            values.append(value)
+    if before is not None:
+        conditions += " AND (d.executed_at, d.log_id) < (%s, %s::uuid)"
+        values += [before[0], before[1]]
+    return conditions, values
 
 
 _FREQUENCIES: dict[str, Any] = {"at": -1e9, "words": {}}

@@ -89,3 +89,9 @@ def test_the_plan_follows_the_word_statistics(alice: Tenant, logs: list[str], mo
     calls.clear()
     assert alice.api.get("/api/v1/logs", {"q": "zzqxv"}).status_code == 200
     assert calls == [False]  # absent from the statistics: one statement over the whole range
+
+
+def test_a_phrase_is_collected_by_its_words_then_tested_for_order() -> None:
+    query = search.parse_q('"Invoice was refunded" -ledger T-99 接続エラー')
+    assert query.candidates() == ("('invoice' & 'was' & 'refunded') & ('t_99':*) & ('接続' & '続エ' & 'エラ' & 'ラー')")
+    assert search.parse_q("invoice -ledger T-99").candidates() is None  # no phrase: the query itself is exact
