@@ -46,7 +46,7 @@ SHAPES = {
     "phrase, no match (common words)": None,
     "ticket prefix": None,
     "code prefix": "product_sku",
-    "Japanese": "再起動",
+    "Japanese": "起動しない",  # in the generator's Japanese text (再起動, used before, occurs in none)
     "German, accents folded": "gerat",
     "no match": "zzqxvwordless",
 }
@@ -194,10 +194,14 @@ def explain(url: str) -> None:
         filters = validated_filters(LogFilterSet, {"q": q})
         filters.pop("q")
         with CaptureQueriesContext(connection) as captured:
-            rows, _ = search.search_list(client, q, filters, ordering="-executed_at", page=1, page_size=50,
-                                         cursor_mode=False, after=None, columns=("id", "executed_at", "status"))
+            try:
+                rows, _ = search.search_list(client, q, filters, ordering="-executed_at", page=1, page_size=50,
+                                             cursor_mode=False, after=None, columns=("id", "executed_at", "status"))
+                outcome = f"{len(rows)} rows"
+            except search.SearchTooBroad:
+                outcome = "422 search_too_broad"
         statements = [c["sql"] for c in captured.captured_queries if "logs_search_docs d" in c["sql"]]
-        print(f"\n### {shape}: q={q} ({len(rows)} rows, {len(statements)} window statement(s))\n")
+        print(f"\n### {shape}: q={q} ({outcome}, {len(statements)} statement(s) on the docs)\n")
         with connection.cursor() as cursor:
             cursor.execute("SET statement_timeout = 0")
             for sql in statements[:2]:

@@ -12,8 +12,9 @@ ingestion's `clean_log()`, streamed by COPY from worker processes with the log t
 indexes dropped and rebuilt (bench/fixture.py's bulk-load mode). The search trigger stays on,
 so every log is queued for indexing exactly as ingestion queues it.
 
-`index`: drains the queue with --jobs processes, each running the indexer's own `index_batch`
-(SKIP LOCKED shares the queue), printing logs/s; then VACUUM ANALYZE of the search tables.
+`index`: drains the queue with --jobs processes, each running the indexer's own `index_slot`
+(the logs whose id hashes to its slot, as `manage.py index_search --processes N`), printing
+logs/s; then VACUUM ANALYZE of the search tables.
 """
 from __future__ import annotations
 
@@ -93,14 +94,11 @@ def seed(url: str, main: int, others: int, tenants: int, jobs: int) -> None:
     print(f"seeded {done:,} logs in {time.time() - started:.0f} s", flush=True)
 
 
-def _index_worker(url: str) -> int:
+def _index_worker(url: str, slot: int, slots: int) -> int:
     setup_django(url)
-    from logs.search_indexer import index_batch
+    from logs.search_indexer import index_slot
 
-    total = 0
-    while moved := index_batch():
-        total += moved
-    return total
+    return index_slot(slot, slots)
 
 
 def index(url: str, jobs: int) -> None:
@@ -114,7 +112,7 @@ def index(url: str, jobs: int) -> None:
     connection.close()
     ctx = mp.get_context("spawn")
     with ctx.Pool(jobs) as pool:
-        result = pool.map_async(_index_worker, [url] * jobs)
+        result = pool.starmap_async(_index_worker, [(url, k, jobs) for k in range(jobs)])
         while not result.ready():
             result.wait(30)
             left = sql.dangerously_count_pending()

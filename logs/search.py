@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -160,28 +161,112 @@ def _quote(lexeme: str) -> str:
     return "'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
+# The indexer's fast path for ASCII text (99 % of the strings of real logs): lowered once, its
+# words found by one C pass each, no per-character or per-word Python work beyond the dict
+# append. It must give the same lexemes and positions as `words` + `codes` (the general path,
+# which non-ASCII text takes): for ASCII, NFKC/NFC are the identity, casefold is lower(), a
+# word is [a-z0-9]+ and a code's joiner is one of CODE_JOINERS (logs/tests/test_search_document.py).
+_ASCII_WORD_RE = re.compile(rf"([a-z0-9]{{1,{MAX_WORD}}})[a-z0-9]*")
+# Each word with the joiner after it when a word follows that joiner directly (a code goes on).
+_ASCII_CHAIN_RE = re.compile(rf"([a-z0-9]{{1,{MAX_WORD}}})[a-z0-9]*([-_.:/#](?=[a-z0-9]))?")
+_ASCII_JOINED_RE = re.compile(r"[a-z0-9][-_.:/#][a-z0-9]")
+# "12C" for every position and weight, formatted once (the hot loop only slices).
+_TAGS = {weight: [f"{at}{weight}" for at in range(MAX_POSITION + 1)] for weight in "ABCD"}
+
+
+def _tags(weight: str, position: int, count: int) -> list[str]:
+    """The position tags of `count` words from `position` on (past MAX_POSITION: MAX_POSITION)."""
+    tags = _TAGS[weight]
+    out = tags[position:position + count]
+    if len(out) < count:
+        out += [tags[MAX_POSITION]] * (count - len(out))
+    return out
+
+
+def _ascii_codes(pairs: list[tuple[str, str]]) -> list[tuple[int, str]]:
+    """(index of its first word, lexeme) of every code among `pairs` (word, joiner after it)."""
+    out: list[tuple[int, str]] = []
+    i, count = 0, len(pairs)
+    while i < count:
+        if not pairs[i][1]:
+            i += 1
+            continue
+        j = i + 1
+        while pairs[j][1]:  # the joiner's look-ahead guarantees a next word
+            j += 1
+        chain = [word for word, _ in pairs[i:j + 1][:MAX_CODE_PARTS]]
+        out += [(i + k, "_".join(chain[k:])[:MAX_WORD]) for k in range(len(chain) - 1)]
+        i = j + 1
+    return out
+
+
+def _field_words(text: str) -> tuple[list[str], list[tuple[int, str]]]:
+    """(lexemes in order, (index, code lexeme) of its codes) of one field's NFC text."""
+    if text.isascii():
+        lowered = text.lower()
+        if not _ASCII_JOINED_RE.search(lowered):
+            return _ASCII_WORD_RE.findall(lowered), []
+        pairs = _ASCII_CHAIN_RE.findall(lowered)
+        return [word for word, _ in pairs], _ascii_codes(pairs)
+    found = words(text)
+    return [w.lexeme for w in found], [(index, code) for index, _last, code in codes(text, found)]
+
+
+def _collect(value: Any, out: list[str]) -> None:
+    """Every non-empty string inside `value` (cut at MAX_STRING), in document order (`_strings`
+    without the paths: the index needs none)."""
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list) else (value,)
+    for item in items:
+        if isinstance(item, str):
+            if item:
+                out.append(item[:MAX_STRING])
+        elif isinstance(item, (dict, list)):
+            _collect(item, out)
+
+
+def _weighted_texts(log: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """(weight, texts) in the order of `fields`."""
+    columns = [str(log[c])[:MAX_STRING] for c in ("ticket_id", "category", "workflow_error_type",
+                                                  "workflow_error_node", "workflow_error") if log.get(c)]
+    out = [("A", columns)]
+    payload = log.get("payload") if isinstance(log.get("payload"), dict) else {}
+    for key, weight in (("final_response", "B"), ("trace", "C"), ("private_note", "D")):
+        texts: list[str] = []
+        _collect(payload.get(key), texts)
+        out.append((weight, texts))
+    texts = []
+    _collect(log.get("metadata"), texts)
+    out.append(("D", texts))
+    return out
+
+
 def document(log: dict[str, Any]) -> str:
-    """The `tsvector` literal of `log` ('' when nothing is searchable)."""
-    positions: dict[str, list[str]] = {}
+    """The `tsvector` literal of `log` ('' when nothing is searchable): each field's words at
+    consecutive positions (a gap of one between fields, so no phrase spans two), then its codes
+    at their first word's position, with the field's weight; at most MAX_POSITIONS_PER_WORD
+    positions per lexeme, the first ones."""
+    positions: defaultdict[str, list[str]] = defaultdict(list)
     position, budget = 1, MAX_TEXT_PER_LOG
-    # The indexer's hot loop (every word of every log): locals, no calls per word.
-    for _path, weight, text in fields(log):
-        if budget <= 0:
-            break
-        text = unicodedata.normalize("NFC", text[:budget])
-        budget -= len(text)
-        found = list(words(text))
-        entries = [(word[0], position + offset) for offset, word in enumerate(found)]
-        entries += [(code, position + index) for index, _last, code in codes(text, found)]
-        for lexeme, at in entries:
-            seen = positions.get(lexeme)
-            if seen is None:
-                seen = positions[lexeme] = []
-            elif len(seen) >= MAX_POSITIONS_PER_WORD:
-                continue
-            seen.append(f"{at if at < MAX_POSITION else MAX_POSITION}{weight}")
-        position += len(found) + 1  # a gap: no phrase runs from one field into the next
-    return " ".join(f"{_quote(lexeme)}:{','.join(at)}" for lexeme, at in positions.items())
+    for weight, texts in _weighted_texts(log):
+        for text in texts:
+            if budget <= 0:
+                break
+            text = text[:budget]
+            if not text.isascii():
+                text = unicodedata.normalize("NFC", text)
+            budget -= len(text)
+            lexemes, found_codes = _field_words(text)
+            tags = _tags(weight, position, len(lexemes))
+            for lexeme, tag in zip(lexemes, tags):
+                positions[lexeme].append(tag)
+            for index, code in found_codes:
+                positions[code].append(tags[index])
+            position += len(lexemes) + 1
+    # A lexeme is letters, digits and "_" (a quote or backslash only if some fold made one).
+    plain = not any("'" in lexeme or "\\" in lexeme for lexeme in positions)
+    return " ".join([f"'{lexeme}':{','.join(tags[:MAX_POSITIONS_PER_WORD])}" if plain else
+                     f"{_quote(lexeme)}:{','.join(tags[:MAX_POSITIONS_PER_WORD])}"
+                     for lexeme, tags in positions.items()])
 
 
 # --- the query language -------------------------------------------------------------------------
@@ -225,6 +310,22 @@ class Query:
 
     def tsquery(self) -> str:
         parts = [f"!({t.tsquery()})" if t.negated else f"({t.tsquery()})" for t in self.terms]
+        return " & ".join(parts)
+
+    def candidates(self) -> str | None:
+        """With a phrase: the AND of every word of the positive terms, in any order (the words
+        index answers it exactly, without reading the docs' positions); None without a phrase."""
+        phrases = [t for t in self.positive if t.code is None and len(t.words) > 1]
+        if not phrases:
+            return None
+        parts = []
+        for term in self.positive:
+            if term in phrases:
+                words = [_quote(w) for w in term.words]
+                words[-1] += ":*" if term.prefix else ""
+                parts.append(f"({' & '.join(words)})")
+            else:
+                parts.append(f"({term.tsquery()})")
         return " & ".join(parts)
 
 

@@ -27,15 +27,26 @@ BACKFILL_SECONDS = 5.0
 
 
 def _docs(logs: list[dict]) -> list[tuple]:
-    return [(log["client_id"], log["id"], log["executed_at"], search.document(log)) for log in logs]
+    return [(log["client_id"], log["id"], log["executed_at"], log["status"], search.document(log)) for log in logs]
 
 
-def index_batch(limit: int = BATCH) -> int:
-    """Index up to `limit` queued logs; returns how many were taken from the queue."""
+def index_batch(limit: int = BATCH, slot: tuple[int, int] | None = None) -> int:
+    """Index up to `limit` queued logs (of `slot`, see index_slot); returns how many were taken."""
     with transaction.atomic():
-        logs = sql.dangerously_take_pending(limit)
+        logs = sql.dangerously_take_pending(limit, slot)
         sql.dangerously_store_docs(_docs(logs))
     return len(logs)
+
+
+def index_slot(slot: int, slots: int, limit: int = BATCH) -> int:
+    """Index the queued logs whose id hashes to `slot` of `slots` until none is left: one of
+    `index_search --processes N`'s workers. Safe beside the others because a log's queue rows
+    all hash to one slot (never two processes on one log), and beside nothing else because the
+    parent holds the runner lock for them (the app's indexer threads skip their rounds)."""
+    total = 0
+    while moved := index_batch(limit, (slot, slots)):
+        total += moved
+    return total
 
 
 def backfill_batch(limit: int = BATCH) -> int | None:

@@ -1,11 +1,15 @@
 """`q` on the list and the export: full-text search with a bounded plan.
 
-The plan, newest first (the default order): the time windows of WINDOW_DAYS back from now
-(the last day, then the week before it, the month, ...), each one statement that joins the
-tenant's matching search docs to its logs under the list's filters, stopping as soon as the
-page is full. A common word fills the page from the first window in a few index reads; a
-rare one is found by the words index in every window. Every statement runs under what is left
-of the search's time budget (SEARCH_TIME_BUDGET_MS); a search that exhausts it answers
+The plan, newest first (the default order), chosen from how common the query's words are (the
+planner's statistics of the docs): a query as rare as a ticket number, a code or a word in
+under 0.5 % of the logs collects its matching docs by the words index over the whole date
+range in one statement; otherwise the time windows of WINDOW_DAYS back from now (the last day,
+then the week before it, the month, ...) are searched one after the other, stopping as soon as
+the page is full, each by collecting its matches (a word in a few percent of the logs) or, for
+words in most logs (and once collecting proved slow), by walking the newest docs and testing
+each. A status filter is tested on the docs themselves (they carry the log's status), before
+their words; the logs are read by id only for the docs found. Every statement runs under what
+is left of the search's time budget (SEARCH_TIME_BUDGET_MS); a search that exhausts it answers
 422 `search_too_broad`, asking to narrow the dates or the words: it is the question that is too
 broad, not the database that is down (no 503).
 
@@ -21,7 +25,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import psycopg
@@ -42,6 +46,16 @@ from tenants.models import Client
 WINDOW_DAYS = (1, 7, 30, 90, 365)
 DOC_CHUNK = 500  # with filters on the logs: matching docs read per step of a window
 COLLECT_MS = 150  # collecting a window's matches longer than this: the words are common, walk instead
+# The planner's statistics say which words are common (dangerously_word_frequencies): a query
+# whose every term is in at least WALK_SHARE of the docs walks the newest docs from the start
+# (its matches are dense; collecting them by the words index reads posting lists of millions),
+# and one whose rarest term is in less than ONE_STATEMENT_SHARE (or in none of the listed
+# words) is collected over the whole date range in one statement instead of window by window.
+WALK_SHARE = 0.2
+ONE_STATEMENT_SHARE = 0.005
+# Filters the search docs carry themselves (the log's status, migration 0020; the dates): with
+# no other filter, the docs found are the page, and no log is read to test them.
+ON_DOCS = frozenset({"status", "start_date", "end_date"})
 TOO_BROAD = ("This search took too long: narrow the date range (start_date, end_date) or use rarer or "
              "more words, then try again.")
 
@@ -80,9 +94,9 @@ def _windows(start: dt.datetime | None, end: dt.datetime | None, now: dt.datetim
 
 
 class _Budget:
-    def __init__(self) -> None:
+    def __init__(self, walk: bool = False) -> None:
         self.deadline = time.monotonic() + settings.SEARCH_TIME_BUDGET_MS / 1000
-        self.walk = False  # see _docs
+        self.walk = walk  # see _docs
 
     def left_ms(self) -> int:
         left = int((self.deadline - time.monotonic()) * 1000)
@@ -123,7 +137,8 @@ def matching(client: Client, query: search.Query, filters: dict[str, Any], colum
     """Up to `want` matching logs of `client` after `offset`, or after the keyset position
     `after` = (executed_at, id) newest first, as dicts of `columns`. Newest first: window by
     window; any other ordering: one statement over the date range."""
-    budget = budget or _Budget()
+    share = _share(query)
+    budget = budget or _Budget(walk=share >= WALK_SHARE)
     condition, params = LogFilterSet.condition(filters)
     start, end = _bounds(filters)
     tsquery = query.tsquery()
@@ -134,43 +149,88 @@ def matching(client: Client, query: search.Query, filters: dict[str, Any], colum
         return _dicts(rows, columns, as_text)
     if after is not None:  # the cursor: windows up to its time, docs after its position
         end = min(end, after[0] + dt.timedelta(microseconds=1)) if end else after[0] + dt.timedelta(microseconds=1)
-    found: list[dict[str, Any]] = []
+    scope = _Scope(tsquery, query.candidates(), (condition, params), filters.get("status") or None,
+                   pushed=all(name in ON_DOCS or value in (None, [], "") for name, value in filters.items()))
+    if share < ONE_STATEMENT_SHARE and not budget.walk:
+        found = _one_statement(client, budget, scope, columns, start, end, want + offset, as_text, after)
+        if found is not None:
+            return found[offset:]
+    found = []
     for lo, hi in _windows(start, end, timezone.now()):
-        found += _window(client, budget, tsquery, (condition, params), columns, lo, hi, want + offset - len(found),
-                         as_text, after)
+        found += _window(client, budget, scope, columns, lo, hi, want + offset - len(found), as_text, after)
         if len(found) >= want + offset:
             break
     return found[offset:]
 
 
-def _docs(client: Client, budget: _Budget, **kwargs: Any) -> list[tuple[dt.datetime, str]]:
+def _share(query: search.Query) -> float:
+    """The estimated share of docs that hold every positive term: the least common term's
+    (a phrase: its least common word; a prefix or code: unknown, so 0, treated as rare)."""
+    frequencies = sql.dangerously_word_frequencies()
+    shares = [0.0 if term.code is not None or term.prefix else min(frequencies.get(w, 0.0) for w in term.words)
+              for term in query.positive]
+    return min(shares)
+
+
+class _Scope(NamedTuple):
+    tsquery: str
+    candidates: str | None  # a phrase's words in any order (search.Query.candidates)
+    where: tuple[str, list[Any]]  # the list's filters over the logs
+    statuses: list[str] | None  # the status filter, also tested on the docs
+    pushed: bool  # the docs carry every filter: no need to read more docs than the page
+
+
+def _one_statement(client: Client, budget: _Budget, scope: _Scope, columns: tuple[str, ...],
+                   start: dt.datetime | None, end: dt.datetime | None, want: int, as_text: bool,
+                   after: tuple[Any, str] | None) -> list[dict[str, Any]] | None:
+    """A rare query's page: its docs over the whole range collected at once (one statement
+    instead of one per window); None when that took longer than COLLECT_MS (the words were
+    not that rare: the caller goes window by window)."""
+    try:
+        return _window(client, budget, scope, columns, start, end, want, as_text, after, once=True)
+    except _Slow:
+        return None
+
+
+class _Slow(Exception):
+    """Collecting took longer than COLLECT_MS where the caller has a cheaper way."""
+
+
+def _docs(client: Client, budget: _Budget, once: bool = False, **kwargs: Any) -> list[tuple[dt.datetime, str]]:
     """The next docs of a window: collected by the words index (a rare word: milliseconds) until
     that takes longer than COLLECT_MS once (a common word: thousands of matches per window);
-    from then on, for the rest of this search, by walking the newest docs."""
+    from then on, for the rest of this search, by walking the newest docs. `once`: collecting
+    only, _Slow when it takes longer than COLLECT_MS."""
     while True:
         left = budget.left_ms()
-        collect = not budget.walk and left > COLLECT_MS
+        collect = once or (not budget.walk and left > COLLECT_MS)
         try:
-            return sql.newest_docs(client, timeout_ms=COLLECT_MS if collect else left, walk=not collect, **kwargs)
+            return sql.newest_docs(client, timeout_ms=min(COLLECT_MS, left) if collect else left, walk=not collect,
+                                   **kwargs)
         except OperationalError as exc:
             if not isinstance(exc.__cause__, psycopg.errors.QueryCanceled):
                 raise
+            if once:
+                raise _Slow from None
             if not collect:
                 raise SearchTooBroad(TOO_BROAD) from None
             budget.walk = True
 
 
-def _window(client: Client, budget: _Budget, tsquery: str, where: tuple[str, list[Any]], columns: tuple[str, ...],
+def _window(client: Client, budget: _Budget, scope: _Scope, columns: tuple[str, ...],
             lo: dt.datetime | None, hi: dt.datetime | None, want: int, as_text: bool,
-            before: tuple[Any, str] | None) -> list[dict[str, Any]]:
+            before: tuple[Any, str] | None, once: bool = False) -> list[dict[str, Any]]:
     """The newest `want` matching logs of one window: the matching docs are taken in their
-    index's order, DOC_CHUNK at a time (a common word: the newest few; a rare word: all of the
-    window's, at once), and the logs among them that pass the list's filters are read by id;
-    the next chunk only when the page is not full yet."""
+    index's order (a common word: the newest few; a rare word: all of the window's, at once),
+    DOC_CHUNK at a time when the list has filters the docs do not carry, and the logs among
+    them that pass the list's filters are read by id; the next chunk only when the page is not
+    full yet."""
     rows: list[dict[str, Any]] = []
-    chunk = want if not where[0] else max(DOC_CHUNK, want)
+    where = scope.where
+    chunk = want if scope.pushed else max(DOC_CHUNK, want)
     while len(rows) < want:
-        docs = _docs(client, budget, tsquery=tsquery, lo=lo, hi=hi, before=before, limit=chunk)
+        docs = _docs(client, budget, once=once, tsquery=scope.tsquery, lo=lo, hi=hi, before=before, limit=chunk,
+                     statuses=scope.statuses, candidates=scope.candidates)
         if not docs:
             break
         condition = "id = ANY(%s::uuid[]) AND executed_at >= %s AND executed_at <= %s"

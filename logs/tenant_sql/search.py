@@ -8,6 +8,7 @@ as a parameter and cast (never parsed again by PostgreSQL's text-search parser).
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import Any
 
 import orjson
@@ -24,9 +25,9 @@ PENDING = "logs_search_pending"
 BACKFILL = "logs_search_backfill"
 TABLE = WorkflowLog._meta.db_table
 # The columns the words of a log are built from (logs/search.py `fields`).
-SOURCE = ("client_id", "id::text", "executed_at", "ticket_id", "category", "workflow_error_type",
+SOURCE = ("client_id", "id::text", "executed_at", "status", "ticket_id", "category", "workflow_error_type",
           "workflow_error_node", "workflow_error", "payload::text", "metadata::text")
-SOURCE_NAMES = ("client_id", "id", "executed_at", "ticket_id", "category", "workflow_error_type",
+SOURCE_NAMES = ("client_id", "id", "executed_at", "status", "ticket_id", "category", "workflow_error_type",
                 "workflow_error_node", "workflow_error", "payload", "metadata")
 
 
@@ -42,20 +43,24 @@ def _source_rows(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 # --- the indexer (every tenant) ---------------------------------------------------------------------
 
-def dangerously_take_pending(limit: int) -> list[dict[str, Any]]:
+def dangerously_take_pending(limit: int, slot: tuple[int, int] | None = None) -> list[dict[str, Any]]:
     """Up to `limit` queued logs of any tenants, removed from the queue, with their searchable
     columns; call inside a transaction that also stores their docs (a crash puts them back).
     Newest first, by the id index (ids are time-ordered): after a bulk load or an outage the
     recent logs are searchable first, and no scan walks over the dead rows of earlier batches
     (a plain LIMIT did: a seq scan from the table's start, slower with every batch of a backlog).
     The logs are locked FOR KEY SHARE, so a concurrent delete waits for this transaction and
-    then removes the doc it stored (no doc outlives its log)."""
+    then removes the doc it stored (no doc outlives its log).
+    `slot` = (k, n): only the logs whose id hashes to k of n (parallel indexers of one runner,
+    see search_indexer.index_slot): every queue row of one log goes to the same slot, so two
+    processes never index the same log at once (the later commit could store the older text)."""
     assert connection.in_atomic_block
     if citus.is_active_cached():
         rows = _take_pending_per_client(limit)
     else:
+        where, args = ("", [limit]) if slot is None else (_SLOT, [slot[1], slot[0], limit])
         with connection.cursor() as cursor:
-            cursor.execute(_TAKE.format(client="", client_q="", client_w=""), [limit])
+            cursor.execute(_TAKE.format(client="", client_q=where, client_w=""), args)
             rows = cursor.fetchall()
     # A log queued twice (stored, then updated) is indexed once.
     return list({(log["client_id"], log["id"]): log for log in _source_rows(rows)}.values())
@@ -67,6 +72,9 @@ _TAKE = (f"WITH taken AS (DELETE FROM {PENDING} p WHERE {{client}}p.ctid = ANY(A
          f"SELECT {', '.join('w.' + c for c in SOURCE)} FROM taken t "
          f"JOIN {TABLE} w ON {{client_w}}w.client_id = t.client_id AND w.id = t.log_id "
          "AND w.executed_at = t.executed_at FOR KEY SHARE OF w")
+
+
+_SLOT = "WHERE (hashtext(q.log_id::text) & 2147483647) %% %s = %s "
 
 
 def _take_pending_per_client(limit: int) -> list[tuple[Any, ...]]:
@@ -85,18 +93,18 @@ def _take_pending_per_client(limit: int) -> list[tuple[Any, ...]]:
     return rows
 
 
-def dangerously_store_docs(docs: list[tuple[int, str, dt.datetime, str]]) -> None:
-    """Insert or replace the docs (client_id, log id, executed_at, tsvector literal)."""
+def dangerously_store_docs(docs: list[tuple[int, str, dt.datetime, str, str]]) -> None:
+    """Insert or replace the docs (client_id, log id, executed_at, status, tsvector literal)."""
     if not docs:
         return
-    clients, ids, times, texts = (list(column) for column in zip(*docs))
+    clients, ids, times, statuses, texts = (list(column) for column in zip(*docs))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {DOCS} (client_id, log_id, executed_at, doc) "
-            "SELECT c, i, e, d::tsvector FROM unnest(%s::bigint[], %s::uuid[], %s::timestamptz[], %s::text[]) "
-            "AS u(c, i, e, d) ON CONFLICT (client_id, log_id) DO UPDATE "
-            "SET executed_at = EXCLUDED.executed_at, doc = EXCLUDED.doc",
-            [clients, ids, times, texts])
+            f"INSERT INTO {DOCS} (client_id, log_id, executed_at, status, doc) "
+            "SELECT c, i, e, s, d::tsvector FROM unnest(%s::bigint[], %s::uuid[], %s::timestamptz[], %s::text[], "
+            "%s::text[]) AS u(c, i, e, s, d) ON CONFLICT (client_id, log_id) DO UPDATE "
+            "SET executed_at = EXCLUDED.executed_at, status = EXCLUDED.status, doc = EXCLUDED.doc",
+            [clients, ids, times, statuses, texts])
 
 
 def dangerously_count_pending() -> int:
@@ -223,16 +231,51 @@ def search_page(client: Client, *, tsquery: str, condition: str, params: list[An
 
 
 def newest_docs(client: Client, *, tsquery: str, lo: dt.datetime | None, hi: dt.datetime | None,
-                before: tuple[dt.datetime, str] | None, limit: int, timeout_ms: int, walk: bool
-                ) -> list[tuple[dt.datetime, str]]:
+                before: tuple[dt.datetime, str] | None, limit: int, timeout_ms: int, walk: bool,
+                statuses: list[str] | None = None, candidates: str | None = None) -> list[tuple[dt.datetime, str]]:
     """(executed_at, log id) of the newest `limit` docs of `client` matching `tsquery` in
-    [lo, hi), before the position `before`. `walk`: along the docs' (client, executed_at DESC)
-    index, testing each doc, stopping at `limit` (fast for a common word, a scan of the window
-    for a rare one); otherwise every match is collected by the words index first, then sorted
-    (fast for a rare word, slow for a common one). The planner cannot tell them apart well
-    enough (a word absent from its statistics made it walk a whole window), so the caller
-    chooses. Under `timeout_ms`, in a savepoint (see search_page)."""
+    [lo, hi), before the position `before`, of a log whose status is one of `statuses` (None:
+    any; a doc stored before its status was kept, NULL, passes: the caller tests the log).
+    `walk`: along the docs' (client, executed_at DESC) index, testing each doc, stopping at
+    `limit` (fast for a common word, a scan of the window for a rare one); with `statuses`, one
+    such walk per status along the (client, status, executed_at DESC) index, merged, so a doc of
+    another status is never read. Otherwise every match is collected by the words index first,
+    then sorted (fast for a rare word, slow for a common one); `candidates` (a query with a
+    phrase: the AND of all its words, which the words index answers without reading a doc):
+    those are collected and sorted, and `tsquery` (the positions) is tested on them newest
+    first, only until the page is full. The caller chooses
+    (query/search.py). Under `timeout_ms`, in a savepoint (see search_page)."""
     db = router.db_for_read(WorkflowLog)
+    conditions, values = _bounds(lo, hi, before)
+    select = f"SELECT d.executed_at, d.log_id::text FROM {DOCS} d WHERE d.client_id = %s AND d.doc @@ %s::tsquery"
+    newest = " ORDER BY d.executed_at DESC, d.log_id DESC LIMIT %s"
+    if walk and statuses:
+        branches, args = [], []
+        for status in [*statuses, None]:
+            branches.append(f"({select} AND d.status {'IS NULL' if status is None else '= %s'}{conditions}{newest})")
+            args += [client.pk, tsquery, *([] if status is None else [status]), *values, limit]
+        sql = f"SELECT * FROM ({' UNION ALL '.join(branches)}) m ORDER BY 1 DESC, 2 DESC LIMIT %s"
+        return _fetch_within(db, timeout_ms, sql, [*args, limit])
+    if statuses:
+        conditions += " AND (d.status = ANY(%s) OR d.status IS NULL)"
+        values.append(statuses)
+    if walk:
+        sql = f"{select}{conditions}{newest}"
+    elif candidates is not None:
+        # The docs holding every word (exact in the words index: no doc is read for it), newest
+        # first; the phrase's positions are tested on those only until the page is full.
+        sql = (f"WITH m AS MATERIALIZED (SELECT d.executed_at, d.log_id FROM {DOCS} d WHERE d.client_id = %s "
+               f"AND d.doc @@ %s::tsquery{conditions}) SELECT m.executed_at, m.log_id::text "
+               f"FROM (SELECT * FROM m ORDER BY 1 DESC, 2 DESC) m WHERE (SELECT x.doc @@ %s::tsquery FROM {DOCS} x "
+               "WHERE x.client_id = %s AND x.log_id = m.log_id) LIMIT %s")
+        return _fetch_within(db, timeout_ms, sql, [client.pk, candidates, *values, tsquery, client.pk, limit])
+    else:
+        sql = f"WITH m AS MATERIALIZED ({select}{conditions}) SELECT * FROM m ORDER BY 1 DESC, 2 DESC LIMIT %s"
+    return _fetch_within(db, timeout_ms, sql, [client.pk, tsquery, *values, limit])
+
+
+def _bounds(lo: dt.datetime | None, hi: dt.datetime | None, before: tuple[dt.datetime, str] | None
+            ) -> tuple[str, list[Any]]:
     conditions, values = "", []
     for sql, value in (("d.executed_at >= %s", lo), ("d.executed_at < %s", hi)):
         if value is not None:
@@ -241,13 +284,27 @@ def newest_docs(client: Client, *, tsquery: str, lo: dt.datetime | None, hi: dt.
     if before is not None:
         conditions += " AND (d.executed_at, d.log_id) < (%s, %s::uuid)"
         values += [before[0], before[1]]
-    sql = (f"SELECT d.executed_at, d.log_id::text FROM {DOCS} d WHERE d.client_id = %s AND d.doc @@ %s::tsquery"
-           f"{conditions}")
-    if walk:
-        sql += " ORDER BY d.executed_at DESC, d.log_id DESC LIMIT %s"
-    else:
-        sql = f"WITH m AS MATERIALIZED ({sql}) SELECT * FROM m ORDER BY 1 DESC, 2 DESC LIMIT %s"
-    return _fetch_within(db, timeout_ms, sql, [client.pk, tsquery, *values, limit])
+    return conditions, values
+
+
+_FREQUENCIES: dict[str, Any] = {"at": -1e9, "words": {}}
+FREQUENCIES_SECONDS = 600.0
+
+
+def dangerously_word_frequencies() -> dict[str, float]:
+    """The share of docs (every tenant's) holding each of the most common words, from the
+    planner's statistics of `doc` (ANALYZE keeps ~10 x default_statistics_target of them);
+    a word not listed is rarer than all of them. Read at most every FREQUENCIES_SECONDS per
+    process. Empty on a Citus coordinator (its shell table has no statistics). Every tenant's
+    words: only for choosing a plan (query/search.py), never shown."""
+    now = time.monotonic()
+    if now - _FREQUENCIES["at"] >= FREQUENCIES_SECONDS:
+        with connections[router.db_for_read(WorkflowLog)].cursor() as cursor:
+            cursor.execute("SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats "
+                           "WHERE tablename = %s AND attname = 'doc' AND schemaname = current_schema()", [DOCS])
+            row = cursor.fetchone()
+        _FREQUENCIES.update(at=now, words=dict(zip(row[0], row[1])) if row and row[0] else {})
+    return _FREQUENCIES["words"]
 
 
 def texts(client: Client, ids: list[str], lo: dt.datetime, hi: dt.datetime) -> list[dict[str, Any]]:
