@@ -15,7 +15,8 @@ from __future__ import annotations
 import time
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, transaction
+from psycopg import errors as pg_errors
 
 from central_logger.background import SKIPPED, ProcessLoop
 from logs import search
@@ -30,12 +31,21 @@ def _docs(logs: list[dict]) -> list[tuple]:
     return [(log["client_id"], log["id"], log["executed_at"], log["status"], search.document(log)) for log in logs]
 
 
-def index_batch(limit: int = BATCH, slot: tuple[int, int] | None = None) -> int:
-    """Index up to `limit` queued logs (of `slot`, see index_slot); returns how many were taken."""
-    with transaction.atomic():
-        logs = sql.dangerously_take_pending(limit, slot)
-        sql.dangerously_store_docs(_docs(logs))
-    return len(logs)
+def index_batch(limit: int = BATCH, slot: tuple[int, int] | None = None, attempts: int = 5) -> int:
+    """Index up to `limit` queued logs (of `slot`, see index_slot); returns how many were taken.
+    A batch that waited too long for a lock (sql.LOCK_TIMEOUT_MS: it yields to a TRUNCATE, a
+    DDL or a delete holding its logs) is rolled back and tried again, `attempts` times in all."""
+    for attempt in range(attempts):
+        try:
+            with transaction.atomic():
+                logs = sql.dangerously_take_pending(limit, slot)
+                sql.dangerously_store_docs(_docs(logs))
+            return len(logs)
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, pg_errors.LockNotAvailable) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def index_slot(slot: int, slots: int, limit: int = BATCH) -> int:
@@ -75,8 +85,13 @@ def _round() -> object:
     if not sql.try_runner_lock():
         return SKIPPED
     try:
-        while index_batch() == BATCH and not indexer.stopping:
-            pass
+        try:
+            while index_batch(attempts=1) == BATCH and not indexer.stopping:
+                pass
+        except OperationalError as exc:
+            if not isinstance(exc.__cause__, pg_errors.LockNotAvailable):
+                raise
+            return SKIPPED  # it yielded to a TRUNCATE or a DDL (sql.LOCK_TIMEOUT_MS): next round
         # The backfill reads every tenant's logs in one statement, which a Citus cluster does not
         # run (README, "Scaling past one machine").
         deadline = time.monotonic() + (0 if citus.is_active_cached() else BACKFILL_SECONDS)

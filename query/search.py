@@ -53,7 +53,7 @@ COLLECT_MS = 150  # collecting a window's matches longer than this: the words ar
 # words) is collected over the whole date range in one statement instead of window by window.
 WALK_SHARE = 0.2
 ONE_STATEMENT_SHARE = 0.005
-# Filters the search docs carry themselves (the log's status, migration 0020; the dates): with
+# Filters the search docs carry themselves (the log's status, migration 0021; the dates): with
 # no other filter, the docs found are the page, and no log is read to test them.
 ON_DOCS = frozenset({"status", "start_date", "end_date"})
 TOO_BROAD = ("This search took too long: narrow the date range (start_date, end_date) or use rarer or "

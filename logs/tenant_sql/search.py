@@ -55,6 +55,7 @@ def dangerously_take_pending(limit: int, slot: tuple[int, int] | None = None) ->
     see search_indexer.index_slot): every queue row of one log goes to the same slot, so two
     processes never index the same log at once (the later commit could store the older text)."""
     assert connection.in_atomic_block
+    _yield_to_others()
     if citus.is_active_cached():
         rows = _take_pending_per_client(limit)
     else:
@@ -75,6 +76,16 @@ _TAKE = (f"WITH taken AS (DELETE FROM {PENDING} p WHERE {{client}}p.ctid = ANY(A
 
 
 _SLOT = "WHERE (hashtext(q.log_id::text) & 2147483647) %% %s = %s "
+# How long the indexer waits for a lock before giving its round up. It locks the queue, then the
+# logs; a TRUNCATE of the log table (its trigger empties the docs and the queue) locks in the
+# other order, and PostgreSQL's deadlock check (after deadlock_timeout, 1 s) may then cancel
+# either. Waiting less than that makes the background indexer the one that yields, every time.
+LOCK_TIMEOUT_MS = 200
+
+
+def _yield_to_others() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL lock_timeout = %s", [f"{LOCK_TIMEOUT_MS}ms"])
 
 
 def _take_pending_per_client(limit: int) -> list[tuple[Any, ...]]:

@@ -1,6 +1,6 @@
 """The indexer in parallel slots (`index_search --processes N`): each worker takes only the logs
 whose id hashes to its slot, so every queue row of one log goes to one worker; and each doc
-carries its log's status (migration 0020), which a status-filtered search reads."""
+carries its log's status (migration 0021), which a status-filtered search reads."""
 from __future__ import annotations
 
 import io

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import threading
+import time
 from typing import Any
 
 import psycopg
@@ -15,6 +16,8 @@ from django.db import connection
 
 from conftest import Tenant, database_url
 from logs.models import WorkflowLog
+from central_logger.background import SKIPPED
+from logs import search_indexer
 from logs.search_indexer import index_all
 from logs.tenant_sql import search as search_sql
 from logs.tests.factories import ingest, log_body
@@ -233,3 +236,39 @@ def test_a_long_id_is_found_by_its_prefix(alice: Tenant) -> None:
     assert _ids(_search(alice, ticket[:12])) == [log_id]
     assert _ids(_search(alice, ticket[:120])) == [log_id]
     assert _ids(_search(alice, "T-0123456789abcdef0123456789abcdeX")) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_indexer_yields_to_a_truncate_of_the_log_table(alice: Tenant) -> None:
+    """The indexer locks the queue, then the logs; a TRUNCATE of the log table (its trigger
+    empties the docs and the queue: Django's test flush, an operator) locks in the other order.
+    The indexer gives its round up after a short lock wait, so the TRUNCATE is never the one
+    PostgreSQL's deadlock check cancels."""
+    alice.api.post("/api/v1/logs", log_body(ticket_id="T-TRUNC"), format="json")
+    other = psycopg.connect(**connection.standalone_params(), autocommit=False)
+    try:
+        with other.cursor() as cursor:  # the truncate's first lock, held
+            cursor.execute("LOCK TABLE workflow_logs IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        assert search_indexer._round() is SKIPPED
+        assert time.monotonic() - started < 1.0  # before deadlock_timeout
+        assert search_sql.dangerously_count_pending() == 1  # its round rolled back: still queued
+    finally:
+        other.rollback()
+        other.close()
+    assert search_indexer._round() is None  # the lock gone: indexed
+    assert search_sql.dangerously_count_pending() == 0
+    assert [row["ticket_id"] for row in _search(alice, "T-TRUNC")["data"]] == ["T-TRUNC"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_index_command_waits_out_a_short_lock(alice: Tenant) -> None:
+    """Outside the background loop (`index_search`, tests) a batch that yielded is tried again."""
+    posted = alice.api.post("/api/v1/logs", log_body(ticket_id="T-WAIT"), format="json")
+    assert posted.status_code == 201, posted.content
+    other = psycopg.connect(**connection.standalone_params(), autocommit=False)
+    with other.cursor() as cursor:
+        cursor.execute("LOCK TABLE workflow_logs IN ACCESS EXCLUSIVE MODE")
+    threading.Timer(0.5, other.close).start()  # released after the first two attempts
+    assert index_all() == 1
+    assert [row["ticket_id"] for row in _search(alice, "T-WAIT")["data"]] == ["T-WAIT"]

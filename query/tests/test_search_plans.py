@@ -1,6 +1,6 @@
 """The plans of a newest-first search (query/search.py) give the same page: walking the newest
 docs, collecting them window by window, or in one statement over the whole range; with the
-status filter tested on the docs (migration 0020) and the log's own status staying the final
+status filter tested on the docs (migration 0021) and the log's own status staying the final
 word (a doc stored before it carried a status, or whose status is stale, never shows a wrong
 row); and the plan is chosen from the planner's word statistics."""
 from __future__ import annotations
@@ -59,7 +59,7 @@ def test_every_plan_gives_the_same_page(alice: Tenant, logs: list[str], monkeypa
 def test_the_log_status_decides_when_the_doc_has_none_or_a_stale_one(alice: Tenant, logs: list[str],
                                                                      monkeypatch: Any) -> None:
     with connection.cursor() as cursor:
-        # log 1 (FAILED): a doc from before migration 0020; log 2 (ERROR): its doc still says
+        # log 1 (FAILED): a doc from before migration 0021; log 2 (ERROR): its doc still says
         # FAILED, the log has since become SUCCESS (not re-indexed yet).
         cursor.execute("UPDATE logs_search_docs SET status = NULL WHERE log_id = %s", [logs[1]])
         cursor.execute("UPDATE workflow_logs SET status = 'SUCCESS' WHERE id = %s", [logs[2]])

@@ -21,7 +21,7 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    dependencies = [("logs", "0019_search")]
+    dependencies = [("logs", "0020_rollup_cost")]
     operations = [
         migrations.RunSQL("ALTER TABLE logs_search_docs ADD COLUMN status varchar(16); "
                           "CREATE INDEX logs_search_docs_status ON logs_search_docs "
