@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -33,7 +32,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from citus_rebalance_drill import PY, ROOT, psql, sh, wait_http  # noqa: E402
+from citus_rebalance_drill import PY, ROOT, drill_env, psql, sh, wait_http  # noqa: E402
 from citus_worker_down_drill import CLIENT_TIMEOUT_MS, request, spool_rows  # noqa: E402
 
 TEXTS = ["Rückerstattung für Bestellung", "退款申请：订单", "Возврат средств по заказу", "استرداد المبلغ للطلب",
@@ -136,11 +135,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="the neighbour's ingestion requests per second")
     parser.add_argument("--port", type=int, default=8527)
     args = parser.parse_args()
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="central_logger.settings")
-    url = sh("scripts/citus_cluster.sh", "url", env=env)
-    env.setdefault("DATABASE_URL", url)
-    env.setdefault("SECRET_KEY", "drill-secret-key-not-for-production")
-    env.setdefault("API_KEY_PEPPER", "drill-pepper-not-for-production")
+    env, url = drill_env()
     made = json.loads(sh(PY, "manage.py", "shell", "-c", MAKE_TENANTS, env=env).splitlines()[-1])
     tenant, neighbour = made["tenant"], made["neighbour"]
     work = Path(tempfile.mkdtemp(prefix="citus-isolate-drill-"))

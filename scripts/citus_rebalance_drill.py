@@ -35,6 +35,17 @@ def sh(*args: str, env: dict[str, str]) -> str:
     return subprocess.run(args, cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
+def drill_env() -> tuple[dict[str, str], str]:
+    """The environment of the drills' commands and servers (production settings, throwaway
+    secrets) and the local cluster's coordinator URL (DATABASE_URL when set)."""
+    env = dict(os.environ, DJANGO_SETTINGS_MODULE="central_logger.settings")
+    url = sh("scripts/citus_cluster.sh", "url", env=env)
+    env.setdefault("DATABASE_URL", url)
+    env.setdefault("SECRET_KEY", "drill-secret-key-not-for-production")
+    env.setdefault("API_KEY_PEPPER", "drill-pepper-not-for-production")
+    return env, url
+
+
 def psql(url: str, sql: str) -> str:
     return subprocess.run(["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", url, "-c", sql], check=True,
                           capture_output=True, text=True).stdout.strip()
@@ -102,11 +113,7 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=10.0, help="seconds of load before the new worker")
     parser.add_argument("--port", type=int, default=8525)
     args = parser.parse_args()
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="central_logger.settings")
-    url = sh("scripts/citus_cluster.sh", "url", env=env)
-    env.setdefault("DATABASE_URL", url)
-    env.setdefault("SECRET_KEY", "drill-secret-key-not-for-production")
-    env.setdefault("API_KEY_PEPPER", "drill-pepper-not-for-production")
+    env, url = drill_env()
     run = uuid.uuid4().hex[:6]
     keys, clients = {}, {}
     for n in range(args.tenants):

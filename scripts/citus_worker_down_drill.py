@@ -42,7 +42,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from citus_rebalance_drill import PY, ROOT, psql, sh, wait_http  # noqa: E402
+from citus_rebalance_drill import PY, ROOT, drill_env, psql, sh, wait_http  # noqa: E402
 
 PG_BIN = "/usr/lib/postgresql/15/bin"
 CLIENT_TIMEOUT_MS = 3000
@@ -242,11 +242,7 @@ def main() -> None:
     parser.add_argument("--drain-wait", type=float, default=60.0)
     parser.add_argument("--port", type=int, default=8526)
     args = parser.parse_args()
-    env = dict(os.environ, DJANGO_SETTINGS_MODULE="central_logger.settings")
-    url = sh("scripts/citus_cluster.sh", "url", env=env)
-    env.setdefault("DATABASE_URL", url)
-    env.setdefault("SECRET_KEY", "drill-secret-key-not-for-production")
-    env.setdefault("API_KEY_PEPPER", "drill-pepper-not-for-production")
+    env, url = drill_env()
     ports = [int(p) for p in psql(url, "SELECT nodeport FROM pg_dist_node WHERE groupid > 0 ORDER BY groupid").split()]
     if len(ports) < 2:
         raise SystemExit("the drill needs two workers or more")
