@@ -53,6 +53,42 @@ CITUS_TEST_URL = os.environ.get("CITUS_TEST_URL", "")
 requires_citus = pytest.mark.skipif(
     not CITUS_TEST_URL, reason="no Citus cluster: set CITUS_TEST_URL (scripts/citus_cluster.sh start; url)")
 
+# The tests left out of the run on a Citus cluster, each with its reason (README, "What differs on
+# the cluster"): one node id, file or directory per line, `#` and the reason after it.
+CITUS_DESELECT = os.path.join(os.path.dirname(__file__), "logs", "tests", "citus_deselect.txt")
+
+
+def citus_deselected() -> dict[str, str]:
+    """node id (or a file or directory of tests) -> why it does not run on the cluster."""
+    out: dict[str, str] = {}
+    with open(CITUS_DESELECT, encoding="utf-8") as lines:
+        for line in lines:
+            entry, _, reason = line.partition("#")
+            if entry.strip():
+                if not reason.strip():
+                    raise ValueError(f"{CITUS_DESELECT}: {entry.strip()} has no reason")
+                out[entry.strip()] = reason.strip()
+    return out
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """On a Citus cluster, leave out the tests listed in logs/tests/citus_deselect.txt."""
+    if not CITUS_TEST_URL:
+        return
+    listed = citus_deselected()
+
+    def below(entry: str) -> str:  # what the ids of the tests an entry stands for start with
+        return entry + ("[" if "::" in entry else "::" if entry.endswith(".py") else "/")
+
+    def left_out(nodeid: str) -> bool:
+        return any(nodeid == entry or nodeid.startswith(below(entry.rstrip("/"))) for entry in listed)
+
+    kept = [item for item in items if not left_out(item.nodeid)]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if left_out(item.nodeid)])
+        items[:] = kept
+
+
 if CITUS_TEST_URL:
     @pytest.fixture(scope="session")
     def django_db_setup(django_db_blocker: Any) -> Any:
@@ -63,11 +99,17 @@ if CITUS_TEST_URL:
         from django.core.management import call_command
 
         from logs import partitions
+        from logs.tenant_sql import partitions as partition_sql
 
         with django_db_blocker.unblock():
             call_command("migrate", verbosity=0)
             call_command("citus_setup", workers=os.environ.get("CITUS_WORKERS", ""), verbosity=0,
                          shard_count=int(os.environ.get("CITUS_SHARD_COUNT", "8")))
+            # What a run stopped halfway (Ctrl-C, a crash) committed is not rolled back: its
+            # tests' partitions left detached and their rows would trip the next run's tests.
+            for name in partition_sql.detached_tables():
+                partition_sql.dangerously_drop(name)
+            call_command("flush", interactive=False, verbosity=0)
             # The months the tests' logs fall in, made once (committed): on the cluster a new
             # partition is DDL on every shard, seconds each, which tests would repeat and roll back.
             months = [dt.datetime(2024 + (m // 12), m % 12 + 1, 1, tzinfo=dt.timezone.utc) for m in range(0, 48)]
