@@ -53,6 +53,42 @@ CITUS_TEST_URL = os.environ.get("CITUS_TEST_URL", "")
 requires_citus = pytest.mark.skipif(
     not CITUS_TEST_URL, reason="no Citus cluster: set CITUS_TEST_URL (scripts/citus_cluster.sh start; url)")
 
+# The tests left out of the run on a Citus cluster, each with its reason (README, "What differs on
+# the cluster"): one node id, file or directory per line, `#` and the reason after it.
+CITUS_DESELECT = os.path.join(os.path.dirname(__file__), "logs", "tests", "citus_deselect.txt")
+
+
+def citus_deselected() -> dict[str, str]:
+    """node id (or a file or directory of tests) -> why it does not run on the cluster."""
+    out: dict[str, str] = {}
+    with open(CITUS_DESELECT, encoding="utf-8") as lines:
+        for line in lines:
+            entry, _, reason = line.partition("#")
+            if entry.strip():
+                if not reason.strip():
+                    raise ValueError(f"{CITUS_DESELECT}: {entry.strip()} has no reason")
+                out[entry.strip()] = reason.strip()
+    return out
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """On a Citus cluster, leave out the tests listed in logs/tests/citus_deselect.txt."""
+    if not CITUS_TEST_URL:
+        return
+    listed = citus_deselected()
+
+    def below(entry: str) -> str:  # what the ids of the tests an entry stands for start with
+        return entry + ("[" if "::" in entry else "::" if entry.endswith(".py") else "/")
+
+    def left_out(nodeid: str) -> bool:
+        return any(nodeid == entry or nodeid.startswith(below(entry.rstrip("/"))) for entry in listed)
+
+    kept = [item for item in items if not left_out(item.nodeid)]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[item for item in items if left_out(item.nodeid)])
+        items[:] = kept
+
+
 if CITUS_TEST_URL:
     @pytest.fixture(scope="session")
     def django_db_setup(django_db_blocker: Any) -> Any:
@@ -63,17 +99,67 @@ if CITUS_TEST_URL:
         from django.core.management import call_command
 
         from logs import partitions
+        from logs.tenant_sql import partitions as partition_sql
 
         with django_db_blocker.unblock():
             call_command("migrate", verbosity=0)
             call_command("citus_setup", workers=os.environ.get("CITUS_WORKERS", ""), verbosity=0,
                          shard_count=int(os.environ.get("CITUS_SHARD_COUNT", "8")))
+            # What a run stopped halfway (Ctrl-C, a crash) committed is not rolled back: its
+            # tests' partitions left detached and their rows would trip the next run's tests.
+            for name in partition_sql.detached_tables():
+                partition_sql.dangerously_drop(name)
+            call_command("flush", interactive=False, verbosity=0)
             # The months the tests' logs fall in, made once (committed): on the cluster a new
             # partition is DDL on every shard, seconds each, which tests would repeat and roll back.
+            # Up to the end of the ahead window, like a freshly migrated database: the tests of
+            # the maintenance and the catch-all partitions count on what lies beyond.
+            _, end = partitions.window(dt.datetime.now(dt.timezone.utc))
             months = [dt.datetime(2024 + (m // 12), m % 12 + 1, 1, tzinfo=dt.timezone.utc) for m in range(0, 48)]
+            months = [month for month in months if month < end]
+            wanted = {partitions.name_for(month, partitions.step(month)) for month in months}
+            for part in partitions.partitions():  # an earlier run's catch-alls and later months (empty now)
+                if part.name not in wanted:
+                    partition_sql.dangerously_drop(part.name)
+            partitions.invalidate()
             partitions.ensure_covered(months)
             partitions.invalidate()
+            _citus_layout.extend(partitions.partitions())
         yield
+
+    _citus_layout: list[Any] = []  # the partitions after the session's setup
+
+    @pytest.fixture(autouse=True)
+    def _citus_partitions_restored(request: Any, django_db_blocker: Any) -> Any:
+        """After a test that commits (the partition maintenance, retention, live servers), the
+        partitions of the session's start again: what it created (a catch-all, the months ahead
+        of a later clock) dropped, what it dropped (retention) made again. Within one server's
+        test database the same is a rolled-back transaction or a fresh database per run."""
+        yield
+        marker = request.node.get_closest_marker("django_db")
+        if not (marker and marker.kwargs.get("transaction")) and "transactional_db" not in request.fixturenames:
+            return
+        from logs import partitions
+        from logs.tenant_sql import partitions as partition_sql
+
+        with django_db_blocker.unblock():
+            _restore_layout(partitions, partition_sql)
+
+    def _restore_layout(partitions: Any, partition_sql: Any) -> None:
+        kept = {part.name for part in _citus_layout}
+        for part in partitions.partitions():
+            if part.detaching:
+                partition_sql.dangerously_finalize(part.name)
+            if part.detaching or part.name not in kept:
+                partition_sql.dangerously_drop(part.name)
+        for name in partition_sql.detached_tables():
+            partition_sql.dangerously_drop(name)
+        present = {part.name for part in partitions.partitions()}
+        if missing := [part for part in _citus_layout if part.name not in present]:
+            with partition_sql.ddl_transaction(60_000):
+                for part in missing:
+                    partition_sql.dangerously_attach(part.name, part.lo, part.hi)
+        partitions.invalidate()
 
 
 def _api(key: str | None) -> APIClient:

@@ -59,4 +59,26 @@ def table_rows(connection: Any, table: str) -> int | None:
             "FROM pg_partition_tree(r.oid) t JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf) "
             "WHEN r.reltuples >= 0 THEN r.reltuples END)::bigint FROM pg_class r WHERE r.oid = %s::regclass", [table])
         row = cursor.fetchone()
+        if not (row and row[0]):  # unknown, or the empty shell of a Citus table: its shards know
+            row = _shard_rows(cursor, table) or row
     return int(row[0]) if row and row[0] is not None else None
+
+
+# On a Citus coordinator a distributed table (and its partitions) is an empty shell: the rows
+# and their statistics are in the shards on the workers. Each shard's estimate, summed.
+_SHARD_ROWS = ("SELECT sum(c.reltuples) FILTER (WHERE c.reltuples >= 0)::bigint FROM pg_partition_tree('%s'::regclass) t "
+               "JOIN pg_class c ON c.oid = t.relid WHERE t.isleaf")
+
+
+def _shard_rows(cursor: Any, table: str) -> tuple[int] | None:
+    cursor.execute("SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL")
+    if not cursor.fetchone()[0]:
+        return None
+    cursor.execute("SELECT EXISTS (SELECT FROM pg_dist_partition WHERE logicalrelid = %s::regclass AND partmethod = 'h')",
+                   [table])
+    if not cursor.fetchone()[0]:
+        return None
+    cursor.execute("SELECT sum(nullif(result, '')::bigint) FROM run_command_on_shards(%s, %s) WHERE success",
+                   [table, _SHARD_ROWS])
+    row = cursor.fetchone()
+    return (int(row[0]),) if row and row[0] is not None else None

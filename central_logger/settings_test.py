@@ -14,7 +14,9 @@ os.environ.setdefault("INGEST_DB_TIMEOUT_MS", "10000")
 # The suite on a Citus cluster (logs/tests/test_citus.py, README "Scaling past one machine"): the
 # coordinator's database itself, distributed once by conftest.py (no test database is created:
 # every node would need it, with the extension).
-if os.environ.get("CITUS_TEST_URL"):
+# Only in the test process itself: the servers a test starts (gunicorn, a drainer) inherit the
+# variable but are given their own DATABASE_URL (a proxy the test cuts, a replica, nowhere).
+if os.environ.get("CITUS_TEST_URL") and os.environ.setdefault("CITUS_TEST_PID", str(os.getpid())) == str(os.getpid()):
     os.environ["DATABASE_URL"] = os.environ["CITUS_TEST_URL"]
 # The benchmark tooling's own tests run with the suite (production settings leave it out).
 os.environ.setdefault("BENCHMARKS", "true")

@@ -73,3 +73,17 @@ def dangerously_analyze_rollup() -> int:
         cursor.execute("ANALYZE logs_usage_rollup")
         cursor.execute("SELECT count(*) FROM logs_rollup")
         return int(cursor.fetchone()[0])
+
+
+def dangerously_latest_logs(client_ids: list[int]) -> dict[int, object]:
+    """The newest executed_at of each of `client_ids` (a page of the operator console's clients),
+    in one statement: one LIMIT 1 probe of the (client, executed_at) index per client, joined by
+    UNION ALL. The console's correlated subquery does the same on one server; Citus refuses a
+    correlated subquery beside a reference table (the clients), while each branch here names
+    one tenant and is routed to the worker holding it."""
+    if not client_ids:
+        return {}
+    branch = "(SELECT client_id, executed_at FROM workflow_logs WHERE client_id = %s ORDER BY executed_at DESC LIMIT 1)"
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join([branch] * len(client_ids)), list(client_ids))
+        return dict(cursor.fetchall())

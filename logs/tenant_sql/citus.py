@@ -227,3 +227,38 @@ def dangerously_flush_client(client_id: int, max_rows: int) -> int:
     """Fold up to `max_rows` pending logs of one client, on the worker that holds them (the call
     is delegated there; it commits there, so the caller must not be inside a transaction)."""
     return int(_one("SELECT logs_rollup_flush_client(%s, %s)", [client_id, max_rows]))
+
+
+# A partition detached from the distributed log table keeps, on each of its shards, the foreign
+# key under the name of the parent's shard it was cloned from (`<key>_<parent shard id>`), while
+# Citus names a shard's constraint after the shard itself: `ALTER TABLE <detached> DROP
+# CONSTRAINT <key>` would look for `<key>_<its own shard id>` and fail. Renaming each shard's
+# foreign keys to the names Citus expects (on every shard, by the workers) lets the ordinary
+# statement then drop them everywhere. Our constraint names are short enough that Citus appends
+# the shard id without hashing (a name of 63 characters with it is left as it is).
+_ALIGN_FOREIGN_KEY_NAMES = r"""DO $align$
+DECLARE
+    r record;
+    wanted text;
+BEGIN
+    FOR r IN SELECT conname FROM pg_constraint WHERE conrelid = '%1$s'::regclass AND contype = 'f' LOOP
+        wanted := regexp_replace(r.conname, '_[0-9]+$', substring('%1$s' FROM '_[0-9]+$'));
+        IF wanted <> r.conname AND length(wanted) < 63 THEN
+            EXECUTE format('ALTER TABLE %%s RENAME CONSTRAINT %%I TO %%I', '%1$s', r.conname, wanted);
+        END IF;
+    END LOOP;
+END
+$align$"""
+
+
+def dangerously_align_shard_foreign_keys(table: str) -> None:
+    """Give the foreign keys on the shards of the detached partition `table` the names Citus
+    expects (above), so that they can be dropped by name. Each shard's rename commits on its
+    worker at once (run_command_on_shards); running it again changes nothing."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT shardid, result FROM run_command_on_shards(%s, %s) WHERE NOT success",
+                       [table, _ALIGN_FOREIGN_KEY_NAMES])
+        failed = cursor.fetchall()
+    if failed:
+        raise RuntimeError(f"renaming the foreign keys of {table}'s shards failed: {failed}")
+

@@ -184,11 +184,10 @@ def dangerously_finalize(name: str) -> None:
 
 def dangerously_drop_foreign_keys(name: str) -> None:
     """A detached table keeps the partition's foreign key to the clients: without it, deleting a
-    client (or Django's test flush) does not trip over a table about to go. Not on Citus: a
-    detached partition's shards keep their foreign keys under the parent shard's names, which
-    Citus then looks for under the partition's (the table is dropped right after, anyway)."""
+    client (or Django's test flush, one TRUNCATE of every table) does not trip over a table about
+    to go. On Citus the shards' foreign keys get the names the DROP looks for first."""
     if citus.is_active_cached():
-        return
+        citus.dangerously_align_shard_foreign_keys(name)
     with connection.cursor() as cursor:
         cursor.execute("SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'", [name])
         for (constraint,) in cursor.fetchall():
