@@ -134,6 +134,13 @@ def ddl_transaction(lock_timeout_ms: int) -> Iterator[None]:
     a bounded wait for table locks."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL lock_timeout = %s", [f"{int(lock_timeout_ms)}ms"])
+        if citus.is_active_cached():
+            # ATTACH distributes the new partition, whose shards have a foreign key to the
+            # clients (a reference table): Citus then needs one connection per node for the
+            # whole transaction. citus_setup makes that the database's default; said here again
+            # so a session that changed it (or started before citus_setup) cannot make the
+            # creation fail intermittently, whenever the executor had opened a second connection.
+            cursor.execute("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", list(locks.PARTITION_DDL))
         yield
 
