@@ -38,7 +38,8 @@ export async function run({ browser, base, users, alphaKey }) {
     await page.locator("#log-search").press("Enter");
     await page.waitForURL(/q=%22connection/);
     const row = page.getByTestId("log-row").first();
-    await row.waitFor();
+    // The list of every log stays on screen until the search answers: wait for the search's rows.
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="log-row"]').length === 1);
     assert.equal(await page.getByTestId("log-row").count(), 1); // the one run whose step 17 says it
     const snippet = page.getByTestId("log-snippet").first();
     assert.match(await snippet.textContent(), /payload\.trace\.react_iterations\[16\]\.observation/);

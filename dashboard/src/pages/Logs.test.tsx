@@ -106,8 +106,10 @@ describe("Logs page", () => {
       pagination: { page: null, page_size: 50, total: null, pages: null, total_is_exact: false, next_cursor: null } } }));
     renderAt("/logs?q=refund&page=4&cursor=c4", "/logs", <LogsPage />);
     expect(await screen.findByText("9009")).toBeInTheDocument();
+    expect(screen.getByTestId("list-total")).toHaveTextContent("Matches 151–151");
     await userEvent.click(screen.getByRole("button", { name: "← Previous" }));
     expect(await screen.findByText("1001")).toBeInTheDocument();
+    expect(screen.getByTestId("list-total")).toHaveTextContent("3 logs"); // the first page is the last
     expect(screen.getByTestId("location")).toHaveTextContent(/\/logs\?q=refund$/);
     expect(calls.filter((u) => u.pathname === "/api/v1/logs" && u.searchParams.get("page_size") === "50").at(-1)?.searchParams.get("cursor")).toBe("");
   });

@@ -335,9 +335,11 @@ function LogTableRow({ log, fresh, usage, href, rowRef, onKeyDown, onOpen }: {
   );
 }
 
-/** "Matches 51–100, more on the next page": a search paged by cursor has no total. */
+/** "Matches 51–100, more on the next page": a search paged by cursor has no total, except when
+ *  its first page is its last ("3 logs"). */
 function searchRange(state: ListState, rows: number, more: boolean): string {
   if (!rows) return "";
+  if (state.page === 1 && !more) return plural(rows, "log");
   const first = (state.page - 1) * state.pageSize + 1;
   return `Matches ${formatCount(first)}–${formatCount(first + rows - 1)}${more ? ", more on the next page" : ""}`;
 }
